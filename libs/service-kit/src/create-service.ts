@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import closeWithGrace from 'close-with-grace';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  LogController,
+  type RawServerDefault,
+} from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Static, TObject, TProperties } from 'typebox';
+import { type BaseConfig, ConfigError, loadConfig, mergeConfigSchema } from './config.ts';
+import { registerHealthRoutes } from './health-routes.ts';
+import { loggerOptions } from './logger.ts';
+import { createMetricsRegistry, registerHttpMetrics } from './metrics.ts';
+import { registerProblemDetails } from './problem-details.ts';
+import { Readiness } from './readiness.ts';
+import { Resources } from './resources.ts';
+import { shutdownTelemetry } from './telemetry.ts';
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/** What the kit hangs on every instance: adapters and routes reach it as `app.kit`. */
+export interface Kit {
+  name: string;
+  readiness: Readiness;
+  metrics: Registry;
+  resources: Resources;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    kit: Kit;
+  }
+}
+
+export interface ServiceOptions<P extends TProperties> {
+  /** Service name: logs, metrics' `service` label, OTel service name, OpenAPI title. */
+  name: string;
+  description?: string;
+  version?: string;
+  /** The service's own settings; merged with the kit's (HOST, PORT, LOG_LEVEL, ...). */
+  config: TObject<P>;
+  /** Defaults that differ per service, e.g. its port. */
+  defaults?: Partial<Static<TObject<P>> & BaseConfig>;
+  env?: NodeJS.ProcessEnv;
+  /** Workers leave out OpenAPI and serve only health and metrics. */
+  kind?: 'service' | 'worker';
+}
+
+export interface Service<P extends TProperties> {
+  app: App;
+  config: Static<TObject<P>> & BaseConfig;
+  kit: Kit;
+  /** Listens, installs the SIGTERM/SIGINT handlers, and returns the address. */
+  start(): Promise<string>;
+}
+
+/** A Fastify 5 app with config, logs, health, metrics, tracing names, problem+json and OpenAPI. */
+export async function createService<P extends TProperties>(options: ServiceOptions<P>): Promise<Service<P>> {
+  const env = options.env ?? process.env;
+  const schema = mergeConfigSchema(options.config);
+  const config = loadConfig(options.name, schema, env, options.defaults) as Static<TObject<P>> & BaseConfig;
+  process.env.OTEL_SERVICE_NAME ??= options.name;
+
+  const app = Fastify({
+    logger: loggerOptions(options.name, config.LOG_LEVEL),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    genReqId: requestId,
+    logController: new LogController({
+      requestIdLogLabel: 'request_id',
+      disableRequestLogging: (request) => isProbe(request.url),
+    }),
+    ajv: { customOptions: { allErrors: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const kit: Kit = {
+    name: options.name,
+    readiness: new Readiness(),
+    metrics: createMetricsRegistry(options.name),
+    resources: new Resources(),
+  };
+  app.decorate('kit', kit);
+  app.addHook('onClose', async (instance) => kit.resources.closeAll(instance.log));
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  // A keep-alive connection whose request was in flight when draining began would otherwise stay
+  // open until its idle timeout and hold the process past its shutdown deadline.
+  let draining = false;
+  app.addHook('preClose', async () => {
+    draining = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (draining) reply.header('connection', 'close');
+  });
+
+  registerProblemDetails(app);
+  if ((options.kind ?? 'service') === 'service') {
+    await app.register(swagger, {
+      openapi: {
+        info: {
+          title: options.name,
+          description: options.description ?? '',
+          version: options.version ?? '0.1.0',
+        },
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+  }
+  registerHealthRoutes(app, kit.readiness);
+  registerHttpMetrics(app, kit.metrics);
+
+  return {
+    app,
+    config,
+    kit,
+    async start() {
+      installShutdown(app, config.SHUTDOWN_TIMEOUT_MS);
+      return app.listen({ host: config.HOST, port: config.PORT });
+    },
+  };
+}
+
+/**
+ * Runs `main`, turning a configuration error into a clear message and exit code 1 instead of a
+ * stack trace. Use it as a service's last line: `runService(main)`.
+ */
+export function runService(main: () => Promise<unknown>): void {
+  main().catch((error: unknown) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+    } else {
+      process.stderr.write(
+        `failed to start: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`,
+      );
+    }
+    process.exit(1);
+  });
+}
+
+function installShutdown(app: App, timeoutMs: number): void {
+  closeWithGrace({ delay: timeoutMs, logger: false }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an unhandled error');
+    else app.log.info({ signal, timeoutMs }, 'shutting down: draining in-flight requests');
+    await app.close();
+    await shutdownTelemetry();
+    app.log.info('shutdown complete');
+    if (err) throw err;
+  });
+}
+
+const REQUEST_ID = /^[\w.:-]{1,64}$/;
+
+/** Keeps a caller's request id when it is sane (bounded, no control characters), otherwise makes one. */
+function requestId(request: IncomingMessage): string {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+function isProbe(url: string): boolean {
+  const path = url.split('?')[0];
+  return path === '/healthz' || path === '/readyz' || path === '/metrics';
+}

@@ -1,0 +1,11 @@
+import createError from '@fastify/error';
+
+/** Coded errors of the kit itself. Each package keeps its own `errors.ts` like this one. */
+export const KitErrors = {
+  NotFound: createError('SDLAB_KIT_NOT_FOUND', 'No route for %s %s', 404),
+  DependencyUnavailable: createError(
+    'SDLAB_KIT_DEPENDENCY_UNAVAILABLE',
+    '%s is unavailable; try again shortly',
+    503,
+  ),
+};

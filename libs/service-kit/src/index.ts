@@ -1,0 +1,15 @@
+export { BaseConfig, ConfigError, loadConfig } from './config.ts';
+export {
+  type App,
+  createService,
+  type Kit,
+  runService,
+  type Service,
+  type ServiceOptions,
+} from './create-service.ts';
+export { KitErrors } from './errors.ts';
+export { LATENCY_BUCKETS } from './metrics.ts';
+export { PROBLEM_CONTENT_TYPE, type Problem, sendProblem } from './problem-details.ts';
+export { type CheckResult, Readiness, type ReadinessCheck } from './readiness.ts';
+export { Resources } from './resources.ts';
+export { traceContextCarrier, withTraceContext } from './telemetry.ts';

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { spawnExample, startExample } from './spawn-example.ts';
+
+describe('start-up with bad configuration', () => {
+  it('exits non-zero and names every bad variable', async () => {
+    const { exited, output } = spawnExample({ PORT: 'eighty', EXAMPLE_GREETING: 'x'.repeat(40) });
+    expect(await exited).toBe(1);
+    const { stderr } = output();
+    expect(stderr).toContain('kit-example: invalid configuration');
+    expect(stderr).toContain('PORT must be integer');
+    expect(stderr).toContain('EXAMPLE_GREETING must NOT have more than 32 characters');
+  });
+});
+
+describe('graceful shutdown on SIGTERM', () => {
+  it('lets an in-flight request finish, closes resources newest first, and exits 0', async () => {
+    const service = await startExample();
+    const inFlight = fetch(`${service.url}/slow?ms=800`);
+    // Let the request reach the handler before the signal arrives.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    service.child.kill('SIGTERM');
+
+    const response = await inFlight;
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ waitedMs: 800 });
+    expect(await service.exited).toBe(0);
+
+    const closed = service.lines
+      .filter(
+        (line): line is { closed: string } => typeof line === 'object' && line !== null && 'closed' in line,
+      )
+      .map((line) => line.closed);
+    expect(closed).toEqual(['second-consumer', 'first-pool']);
+    const messages = service.lines.map((line) => (line as { msg?: string }).msg);
+    expect(messages).toContain('shutting down: draining in-flight requests');
+    expect(messages.at(-1)).toBe('shutdown complete');
+  });
+
+  it('refuses new connections once draining has started', async () => {
+    const service = await startExample({ SHUTDOWN_TIMEOUT_MS: '5000' });
+    const inFlight = fetch(`${service.url}/slow?ms=600`);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    service.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const late = await fetch(`${service.url}/hello/ada`).then(
+      (r) => r.status,
+      () => 'refused',
+    );
+    expect([503, 'refused']).toContain(late);
+    expect((await inFlight).status).toBe(200);
+    expect(await service.exited).toBe(0);
+  });
+});

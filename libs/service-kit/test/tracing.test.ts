@@ -1,0 +1,49 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { startExample } from './spawn-example.ts';
+
+const SPAN_LOG = fileURLToPath(new URL('./fixtures/instrument-span-log.ts', import.meta.url));
+
+interface SpanLine {
+  span: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  attributes: Record<string, unknown>;
+}
+
+const isSpan = (line: unknown): line is SpanLine =>
+  typeof line === 'object' && line !== null && 'span' in line;
+
+// The service runs as a real process started the production way (`--import` before the app),
+// with the SDK's real http and Fastify instrumentations; only the exporter writes to stdout.
+describe('tracing', () => {
+  it('names a request span after its route, nests the handler under it, and stamps logs with its trace id', async () => {
+    const service = await startExample({ LOG_LEVEL: 'info' }, ['--import', SPAN_LOG]);
+    try {
+      expect((await fetch(`${service.url}/hello/ada`)).status).toBe(200);
+      expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+    } finally {
+      service.child.kill('SIGTERM');
+    }
+    expect(await service.exited).toBe(0);
+
+    const spans = service.lines.filter(isSpan);
+    const server = spans.find((s) => s.span === 'GET /hello/:name');
+    expect(server, `spans: ${spans.map((s) => s.span).join(', ')}`).toBeDefined();
+    expect(server!.attributes['http.route']).toBe('/hello/:name');
+    expect(server!.parentSpanId).toBeUndefined();
+
+    const inTrace = spans.filter((s) => s.traceId === server!.traceId);
+    const handler = inTrace.find((s) => s.span.startsWith('handler'));
+    expect(handler, `in the trace: ${inTrace.map((s) => s.span).join(', ')}`).toBeDefined();
+    expect(spans.some((s) => s.span.includes('healthz'))).toBe(false);
+
+    const logs = service.lines.filter(
+      (l): l is { msg: string; trace_id?: string; res?: unknown } =>
+        typeof l === 'object' && l !== null && 'msg' in l,
+    );
+    const completed = logs.find((l) => l.msg === 'request completed' && l.trace_id === server!.traceId);
+    expect(completed, 'the request log line carries the trace id').toBeDefined();
+  });
+});
