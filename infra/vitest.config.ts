@@ -1,10 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { sdlabProject } from '../vitest.shared.ts';
 
-export default defineConfig({
-  test: {
-    name: 'infra',
-    include: ['test/**/*.test.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 180_000,
-  },
-});
+export default sdlabProject('infra', { infra: true, test: { testTimeout: 120_000 } });

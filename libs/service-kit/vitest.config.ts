@@ -1,10 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { sdlabProject } from '../../vitest.shared.ts';
 
-export default defineConfig({
-  resolve: { conditions: ['@sdlab/source'] },
-  test: {
-    name: 'service-kit',
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 30_000,
-  },
-});
+export default sdlabProject('service-kit', { test: { testTimeout: 30_000 } });

@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { test } from '@sdlab/testkit';
+import { describe, expect } from 'vitest';
+import { startExample } from '../../libs/service-kit/test/spawn-example.ts';
+
+const INSTRUMENT = fileURLToPath(new URL('../../libs/service-kit/src/instrument.ts', import.meta.url));
+
+interface JaegerTrace {
+  traceID: string;
+  spans: { operationName: string; spanID: string; references: { spanID: string }[] }[];
+}
+
+async function findTraces(jaeger: string, service: string, operation: string): Promise<JaegerTrace[]> {
+  const url = `${jaeger}/api/traces?service=${encodeURIComponent(service)}&operation=${encodeURIComponent(operation)}&limit=20`;
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const response = await fetch(url);
+    if (response.ok) {
+      const { data } = (await response.json()) as { data: JaegerTrace[] };
+      if (data.length > 0) return data;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return [];
+}
+
+describe('Jaeger (real collector and query API)', () => {
+  test('a span a kit service exports over OTLP is found through the query API', async ({ endpoints }) => {
+    expect(endpoints.otlp, 'the stack provides an OTLP endpoint').toBeDefined();
+    expect(endpoints.jaeger, 'the stack provides the Jaeger query API').toBeDefined();
+    const serviceName = `kit-example-${randomBytes(3).toString('hex')}`;
+    const service = await startExample(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: endpoints.otlp,
+        OTEL_SERVICE_NAME: serviceName,
+        OTEL_BSP_SCHEDULE_DELAY: '200',
+      },
+      ['--import', INSTRUMENT],
+    );
+    try {
+      expect((await fetch(`${service.url}/hello/ada`)).status).toBe(200);
+    } finally {
+      service.child.kill('SIGTERM'); // shutdown flushes the batch of spans
+    }
+    expect(await service.exited).toBe(0);
+
+    const traces = await findTraces(endpoints.jaeger!, serviceName, 'GET /hello/:name');
+    expect(traces).toHaveLength(1);
+    const [trace] = traces;
+    const root = trace!.spans.find((s) => s.operationName === 'GET /hello/:name')!;
+    expect(trace!.spans.some((s) => s.references.some((r) => r.spanID === root.spanID))).toBe(true);
+  });
+});
