@@ -13,3 +13,13 @@ export const errorRate = targets.error_rate.value;
 
 /** `smoke` (seconds, low rate, thresholds still enforced) or `full` (the benchmark). */
 export const profile = __ENV.PROFILE === 'full' ? 'full' : 'smoke';
+
+/** Arrival rate per second: `__ENV.RATE` (set by the runner's capacity search) or the profile's. */
+export function rate(smoke, full) {
+  return Number(__ENV.RATE) || (profile === 'full' ? full : smoke);
+}
+
+/** Scenario duration: `__ENV.DURATION` or the profile's. */
+export function duration(smoke, full) {
+  return __ENV.DURATION || (profile === 'full' ? full : smoke);
+}

@@ -1,0 +1,85 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface Running {
+  name: string;
+  child: ChildProcess;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a Node process with the workspace's source condition, its output going to a log file. */
+export async function startNode(
+  name: string,
+  cwd: string,
+  entry: string,
+  env: Record<string, string | undefined>,
+  logDir: string,
+): Promise<Running> {
+  await mkdir(logDir, { recursive: true });
+  const logFile = join(logDir, `${name}.log`);
+  const log = createWriteStream(logFile);
+  const child = spawn(process.execPath, ['--conditions=@sdlab/source', entry], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  return {
+    name,
+    child,
+    logFile,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Polls a URL until it answers 200: a service's /readyz means its dependencies answered too. */
+export async function waitReady(url: string, running: Running, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (running.child.exitCode !== null) {
+      throw new Error(
+        `${running.name} exited with ${running.child.exitCode} before it was ready; see ${running.logFile}`,
+      );
+    }
+    try {
+      const response = await fetch(url);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${running.name} not ready at ${url} after ${timeoutMs} ms; see ${running.logFile}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Reads `{"listening":"http://..."}` from a helper process's stdout. */
+export async function listeningAddress(running: Running, timeoutMs = 15_000): Promise<string> {
+  let buffer = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${running.name} did not report its address`)),
+      timeoutMs,
+    );
+    running.child.stdout!.on('data', (chunk) => {
+      buffer += chunk;
+      const match = buffer.match(/\{"listening":"([^"]+)"\}/);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+  });
+}

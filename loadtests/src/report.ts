@@ -1,0 +1,105 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { K6Result } from './k6.ts';
+import type { MachineProfile } from './machine.ts';
+
+export interface RunRecord {
+  service: string;
+  profile: 'smoke' | 'full';
+  date: string;
+  commit: string;
+  command: string;
+  machine: MachineProfile;
+  /** Requests per second k6 completed against the service (all of its scenarios). */
+  achievedRps: number;
+  /** Per k6 metric that has thresholds: its percentiles and each threshold's verdict. */
+  metrics: {
+    metric: string;
+    p50?: number;
+    p95?: number;
+    p99?: number;
+    thresholds: { expression: string; ok: boolean }[];
+  }[];
+  errorRate: number;
+  limit: { path: string; achievedRps: number; p50: number; p95: number; p99: number };
+  /** Service p95 over the bare handler's p95 at the same arrival rate. */
+  latencyRatio: number;
+  capacity?: {
+    highestHeldRps: number;
+    steps: { rate: number; held: boolean; achievedRps: number }[];
+    ratioToLimit?: number;
+  };
+  documentedThroughput: { value: number; source: string; text: string };
+  instancesNeeded: number;
+  passed: boolean;
+}
+
+const num = (value: unknown) => (typeof value === 'number' ? value : undefined);
+
+export function summarise(result: K6Result) {
+  const metrics = Object.entries(result.metrics)
+    .filter(([, m]) => m.thresholds && Object.keys(m.thresholds).length > 0)
+    .map(([metric, m]) => ({
+      metric,
+      p50: num(m['p(50)']),
+      p95: num(m['p(95)']),
+      p99: num(m['p(99)']),
+      thresholds: result.thresholds
+        .filter((t) => t.metric === metric)
+        .map(({ expression, ok }) => ({ expression, ok })),
+    }));
+  const failed = result.metrics.http_req_failed;
+  return { metrics, errorRate: num(failed?.value) ?? num(failed?.rate) ?? 0 };
+}
+
+export async function writeReport(
+  dir: string,
+  record: RunRecord,
+): Promise<{ json: string; markdown: string }> {
+  await mkdir(dir, { recursive: true });
+  const stamp = record.date.replace(/[-:]/g, '').slice(0, 13);
+  const base = join(dir, `${record.service}-${record.profile}-${stamp}`);
+  await writeFile(`${base}.json`, `${JSON.stringify(record, null, 2)}\n`);
+  await writeFile(`${base}.md`, markdown(record));
+  return { json: `${base}.json`, markdown: `${base}.md` };
+}
+
+const ms = (value: number | undefined) => (value === undefined ? '–' : `${value.toFixed(2)} ms`);
+
+export function markdown(r: RunRecord): string {
+  const rows = r.metrics.flatMap((m) =>
+    m.thresholds.map(
+      (t) =>
+        `| \`${m.metric}\` | ${ms(m.p50)} | ${ms(m.p95)} | ${ms(m.p99)} | \`${t.expression}\` | ${t.ok ? 'pass' : '**FAIL**'} |`,
+    ),
+  );
+  const capacity = r.capacity
+    ? [
+        '',
+        `Capacity search: highest arrival rate that held every threshold: **${r.capacity.highestHeldRps} req/s**` +
+          (r.capacity.ratioToLimit ? ` (${r.capacity.ratioToLimit.toFixed(2)}× the bare handler's)` : ''),
+        '',
+        '| rate (req/s) | achieved | held |',
+        '|---|---|---|',
+        ...r.capacity.steps.map(
+          (s) => `| ${s.rate} | ${s.achievedRps.toFixed(0)} | ${s.held ? 'yes' : 'no'} |`,
+        ),
+      ]
+    : [];
+  return [
+    `# ${r.service} — ${r.profile} run, ${r.date}`,
+    '',
+    `- commit \`${r.commit}\`; command \`${r.command}\``,
+    `- machine: ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.cpuModel}; Node ${r.machine.node}; ${r.machine.k6}`,
+    `- achieved ${r.achievedRps.toFixed(1)} req/s against the service; error rate ${(r.errorRate * 100).toFixed(3)}%`,
+    `- limit (${r.limit.path}) at the same rate: p50 ${ms(r.limit.p50)}, p95 ${ms(r.limit.p95)}, p99 ${ms(r.limit.p99)}; service p95 / limit p95 = ${r.latencyRatio.toFixed(2)}`,
+    `- documented throughput ${r.documentedThroughput.value}/s (${r.documentedThroughput.text}, ${r.documentedThroughput.source}) needs **${r.instancesNeeded}** instance(s) at the rate this run held on this machine`,
+    `- verdict: ${r.passed ? 'every threshold held' : '**a threshold broke**'}`,
+    '',
+    '| metric | p50 | p95 | p99 | threshold | result |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+    ...capacity,
+    '',
+  ].join('\n');
+}

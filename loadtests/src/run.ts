@@ -1,0 +1,189 @@
+// `pnpm load <service|all> [--profile smoke|full] [--capacity]`: starts what a scenario needs on
+// the real servers, runs k6, measures the bare-handler limit at the same rate, writes a result.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  createTestDatabase,
+  dropTestDatabase,
+  type Endpoints,
+  resolveEndpoints,
+  uniqueId,
+} from '@sdlab/testkit';
+import { achievedRate, type K6Result, runK6 } from './k6.ts';
+import { commit, machineProfile } from './machine.ts';
+import { listeningAddress, type Running, startNode, waitReady } from './processes.ts';
+import { markdown, type RunRecord, summarise, writeReport } from './report.ts';
+import { availableServices, REPO_ROOT, SERVICES, type ServiceUnderTest } from './services.ts';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    profile: { type: 'string', default: 'smoke' },
+    capacity: { type: 'boolean', default: false },
+    'capacity-start': { type: 'string', default: '500' },
+    'capacity-steps': { type: 'string', default: '8' },
+    traces: { type: 'boolean', default: false },
+  },
+});
+
+const profile = values.profile === 'full' ? 'full' : 'smoke';
+const targets = JSON.parse(readFileSync(join(REPO_ROOT, 'loadtests/targets.json'), 'utf8'));
+let k6Binary = 'k6';
+const RESULTS = join(REPO_ROOT, 'loadtests/results', profile === 'full' ? '' : 'smoke');
+
+async function main(): Promise<number> {
+  const wanted = positionals[0] ?? 'all';
+  const services = wanted === 'all' ? availableServices() : SERVICES.filter((s) => s.name === wanted);
+  if (services.length === 0) {
+    process.stderr.write(
+      `load: no service named "${wanted}" (known: ${SERVICES.map((s) => s.name).join(', ')})\n`,
+    );
+    return 2;
+  }
+  const { endpoints, stop } = await resolveEndpoints();
+  if (!endpoints.k6) throw new Error('load: no k6 binary in the endpoints (run pnpm infra:install)');
+  k6Binary = endpoints.k6;
+  let failures = 0;
+  try {
+    for (const service of services) {
+      process.stdout.write(
+        `\n=== ${service.name} (${profile}${values.capacity ? ', capacity search' : ''}) ===\n`,
+      );
+      const record = await runService(service, endpoints);
+      const files = await writeReport(RESULTS, record);
+      process.stdout.write(`${markdown(record)}\nresult: ${files.markdown}\n`);
+      if (!record.passed) failures++;
+    }
+  } finally {
+    await stop?.();
+  }
+  process.stdout.write(`\nload: ${services.length - failures} passed, ${failures} failed\n`);
+  return failures === 0 ? 0 : 1;
+}
+
+async function runService(service: ServiceUnderTest, endpoints: Endpoints): Promise<RunRecord> {
+  const database = service.postgres ? `load_${service.name.replaceAll('-', '_')}_${uniqueId()}` : undefined;
+  const databaseUrl = database ? await createTestDatabase(endpoints.postgres, database) : undefined;
+  const logDir = join(REPO_ROOT, 'loadtests/results/logs');
+  const env = {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: endpoints.redis,
+    KAFKA_BROKERS: endpoints.kafka.join(','),
+    ELASTICSEARCH_URL: endpoints.elasticsearch,
+    OTEL_EXPORTER_OTLP_ENDPOINT: values.traces ? endpoints.otlp : undefined,
+  };
+  const running: Running[] = [];
+  try {
+    for (const [i, p] of service.processes.entries()) {
+      const proc = await startNode(
+        `${service.name}-${i}`,
+        join(REPO_ROOT, 'services', service.name),
+        p.entry,
+        { ...env, PORT: String(p.port), ...p.env },
+        logDir,
+      );
+      running.push(proc);
+      await waitReady(`http://127.0.0.1:${p.port}/readyz`, proc);
+    }
+    const bare = await startNode('bare-fastify', REPO_ROOT, 'loadtests/limits/bare-fastify.ts', {}, logDir);
+    running.push(bare);
+    const bareUrl = await listeningAddress(bare);
+    const baseUrl = `http://127.0.0.1:${service.processes[0]!.port}`;
+    const scenario = join(REPO_ROOT, 'loadtests/scenarios', `${service.name}.js`);
+
+    const result = await runK6(endpoints.k6!, scenario, { PROFILE: profile, BASE_URL: baseUrl });
+    const rate = Math.max(1, Math.round(achievedRate(result)));
+    const limit = await runK6(endpoints.k6!, join(REPO_ROOT, 'loadtests/limits/bare.js'), {
+      PROFILE: profile,
+      BASE_URL: bareUrl,
+      RATE: String(rate),
+    });
+    const capacity = values.capacity
+      ? await capacitySearch(endpoints.k6!, scenario, baseUrl, bareUrl)
+      : undefined;
+    return record(service, result, limit, capacity);
+  } finally {
+    for (const proc of running.reverse()) await proc.stop();
+    if (database) await dropTestDatabase(endpoints.postgres, database).catch(() => undefined);
+  }
+}
+
+async function capacitySearch(k6: string, scenario: string, baseUrl: string, bareUrl: string) {
+  const steps: { rate: number; held: boolean; achievedRps: number }[] = [];
+  let rate = Number(values['capacity-start']);
+  for (let i = 0; i < Number(values['capacity-steps']); i++) {
+    const result = await runK6(k6, scenario, {
+      PROFILE: profile,
+      BASE_URL: baseUrl,
+      RATE: String(rate),
+      DURATION: '20s',
+    });
+    const held = result.thresholds.every((t) => t.ok) && achievedRate(result) >= rate * 0.95;
+    steps.push({ rate, held, achievedRps: achievedRate(result) });
+    process.stdout.write(`capacity: ${rate} req/s -> ${held ? 'held' : 'broke'}\n`);
+    if (!held) break;
+    rate = Math.round(rate * 1.5);
+  }
+  const highestHeldRps = Math.max(0, ...steps.filter((s) => s.held).map((s) => s.rate));
+  let ratioToLimit: number | undefined;
+  if (highestHeldRps > 0) {
+    // The bare handler at a rate well above what the service held shows the headroom of the machine itself.
+    const bare = await runK6(k6, join(REPO_ROOT, 'loadtests/limits/bare.js'), {
+      BASE_URL: bareUrl,
+      RATE: String(highestHeldRps * 4),
+      DURATION: '20s',
+    });
+    ratioToLimit = highestHeldRps / Math.max(1, achievedRate(bare));
+  }
+  return { highestHeldRps, steps, ratioToLimit };
+}
+
+function record(
+  service: ServiceUnderTest,
+  result: K6Result,
+  limit: K6Result,
+  capacity?: RunRecord['capacity'],
+): RunRecord {
+  const { metrics, errorRate } = summarise(result);
+  const lim = limit.metrics.http_req_duration ?? {};
+  const limitP95 = Number(lim['p(95)'] ?? 0);
+  const servicePrimary = metrics.find((m) => m.p95 !== undefined)?.p95 ?? 0;
+  const documented = targets[service.name][service.throughputTarget];
+  const held = capacity?.highestHeldRps || achievedRate(result);
+  return {
+    service: service.name,
+    profile,
+    date: new Date().toISOString(),
+    commit: commit(),
+    command: `pnpm load ${service.name} --profile ${profile}${values.capacity ? ' --capacity' : ''}`,
+    machine: machineProfile(k6Binary),
+    achievedRps: achievedRate(result),
+    metrics,
+    errorRate,
+    limit: {
+      path: 'bare Fastify handler',
+      achievedRps: achievedRate(limit),
+      p50: Number(lim['p(50)'] ?? 0),
+      p95: limitP95,
+      p99: Number(lim['p(99)'] ?? 0),
+    },
+    latencyRatio: limitP95 > 0 ? servicePrimary / limitP95 : 0,
+    ...(capacity ? { capacity } : {}),
+    documentedThroughput: documented,
+    instancesNeeded: Math.ceil(documented.value / Math.max(1, held)),
+    passed: result.thresholds.every((t) => t.ok) && result.exitCode === 0,
+  };
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `load: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,42 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** What the runner needs to know to benchmark one service. */
+export interface ServiceUnderTest {
+  name: string;
+  /** Processes to start from the service folder, each with the port its health endpoint answers on. */
+  processes: { entry: string; port: number; env?: Record<string, string> }[];
+  /** A fresh database is created per run when the service uses Postgres. */
+  postgres: boolean;
+  /** The documented fleet-wide throughput (key in targets.json) this run is compared with. */
+  throughputTarget: string;
+}
+
+export const SERVICES: ServiceUnderTest[] = [
+  {
+    name: 'url-shortener',
+    processes: [
+      { entry: 'src/main.ts', port: 8081 },
+      { entry: 'src/worker.ts', port: 9481 },
+    ],
+    postgres: true,
+    throughputTarget: 'redirect_rps',
+  },
+  {
+    name: 'rate-limiter',
+    processes: [{ entry: 'src/main.ts', port: 8082 }],
+    postgres: false,
+    throughputTarget: 'check_rps',
+  },
+];
+
+/** Services whose folder and scenario exist in this checkout. */
+export function availableServices(): ServiceUnderTest[] {
+  return SERVICES.filter(
+    (s) =>
+      existsSync(`${REPO_ROOT}services/${s.name}/src/main.ts`) &&
+      existsSync(`${REPO_ROOT}loadtests/scenarios/${s.name}.js`),
+  );
+}
