@@ -102,7 +102,7 @@ interface Interpolated {
 }
 
 /** Substitutes variables the way compose does, using only `.env` so results do not depend on the shell. */
-function interpolate(node: unknown, env: NodeJS.Dict<string>): Interpolated {
+export function interpolate(node: unknown, env: NodeJS.Dict<string>): Interpolated {
   const problems = new Set<string>();
   const walk = (value: unknown): unknown => {
     if (typeof value === 'string') return interpolateString(value, env, problems);
@@ -457,7 +457,7 @@ function isRecord(value: unknown): value is Record_ {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function servicesOf(document: unknown): Map<string, Record_> {
+export function servicesOf(document: unknown): Map<string, Record_> {
   const services = isRecord(document) && isRecord(document.services) ? document.services : {};
   return new Map(Object.entries(services).filter((entry): entry is [string, Record_] => isRecord(entry[1])));
 }

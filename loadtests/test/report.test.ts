@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import type { K6Result } from '../src/k6.ts';
+import { markdown, type RunRecord, summarise } from '../src/report.ts';
+
+const k6Result: K6Result = {
+  exitCode: 99,
+  output: '',
+  metrics: {
+    'http_req_duration{scenario:redirects}': {
+      'p(50)': 1.5,
+      'p(95)': 4.25,
+      'p(99)': 9.75,
+      thresholds: { 'p(95)<50': false },
+    },
+    'http_req_duration{scenario:creates}': {
+      'p(50)': 3,
+      'p(95)': 120,
+      'p(99)': 140,
+      thresholds: { 'p(95)<100': true },
+    },
+    http_req_failed: { value: 0.002, thresholds: { 'rate<0.0001': true } },
+    http_reqs: { count: 1000, rate: 99.8 },
+  },
+  thresholds: [
+    { metric: 'http_req_duration{scenario:redirects}', expression: 'p(95)<50', ok: true },
+    { metric: 'http_req_duration{scenario:creates}', expression: 'p(95)<100', ok: false },
+    { metric: 'http_req_failed', expression: 'rate<0.0001', ok: false },
+  ],
+};
+
+describe('load-test report', () => {
+  it('keeps the percentiles and the verdict of every thresholded metric, and the error rate', () => {
+    const { metrics, errorRate } = summarise(k6Result);
+    expect(errorRate).toBe(0.002);
+    expect(metrics).toContainEqual({
+      metric: 'http_req_duration{scenario:creates}',
+      p50: 3,
+      p95: 120,
+      p99: 140,
+      thresholds: [{ expression: 'p(95)<100', ok: false }],
+    });
+    expect(metrics.map((m) => m.metric)).not.toContain('http_reqs');
+  });
+
+  it('renders a table row per threshold with pass or FAIL, and the machine and commit', () => {
+    const { metrics, errorRate } = summarise(k6Result);
+    const record: RunRecord = {
+      service: 'url-shortener',
+      profile: 'smoke',
+      date: '2026-11-22T12:00:00.000Z',
+      commit: 'abc1234',
+      command: 'pnpm load url-shortener --profile smoke',
+      machine: { cores: 2, memoryGiB: 23.4, cpuModel: 'Test CPU', node: 'v24.21.0', k6: 'k6 v1.8.1' },
+      achievedRps: 99.8,
+      metrics,
+      errorRate,
+      limit: { path: 'bare Fastify handler', achievedRps: 100, p50: 0.5, p95: 1, p99: 2 },
+      latencyRatio: 4.25,
+      documentedThroughput: { value: 10000, source: '[002:165]', text: '~10K redirects/s' },
+      instancesNeeded: 101,
+      passed: false,
+    };
+    const text = markdown(record);
+    expect(text).toContain(
+      '| `http_req_duration{scenario:redirects}` | 1.50 ms | 4.25 ms | 9.75 ms | `p(95)<50` | pass |',
+    );
+    expect(text).toContain(
+      '| `http_req_duration{scenario:creates}` | 3.00 ms | 120.00 ms | 140.00 ms | `p(95)<100` | **FAIL** |',
+    );
+    expect(text).toContain('2 cores, 23.4 GiB, Test CPU');
+    expect(text).toContain('commit `abc1234`');
+    expect(text).toContain('needs **101** instance(s)');
+    expect(text).toContain('**a threshold broke**');
+  });
+});
