@@ -55,6 +55,11 @@ export interface ServiceOptions<P extends TProperties> {
   env?: NodeJS.ProcessEnv;
   /** Workers leave out OpenAPI and serve only health and metrics. */
   kind?: 'service' | 'worker';
+  /**
+   * Signals that must not shut the service down because it handles them itself, e.g. SIGHUP
+   * for a configuration reload. SIGTERM and SIGINT always drain and exit.
+   */
+  keepRunningOn?: NodeJS.Signals[];
 }
 
 export interface Service<P extends TProperties> {
@@ -80,7 +85,8 @@ export async function createService<P extends TProperties>(options: ServiceOptio
       requestIdLogLabel: 'request_id',
       disableRequestLogging: (request) => isProbe(request.url),
     }),
-    ajv: { customOptions: { allErrors: true } },
+    // Unknown fields are refused (400 naming the field) rather than silently dropped.
+    ajv: { customOptions: { allErrors: true, removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const kit: Kit = {
@@ -125,7 +131,7 @@ export async function createService<P extends TProperties>(options: ServiceOptio
     config,
     kit,
     async start() {
-      installShutdown(app, config.SHUTDOWN_TIMEOUT_MS);
+      installShutdown(app, config.SHUTDOWN_TIMEOUT_MS, options.keepRunningOn ?? []);
       return app.listen({ host: config.HOST, port: config.PORT });
     },
   };
@@ -148,8 +154,10 @@ export function runService(main: () => Promise<unknown>): void {
   });
 }
 
-function installShutdown(app: App, timeoutMs: number): void {
-  closeWithGrace({ delay: timeoutMs, logger: false }, async ({ signal, err }) => {
+function installShutdown(app: App, timeoutMs: number, keepRunningOn: NodeJS.Signals[]): void {
+  // close-with-grace types only the signals it listens for; any other one needs no skipping.
+  const skip = keepRunningOn.filter((signal) => signal !== 'SIGTERM' && signal !== 'SIGINT') as 'SIGHUP'[];
+  closeWithGrace({ delay: timeoutMs, logger: false, skip }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an unhandled error');
     else app.log.info({ signal, timeoutMs }, 'shutting down: draining in-flight requests');
     await app.close();

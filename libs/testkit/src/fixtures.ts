@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Client as Elasticsearch } from '@elastic/elasticsearch';
 import { Redis } from 'ioredis';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
@@ -6,17 +5,13 @@ import pg from 'pg';
 import { test as base, inject } from 'vitest';
 import type { Endpoints } from './endpoints.ts';
 import { createTestDatabase, dropTestDatabase } from './postgres.ts';
+import { uniqueId } from './unique-id.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** Set once per run by the testkit's global setup. */
     sdlabEndpoints: Endpoints;
   }
-}
-
-/** A short random id: every fixture names what it creates with it, so parallel suites never meet. */
-export function uniqueId(): string {
-  return randomBytes(4).toString('hex');
 }
 
 export interface PgFixture {

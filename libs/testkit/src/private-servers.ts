@@ -62,6 +62,7 @@ export async function startPrivateRedis(): Promise<PrivateServer> {
     );
     await waitFor(`redis on ${port}`, async () => {
       const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => undefined); // refused while starting: the loop retries
       try {
         await probe.connect();
         await probe.ping();
@@ -71,7 +72,7 @@ export async function startPrivateRedis(): Promise<PrivateServer> {
     });
   };
   const kill = async () => {
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
     child.kill('SIGKILL');
     await exited;

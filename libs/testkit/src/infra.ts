@@ -1,0 +1,6 @@
+// The servers and helpers without the vitest fixtures: for scripts (the load runner, the stack)
+// that run outside a test.
+export { type Endpoints, endpointsFromEnv, resolveEndpoints, runDir } from './endpoints.ts';
+export { createTestDatabase, dropTestDatabase } from './postgres.ts';
+export { freePort, type PrivateServer, startPrivatePostgres, startPrivateRedis } from './private-servers.ts';
+export { uniqueId } from './unique-id.ts';
