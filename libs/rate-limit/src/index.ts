@@ -1,0 +1,25 @@
+export type { BreakerOptions, BreakerState } from './breaker.ts';
+export type { Decision, DecisionSource, Outcome } from './decision.ts';
+export { RateLimitErrors } from './errors.ts';
+export { rateLimitHeaders, retryAfterSeconds } from './headers.ts';
+export { type LimiterKeys, limiterKeys } from './keys.ts';
+export { type CheckRequest, RateLimiter, type RateLimiterOptions } from './limiter.ts';
+export { type RateLimitPluginOptions, type RouteRateLimit, rateLimitPlugin } from './plugin.ts';
+export {
+  ALGORITHMS,
+  type Algorithm,
+  FAILURE_POLICIES,
+  type FailurePolicy,
+  MODES,
+  type Mode,
+  parseRules,
+  quotaOf,
+  type Rule,
+  RulesError,
+  SLIDING_LOG_MAX_LIMIT,
+  type TokenBucketRule,
+  TokenBucketRuleSchema,
+  type WindowRule,
+  WindowRuleSchema,
+} from './rules.ts';
+export { RateLimitAttributes, type RateLimitMetrics, rateLimitMetrics } from './telemetry.ts';

@@ -1,0 +1,278 @@
+import { randomBytes } from 'node:crypto';
+import { trace } from '@opentelemetry/api';
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import { type BreakerOptions, type BreakerState, failureReason, RedisBreaker } from './breaker.ts';
+import type { Decision, DecisionSource, Outcome } from './decision.ts';
+import { RateLimitErrors } from './errors.ts';
+import { type LimiterKeys, limiterKeys } from './keys.ts';
+import { LocalCache } from './local-cache.ts';
+import { LocalFallback } from './local-fallback.ts';
+import { quotaOf, type Rule } from './rules.ts';
+import { scriptError } from './scripts/error-codes.ts';
+import { defineScripts, type ScriptName, type ScriptReply } from './scripts/loader.ts';
+import { RateLimitAttributes, type RateLimitMetrics, rateLimitMetrics } from './telemetry.ts';
+
+export interface RateLimiterOptions {
+  redis: Redis;
+  rules: readonly Rule[];
+  /** Key prefix (e.g. `rl:`), or a key builder of the caller's own. */
+  keys?: string | LimiterKeys;
+  /** Where the metrics go; a service passes `app.kit.metrics`. */
+  registry?: Registry;
+  breaker?: Partial<BreakerOptions>;
+  /** Bounds the memory of the local fallback and the local cache, per rule / overall. */
+  maxLocalKeys?: number;
+  logger?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+}
+
+export interface CheckRequest {
+  key: string;
+  rule: string;
+  cost?: number;
+}
+
+const SCRIPT: Record<Rule['algorithm'], ScriptName> = {
+  'token-bucket': 'tokenBucket',
+  'fixed-window': 'fixedWindow',
+  'sliding-window-counter': 'slidingCounter',
+  'sliding-window-log': 'slidingLog',
+};
+
+/**
+ * Decides whether `cost` units of `key` fit a rule. Exact mode asks Redis every time (one EVALSHA);
+ * local-cache mode asks Redis once per share (local-cache.ts). When Redis fails or the breaker is
+ * open, the rule's failure policy answers: fail-open admits, fail-closed denies, local-fallback
+ * runs the same algorithm in memory. `source` on every decision says which of these answered.
+ */
+export class RateLimiter {
+  readonly #redis: Redis;
+  readonly #keys: LimiterKeys;
+  readonly #breaker: RedisBreaker;
+  readonly #fallback: LocalFallback;
+  readonly #cache: LocalCache;
+  readonly #metrics: RateLimitMetrics | undefined;
+  readonly #logger: RateLimiterOptions['logger'];
+  #rules = new Map<string, Rule>();
+
+  constructor(options: RateLimiterOptions) {
+    this.#redis = options.redis;
+    defineScripts(this.#redis);
+    this.#keys = typeof options.keys === 'object' ? options.keys : limiterKeys(options.keys ?? 'rl:');
+    this.#metrics = options.registry ? rateLimitMetrics(options.registry) : undefined;
+    this.#logger = options.logger;
+    this.#breaker = new RedisBreaker(options.breaker, (state) => this.#onBreakerState(state));
+    this.#metrics?.breakerState.set(0);
+    this.#fallback = new LocalFallback(options.maxLocalKeys);
+    this.#cache = new LocalCache({
+      commit: (rule, subject, units) => this.#redisOutcome(rule, subject, units, true),
+      ...(options.maxLocalKeys ? { maxKeys: options.maxLocalKeys } : {}),
+    });
+    this.setRules(options.rules);
+  }
+
+  /** Replaces the rules (a reload). Redis state carries over for rules whose algorithm is unchanged. */
+  setRules(rules: readonly Rule[]): void {
+    this.#rules = new Map(rules.map((rule) => [rule.name, rule]));
+  }
+
+  get rules(): Rule[] {
+    return [...this.#rules.values()];
+  }
+
+  rule(name: string): Rule | undefined {
+    return this.#rules.get(name);
+  }
+
+  get breakerState(): BreakerState {
+    return this.#breaker.state;
+  }
+
+  async check(key: string, ruleName: string, cost = 1): Promise<Decision> {
+    return this.#checkOne(this.#ruleFor(ruleName, cost), key, cost, true);
+  }
+
+  async #checkOne(rule: Rule, key: string, cost: number, annotateSpan: boolean): Promise<Decision> {
+    const started = performance.now();
+    let outcome: Outcome;
+    let source: DecisionSource;
+    try {
+      if (rule.mode === 'local-cache') {
+        outcome = await this.#cache.take(rule, key, cost);
+        source = 'local-cache';
+      } else {
+        outcome = await this.#redisOutcome(rule, key, cost, false);
+        source = 'redis';
+      }
+    } catch (error) {
+      ({ outcome, source } = this.#onRedisFailure(rule, key, cost, error));
+    }
+    return this.#decided(rule, cost, outcome, source, started, annotateSpan);
+  }
+
+  /**
+   * Many checks in one Redis round trip: the exact-mode ones go into a single pipeline, the
+   * local-cache ones through their cache. Results are in request order.
+   */
+  async checkMany(requests: readonly CheckRequest[]): Promise<Decision[]> {
+    const rules = requests.map((r) => this.#ruleFor(r.rule, r.cost ?? 1));
+    const started = performance.now();
+    const results = new Array<Decision>(requests.length);
+    const exact: number[] = [];
+    const cached: Promise<void>[] = [];
+    rules.forEach((rule, i) => {
+      if (rule.mode === 'exact') exact.push(i);
+      else {
+        const { key, cost = 1 } = requests[i]!;
+        cached.push(
+          this.#checkOne(rule, key, cost, false).then((d) => {
+            results[i] = d;
+          }),
+        );
+      }
+    });
+    if (exact.length) {
+      let replies: [Error | null, unknown][] | undefined;
+      let failure: unknown;
+      try {
+        replies = await this.#breaker.execute(async () => {
+          const pipeline = this.#redis.pipeline();
+          for (const i of exact)
+            this.#queueScript(pipeline, rules[i]!, requests[i]!.key, requests[i]!.cost ?? 1, false);
+          return (await pipeline.exec()) ?? [];
+        });
+      } catch (error) {
+        failure = error;
+      }
+      for (const [n, i] of exact.entries()) {
+        const rule = rules[i]!;
+        const { key, cost = 1 } = requests[i]!;
+        const [error, reply] = replies?.[n] ?? [failure ?? new Error('no reply'), undefined];
+        let outcome: Outcome;
+        let source: DecisionSource = 'redis';
+        if (error) ({ outcome, source } = this.#onRedisFailure(rule, key, cost, error));
+        else outcome = toOutcome(reply as ScriptReply, rule, cost);
+        results[i] = this.#decided(rule, cost, outcome, source, started, false);
+      }
+    }
+    await Promise.all(cached);
+    return results;
+  }
+
+  /** Commits what the local cache admitted; call on shutdown, before Redis is closed. */
+  async close(): Promise<void> {
+    await this.#cache.close();
+  }
+
+  #ruleFor(name: string, cost: number): Rule {
+    const rule = this.#rules.get(name);
+    if (!rule) throw new RateLimitErrors.UnknownRule(name);
+    const { limit } = quotaOf(rule);
+    // Checked here, not only in the script: a request that can never pass should not cost a round trip.
+    if (cost > limit) throw new RateLimitErrors.CostExceedsLimit(cost, rule.name, limit);
+    return rule;
+  }
+
+  async #redisOutcome(rule: Rule, key: string, cost: number, force: boolean): Promise<Outcome> {
+    const reply = await this.#breaker.execute(
+      () => this.#queueScript(this.#redis, rule, key, cost, force) as Promise<ScriptReply>,
+    );
+    return toOutcome(reply, rule, cost);
+  }
+
+  #queueScript(target: Redis | ChainableCommander, rule: Rule, key: string, cost: number, force: boolean) {
+    const redisKey = this.#keys.key(rule, key);
+    const [limit, rateOrWindow] =
+      rule.algorithm === 'token-bucket' ? [rule.capacity, rule.refillPerSec] : [rule.limit, rule.windowMs];
+    // Only the log needs a unique id (its members); the others ignore it, so don't pay for randomness.
+    const id = rule.algorithm === 'sliding-window-log' ? randomBytes(9).toString('base64url') : '-';
+    return target[SCRIPT[rule.algorithm]](redisKey, limit, rateOrWindow, cost, force ? 1 : 0, id);
+  }
+
+  #onRedisFailure(
+    rule: Rule,
+    key: string,
+    cost: number,
+    error: unknown,
+  ): { outcome: Outcome; source: DecisionSource } {
+    const reason = failureReason(error);
+    // A script's own refusal is not an outage: surface it.
+    if (reason === 'error' && isCodedError(error)) throw error;
+    this.#metrics?.redisErrors.inc({ reason });
+    const { limit } = quotaOf(rule);
+    switch (rule.failurePolicy) {
+      case 'fail-open':
+        // Headers stay meaningful-looking but nominal: nobody knows the true count right now.
+        return {
+          source: 'fail-open',
+          outcome: { allowed: true, remaining: limit - cost, resetMs: 0, retryAfterMs: 0 },
+        };
+      case 'fail-closed':
+        // Redis will be tried again when the breaker half-opens; telling clients sooner only adds load.
+        return {
+          source: 'fail-closed',
+          outcome: {
+            allowed: false,
+            remaining: 0,
+            resetMs: this.#breaker.options.halfOpenAfterMs,
+            retryAfterMs: this.#breaker.options.halfOpenAfterMs,
+          },
+        };
+      case 'local-fallback':
+        return { source: 'local-fallback', outcome: this.#fallback.take(rule, key, cost, Date.now()) };
+    }
+  }
+
+  /** Records a decision in the metrics and, for a single check, on the request's span. */
+  #decided(
+    rule: Rule,
+    cost: number,
+    outcome: Outcome,
+    source: DecisionSource,
+    started: number,
+    annotateSpan = true,
+  ): Decision {
+    const { limit, windowMs } = quotaOf(rule);
+    this.#metrics?.decisions.inc({
+      rule: rule.name,
+      outcome: outcome.allowed ? 'allowed' : 'denied',
+      source,
+    });
+    this.#metrics?.checkDuration.observe({ source }, (performance.now() - started) / 1000);
+    // A batch has many decisions and one span: its attributes would only show whichever came last.
+    if (annotateSpan)
+      trace.getActiveSpan()?.setAttributes({
+        [RateLimitAttributes.RULE]: rule.name,
+        [RateLimitAttributes.ALLOWED]: outcome.allowed,
+        [RateLimitAttributes.SOURCE]: source,
+        [RateLimitAttributes.REMAINING]: outcome.remaining,
+        [RateLimitAttributes.COST]: cost,
+      });
+    return { ...outcome, limit, windowMs, policy: rule.name, source };
+  }
+
+  #onBreakerState(state: BreakerState): void {
+    this.#metrics?.breakerState.set(state === 'closed' ? 0 : state === 'half-open' ? 1 : 2);
+    if (state === 'open')
+      this.#logger?.warn(
+        { breaker: state },
+        'rate-limit: Redis failing, breaker open; failure policies apply',
+      );
+    else this.#logger?.info({ breaker: state }, `rate-limit: breaker ${state}`);
+    // Back on Redis: the in-memory counts of the outage must not shadow the shared ones next time.
+    if (state === 'closed') this.#fallback.clear();
+  }
+}
+
+function toOutcome(reply: ScriptReply, rule: Rule, cost: number): Outcome {
+  if (typeof reply === 'number') throw scriptError(reply, rule.algorithm, rule, cost);
+  const [allowed, remaining, resetMs, retryAfterMs] = reply;
+  return { allowed: allowed === 1, remaining, resetMs, retryAfterMs };
+}
+
+function isCodedError(error: unknown): boolean {
+  return (
+    typeof (error as { code?: unknown })?.code === 'string' &&
+    (error as { code: string }).code.startsWith('SDLAB_')
+  );
+}

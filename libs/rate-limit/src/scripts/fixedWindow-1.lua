@@ -1,0 +1,47 @@
+--[[
+  Fixed window: one counter per window; windows are aligned to the epoch (floor(now / window)), so
+  every key's windows share edges, and a client can spend the limit at the end of one window and
+  again at the start of the next: the 2x boundary burst [004:478].
+
+  KEYS[1]  counter hash: w = window index, c = units counted in it. The window index lives in the
+           value, not the key name, because only the script knows Redis's time.
+  ARGV[1]  limit (integer >= 1)
+  ARGV[2]  window length, ms (integer >= 1)
+  ARGV[3]  cost (integer >= 0)
+  ARGV[4]  force: 1 = count unconditionally (local-cache mode commits what it admitted)
+  ARGV[5]  request id (unused)
+
+  Reply    { allowed (1|0), remaining, resetMs (until the window ends), retryAfterMs }
+           or a negative code: -1 bad argument, -2 cost exceeds limit
+]]
+local limit = tonumber(ARGV[1])
+local windowMs = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local force = ARGV[4] == '1'
+if not limit or not windowMs or not cost or limit < 1 or windowMs < 1 or cost < 0 then
+  return -1
+end
+if cost > limit and not force then
+  return -2
+end
+
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local window = math.floor(now / windowMs)
+local resetMs = (window + 1) * windowMs - now
+
+local state = redis.call('HMGET', KEYS[1], 'w', 'c')
+local count = 0
+if tonumber(state[1]) == window then
+  count = tonumber(state[2]) or 0
+end
+
+if force or count + cost <= limit then
+  count = count + cost
+  if cost > 0 then
+    redis.call('HSET', KEYS[1], 'w', window, 'c', count)
+    redis.call('PEXPIRE', KEYS[1], resetMs)
+  end
+  return { 1, math.max(0, limit - count), resetMs, 0 }
+end
+return { 0, math.max(0, limit - count), resetMs, resetMs }

@@ -1,0 +1,42 @@
+import { createService, runService } from '@sdlab/service-kit';
+import { redisAdapter } from './adapters/redis.ts';
+import { Config } from './config.ts';
+import { limiterPlugin } from './domain/limiter.ts';
+import { checkRoutes } from './routes/checks/index.ts';
+import { ruleRoutes } from './routes/rules/index.ts';
+
+/** The decision service: config, Redis, the limiter with its rules, the routes. */
+export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
+  const service = await createService({
+    name: 'rate-limiter',
+    description: 'Rate-limit decisions on Redis: token bucket, sliding windows, fixed window.',
+    config: Config,
+    defaults: { PORT: 8082 },
+    env,
+    // SIGHUP reloads the rules (the daemon convention); it must never stop the service.
+    keepRunningOn: ['SIGHUP'],
+  });
+  const { app, config } = service;
+
+  await app.register(redisAdapter, { url: config.REDIS_URL });
+  await app.register(limiterPlugin, {
+    rulesFile: config.RULES_FILE,
+    watchRules: config.RULES_WATCH,
+    keyPrefix: config.RL_KEY_PREFIX,
+    redisTimeoutMs: config.REDIS_TIMEOUT_MS,
+    breakerFailures: config.BREAKER_FAILURES,
+    breakerHalfOpenMs: config.BREAKER_HALF_OPEN_MS,
+    maxLocalKeys: config.LOCAL_MAX_KEYS,
+  });
+  await app.register(checkRoutes, { batchMax: config.BATCH_MAX });
+  await app.register(ruleRoutes);
+  return service;
+}
+
+if (import.meta.main) {
+  runService(async () => {
+    const service = await buildApp();
+    await service.start();
+    service.app.rules.listenForSighup();
+  });
+}

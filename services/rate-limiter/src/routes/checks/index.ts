@@ -1,0 +1,86 @@
+import { trace } from '@opentelemetry/api';
+import { type Decision, quotaOf, rateLimitHeaders } from '@sdlab/rate-limit';
+import type { App } from '@sdlab/service-kit';
+import type { FastifyReply } from 'fastify';
+import Type from 'typebox';
+import { RateLimiterErrors } from '../../errors.ts';
+import {
+  BatchResultSchema,
+  batchSchema,
+  CheckSchema,
+  DecisionHeaders,
+  DecisionSchema,
+} from '../../schemas/checks.ts';
+import { ProblemSchema } from '../../schemas/common.ts';
+import { RateLimiterAttributes, rateLimiterMetrics } from '../../telemetry.ts';
+
+export interface CheckRoutesOptions {
+  batchMax: number;
+}
+
+/**
+ * The decision API. A denied check is still a 200: the service answered the question, and a 429
+ * would read as the decision service throttling its own caller. The answer is in `allowed`; the
+ * same RateLimit headers a limited route would send come along, so a gateway can copy them.
+ */
+export async function checkRoutes(app: App, options: CheckRoutesOptions): Promise<void> {
+  const problems = { 400: ProblemSchema, 422: ProblemSchema };
+  const { batchSize } = rateLimiterMetrics(app.kit.metrics);
+
+  app.post(
+    '/v1/checks',
+    {
+      schema: {
+        tags: ['checks'],
+        summary: 'Check one key against a rule (and charge it when admitted)',
+        body: CheckSchema,
+        response: {
+          200: Type.Object(DecisionSchema.properties, {
+            description: 'The decision',
+            headers: DecisionHeaders,
+          }),
+          ...problems,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { key, rule, cost } = request.body;
+      assertCheckable(app, 'body', rule, cost);
+      const decision = await app.limiter.check(key, rule, cost);
+      setHeaders(reply, decision);
+      return decision;
+    },
+  );
+
+  app.post(
+    '/v1/checks/batch',
+    {
+      schema: {
+        tags: ['checks'],
+        summary: `Check up to ${options.batchMax} keys in one call (one pipelined Redis round trip)`,
+        body: batchSchema(options.batchMax),
+        response: { 200: BatchResultSchema, ...problems },
+      },
+    },
+    async (request) => {
+      const { checks } = request.body;
+      for (const [i, c] of checks.entries()) assertCheckable(app, `body.checks[${i}]`, c.rule, c.cost);
+      batchSize.observe(checks.length);
+      trace.getActiveSpan()?.setAttribute(RateLimiterAttributes.BATCH_SIZE, checks.length);
+      return { results: await app.limiter.checkMany(checks) };
+    },
+  );
+}
+
+/** Names the field of a check that can never be decided, before anything reaches Redis. */
+function assertCheckable(app: App, path: string, ruleName: string, cost: number): void {
+  const rule = app.limiter.rule(ruleName);
+  if (!rule) throw new RateLimiterErrors.UnknownRule(`${path}.rule`, ruleName);
+  const { limit } = quotaOf(rule);
+  if (cost > limit) throw new RateLimiterErrors.CostExceedsLimit(`${path}.cost`, cost, ruleName, limit);
+}
+
+function setHeaders(reply: FastifyReply, decision: Decision): void {
+  reply.headers(rateLimitHeaders(decision));
+  reply.header('x-ratelimit-source', decision.source);
+}
