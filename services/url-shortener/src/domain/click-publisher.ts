@@ -1,0 +1,123 @@
+import { context, type Link, trace } from '@opentelemetry/api';
+import { withTraceContext } from '@sdlab/service-kit';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Producer } from 'kafkajs';
+import type { ServiceMetrics } from '../telemetry.ts';
+import { Attr } from '../telemetry.ts';
+import type { ClickEvent } from './clicks.ts';
+
+const tracer = trace.getTracer('url-shortener');
+/** A flush span links to at most this many redirects (Jaeger shows them as references). */
+const MAX_LINKS = 64;
+
+/**
+ * Sends click events to Kafka off the request path. A redirect only appends to a buffer; the
+ * buffer is sent as one produce request every `flushMs` or as soon as `batchMax` events wait
+ * (kafkajs has no linger of its own). One send is in flight at a time, and the buffer is bounded:
+ * while Kafka is down, clicks beyond `bufferMax` are dropped and counted instead of growing the
+ * heap until the process dies. Failed sends are counted and logged, never surfaced to a visitor.
+ */
+export class ClickPublisher {
+  readonly #producer: Producer;
+  readonly #topic: string;
+  readonly #flushMs: number;
+  readonly #batchMax: number;
+  readonly #bufferMax: number;
+  readonly #metrics: ServiceMetrics;
+  readonly #log: FastifyBaseLogger;
+  #buffer: ClickEvent[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #sending: Promise<void> | undefined;
+
+  constructor(options: {
+    producer: Producer;
+    topic: string;
+    flushMs: number;
+    batchMax: number;
+    bufferMax: number;
+    metrics: ServiceMetrics;
+    log: FastifyBaseLogger;
+  }) {
+    this.#producer = options.producer;
+    this.#topic = options.topic;
+    this.#flushMs = options.flushMs;
+    this.#batchMax = options.batchMax;
+    this.#bufferMax = options.bufferMax;
+    this.#metrics = options.metrics;
+    this.#log = options.log;
+  }
+
+  /** Synchronous and never throws: the redirect does not wait for Kafka. */
+  publish(event: ClickEvent): void {
+    if (this.#buffer.length >= this.#bufferMax) {
+      this.#metrics.clicksFailed.inc({ reason: 'buffer_full' });
+      return;
+    }
+    this.#buffer.push(event);
+    if (this.#buffer.length >= this.#batchMax) this.#flush();
+    else this.#schedule();
+  }
+
+  /** Sends what is buffered and waits for it (shutdown, tests). */
+  async drain(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    while (this.#buffer.length > 0 || this.#sending) await this.#flush();
+  }
+
+  #schedule(): void {
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.#flush();
+    }, this.#flushMs);
+  }
+
+  #flush(): Promise<void> {
+    this.#sending ??= this.#sendAll().finally(() => {
+      this.#sending = undefined;
+      // Events that arrived after the last batch left wait for the next tick of the timer.
+      if (this.#buffer.length > 0) this.#schedule();
+    });
+    return this.#sending;
+  }
+
+  async #sendAll(): Promise<void> {
+    while (this.#buffer.length > 0) {
+      const batch = this.#buffer.splice(0, this.#batchMax);
+      this.#metrics.clickBuffer.set(this.#buffer.length);
+      await this.#send(batch);
+    }
+  }
+
+  async #send(batch: ClickEvent[]): Promise<void> {
+    const links = batch
+      .slice(0, MAX_LINKS)
+      .map((event): Link | undefined => {
+        const spanContext = withTraceContext(event.trace, () => trace.getSpanContext(context.active()));
+        return spanContext ? { context: spanContext } : undefined;
+      })
+      .filter((link): link is Link => link !== undefined);
+    // A trace of its own (root), linked to the redirects it carries: the timer that triggers the
+    // flush inherits the context of whichever request armed it, and one batch is no child of that.
+    await tracer.startActiveSpan('shortener.clicks.flush', { root: true, links }, async (span) => {
+      span.setAttribute(Attr.clickCount, batch.length);
+      try {
+        await this.#producer.send({
+          topic: this.#topic,
+          acks: -1,
+          messages: batch.map((event) => ({ key: event.code, value: JSON.stringify(event) })),
+        });
+        this.#metrics.clicksProduced.inc(batch.length);
+      } catch (err) {
+        this.#metrics.clicksFailed.inc({ reason: 'send' }, batch.length);
+        this.#log.error(
+          { err, events: batch.length, topic: this.#topic },
+          'click events lost: kafka send failed',
+        );
+        span.recordException(err as Error);
+      } finally {
+        span.end();
+      }
+    });
+  }
+}

@@ -1,0 +1,52 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { trace } from '@opentelemetry/api';
+import { traceContextCarrier } from '@sdlab/service-kit';
+import Type from 'typebox';
+import { visitorId } from '../../domain/clicks.ts';
+import { ShortenerErrors } from '../../errors.ts';
+import { CodeParams, ProblemSchema } from '../../schemas/common.ts';
+import { Attr } from '../../telemetry.ts';
+
+/**
+ * GET /:code → 302. A 302 rather than a 301: browsers and proxies cache a 301 for good, so repeat
+ * clicks would never reach us and never be counted [002:148]; `no-store` keeps them from caching
+ * this one either. Static routes (/healthz, /docs, /api/...) win over this parametric one, and
+ * aliases may not take their names.
+ */
+export const redirectRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { cache, clicks } = app.shortener;
+
+  app.get(
+    '/:code',
+    {
+      schema: {
+        tags: ['redirect'],
+        summary: 'Redirect to the long URL (302) and count the click',
+        params: CodeParams,
+        response: {
+          302: Type.Null({ description: 'Location: the long URL' }),
+          400: ProblemSchema,
+          404: ProblemSchema,
+          410: ProblemSchema,
+          503: ProblemSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { code } = request.params;
+      trace.getActiveSpan()?.setAttribute(Attr.code, code);
+      const { link } = await cache.lookup(code);
+      if (!link) throw new ShortenerErrors.LinkNotFound(code);
+      const now = Date.now();
+      if (link.expiresAt !== null && link.expiresAt <= now) throw new ShortenerErrors.LinkExpired(code);
+      const trace_ = traceContextCarrier();
+      clicks.publish({
+        code,
+        at: now,
+        visitor: visitorId(request.ip, request.headers['user-agent']),
+        ...(trace_.traceparent ? { trace: trace_ } : {}),
+      });
+      return reply.header('cache-control', 'private, no-store').redirect(link.url, 302);
+    },
+  );
+};

@@ -1,0 +1,76 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect } from 'vitest';
+import { test } from '../support/fixtures.ts';
+import { startInstance } from '../support/spawn.ts';
+
+const SPAN_LOG = fileURLToPath(new URL('../support/instrument-span-log.ts', import.meta.url));
+
+interface SpanLine {
+  span: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  attributes: Record<string, unknown>;
+  links: string[];
+}
+
+const isSpan = (line: unknown): line is SpanLine =>
+  typeof line === 'object' && line !== null && 'span' in line;
+
+describe('tracing', () => {
+  test('a cold redirect shows its Redis and Postgres hops, and the click flush links back to it', async ({
+    env,
+    pg,
+    kafka,
+  }) => {
+    // A real process started the production way: instrumentation loaded before the app.
+    const instance = await startInstance(env, ['--import', SPAN_LOG]);
+    try {
+      await pg.pool.query(
+        "INSERT INTO shortener.links (code, long_url, is_alias, created_at) VALUES ('traced1', 'https://example.com/t', false, now())",
+      );
+      const response = await fetch(`${instance.url}/traced1`, { redirect: 'manual' });
+      expect(response.status).toBe(302);
+      await expect
+        .poll(() => instance.stdout().includes('shortener.clicks.flush'), { timeout: 10_000 })
+        .toBe(true);
+    } finally {
+      await instance.stop();
+      await kafka.admin.deleteTopics({ topics: [env.CLICKS_TOPIC!] }).catch(() => undefined);
+    }
+    const spans = instance
+      .stdout()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as unknown)
+      .filter(isSpan);
+    const server = spans.find((s) => s.span === 'GET /:code');
+    expect(server, `spans: ${spans.map((s) => s.span).join(', ')}`).toBeDefined();
+    const trace = spans.filter((s) => s.traceId === server!.traceId);
+    const names = trace.map((s) => s.span);
+    expect(trace.some((s) => s.attributes['sdlab.shortener.code'] === 'traced1')).toBe(true);
+    expect(trace.some((s) => s.attributes['sdlab.shortener.cache_layer'] === 'postgres')).toBe(true);
+    expect(
+      names.some((n) => /evalsha|getWithTtl/i.test(n)),
+      names.join(', '),
+    ).toBe(true);
+    expect(
+      names.some((n) => /^(pg\.query|SELECT)/.test(n)),
+      names.join(', '),
+    ).toBe(true);
+
+    const flush = spans.find((s) => s.span === 'shortener.clicks.flush');
+    // Its own trace, linked to the redirect (a batch serves many redirects; it is no one's child).
+    expect(flush!.traceId).not.toBe(server!.traceId);
+    expect(flush!.links).toContain(server!.traceId);
+    const send = spans.find((s) => s.traceId === flush!.traceId && s.parentSpanId === flush!.spanId);
+    expect(
+      send,
+      `flush trace: ${spans
+        .filter((s) => s.traceId === flush!.traceId)
+        .map((s) => s.span)
+        .join(', ')}`,
+    ).toBeDefined();
+    console.info(`redirect trace: ${names.join(' | ')}; flush → ${send!.span}`);
+  });
+});
