@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { createKafka, ensureTopics } from '../adapters/kafka.ts';
+import type { Config } from '../config.ts';
+import { type AggregatorMetrics, createAggregatorMetrics } from '../telemetry.ts';
+import { type AggregateStore, createAggregateStore } from './aggregate-store.ts';
+import { Aggregator } from './aggregator.ts';
+import { startReconcileJob } from './reconcile-job.ts';
+import { createTopK, type TopK } from './topk.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    aggregator: Aggregator;
+    aggregateStore: AggregateStore;
+    aggregatorMetrics: AggregatorMetrics;
+    topK: TopK;
+  }
+}
+
+/** The worker's domain: the windowed consumer and the reconciliation job, stopped newest first. */
+export const aggregatorPlugin = fp(
+  async (app: FastifyInstance, opts: { config: Config }) => {
+    const { config } = opts;
+    const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const metrics = createAggregatorMetrics(app.kit.metrics);
+    const store = createAggregateStore(app.pg, { topic: config.CLICKS_TOPIC, workerId });
+    const topK = createTopK({
+      redis: app.redis,
+      pool: app.pg,
+      keys: app.keys,
+      ttlSeconds: config.TOPK_TTL_S,
+      log: app.log,
+    });
+
+    const kafka = createKafka(config, `${app.kit.name}-${workerId}`, app.log);
+    const admin = kafka.admin();
+    await admin.connect();
+    app.kit.resources.add('kafka-admin', () => admin.disconnect());
+    await ensureTopics(admin, config, app.log);
+    app.kit.readiness.add('kafka', () => admin.describeCluster());
+
+    const aggregator = new Aggregator({
+      kafka,
+      admin,
+      topic: config.CLICKS_TOPIC,
+      deadLetterTopic: config.DEAD_LETTER_TOPIC,
+      groupId: config.CONSUMER_GROUP,
+      sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+      heartbeatMs: config.KAFKA_HEARTBEAT_MS,
+      maxBytesPerPartition: config.KAFKA_MAX_BYTES_PER_PARTITION,
+      latenessMs: config.ALLOWED_LATENESS_MS,
+      flushIntervalMs: config.FLUSH_INTERVAL_MS,
+      flushMaxEvents: config.FLUSH_MAX_EVENTS,
+      store,
+      topK,
+      metrics,
+      log: app.log,
+    });
+    await aggregator.start();
+    app.kit.resources.add('aggregator', () => aggregator.stop());
+    app.kit.readiness.add('aggregator', async () => aggregator.health());
+
+    const job = await startReconcileJob({
+      redisUrl: config.REDIS_URL,
+      keys: app.keys,
+      pool: app.pg,
+      topK,
+      store,
+      cron: config.RECONCILE_CRON,
+      schedule: config.RECONCILE_ENABLED,
+      retentionDays: config.RAW_RETENTION_DAYS,
+      options: { threshold: config.RECONCILE_DRIFT_THRESHOLD, alertRatio: config.RECONCILE_ALERT_RATIO },
+      metrics,
+      log: app.log,
+    });
+    app.kit.resources.add('reconcile-job', () => job.close());
+
+    app.decorate('aggregator', aggregator);
+    app.decorate('aggregateStore', store);
+    app.decorate('aggregatorMetrics', metrics);
+    app.decorate('topK', topK);
+  },
+  { name: 'aggregator', dependencies: ['postgres', 'redis'] },
+);

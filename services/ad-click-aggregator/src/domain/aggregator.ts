@@ -1,0 +1,351 @@
+import { type Link, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { withTraceContext } from '@sdlab/service-kit';
+import type { FastifyBaseLogger } from 'fastify';
+import {
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type IHeaders,
+  type Kafka,
+  type KafkaMessage,
+  Partitioners,
+  type Producer,
+} from 'kafkajs';
+import { type AggregatorMetrics, Attr, MAX_LINKS, tracer } from '../telemetry.ts';
+import { type AggregateStore, FencedError, type FlushResult } from './aggregate-store.ts';
+import { decodeClick } from './click-event.ts';
+import { Mutex } from './mutex.ts';
+import type { TopK } from './topk.ts';
+import { type DeadLetter, type PartitionFlush, PartitionWindows } from './windows.ts';
+
+export interface AggregatorOptions {
+  kafka: Kafka;
+  admin: Admin;
+  topic: string;
+  deadLetterTopic: string;
+  groupId: string;
+  sessionTimeoutMs: number;
+  heartbeatMs: number;
+  maxBytesPerPartition: number;
+  latenessMs: number;
+  flushIntervalMs: number;
+  flushMaxEvents: number;
+  store: AggregateStore;
+  topK: TopK;
+  metrics: AggregatorMetrics;
+  log: FastifyBaseLogger;
+}
+
+type FlushTrigger = 'interval' | 'size' | 'rebalance' | 'shutdown';
+
+/**
+ * The stream processor: a Kafka consumer group member that keeps, per owned partition, the
+ * windows state of everything consumed since the last commit, and flushes it (partial results,
+ * every FLUSH_INTERVAL_MS or FLUSH_MAX_EVENTS) in one Postgres transaction with the offsets.
+ *
+ * Positions live in Postgres, not in Kafka: when a partition's first batch arrives after an
+ * assignment, its state is loaded from Postgres and the consumer seeks there. A crash loses only
+ * uncommitted state, which is re-read from the stored offset; a rebalance flushes first, and a
+ * consumer that lost a partition before its flush is fenced by the offset compare-and-set.
+ * Offsets are also committed to Kafka after each flush, only so lag tools can see them.
+ */
+export class Aggregator {
+  readonly #o: AggregatorOptions;
+  readonly #consumer: Consumer;
+  readonly #producer: Producer;
+  readonly #mutex = new Mutex();
+  readonly #states = new Map<number, PartitionWindows>();
+  /** Where a partition's first message must start when nothing was stored for it yet. */
+  readonly #startAt = new Map<number, number>();
+  readonly #highWatermarks = new Map<number, number>();
+  /** Trace contexts of the first clicks consumed since the last flush (parent + links). */
+  #traces: Record<string, string>[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #paused = false;
+  #crashed: Error | undefined;
+
+  constructor(options: AggregatorOptions) {
+    this.#o = options;
+    this.#consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: options.heartbeatMs,
+      maxBytesPerPartition: options.maxBytesPerPartition,
+      allowAutoTopicCreation: false,
+    });
+    this.#producer = options.kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+  }
+
+  /** Not ready after a crash kafkajs will not restart from. */
+  health(): void {
+    if (this.#crashed) throw new Error(`consumer crashed: ${this.#crashed.message}`);
+  }
+
+  async start(): Promise<void> {
+    const { topic, metrics, log } = this.#o;
+    const events = this.#consumer.events;
+    // kafkajs is about to rejoin: the partitions may move, so hand over what is consumed now.
+    this.#consumer.on(events.REBALANCING, () => {
+      void this.#mutex.run(() => this.#flushLocked('rebalance'));
+    });
+    this.#consumer.on(events.GROUP_JOIN, (event) => {
+      const assigned = event.payload.memberAssignment[topic] ?? [];
+      void this.#mutex.run(async () => {
+        // Anything consumed since REBALANCING is flushed (fenced if the partition moved), then all
+        // state is dropped: each partition reloads from Postgres on its first batch.
+        await this.#flushLocked('rebalance');
+        this.#states.clear();
+        this.#startAt.clear();
+        this.#traces = [];
+        metrics.consumedOffset.reset();
+        metrics.committedOffset.reset();
+        metrics.lag.reset();
+        metrics.watermark.reset();
+        metrics.assigned.set(assigned.length);
+        metrics.rebalances.inc();
+        log.info({ partitions: assigned, memberId: event.payload.memberId }, 'joined the consumer group');
+      });
+    });
+    this.#consumer.on(events.CRASH, (event) => {
+      if (!event.payload.restart) this.#crashed = event.payload.error;
+      log.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed');
+    });
+
+    await this.#producer.connect();
+    await this.#consumer.connect();
+    await this.#consumer.subscribe({ topic, fromBeginning: true });
+    await this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.#mutex.run(() => this.#eachBatch(payload)),
+    });
+    this.#timer = setInterval(() => {
+      void this.#mutex.run(() => this.#flushLocked('interval'));
+    }, this.#o.flushIntervalMs);
+  }
+
+  async #eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { metrics, latenessMs } = this.#o;
+    const partition = batch.partition;
+    this.#highWatermarks.set(partition, Number(batch.highWatermark));
+    let state = this.#states.get(partition);
+    if (!state) {
+      const stored = await this.#o.store.load(partition);
+      const start = stored?.nextOffset ?? (await this.#earliest(partition));
+      state = new PartitionWindows(partition, stored, latenessMs);
+      this.#states.set(partition, state);
+      this.#startAt.set(partition, start);
+      this.#observe(state);
+      const first = batch.firstOffset();
+      if (first === null || Number(first) !== start) {
+        this.#consumer.seek({ topic: batch.topic, partition, offset: String(start) });
+        return;
+      }
+    }
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale() || this.#states.get(partition) !== state) break;
+      const offset = Number(message.offset);
+      if (offset < (state.nextOffset ?? this.#startAt.get(partition)!)) continue;
+      this.#consume(state, offset, message);
+      resolveOffset(message.offset);
+      if (this.#pending() >= this.#o.flushMaxEvents) {
+        await this.#flushLocked('size');
+        await heartbeat();
+      }
+    }
+    metrics.pending.set(this.#pending());
+    this.#observe(state);
+  }
+
+  #consume(state: PartitionWindows, offset: number, message: KafkaMessage): void {
+    const { metrics } = this.#o;
+    const click = decodeClick(message.value);
+    if (!click) {
+      state.addMalformed(offset, message.key, message.value);
+      metrics.consumed.inc({ disposition: 'malformed' });
+      return;
+    }
+    const { disposition, lagMs } = state.add(offset, click);
+    metrics.consumed.inc({ disposition });
+    metrics.lateness.observe(lagMs / 1000);
+    if (this.#traces.length <= MAX_LINKS) {
+      const carrier = carrierOf(message.headers);
+      if (carrier) this.#traces.push(carrier);
+    }
+  }
+
+  #pending(): number {
+    let n = 0;
+    for (const s of this.#states.values()) n += s.pending;
+    return n;
+  }
+
+  async #earliest(partition: number): Promise<number> {
+    const offsets = await this.#o.admin.fetchTopicOffsets(this.#o.topic);
+    const low = offsets.find((o) => o.partition === partition)?.low;
+    return low === undefined ? 0 : Number(low);
+  }
+
+  async #flushLocked(trigger: FlushTrigger): Promise<void> {
+    const { metrics, log } = this.#o;
+    const parts = [...this.#states.values()].filter((s) => s.dirty || s.pending > 0).map((s) => s.snapshot());
+    if (parts.length === 0) return;
+    const traces = this.#traces;
+    const started = performance.now();
+    let result: FlushResult;
+    try {
+      result = await this.#write(parts, traces);
+    } catch (error) {
+      if (error instanceof FencedError) {
+        // Another consumer committed these partitions after this state was loaded: this state is
+        // stale. Drop it (the next batch reloads and seeks) and flush the others again.
+        for (const p of error.partitions) this.#states.delete(p);
+        metrics.flushes.inc({ trigger, result: 'fenced' });
+        log.warn(
+          { partitions: error.partitions, trigger },
+          'flush fenced: partitions moved to another consumer',
+        );
+        return this.#flushLocked(trigger);
+      }
+      metrics.flushes.inc({ trigger, result: 'failed' });
+      log.error(
+        { err: error, trigger, partitions: parts.map((p) => p.partition) },
+        'flush failed; state kept',
+      );
+      if (!this.#paused && this.#pending() >= 2 * this.#o.flushMaxEvents) {
+        // Backpressure: stop fetching until a flush succeeds instead of buffering without bound.
+        this.#consumer.pause([{ topic: this.#o.topic }]);
+        this.#paused = true;
+        log.warn({ pending: this.#pending() }, 'consumption paused until a flush succeeds');
+      }
+      return;
+    }
+    for (const part of parts) {
+      const state = this.#states.get(part.partition);
+      state?.committed(part);
+      if (state) this.#observe(state);
+    }
+    this.#traces = this.#traces.slice(traces.length);
+    metrics.flushes.inc({ trigger, result: 'committed' });
+    metrics.flushDuration.observe((performance.now() - started) / 1000);
+    metrics.counted.inc(result.counted);
+    metrics.rawDuplicates.inc(result.duplicates);
+    metrics.pending.set(this.#pending());
+    for (const p of parts) {
+      for (const d of p.deadLetters) metrics.deadLettered.inc({ reason: d.reason });
+    }
+    if (this.#paused) {
+      this.#consumer.resume([{ topic: this.#o.topic }]);
+      this.#paused = false;
+    }
+    await this.#o.topK
+      .update(result.totals)
+      .catch((err: unknown) => log.warn({ err }, 'top-K update failed (Postgres has the counts)'));
+    await this.#consumer
+      .commitOffsets(
+        parts.map((p) => ({ topic: this.#o.topic, partition: p.partition, offset: String(p.nextOffset) })),
+      )
+      .catch(() => undefined);
+  }
+
+  /**
+   * Dead letters first (at least once: before the offsets that pass them are stored), then the
+   * raw partitions, then the one transaction. The flush continues the trace of the first click it
+   * carries and links the others, so a click's trace reaches Postgres.
+   */
+  async #write(parts: PartitionFlush[], traces: Record<string, string>[]): Promise<FlushResult> {
+    const links: Link[] = [];
+    for (const carrier of traces.slice(1)) {
+      const span = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, carrier));
+      if (span) links.push({ context: span });
+    }
+    const clicks = parts.flatMap((p) => p.clicks);
+    const deadLetters = parts.flatMap((p) => p.deadLetters);
+    return withTraceContext(traces[0], () =>
+      tracer.startActiveSpan(
+        'aggregator flush',
+        {
+          kind: SpanKind.INTERNAL,
+          links,
+          attributes: {
+            [Attr.batchSize]: clicks.length,
+            [Attr.partitions]: parts.map((p) => p.partition).join(','),
+            [Attr.deadLettered]: deadLetters.length,
+          },
+        },
+        async (span) => {
+          try {
+            if (deadLetters.length > 0) {
+              await this.#producer.send({
+                topic: this.#o.deadLetterTopic,
+                acks: -1,
+                messages: deadLetters.map(deadLetterMessage),
+              });
+            }
+            await this.#o.store.ensureDays(clicks);
+            const result = await this.#o.store.flush(parts);
+            span.setAttribute(Attr.inserted, result.counted + result.storedLate);
+            return result;
+          } catch (error) {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+            throw error;
+          } finally {
+            span.end();
+          }
+        },
+      ),
+    );
+  }
+
+  #observe(state: PartitionWindows): void {
+    const { metrics } = this.#o;
+    const labels = { partition: String(state.partition) };
+    if (state.nextOffset !== null) metrics.consumedOffset.set(labels, state.nextOffset);
+    const committed = state.committedOffset;
+    if (committed !== null) metrics.committedOffset.set(labels, committed);
+    const high = this.#highWatermarks.get(state.partition);
+    if (high !== undefined) metrics.lag.set(labels, Math.max(0, high - (committed ?? 0)));
+    if (state.watermark !== null) metrics.watermark.set(labels, state.watermark / 1000);
+  }
+
+  /** Flushes while still a member (fetching paused), then leaves the group. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    try {
+      this.#consumer.pause([{ topic: this.#o.topic }]);
+    } catch {
+      // not running
+    }
+    await this.#mutex.run(() => this.#flushLocked('shutdown'));
+    await this.#consumer.disconnect();
+    await this.#producer.disconnect();
+  }
+}
+
+function carrierOf(headers: IHeaders | undefined): Record<string, string> | undefined {
+  const value = headers?.traceparent;
+  if (value === undefined) return undefined;
+  const carrier: Record<string, string> = { traceparent: String(Array.isArray(value) ? value[0] : value) };
+  const state = headers?.tracestate;
+  if (state !== undefined) carrier.tracestate = String(Array.isArray(state) ? state[0] : state);
+  return carrier;
+}
+
+function deadLetterMessage(d: DeadLetter) {
+  return {
+    key: d.key,
+    value: d.value,
+    headers: {
+      'x-dead-letter-reason': d.reason,
+      'x-source-partition': String(d.partition),
+      'x-source-offset': String(d.offset),
+      ...(d.lagMs !== undefined ? { 'x-lateness-ms': String(d.lagMs) } : {}),
+    },
+  };
+}

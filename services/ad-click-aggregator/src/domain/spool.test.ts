@@ -1,0 +1,87 @@
+import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SpoolRecord } from './click-event.ts';
+import { Spool, SpoolFullError } from './spool.ts';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'adclick-spool-'));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const record = (n: number): SpoolRecord => ({
+  impressionId: `imp-${n}`,
+  adId: 'ad',
+  campaignId: 'c',
+  clickedAt: Date.UTC(2026, 0, 1) + n,
+  dedup: 'redis',
+  trace: { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` },
+});
+const options = { segmentBytes: 1024, maxBytes: 1 << 20 };
+
+describe('spool (the ingest write-ahead log)', () => {
+  it('group-commits concurrent appends and reads them back in order across segments', async () => {
+    const syncs: number[] = [];
+    const spool = await Spool.open(tempDir(), { ...options, onSync: (_s, n) => syncs.push(n) });
+    await Promise.all(Array.from({ length: 100 }, (_, i) => spool.append(record(i))));
+    expect(syncs.reduce((a, b) => a + b, 0)).toBe(100);
+    expect(syncs.length).toBeLessThan(100);
+    const { records, next } = await spool.read(spool.checkpoint, 1000);
+    expect(records.map((r) => r.impressionId)).toEqual(Array.from({ length: 100 }, (_, i) => `imp-${i}`));
+    expect(records[0]!.trace?.traceparent).toMatch(/^00-a{32}/);
+    await spool.commit(next);
+    expect(spool.backlogBytes).toBe(0);
+    await spool.close();
+  });
+
+  it('resumes after a restart from the last checkpoint, and deletes shipped segments', async () => {
+    const dir = tempDir();
+    const first = await Spool.open(dir, options);
+    for (let i = 0; i < 40; i++) await first.append(record(i));
+    const batch = await first.read(first.checkpoint, 15);
+    await first.commit(batch.next);
+    await first.close();
+
+    const second = await Spool.open(dir, options);
+    const rest = await second.read(second.checkpoint, 1000);
+    expect(rest.records.map((r) => r.impressionId)).toEqual(
+      Array.from({ length: 25 }, (_, i) => `imp-${i + 15}`),
+    );
+    await second.commit(rest.next);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.log'))).toHaveLength(1);
+    await second.close();
+  });
+
+  it('skips a torn tail and a corrupted line left by a crash', async () => {
+    const dir = tempDir();
+    const spool = await Spool.open(dir, options);
+    await spool.append(record(1));
+    await spool.close();
+    const segment = join(dir, readdirSync(dir).find((f) => f.endsWith('.log'))!);
+    appendFileSync(segment, 'not json\n{"impressionId":"imp-torn","adId":');
+
+    const corrupt: unknown[] = [];
+    const reopened = await Spool.open(dir, { ...options, onCorrupt: (p) => corrupt.push(p) });
+    await reopened.append(record(2));
+    const { records } = await reopened.read(reopened.checkpoint, 100);
+    expect(records.map((r) => r.impressionId)).toEqual(['imp-1', 'imp-2']);
+    expect(corrupt).toHaveLength(2);
+    await reopened.close();
+  });
+
+  it('refuses appends beyond its byte limit and a second writer on the same directory', async () => {
+    const dir = tempDir();
+    const spool = await Spool.open(dir, { ...options, maxBytes: 500 });
+    await spool.append(record(1));
+    await spool.append(record(2));
+    await expect(spool.append(record(3))).rejects.toBeInstanceOf(SpoolFullError);
+    await expect(Spool.open(dir, options)).rejects.toThrow(/already open/);
+    await spool.close();
+  });
+});

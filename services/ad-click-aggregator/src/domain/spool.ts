@@ -1,0 +1,376 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { asClick, type SpoolRecord } from './click-event.ts';
+
+// The ingest's write-ahead log. A click is appended here and made durable (write + fdatasync)
+// before its redirect is sent; a background shipper produces the log to Kafka and checkpoints
+// what Kafka acknowledged. So Kafka being slow or down never delays or loses a redirect's click:
+// it only grows the backlog, which drains in order when Kafka is back.
+//
+// Layout: numbered segment files of JSON lines (`000000000042.log`), a checkpoint
+// (`checkpoint.json`: the first byte not yet acknowledged) and a lock file. Appends are group
+// committed: every click that arrives while one fdatasync runs shares the next one, so the cost
+// per click falls as the rate rises (measured here: ~0.3 ms p50, ~2 ms p95 per fdatasync).
+//
+// Each open starts a new segment, so a torn tail left by a crash (a line without its newline, never
+// acknowledged to a client) stays at the end of an old segment, where the reader skips it.
+// The checkpoint is written after Kafka acknowledges and is not fsynced: losing it re-sends a few
+// batches, and the aggregator's raw-click key makes a re-sent click count once.
+
+const SEGMENT = /^(\d{12})\.log$/;
+const CHECKPOINT = 'checkpoint.json';
+const LOCK = 'LOCK';
+const READ_CHUNK = 1 << 20;
+
+export interface SpoolPosition {
+  segment: number;
+  offset: number;
+}
+
+export interface SpoolOptions {
+  segmentBytes: number;
+  maxBytes: number;
+  /** Called after each group commit with its duration (seconds) and size (records). */
+  onSync?: (seconds: number, records: number) => void;
+  /** Called for a line that does not parse (a torn or corrupted write); it is skipped. */
+  onCorrupt?: (position: SpoolPosition) => void;
+}
+
+export class SpoolFullError extends Error {
+  constructor(backlog: number) {
+    super(`spool backlog of ${backlog} bytes is at its limit`);
+    this.name = 'SpoolFullError';
+  }
+}
+
+interface Pending {
+  data: string;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** Directories this process has open: a second spool on the same directory would interleave writes. */
+const openHere = new Set<string>();
+
+export class Spool {
+  readonly dir: string;
+  readonly #options: SpoolOptions;
+  /** Size of every segment on disk that the shipper has not finished; the active one included. */
+  readonly #sizes = new Map<number, number>();
+  #active: number;
+  #writer: FileHandle;
+  #queue: Pending[] = [];
+  #queuedBytes = 0;
+  #writing: Promise<void> | undefined;
+  #draining = false;
+  #checkpoint: SpoolPosition;
+  #waiters: (() => void)[] = [];
+  #reader: { segment: number; handle: FileHandle } | undefined;
+  #closed = false;
+
+  private constructor(
+    dir: string,
+    options: SpoolOptions,
+    active: number,
+    writer: FileHandle,
+    checkpoint: SpoolPosition,
+  ) {
+    this.dir = dir;
+    this.#options = options;
+    this.#active = active;
+    this.#writer = writer;
+    this.#checkpoint = checkpoint;
+  }
+
+  static async open(dir: string, options: SpoolOptions): Promise<Spool> {
+    await mkdir(dir, { recursive: true });
+    await lock(dir);
+    try {
+      const segments = (await readdir(dir))
+        .map((name) => SEGMENT.exec(name)?.[1])
+        .filter((n): n is string => n !== undefined)
+        .map(Number)
+        .sort((a, b) => a - b);
+      const active = (segments.at(-1) ?? 0) + 1;
+      let checkpoint = readCheckpoint(dir) ?? { segment: segments[0] ?? active, offset: 0 };
+      const first = segments.find((s) => s >= checkpoint.segment);
+      if (first === undefined) checkpoint = { segment: active, offset: 0 };
+      else if (first > checkpoint.segment) checkpoint = { segment: first, offset: 0 };
+      const writer = await open(segmentPath(dir, active), 'a');
+      const spool = new Spool(dir, options, active, writer, checkpoint);
+      for (const s of segments) {
+        if (s < checkpoint.segment) await unlink(segmentPath(dir, s));
+        else spool.#sizes.set(s, (await stat(segmentPath(dir, s))).size);
+      }
+      spool.#sizes.set(active, 0);
+      return spool;
+    } catch (error) {
+      await unlock(dir);
+      throw error;
+    }
+  }
+
+  /** The first position not yet acknowledged by Kafka (where the shipper resumes). */
+  get checkpoint(): SpoolPosition {
+    return { ...this.#checkpoint };
+  }
+
+  /** Bytes written but not yet acknowledged. */
+  get backlogBytes(): number {
+    let total = 0;
+    for (const [segment, size] of this.#sizes) if (segment >= this.#checkpoint.segment) total += size;
+    return total - this.#checkpoint.offset + this.#queuedBytes;
+  }
+
+  /** Resolves once the record is on disk (fdatasync), together with every record queued beside it. */
+  append(record: SpoolRecord): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('spool is closed'));
+    const data = `${JSON.stringify(record)}\n`;
+    const backlog = this.backlogBytes;
+    if (backlog + data.length > this.#options.maxBytes) return Promise.reject(new SpoolFullError(backlog));
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ data, resolve, reject });
+      this.#queuedBytes += data.length;
+      if (!this.#draining) {
+        this.#draining = true;
+        this.#writing = this.#drain();
+      }
+    });
+  }
+
+  async #drain(): Promise<void> {
+    // The flag is cleared in the same tick as the final empty-queue check, so an append never
+    // lands in a queue that no drain will visit.
+    for (;;) {
+      if (this.#queue.length === 0) {
+        this.#draining = false;
+        return;
+      }
+      const batch = this.#queue;
+      this.#queue = [];
+      const buffer = Buffer.from(batch.map((p) => p.data).join(''));
+      this.#queuedBytes -= buffer.length;
+      const started = performance.now();
+      try {
+        let written = 0;
+        while (written < buffer.length) {
+          const { bytesWritten } = await this.#writer.write(buffer, written, buffer.length - written);
+          written += bytesWritten;
+        }
+        await this.#writer.datasync();
+      } catch (error) {
+        for (const p of batch) p.reject(error);
+        // Part of the batch may be on disk without its newline; continue in a fresh segment so the
+        // next record is not glued to a torn one.
+        await this.#rotate().catch(() => undefined);
+        continue;
+      }
+      this.#sizes.set(this.#active, (this.#sizes.get(this.#active) ?? 0) + buffer.length);
+      this.#options.onSync?.((performance.now() - started) / 1000, batch.length);
+      for (const p of batch) p.resolve();
+      this.wake();
+      // A failed rotation keeps appending to the current segment.
+      if ((this.#sizes.get(this.#active) ?? 0) >= this.#options.segmentBytes) {
+        await this.#rotate().catch(() => undefined);
+      }
+    }
+  }
+
+  async #rotate(): Promise<void> {
+    const next = this.#active + 1;
+    const writer = await open(segmentPath(this.dir, next), 'a');
+    const previous = this.#writer;
+    this.#writer = writer;
+    this.#active = next;
+    this.#sizes.set(next, 0);
+    await previous.close();
+  }
+
+  /**
+   * Up to `max` durable records from `from`, and the position after them. Crosses into the next
+   * segment when one is finished; skips lines that do not parse (reported through onCorrupt).
+   */
+  async read(from: SpoolPosition, max: number): Promise<{ records: SpoolRecord[]; next: SpoolPosition }> {
+    if (this.#closed) throw new Error('spool is closed');
+    const records: SpoolRecord[] = [];
+    let position = { ...from };
+    while (records.length < max) {
+      const size = this.#sizes.get(position.segment);
+      if (size === undefined) {
+        const later = [...this.#sizes.keys()].filter((s) => s > position.segment).sort((a, b) => a - b)[0];
+        if (later === undefined) break;
+        position = { segment: later, offset: 0 };
+        continue;
+      }
+      const finished = position.segment < this.#active;
+      if (position.offset >= size) {
+        if (!finished) break;
+        position = { segment: position.segment + 1, offset: 0 };
+        continue;
+      }
+      const length = Math.min(READ_CHUNK, size - position.offset);
+      const chunk = Buffer.alloc(length);
+      const handle = await this.#readHandle(position.segment);
+      const { bytesRead } = await handle.read(chunk, 0, length, position.offset);
+      let start = 0;
+      let consumedAny = false;
+      while (records.length < max) {
+        const newline = chunk.indexOf(10, start);
+        if (newline === -1 || newline >= bytesRead) break;
+        const line = chunk.subarray(start, newline).toString('utf8');
+        const lineAt = { segment: position.segment, offset: position.offset + start };
+        start = newline + 1;
+        consumedAny = true;
+        const record = parseRecord(line);
+        if (record) records.push(record);
+        else this.#options.onCorrupt?.(lineAt);
+      }
+      if (!consumedAny) {
+        // No complete line left: a torn tail of a finished segment, never acknowledged; skip it.
+        if (finished && position.offset + bytesRead >= size) {
+          this.#options.onCorrupt?.(position);
+          position = { segment: position.segment + 1, offset: 0 };
+          continue;
+        }
+        break;
+      }
+      position = { segment: position.segment, offset: position.offset + start };
+    }
+    return { records, next: position };
+  }
+
+  async #readHandle(segment: number): Promise<FileHandle> {
+    if (this.#reader?.segment === segment) return this.#reader.handle;
+    await this.#reader?.handle.close();
+    this.#reader = undefined;
+    const handle = await open(segmentPath(this.dir, segment), 'r');
+    this.#reader = { segment, handle };
+    return handle;
+  }
+
+  /** Records that everything before `position` is in Kafka, and deletes the finished segments. */
+  async commit(position: SpoolPosition): Promise<void> {
+    if (this.#closed) throw new Error('spool is closed');
+    const temp = join(this.dir, `${CHECKPOINT}.tmp`);
+    await writeFile(temp, JSON.stringify(position));
+    await rename(temp, join(this.dir, CHECKPOINT));
+    this.#checkpoint = { ...position };
+    for (const segment of [...this.#sizes.keys()]) {
+      if (segment >= position.segment || segment === this.#active) continue;
+      this.#sizes.delete(segment);
+      if (this.#reader?.segment === segment) {
+        await this.#reader.handle.close();
+        this.#reader = undefined;
+      }
+      await rm(segmentPath(this.dir, segment), { force: true });
+    }
+  }
+
+  /** Resolves after the next group commit, or after `timeoutMs`. */
+  waitForData(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#waiters.push(done);
+    });
+  }
+
+  /** Releases every waitForData. */
+  wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Finishes the writes in flight, then closes the files and releases the directory. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#writing;
+    await this.#writer.close();
+    await this.#reader?.handle.close();
+    this.wake();
+    await unlock(this.dir);
+  }
+}
+
+function parseRecord(line: string): SpoolRecord | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const click = asClick(parsed);
+  if (!click) return undefined;
+  const trace = (parsed as { trace?: unknown }).trace;
+  if (trace && typeof trace === 'object') {
+    const carrier: Record<string, string> = {};
+    for (const [k, v] of Object.entries(trace)) if (typeof v === 'string') carrier[k] = v;
+    return { ...click, trace: carrier };
+  }
+  return click;
+}
+
+function segmentPath(dir: string, segment: number): string {
+  return join(dir, `${String(segment).padStart(12, '0')}.log`);
+}
+
+function readCheckpoint(dir: string): SpoolPosition | undefined {
+  const file = join(dir, CHECKPOINT);
+  if (!existsSync(file)) return undefined;
+  try {
+    const value = JSON.parse(readFileSync(file, 'utf8')) as Partial<SpoolPosition>;
+    if (Number.isSafeInteger(value.segment) && Number.isSafeInteger(value.offset)) {
+      return { segment: value.segment!, offset: value.offset! };
+    }
+  } catch {
+    // A checkpoint torn by a crash: start from the oldest segment (re-sends are deduplicated downstream).
+  }
+  return undefined;
+}
+
+/**
+ * One writer per directory: two ingest processes appending to one segment would interleave their
+ * lines. The lock holds the owner's pid; a lock whose process is gone (a crash) is taken over.
+ */
+async function lock(dir: string): Promise<void> {
+  if (openHere.has(dir)) throw new Error(`spool ${dir} is already open in this process`);
+  const file = join(dir, LOCK);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(file, String(process.pid), { flag: 'wx' });
+      openHere.add(dir);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(readFileSync(file, 'utf8'));
+      if (owner !== process.pid && alive(owner)) {
+        throw new Error(
+          `spool ${dir} is locked by running process ${owner}; give each instance its own SPOOL_DIR`,
+        );
+      }
+      await rm(file, { force: true });
+    }
+  }
+  throw new Error(`could not lock spool ${dir}`);
+}
+
+async function unlock(dir: string): Promise<void> {
+  openHere.delete(dir);
+  await rm(join(dir, LOCK), { force: true });
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

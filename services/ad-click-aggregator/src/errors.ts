@@ -1,0 +1,39 @@
+import createError from '@fastify/error';
+
+// The service's coded errors; the kit renders each as problem+json with its code and status.
+export const AdClickErrors = {
+  ImpressionMalformed: createError(
+    'SDLAB_ADCLICK_IMPRESSION_MALFORMED',
+    'impression: not a well-formed impression id',
+    400,
+  ),
+  ImpressionForged: createError(
+    'SDLAB_ADCLICK_IMPRESSION_FORGED',
+    'impression: the signature does not match (%s)',
+    403,
+  ),
+  ImpressionExpired: createError('SDLAB_ADCLICK_IMPRESSION_EXPIRED', 'impression: issued too long ago', 410),
+  AdNotFound: createError('SDLAB_ADCLICK_AD_NOT_FOUND', 'no ad with id "%s"', 404),
+  AdExists: createError('SDLAB_ADCLICK_AD_EXISTS', 'an ad with id "%s" already exists', 409),
+  RangeInvalid: createError('SDLAB_ADCLICK_RANGE_INVALID', '%s', 400),
+  ReconciliationNotFound: createError(
+    'SDLAB_ADCLICK_RECONCILIATION_NOT_FOUND',
+    'no reconciliation "%s"',
+    404,
+  ),
+  SignerDisabled: createError(
+    'SDLAB_ADCLICK_SIGNER_DISABLED',
+    'impression signing is off here (IMPRESSION_SIGNER); the ad server signs impressions',
+    404,
+  ),
+  StoreUnavailable: createError(
+    'SDLAB_ADCLICK_STORE_UNAVAILABLE',
+    'the %s store is unavailable; retry shortly',
+    503,
+  ),
+};
+
+/** A 503 the kit turns into a Retry-After header. */
+export function storeUnavailable(store: 'postgres' | 'redis', cause: unknown): Error {
+  return Object.assign(new AdClickErrors.StoreUnavailable(store), { retryAfterSeconds: 1, cause });
+}

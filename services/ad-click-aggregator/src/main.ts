@@ -1,0 +1,50 @@
+import { createService, runService } from '@sdlab/service-kit';
+import type { SocketFactory } from './adapters/kafka.ts';
+import { postgresAdapter } from './adapters/postgres.ts';
+import { redisAdapter } from './adapters/redis.ts';
+import { spoolAdapter } from './adapters/spool.ts';
+import { Config, DEFAULT_PORT } from './config.ts';
+import { domainPlugin } from './domain/plugin.ts';
+import adRoutes from './routes/ads/index.ts';
+import clickRoutes from './routes/clicks/index.ts';
+import reconciliationRoutes from './routes/reconciliations/index.ts';
+import topRoutes from './routes/top/index.ts';
+
+export interface AppDeps {
+  /** The ingest's clock (event time of clicks); tests drive it to make late events. */
+  now?: () => number;
+  /** How kafkajs opens sockets; a test passes one that can cut the link to the broker. */
+  kafkaSocketFactory?: SocketFactory;
+}
+
+/** Ingest (`/c/...`) and query API. The aggregator runs from src/worker.ts. */
+export async function buildApp(env: NodeJS.ProcessEnv = process.env, deps: AppDeps = {}) {
+  const service = await createService({
+    name: 'ad-click-aggregator',
+    description: 'Signed click ingest with a durable spool, per-ad roll-ups, top-K and reconciliation.',
+    config: Config,
+    defaults: { PORT: DEFAULT_PORT },
+    env,
+  });
+  const { app, config } = service;
+  const now = deps.now ?? Date.now;
+
+  await app.register(postgresAdapter, { config });
+  await app.register(redisAdapter, { config });
+  await app.register(spoolAdapter, { config, socketFactory: deps.kafkaSocketFactory });
+
+  await app.register(domainPlugin, { config, now });
+
+  await app.register(clickRoutes);
+  await app.register(adRoutes, { config, now });
+  await app.register(topRoutes);
+  await app.register(reconciliationRoutes);
+  return service;
+}
+
+if (import.meta.main) {
+  runService(async () => {
+    const service = await buildApp();
+    await service.start();
+  });
+}

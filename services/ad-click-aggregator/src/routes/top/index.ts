@@ -1,0 +1,29 @@
+import type { App } from '@sdlab/service-kit';
+import { floorTo, type Granularity } from '../../domain/granularity.ts';
+import { storeUnavailable } from '../../errors.ts';
+import { ProblemSchema } from '../../schemas/common.ts';
+import { TopQuery, TopSchema } from '../../schemas/top.ts';
+
+export default async function topRoutes(app: App) {
+  app.get(
+    '/top',
+    {
+      schema: {
+        tags: ['queries'],
+        summary: 'The K most clicked ads of one window',
+        querystring: TopQuery,
+        response: { 200: TopSchema, 400: ProblemSchema, 503: ProblemSchema },
+      },
+    },
+    async (request) => {
+      const g = (request.query.granularity ?? 'minute') as Granularity;
+      const windowStart = floorTo(Date.parse(request.query.window), g);
+      const result = await app.topK
+        .top(g, windowStart, request.query.k ?? 10, request.query.source ?? 'auto')
+        .catch((error: unknown) => {
+          throw storeUnavailable('postgres', error);
+        });
+      return { granularity: g, windowStart: new Date(windowStart).toISOString(), ...result };
+    },
+  );
+}

@@ -1,0 +1,105 @@
+import { test } from '@sdlab/testkit';
+import { describe, expect } from 'vitest';
+import { ClickPlan } from './generator.ts';
+import {
+  committedTotal,
+  createTopics,
+  metricFromText,
+  rollUp,
+  serviceEnv,
+  sorted,
+  storedCounts,
+  topicEnd,
+  waitAllCommitted,
+  waitFor,
+} from './helpers.ts';
+import { startProcess } from './worker-process.ts';
+
+const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+const MIN = 60_000;
+const PARTITIONS = 4;
+
+describe('crash recovery', () => {
+  test('an aggregator killed with SIGKILL mid-stream and restarted still ends with exact counts', async ({
+    pg,
+    redis,
+    kafka,
+  }) => {
+    const topics = await createTopics(kafka, PARTITIONS);
+    const env = serviceEnv({ pg, redis, kafka }, topics, { LOG_LEVEL: 'warn' });
+    const plan = new ClickPlan();
+    // Phase 1: 2,500 in-order clicks per partition plus a copy of every 40th (a producer replay).
+    plan.steady(PARTITIONS, 2500, T0, 200, 40);
+    const phase1 = plan.messages.length;
+    const producer = kafka.kafka.producer();
+    await producer.connect();
+
+    // Flushes only by size, every 1,000 consumed messages: after the whole phase is consumed,
+    // exactly phase1 % 1000 messages are consumed but uncommitted when the process dies.
+    const first = await startProcess('src/worker.ts', {
+      ...env,
+      FLUSH_MAX_EVENTS: '1000',
+      FLUSH_INTERVAL_MS: '3600000',
+      KAFKA_MAX_BYTES_PER_PARTITION: '16384',
+    });
+    let second: Awaited<ReturnType<typeof startProcess>> | undefined;
+    try {
+      await plan.produce(producer, topics.clicks);
+      await waitFor(
+        'the first worker to consume phase 1',
+        async () =>
+          metricFromText(await first.metrics(), 'sdlab_adclick_aggregator_consumed_offset') === phase1,
+      );
+      const committedAtKill = await committedTotal(pg.pool);
+      expect(committedAtKill).toBe(phase1 - (phase1 % 1000));
+      expect(committedAtKill).toBeLessThan(phase1);
+      await first.kill('SIGKILL');
+      expect(first.child.signalCode).toBe('SIGKILL');
+
+      // Phase 2, produced while no aggregator runs: late clicks that correct windows already
+      // flushed, too-late ones, on-time ones, and replays of phase-1 messages.
+      const before = plan.messages.length;
+      plan.lateRound(PARTITIONS, T0 + 10 * MIN, 40, 20, 100);
+      for (const m of plan.messages.slice(0, 25)) plan.copy(m.partition, m.event);
+      await plan.produce(producer, topics.clicks, phase1);
+      expect(plan.messages.length - before).toBeGreaterThan(0);
+
+      second = await startProcess('src/worker.ts', { ...env, FLUSH_INTERVAL_MS: '300' });
+      const end = await waitAllCommitted(pg.pool, kafka.admin, topics.clicks);
+      expect(end).toBe(plan.messages.length);
+
+      const expected = plan.expected();
+      expect(sorted(await storedCounts(pg.pool, 'minute'))).toEqual(sorted(expected));
+      expect(sorted(await storedCounts(pg.pool, 'hour'))).toEqual(sorted(rollUp(expected, 60 * MIN)));
+      const late = await pg.pool.query<{ n: string }>(
+        'SELECT count(*)::text AS n FROM adclick.raw_clicks WHERE late',
+      );
+      expect(Number(late.rows[0]!.n)).toBe(plan.tooLate);
+      expect(await topicEnd(kafka.admin, topics.deadLetter)).toBeGreaterThanOrEqual(plan.tooLate);
+
+      const metrics = await second.metrics();
+      const replayed = metricFromText(metrics, 'sdlab_adclick_aggregator_raw_duplicates_total');
+      // The restart resumed from the offsets stored with the counts: it met only true copies again,
+      // not the 10,000 messages committed before the kill.
+      expect(replayed).toBeLessThanOrEqual(plan.copies);
+      console.info('crash recovery observed', {
+        messages: end,
+        phase1,
+        consumedAtKill: phase1,
+        committedAtKill,
+        uncommittedAtKill: phase1 - committedAtKill,
+        copies: plan.copies,
+        tooLate: plan.tooLate,
+        rawDuplicatesSkippedAfterRestart: replayed,
+        windows: expected.size,
+        totalCounted: [...expected.values()].reduce((a, b) => a + b, 0),
+      });
+      await second.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    } finally {
+      await first.kill('SIGKILL');
+      await second?.kill('SIGKILL');
+      await producer.disconnect();
+    }
+  });
+});

@@ -1,0 +1,120 @@
+import { fileURLToPath } from 'node:url';
+import { test } from '@sdlab/testkit';
+import { describe, expect } from 'vitest';
+import { createTopics, serviceEnv, spoolDir, waitAllCommitted, waitFor } from './helpers.ts';
+import { type RunningProcess, startProcess } from './worker-process.ts';
+
+const SPAN_LOG = fileURLToPath(new URL('./fixtures/instrument-span-log.ts', import.meta.url));
+
+interface SpanLine {
+  span: string;
+  service: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  attributes: Record<string, unknown>;
+}
+
+function spans(...processes: RunningProcess[]): SpanLine[] {
+  return processes.flatMap((p) =>
+    p
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{"span"'))
+      .map((l) => JSON.parse(l) as SpanLine),
+  );
+}
+
+describe('tracing', () => {
+  test("one click's trace runs from the ingest request through Kafka to the aggregator's Postgres flush", async ({
+    pg,
+    redis,
+    kafka,
+  }) => {
+    const topics = await createTopics(kafka, 2);
+    const spool = spoolDir();
+    const env = serviceEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir, LOG_LEVEL: 'warn' });
+    const worker = await startProcess('src/worker.ts', { ...env, OTEL_SERVICE_NAME: 'adclick-worker' }, [
+      '--import',
+      SPAN_LOG,
+    ]);
+    let ingest: RunningProcess | undefined;
+    try {
+      ingest = await startProcess('src/main.ts', { ...env, OTEL_SERVICE_NAME: 'adclick-ingest' }, [
+        '--import',
+        SPAN_LOG,
+      ]);
+      const post = (path: string, body: unknown) =>
+        fetch(`${ingest!.url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      expect(
+        (await post('/ads', { adId: 'ad-t', campaignId: 'c', targetUrl: 'https://example.com/' })).status,
+      ).toBe(201);
+      const { impressions } = (await (await post('/ads/ad-t/impressions', {})).json()) as {
+        impressions: { clickUrl: string }[];
+      };
+      const click = await fetch(`${ingest.url}${impressions[0]!.clickUrl}`, { redirect: 'manual' });
+      expect(click.status).toBe(302);
+      await waitFor('the click to be counted', async () => {
+        const { rows } = await pg.pool.query('SELECT 1 FROM adclick.clicks_minute WHERE ad_id = $1', [
+          'ad-t',
+        ]);
+        return rows.length === 1;
+      });
+      await waitAllCommitted(pg.pool, kafka.admin, topics.clicks);
+
+      const all = await waitFor('the flush span', () => {
+        const found = spans(ingest!, worker);
+        return (
+          found.some(
+            (s) => s.span === 'aggregator flush' && s.attributes['sdlab.adclick.batch_size'] === 1,
+          ) && found
+        );
+      });
+      const request = all.find((s) => s.span === 'GET /c/:impression');
+      expect(request, `spans: ${[...new Set(all.map((s) => s.span))].join(', ')}`).toBeDefined();
+      const trace = all.filter((s) => s.traceId === request!.traceId);
+      const byId = new Map(trace.map((s) => [s.spanId, s]));
+      const names = (s: SpanLine) => `${s.service}: ${s.span}`;
+      const chainTo = (s: SpanLine): string[] => {
+        const chain = [names(s)];
+        for (let p = byId.get(s.parentSpanId ?? ''); p; p = byId.get(p.parentSpanId ?? ''))
+          chain.unshift(names(p));
+        return chain;
+      };
+
+      const flush = trace.find((s) => s.span === 'aggregator flush');
+      expect(flush, `in the trace: ${trace.map(names).join(', ')}`).toBeDefined();
+      const query = (s: SpanLine) => String(s.attributes['db.query.text'] ?? '');
+      const inFlush = trace.filter((s) => s.parentSpanId === flush!.spanId);
+      // The flush transaction: the offsets' compare-and-set and the raw insert with its roll-ups.
+      expect(inFlush.some((s) => query(s).includes('adclick.consumer_offsets'))).toBe(true);
+      const pgSpan = inFlush.find((s) => query(s).includes('INSERT INTO adclick.raw_clicks'));
+      expect(
+        pgSpan,
+        `children of the flush: ${trace
+          .filter((s) => s.parentSpanId === flush!.spanId)
+          .map(names)
+          .join(', ')}`,
+      ).toBeDefined();
+      const chain = chainTo(pgSpan!);
+      expect(chain[0]).toBe('adclick-ingest: GET /c/:impression');
+      expect(chain).toEqual(
+        expect.arrayContaining([
+          'adclick-ingest: spool ship',
+          `adclick-ingest: send ${topics.clicks}`,
+          'adclick-worker: aggregator flush',
+        ]),
+      );
+      expect(trace.some((s) => s.service === 'adclick-ingest' && /set/i.test(s.span))).toBe(true);
+      console.info('trace observed', { chain, spansInTrace: trace.length });
+    } finally {
+      await ingest?.kill('SIGTERM');
+      await worker.kill('SIGTERM');
+      spool.remove();
+    }
+  });
+});
