@@ -9,7 +9,7 @@ import {
   type Endpoints,
   resolveEndpoints,
   uniqueId,
-} from '@sdlab/testkit';
+} from '@sdlab/testkit/infra';
 import { achievedRate, type K6Result, runK6 } from './k6.ts';
 import { commit, machineProfile } from './machine.ts';
 import { listeningAddress, type Running, startNode, waitReady } from './processes.ts';
@@ -150,7 +150,7 @@ function record(
   const { metrics, errorRate } = summarise(result);
   const lim = limit.metrics.http_req_duration ?? {};
   const limitP95 = Number(lim['p(95)'] ?? 0);
-  const servicePrimary = metrics.find((m) => m.p95 !== undefined)?.p95 ?? 0;
+  const servicePrimary = Number(result.metrics[service.primaryMetric]?.['p(95)'] ?? 0);
   const documented = targets[service.name][service.throughputTarget];
   const held = capacity?.highestHeldRps || achievedRate(result);
   return {

@@ -12,6 +12,8 @@ export interface ServiceUnderTest {
   postgres: boolean;
   /** The documented fleet-wide throughput (key in targets.json) this run is compared with. */
   throughputTarget: string;
+  /** The k6 metric whose p95 is compared with the bare handler's (the path the throughput is about). */
+  primaryMetric: string;
 }
 
 export const SERVICES: ServiceUnderTest[] = [
@@ -23,12 +25,24 @@ export const SERVICES: ServiceUnderTest[] = [
     ],
     postgres: true,
     throughputTarget: 'redirect_rps',
+    primaryMetric: 'http_req_duration{scenario:redirects}',
   },
   {
     name: 'rate-limiter',
     processes: [{ entry: 'src/main.ts', port: 8082 }],
     postgres: false,
     throughputTarget: 'check_rps',
+    primaryMetric: 'http_req_duration',
+  },
+  {
+    name: 'ad-click-aggregator',
+    processes: [
+      { entry: 'src/main.ts', port: 8084 },
+      { entry: 'src/worker.ts', port: 9484 },
+    ],
+    postgres: true,
+    throughputTarget: 'clicks_per_s',
+    primaryMetric: 'http_req_duration{scenario:clicks}',
   },
 ];
 

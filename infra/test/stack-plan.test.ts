@@ -1,0 +1,53 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { planFromCompose } from '../stack/plan.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const NATIVE = {
+  postgres: 'postgres://postgres@127.0.0.1:5432/postgres',
+  redis: 'redis://127.0.0.1:6379',
+  kafka: '127.0.0.1:9092',
+  elasticsearch: 'http://127.0.0.1:9200',
+  otlp: 'http://127.0.0.1:4318',
+};
+
+describe('the native stack follows docker-compose.yml', () => {
+  const plan = planFromCompose(ROOT, NATIVE);
+
+  it('runs every service folder that compose builds, from an entry that exists', () => {
+    for (const p of plan) {
+      expect(existsSync(join(ROOT, p.dir, p.entry)), `${p.name}: ${p.dir}/${p.entry}`).toBe(true);
+    }
+    const services = readdirSync(join(ROOT, 'services')).filter((d) =>
+      existsSync(join(ROOT, 'services', d, 'src/main.ts')),
+    );
+    const planned = new Set(plan.map((p) => p.dir));
+    for (const service of services)
+      expect(planned, `services/${service} has no compose entry`).toContain(`services/${service}`);
+  });
+
+  it('gives each process the port and environment compose gives it, pointed at the native servers', () => {
+    const api = plan.find((p) => p.name === 'url-shortener')!;
+    expect(api).toMatchObject({ dir: 'services/url-shortener', entry: 'src/main.ts', port: 8081 });
+    expect(api.env).toMatchObject({
+      PORT: '8081',
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/sdlab',
+      REDIS_URL: NATIVE.redis,
+      KAFKA_BROKERS: NATIVE.kafka,
+      OTEL_EXPORTER_OTLP_ENDPOINT: NATIVE.otlp,
+      PUBLIC_BASE_URL: 'http://localhost:8081',
+    });
+    const worker = plan.find((p) => p.name === 'url-shortener-worker')!;
+    expect(worker).toMatchObject({ entry: 'src/worker.ts', port: 9481, dependsOn: ['url-shortener'] });
+  });
+
+  it('starts a service after the services it depends on, and no two on one port', () => {
+    const order = plan.map((p) => p.name);
+    for (const p of plan)
+      for (const dep of p.dependsOn) expect(order.indexOf(dep)).toBeLessThan(order.indexOf(p.name));
+    const ports = plan.map((p) => p.port);
+    expect(new Set(ports).size).toBe(ports.length);
+  });
+});

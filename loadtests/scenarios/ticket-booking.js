@@ -1,0 +1,200 @@
+// k6: ticket booking. Search, hold and purchase at constant arrival rates (thresholds from the
+// documented targets), plus a contention scenario: one hot event with the waiting room on, where
+// buyers join, wait for admission and race for its seats.
+//
+// Needs the service, its worker and the payment provider running (see services/ticket-booking/README.md):
+//   BASE_URL=http://127.0.0.1:8085 ADMIN_TOKEN=... k6 run -e PROFILE=smoke loadtests/scenarios/ticket-booking.js
+// For the contention scenario run the worker with a short admission interval
+// (WAITING_ROOM_ADMIT_EVERY_MS=1000), so buyers are admitted within the scenario.
+import { check, sleep } from 'k6';
+import exec from 'k6/execution';
+import http from 'k6/http';
+import { Counter, Trend } from 'k6/metrics';
+import { duration, errorRate, profile, rate, target } from '../lib/targets.js';
+
+const BASE = __ENV.BASE_URL || 'http://127.0.0.1:8085';
+const ADMIN = {
+  authorization: `Bearer ${__ENV.ADMIN_TOKEN || 'dev-admin-token-change-me'}`,
+  'content-type': 'application/json',
+};
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+const holdsOk = new Counter('booking_holds_ok');
+const holdConflicts = new Counter('booking_hold_conflicts');
+const purchasesOk = new Counter('booking_purchases_ok');
+const admissionWait = new Trend('booking_waiting_room_wait_ms', true);
+
+const run = duration('20s', '2m');
+const arrival = (smoke, full, exec_) => ({
+  executor: 'constant-arrival-rate',
+  rate: rate(smoke, full),
+  timeUnit: '1s',
+  duration: run,
+  preAllocatedVUs: Math.max(10, rate(smoke, full)),
+  maxVUs: Math.max(50, rate(smoke, full) * 5),
+  exec: exec_,
+});
+
+export const options = {
+  setupTimeout: '5m',
+  scenarios: {
+    search: arrival(20, 300, 'search'),
+    hold: arrival(10, 150, 'hold'),
+    purchase: arrival(5, 60, 'purchase'),
+    contention: {
+      executor: 'constant-arrival-rate',
+      rate: rate(5, 100),
+      timeUnit: '1s',
+      duration: run,
+      preAllocatedVUs: 50,
+      maxVUs: 500,
+      exec: 'contention',
+    },
+  },
+  thresholds: {
+    'http_req_duration{name:search}': [`p(95)<${target('ticket-booking', 'search_p95_ms')}`],
+    'http_req_duration{name:hold}': [`p(95)<${target('ticket-booking', 'hold_p95_ms')}`],
+    'http_req_duration{name:purchase}': [`p(95)<${target('ticket-booking', 'purchase_p95_ms')}`],
+    // 409 (seat taken), 402 (declined) and 403 (no token yet) are answers, not failures.
+    http_req_failed: [`rate<${errorRate}`],
+  },
+};
+
+// 409 seat taken and 402 declined are expected outcomes under contention, not errors.
+http.setResponseCallback(http.expectedStatuses(200, 201, 202, 402, 409));
+
+const WORDS = [
+  'tour',
+  'live',
+  'festival',
+  'derby',
+  'hamlet',
+  'jazz',
+  'taylr',
+  'orchestra',
+  'comedy',
+  'night',
+];
+const CITIES = ['Paris', 'Lyon', 'London', 'Berlin', 'Madrid'];
+
+export function setup() {
+  const venue = (name, city, sections) =>
+    http.post(`${BASE}/admin/venues`, JSON.stringify({ name, city, sections }), { headers: ADMIN }).json();
+  const event = (venueId, name, performer, waitingRoom) =>
+    http
+      .post(
+        `${BASE}/admin/events`,
+        JSON.stringify({
+          venueId,
+          name,
+          performer,
+          description: `${performer} live`,
+          category: 'concert',
+          startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+          defaultPriceCents: 4500,
+          waitingRoom,
+        }),
+        { headers: ADMIN },
+      )
+      .json();
+  // Enough seats that holds mostly find free ones (a purchase keeps its seats for good).
+  const arenaSize = profile === 'full' ? 100 : 20;
+  const events = [];
+  for (let i = 0; i < (profile === 'full' ? 10 : 3); i++) {
+    const v = venue(`Load Arena ${i}`, CITIES[i % CITIES.length], [
+      { name: 'Floor', rows: arenaSize, seatsPerRow: 100 },
+    ]);
+    const e = event(v.id, `Load Test Tour ${i}`, `Load Band ${i}`, false);
+    const seats = http.get(`${BASE}/events/${e.id}/seats?limit=1&status=AVAILABLE`).json().data;
+    events.push({ id: e.id, firstSeat: seats[0].id, seatCount: arenaSize * 100 });
+  }
+  const hv = venue('Hot Club', 'Paris', [{ name: 'Floor', rows: 10, seatsPerRow: 20 }]);
+  const hot = event(hv.id, 'Sold Out In Seconds', 'The Hot Band', true);
+  const hotSeats = http.get(`${BASE}/events/${hot.id}/seats?limit=1`).json().data;
+  return { events, hot: { id: hot.id, firstSeat: hotSeats[0].id, seatCount: 200 } };
+}
+
+const pickSeats = (event, n) => {
+  const start = event.firstSeat + Math.floor(Math.random() * (event.seatCount - n));
+  return Array.from({ length: n }, (_, i) => start + i);
+};
+const userId = () => `k6-${exec.scenario.name}-${exec.vu.idInTest}-${exec.scenario.iterationInTest}`;
+
+function hold(event, user, extraHeaders = {}) {
+  const res = http.post(
+    `${BASE}/events/${event.id}/holds`,
+    JSON.stringify({ seatIds: pickSeats(event, 1 + Math.floor(Math.random() * 2)) }),
+    {
+      headers: { ...JSON_HEADERS, 'x-user-id': user, ...extraHeaders },
+      tags: { name: 'hold' },
+    },
+  );
+  if (res.status === 201) holdsOk.add(1);
+  if (res.status === 409) holdConflicts.add(1);
+  return res;
+}
+
+export function search() {
+  const params = [`q=${WORDS[Math.floor(Math.random() * WORDS.length)]}`];
+  if (Math.random() < 0.5) params.push(`city=${CITIES[Math.floor(Math.random() * CITIES.length)]}`);
+  if (Math.random() < 0.3) params.push('sort=date');
+  const res = http.get(`${BASE}/events/search?${params.join('&')}`, { tags: { name: 'search' } });
+  check(res, { 'search 200': (r) => r.status === 200 });
+}
+
+export { holdScenario as hold };
+
+function holdScenario(data) {
+  const event = data.events[Math.floor(Math.random() * data.events.length)];
+  const user = userId();
+  const res = hold(event, user);
+  check(res, { 'hold 201 or 409': (r) => r.status === 201 || r.status === 409 });
+  // Give the seats back, so the run measures holds rather than a shrinking inventory.
+  if (res.status === 201) {
+    http.del(`${BASE}/holds/${res.json().hold.id}`, null, {
+      headers: { 'x-user-id': user },
+      tags: { name: 'cancel' },
+    });
+  }
+}
+
+export function purchase(data) {
+  const event = data.events[Math.floor(Math.random() * data.events.length)];
+  const user = userId();
+  const held = hold(event, user);
+  if (held.status !== 201) return;
+  const res = http.post(
+    `${BASE}/holds/${held.json().hold.id}/purchase`,
+    JSON.stringify({ paymentMethod: 'pm_card_visa' }),
+    {
+      headers: { ...JSON_HEADERS, 'x-user-id': user, 'idempotency-key': `k6-${held.json().hold.id}` },
+      tags: { name: 'purchase' },
+    },
+  );
+  if (res.status === 201) purchasesOk.add(1);
+  check(res, { 'purchase answered': (r) => [201, 202, 402].includes(r.status) });
+}
+
+export function contention(data) {
+  const user = userId();
+  const started = Date.now();
+  let state = http
+    .post(`${BASE}/events/${data.hot.id}/waiting-room/join`, null, {
+      headers: { 'x-user-id': user },
+      tags: { name: 'join' },
+    })
+    .json();
+  for (let i = 0; i < 30 && state.status === 'waiting'; i++) {
+    sleep(1);
+    state = http
+      .get(`${BASE}/events/${data.hot.id}/waiting-room/status`, {
+        headers: { 'x-user-id': user },
+        tags: { name: 'status' },
+      })
+      .json();
+  }
+  if (state.status !== 'admitted') return;
+  admissionWait.add(Date.now() - started);
+  const res = hold(data.hot, user, { authorization: `Bearer ${state.accessToken}` });
+  check(res, { 'hot hold 201 or 409': (r) => r.status === 201 || r.status === 409 });
+}
