@@ -1,0 +1,88 @@
+import Type, { type Static } from 'typebox';
+
+// The service's settings, read once by the kit at start-up (src/main.ts and src/worker.ts).
+// Nothing else reads process.env. Defaults work against the native stack on 127.0.0.1.
+// Figures in brackets are the seeds' ([file:line], ../shared/design/SLO.md).
+export const Config = Type.Object({
+  DATABASE_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432/postgres', minLength: 1 }),
+  PG_POOL_MAX: Type.Integer({ default: 10, minimum: 1, maximum: 100 }),
+  /** A request waits at most this long for a pooled connection, then answers 503. */
+  PG_CONNECT_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 100, maximum: 60_000 }),
+  PG_STATEMENT_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, maximum: 600_000 }),
+
+  REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', minLength: 1 }),
+  /** Every Redis key of the service starts with it (tests pass their own). */
+  REDIS_KEY_PREFIX: Type.String({ default: 'booking:', minLength: 1, maxLength: 64 }),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ default: 500, minimum: 10, maximum: 30_000 }),
+  /**
+   * What a hold does when Redis fails: `db-only` goes on with the conditional Postgres update
+   * alone (still no double sale, more load on Postgres); `fail-closed` answers 503.
+   */
+  REDIS_FAILURE_POLICY: Type.Union([Type.Literal('db-only'), Type.Literal('fail-closed')], {
+    default: 'db-only',
+  }),
+
+  ELASTICSEARCH_URL: Type.String({ default: 'http://127.0.0.1:9200', minLength: 1 }),
+  /** The events index (tests pass their own). */
+  SEARCH_INDEX: Type.String({
+    default: 'booking-events',
+    minLength: 1,
+    maxLength: 200,
+    pattern: '^[a-z0-9][a-z0-9._-]*$',
+  }),
+  SEARCH_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 100, maximum: 60_000 }),
+  /** How often Elasticsearch makes new writes searchable; part of the index lag (~1 s [004:521]). */
+  SEARCH_REFRESH_INTERVAL: Type.String({ default: '1s', pattern: '^(-1|\\d+(ms|s))$' }),
+
+  /** Bearer token of the admin endpoints (catalogue writes). */
+  ADMIN_TOKEN: Type.String({ default: 'dev-admin-token-change-me', minLength: 16, maxLength: 256 }),
+
+  /** Seat hold: 10 min [003:73][004:1122]; the Redis lock and the database hold last this long. */
+  HOLD_TTL_MS: Type.Integer({ default: 600_000, minimum: 100, maximum: 3_600_000 }),
+  HOLD_MAX_SEATS: Type.Integer({ default: 10, minimum: 1, maximum: 100 }),
+  /** A hold being paid for is kept at least this long from the start of the payment. */
+  PURCHASE_GRACE_MS: Type.Integer({ default: 60_000, minimum: 0, maximum: 3_600_000 }),
+  /** Expiry sweep: every 30 s [004:1130]. */
+  SWEEP_EVERY_MS: Type.Integer({ default: 30_000, minimum: 50, maximum: 3_600_000 }),
+  SWEEP_BATCH: Type.Integer({ default: 1000, minimum: 1, maximum: 100_000 }),
+
+  PAYMENT_PROVIDER_URL: Type.String({ default: 'http://127.0.0.1:8086', format: 'uri' }),
+  /** One charge attempt waits this long; then the outcome is unknown (retried with the same key). */
+  PAYMENT_TIMEOUT_MS: Type.Integer({ default: 3000, minimum: 50, maximum: 120_000 }),
+  /** Extra attempts after a timeout or a 5xx, with the same idempotency key (never a second charge). */
+  PAYMENT_RETRIES: Type.Integer({ default: 1, minimum: 0, maximum: 10 }),
+  PAYMENT_CURRENCY: Type.String({ default: 'EUR', pattern: '^[A-Z]{3}$' }),
+  /** Shared with the provider: verifies the `Sdlab-Signature` of its webhooks. */
+  PAYMENT_WEBHOOK_SECRET: Type.String({
+    default: 'dev-webhook-secret-change-me',
+    minLength: 16,
+    maxLength: 256,
+  }),
+  /** The worker asks the provider about purchases still pending after this long. */
+  PAYMENT_RECONCILE_AFTER_MS: Type.Integer({ default: 60_000, minimum: 100, maximum: 86_400_000 }),
+  RECONCILE_EVERY_MS: Type.Integer({ default: 30_000, minimum: 50, maximum: 3_600_000 }),
+
+  /** Event details in Redis (cache-aside); 5 min–1 h [003:691]. */
+  EVENT_CACHE_TTL_S: Type.Integer({ default: 300, minimum: 1, maximum: 3600 }),
+
+  /** Outbox relay to Elasticsearch (worker): poll interval when no NOTIFY wakes it. */
+  OUTBOX_POLL_MS: Type.Integer({ default: 1000, minimum: 10, maximum: 60_000 }),
+  OUTBOX_BATCH: Type.Integer({ default: 500, minimum: 1, maximum: 10_000 }),
+  OUTBOX_MAX_ATTEMPTS: Type.Integer({ default: 10, minimum: 1, maximum: 1000 }),
+  OUTBOX_RETRY_BASE_MS: Type.Integer({ default: 200, minimum: 1, maximum: 600_000 }),
+
+  /** Waiting room: admit 1000 per 10 s, token 5 min [004:1146-1147]. */
+  WAITING_ROOM_ADMIT_BATCH: Type.Integer({ default: 1000, minimum: 1, maximum: 100_000 }),
+  WAITING_ROOM_ADMIT_EVERY_MS: Type.Integer({ default: 10_000, minimum: 50, maximum: 3_600_000 }),
+  WAITING_ROOM_TOKEN_TTL_S: Type.Integer({ default: 300, minimum: 1, maximum: 3600 }),
+  /** HMAC key of the access tokens (HS256); every instance must share it. */
+  WAITING_ROOM_SECRET: Type.String({
+    default: 'dev-waiting-room-secret-change-me-0123',
+    minLength: 32,
+    maxLength: 512,
+  }),
+  /** How often an SSE stream pushes the queue position. */
+  WAITING_ROOM_PUSH_EVERY_MS: Type.Integer({ default: 2000, minimum: 20, maximum: 60_000 }),
+  WAITING_ROOM_MAX_STREAM_S: Type.Integer({ default: 3600, minimum: 1, maximum: 86_400 }),
+});
+export type Config = Static<typeof Config>;

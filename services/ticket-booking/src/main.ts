@@ -1,0 +1,47 @@
+// Ticket booking: the wiring list. Config, adapters (Postgres, Redis, Elasticsearch), the domain,
+// routes, start. The outbox relay, expiry sweep, admission tick and reconciler run in worker.ts.
+import { createService, runService } from '@sdlab/service-kit';
+import { elasticsearchAdapter } from './adapters/elasticsearch.ts';
+import { postgresAdapter } from './adapters/postgres.ts';
+import { redisAdapter } from './adapters/redis.ts';
+import { Config } from './config.ts';
+import { bookingDomain } from './domain/plugin.ts';
+import { adminRoutes } from './routes/admin/index.ts';
+import { eventRoutes } from './routes/events/index.ts';
+import { holdRoutes } from './routes/holds/index.ts';
+import { purchaseRoutes } from './routes/purchases/index.ts';
+import { waitingRoomRoutes } from './routes/waiting-room/index.ts';
+import { webhookRoutes } from './routes/webhooks/index.ts';
+
+export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
+  const service = await createService({
+    name: 'ticket-booking',
+    description:
+      'Ticketmaster patterns: seat holds under contention, purchase saga, event search, waiting room.',
+    config: Config,
+    defaults: { PORT: 8085 },
+    env,
+  });
+  const { app, config } = service;
+
+  await app.register(postgresAdapter, { config });
+  await app.register(redisAdapter, { config });
+  await app.register(elasticsearchAdapter, { config });
+  await app.register(bookingDomain, { config });
+
+  await app.register(adminRoutes);
+  await app.register(eventRoutes);
+  await app.register(holdRoutes);
+  await app.register(purchaseRoutes);
+  await app.register(webhookRoutes);
+  await app.register(waitingRoomRoutes);
+  await app.ready();
+  return service;
+}
+
+if (import.meta.main) {
+  runService(async () => {
+    const service = await buildApp();
+    await service.start();
+  });
+}

@@ -1,0 +1,125 @@
+import type { ServerResponse } from 'node:http';
+import type { App } from '@sdlab/service-kit';
+import type { RoomState as State } from '../../domain/waiting-room.ts';
+import { BookingErrors } from '../../errors.ts';
+import { EventIdParams, Problem, UserHeaders } from '../../schemas/common.ts';
+import { RoomState, StreamQuery } from '../../schemas/waiting-room.ts';
+
+/**
+ * Join, poll, or stream one's place in a hot event's waiting room. The stream is Server-Sent
+ * Events: one-way, plain HTTP, reconnects by itself (`retry:`), which is all a queue position
+ * needs; it ends with an `admitted` event carrying the access token.
+ */
+export async function waitingRoomRoutes(app: App): Promise<void> {
+  const { waitingRoom, cache, metrics, config } = app.booking;
+  const tags = ['waiting-room'];
+  const open = new Set<ServerResponse>();
+  app.addHook('onClose', async () => {
+    for (const res of open) res.end();
+  });
+
+  async function requireRoom(eventId: string): Promise<void> {
+    const event = await cache.get(eventId);
+    if (!event) throw new BookingErrors.EventNotFound(eventId);
+    if (!event.waitingRoom) throw new BookingErrors.WaitingRoomOff(eventId);
+  }
+
+  app.post(
+    '/events/:eventId/waiting-room/join',
+    {
+      schema: {
+        tags,
+        summary: 'Join the queue (a retry keeps the position), or get the access token if admitted',
+        params: EventIdParams,
+        headers: UserHeaders,
+        response: { 200: RoomState, 400: Problem, 404: Problem, 409: Problem },
+      },
+    },
+    async (request) => {
+      const { eventId } = request.params;
+      await requireRoom(eventId);
+      const { state, joined } = await waitingRoom.join(eventId, request.headers['x-user-id']);
+      metrics.waitingRoomJoins.inc({
+        outcome: state.status === 'admitted' ? 'already_admitted' : joined ? 'new' : 'rejoin',
+      });
+      if (state.status === 'admitted') metrics.accessTokens.inc({ outcome: 'issued' });
+      return state;
+    },
+  );
+
+  app.get(
+    '/events/:eventId/waiting-room/status',
+    {
+      schema: {
+        tags,
+        summary: 'Current position, or the access token once admitted',
+        params: EventIdParams,
+        headers: UserHeaders,
+        response: { 200: RoomState, 400: Problem, 404: Problem, 409: Problem },
+      },
+    },
+    async (request) => {
+      await requireRoom(request.params.eventId);
+      return waitingRoom.status(request.params.eventId, request.headers['x-user-id']);
+    },
+  );
+
+  app.get(
+    '/events/:eventId/waiting-room/stream',
+    {
+      schema: {
+        tags,
+        summary: 'Server-Sent Events: `position` every few seconds, then `admitted` with the access token',
+        description: 'EventSource cannot set headers, so the user id is a query parameter here.',
+        params: EventIdParams,
+        querystring: StreamQuery,
+        response: { 400: Problem, 404: Problem, 409: Problem },
+      },
+    },
+    async (request, reply) => {
+      const { eventId } = request.params;
+      const { userId } = request.query;
+      await requireRoom(eventId);
+      let state: State = await waitingRoom.status(eventId, userId);
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      res.write('retry: 5000\n\n');
+      open.add(res);
+      metrics.sseStreams.inc();
+      let closed = false;
+      const deadline = Date.now() + config.WAITING_ROOM_MAX_STREAM_S * 1000;
+      request.raw.on('close', () => {
+        closed = true;
+      });
+      try {
+        let id = 0;
+        for (;;) {
+          const event = state.status === 'admitted' ? 'admitted' : 'position';
+          res.write(`id: ${++id}\nevent: ${event}\ndata: ${JSON.stringify(state)}\n\n`);
+          if (state.status === 'admitted') {
+            metrics.accessTokens.inc({ outcome: 'issued' });
+            break;
+          }
+          await new Promise((resolve) => setTimeout(resolve, config.WAITING_ROOM_PUSH_EVERY_MS));
+          if (closed || res.writableEnded || Date.now() > deadline) break;
+          try {
+            state = await waitingRoom.status(eventId, userId);
+          } catch (error) {
+            res.write(`event: error\ndata: ${JSON.stringify({ message: (error as Error).message })}\n\n`);
+            break;
+          }
+        }
+      } finally {
+        open.delete(res);
+        metrics.sseStreams.dec();
+        if (!res.writableEnded) res.end();
+      }
+    },
+  );
+}

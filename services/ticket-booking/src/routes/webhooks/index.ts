@@ -1,0 +1,72 @@
+import type { App } from '@sdlab/service-kit';
+import Type from 'typebox';
+import { SIGNATURE_HEADER, verifySignature } from '../../domain/webhook-signature.ts';
+import { BookingErrors } from '../../errors.ts';
+import { Problem } from '../../schemas/common.ts';
+import { PaymentWebhookBody } from '../../schemas/purchases.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody?: string;
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The provider's webhooks. Delivery is at least once (retries, and duplicates on purpose), so
+ * the event id is recorded in the same transaction as the change it causes: a second delivery
+ * finds it and changes nothing. The signature is checked over the raw body, kept by a JSON
+ * parser that exists only in this plugin.
+ */
+export async function webhookRoutes(app: App): Promise<void> {
+  const { purchases, metrics, config } = app.booking;
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: 65_536 },
+    (request, body, done) => {
+      request.rawBody = body as string;
+      try {
+        done(null, JSON.parse(body as string));
+      } catch (error) {
+        (error as { statusCode?: number }).statusCode = 400;
+        done(error as Error, undefined);
+      }
+    },
+  );
+
+  app.post(
+    '/webhooks/payments',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Payment outcome from the provider (signed; duplicates change nothing)',
+        body: PaymentWebhookBody,
+        response: { 200: Type.Object({ outcome: Type.String() }), 400: Problem, 401: Problem },
+      },
+    },
+    async (request) => {
+      if (
+        !verifySignature(
+          config.PAYMENT_WEBHOOK_SECRET,
+          request.rawBody ?? '',
+          request.headers[SIGNATURE_HEADER] as string,
+        )
+      ) {
+        metrics.webhooks.inc({ outcome: 'invalid_signature' });
+        throw new BookingErrors.InvalidSignature();
+      }
+      const { id, type, data } = request.body;
+      const { payment } = data;
+      if (type === 'payment.refunded' || !UUID.test(payment.reference)) {
+        metrics.webhooks.inc({ outcome: 'ignored' });
+        return { outcome: 'ignored' };
+      }
+      const { kind } = await purchases.settle(payment.reference, payment, undefined, id);
+      const outcome = kind === 'duplicate' ? 'duplicate' : kind === 'unknown' ? 'ignored' : 'applied';
+      metrics.webhooks.inc({ outcome });
+      return { outcome };
+    },
+  );
+}

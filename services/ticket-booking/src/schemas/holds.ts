@@ -1,0 +1,61 @@
+import Type from 'typebox';
+import { Timestamp, Uuid } from './common.ts';
+
+export const HoldBody = Type.Object(
+  {
+    seatIds: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+export const HoldHeaders = Type.Object({
+  'x-user-id': Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.@:-]+$' }),
+  /** The waiting room's access token, while the event's room is on. */
+  authorization: Type.Optional(Type.String({ maxLength: 2048 })),
+});
+
+export const HoldStatus = Type.Union([
+  Type.Literal('ACTIVE'),
+  Type.Literal('CONFIRMING'),
+  Type.Literal('CONFIRMED'),
+  Type.Literal('CANCELLED'),
+  Type.Literal('EXPIRED'),
+  Type.Literal('RELEASED'),
+]);
+
+export const HoldSchema = Type.Object({
+  id: Uuid,
+  eventId: Uuid,
+  userId: Type.String(),
+  seatIds: Type.Array(Type.Integer()),
+  amountCents: Type.Integer(),
+  status: HoldStatus,
+  expiresAt: Timestamp,
+  createdAt: Timestamp,
+});
+
+export const HeldSeatSchema = Type.Object({
+  id: Type.Integer(),
+  section: Type.String(),
+  row: Type.Integer(),
+  number: Type.Integer(),
+  priceCents: Type.Integer(),
+});
+
+export const HoldCreated = Type.Object({ hold: HoldSchema, seats: Type.Array(HeldSeatSchema) });
+
+export const HoldIdParams = Type.Object({ holdId: Uuid });
+
+/** A 409 that names the seats already taken, so a client can offer others. */
+export const SeatsTakenProblem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    code: Type.String(),
+    detail: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String()),
+    takenSeatIds: Type.Optional(Type.Array(Type.Integer())),
+  },
+  { additionalProperties: true },
+);

@@ -1,0 +1,221 @@
+import { buildApp as buildProvider } from '@sdlab/payment-provider';
+import type { App } from '@sdlab/service-kit';
+import { type EsFixture, freePort, type PgFixture, type RedisFixture } from '@sdlab/testkit';
+import { buildApp } from '../src/main.ts';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const WEBHOOK_SECRET = 'test-webhook-secret-0123456789';
+export const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+/** The booking service's environment for one test: its own database, key prefix and index. */
+export function bookingEnv(
+  fx: { pg: PgFixture; redis: RedisFixture; es: EsFixture },
+  overrides: Record<string, string> = {},
+): NodeJS.ProcessEnv {
+  return {
+    DATABASE_URL: fx.pg.url,
+    REDIS_URL: fx.redis.url,
+    REDIS_KEY_PREFIX: fx.redis.prefix,
+    ELASTICSEARCH_URL: fx.es.url,
+    SEARCH_INDEX: fx.es.index('events'),
+    ADMIN_TOKEN,
+    PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    PG_POOL_MAX: '8',
+    ...overrides,
+  };
+}
+
+export async function startBooking(env: NodeJS.ProcessEnv) {
+  const service = await buildApp(env);
+  return service;
+}
+
+/** A payment provider on a free port, posting its webhooks to `webhookUrl`. */
+export async function startProvider(
+  pgUrl: string,
+  webhookUrl: string,
+  overrides: Record<string, string> = {},
+) {
+  const service = await buildProvider({
+    DATABASE_URL: pgUrl,
+    WEBHOOK_URL: webhookUrl,
+    WEBHOOK_SECRET,
+    WEBHOOK_DELAY_MS: '0',
+    WEBHOOK_POLL_MS: '50',
+    PAYMENT_LATENCY_MS: '0',
+    PAYMENT_LATENCY_JITTER_MS: '5',
+    PAYMENT_DECLINE_RATE: '0',
+    WEBHOOK_DUPLICATE_RATE: '0',
+    LOG_LEVEL: 'silent',
+    PG_POOL_MAX: '5',
+    ...overrides,
+  });
+  await service.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = service.app.server.address() as { port: number };
+  return { ...service, url: `http://127.0.0.1:${address.port}` };
+}
+
+/** Booking + provider wired to each other over real HTTP (webhooks included). */
+export async function startBookingWithProvider(
+  fx: { pg: PgFixture; redis: RedisFixture; es: EsFixture },
+  options: { booking?: Record<string, string>; provider?: Record<string, string> } = {},
+) {
+  const port = await freePort();
+  const provider = await startProvider(
+    fx.pg.url,
+    `http://127.0.0.1:${port}/webhooks/payments`,
+    options.provider,
+  );
+  const booking = await buildApp(bookingEnv(fx, { PAYMENT_PROVIDER_URL: provider.url, ...options.booking }));
+  await booking.app.listen({ host: '127.0.0.1', port });
+  return {
+    booking,
+    provider,
+    app: booking.app,
+    async close() {
+      await booking.app.close();
+      await provider.app.close();
+    },
+  };
+}
+
+export interface Sections {
+  name: string;
+  rows: number;
+  seatsPerRow: number;
+}
+
+/** A venue and an event on it through the admin API; returns the event and its seat ids. */
+export async function createEvent(
+  app: App,
+  options: {
+    sections?: Sections[];
+    priceCents?: number;
+    waitingRoom?: boolean;
+    name?: string;
+    performer?: string;
+    city?: string;
+    category?: string;
+    startsAt?: string;
+    description?: string;
+    venueName?: string;
+  } = {},
+) {
+  const venue = await app.inject({
+    method: 'POST',
+    url: '/admin/venues',
+    headers: admin,
+    payload: {
+      name: options.venueName ?? 'Test Arena',
+      city: options.city ?? 'Lyon',
+      sections: options.sections ?? [{ name: 'A', rows: 5, seatsPerRow: 10 }],
+    },
+  });
+  if (venue.statusCode !== 201) throw new Error(`venue: ${venue.statusCode} ${venue.body}`);
+  const event = await app.inject({
+    method: 'POST',
+    url: '/admin/events',
+    headers: admin,
+    payload: {
+      venueId: venue.json().id,
+      name: options.name ?? 'Test Night',
+      performer: options.performer ?? 'The Testers',
+      description: options.description ?? 'A night of tests',
+      category: options.category ?? 'concert',
+      startsAt: options.startsAt ?? new Date(Date.now() + 30 * 86_400_000).toISOString(),
+      defaultPriceCents: options.priceCents ?? 5000,
+      waitingRoom: options.waitingRoom ?? false,
+    },
+  });
+  if (event.statusCode !== 201) throw new Error(`event: ${event.statusCode} ${event.body}`);
+  const seats = await app.inject({ url: `/events/${event.json().id}/seats?limit=1000` });
+  return {
+    event: event.json() as { id: string; version: number; name: string },
+    seatIds: (seats.json().data as { id: number }[]).map((s) => s.id),
+  };
+}
+
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function user(id: string) {
+  return { 'x-user-id': id };
+}
+
+export interface Span {
+  span: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  attributes: Record<string, unknown>;
+}
+
+/** A booking instance as its own OS process (`node src/main.ts`), for multi-process guarantees. */
+export async function spawnBooking(
+  env: NodeJS.ProcessEnv,
+  port: number,
+  options: { entry?: 'src/main.ts' | 'src/worker.ts'; traced?: boolean } = {},
+) {
+  const { spawn } = await import('node:child_process');
+  const { once } = await import('node:events').then((m) => m.default);
+  const traced = options.traced ? ['--import', './test/support/instrument-span-log.ts'] : [];
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@sdlab/source', ...traced, options.entry ?? 'src/main.ts'],
+    {
+      cwd: new URL('..', import.meta.url).pathname,
+      env: { PATH: process.env.PATH, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  const spans: Span[] = [];
+  let partial = '';
+  child.stdout!.on('data', (d) => {
+    output = (output + d).slice(-20_000);
+    const lines = (partial + d).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) if (line.startsWith('{"span"')) spans.push(JSON.parse(line));
+  });
+  child.stderr!.on('data', (d) => {
+    output = (output + d).slice(-20_000);
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await until(
+      `booking process on ${port}`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`booking process exited ${child.exitCode}:\n${output}`);
+        const res = await fetch(`${url}/readyz`).catch(() => undefined);
+        return res?.status === 200;
+      },
+      60_000,
+    );
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return {
+    url,
+    spans,
+    output: () => output,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,244 @@
+import { randomUUID } from 'node:crypto';
+import { signWebhook } from '@sdlab/payment-provider';
+import { test } from '@sdlab/testkit';
+import { describe, expect } from 'vitest';
+import { createEvent, startBookingWithProvider, until, user, WEBHOOK_SECRET } from './helpers.ts';
+
+type Inject = Awaited<ReturnType<typeof startBookingWithProvider>>['app'];
+
+async function hold(app: Inject, eventId: string, userId: string, seatIds: number[]) {
+  const res = await app.inject({
+    method: 'POST',
+    url: `/events/${eventId}/holds`,
+    headers: user(userId),
+    payload: { seatIds },
+  });
+  if (res.statusCode !== 201) throw new Error(`hold: ${res.statusCode} ${res.body}`);
+  return res.json().hold.id as string;
+}
+
+function purchase(app: Inject, holdId: string, userId: string, key: string, paymentMethod = 'pm_card_visa') {
+  return app.inject({
+    method: 'POST',
+    url: `/holds/${holdId}/purchase`,
+    headers: { ...user(userId), 'idempotency-key': key },
+    payload: { paymentMethod },
+  });
+}
+
+async function charges(providerUrl: string, reference: string) {
+  const res = await fetch(`${providerUrl}/payments?reference=${reference}`);
+  return ((await res.json()) as { data: { id: string; status: string }[] }).data;
+}
+
+/** Everything a purchase can change, to compare before and after a retry or a duplicate. */
+async function snapshot(pool: import('pg').Pool, holdId: string) {
+  const q = async (sql: string) => (await pool.query(sql, [holdId])).rows;
+  return {
+    purchases: await q(
+      'SELECT id, status, failure_reason, payment_id, refund_status FROM booking.purchases WHERE hold_id = $1',
+    ),
+    hold: await q('SELECT status, expires_at FROM booking.holds WHERE id = $1'),
+    seats: await q('SELECT id, status, purchase_id FROM booking.seats WHERE hold_id = $1 ORDER BY id'),
+  };
+}
+
+describe('purchase', () => {
+  test('confirms a hold once: a retried confirm (sequential and concurrent) never charges twice', async ({
+    pg,
+    redis,
+    es,
+  }) => {
+    const stack = await startBookingWithProvider({ pg, redis, es });
+    try {
+      const { app } = stack;
+      const { event, seatIds } = await createEvent(stack.app, { priceCents: 2500 });
+      const holdId = await hold(app, event.id, 'alice', seatIds.slice(0, 3));
+      const responses = await Promise.all(
+        [1, 2, 3, 4].map(() => purchase(app, holdId, 'alice', 'confirm-key-1')),
+      );
+      const statuses = responses.map((r) => r.statusCode).sort();
+      expect(statuses).toEqual([200, 200, 200, 201]);
+      expect(new Set(responses.map((r) => r.json().id)).size).toBe(1);
+      expect(responses[0]!.json()).toMatchObject({
+        status: 'CONFIRMED',
+        amountCents: 7500,
+        seatIds: seatIds.slice(0, 3),
+      });
+      const before = await snapshot(pg.pool, holdId);
+      const later = await purchase(app, holdId, 'alice', 'confirm-key-1');
+      expect(later.statusCode).toBe(200);
+      expect(later.headers['idempotent-replayed']).toBe('true');
+      expect(await snapshot(pg.pool, holdId)).toEqual(before);
+      expect(before.seats.every((s) => s.status === 'SOLD')).toBe(true);
+      const charged = await charges(stack.provider.url, holdId);
+      expect(charged).toHaveLength(1);
+      expect(charged[0]!.status).toBe('succeeded');
+
+      const otherKey = await purchase(app, holdId, 'alice', 'confirm-key-2');
+      expect(otherKey.statusCode).toBe(409);
+      expect(otherKey.json().code).toBe('SDLAB_BOOKING_HOLD_ALREADY_PURCHASED');
+      expect(await charges(stack.provider.url, holdId)).toHaveLength(1);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test('a declined payment releases the seats (compensation) and a retry answers the same', async ({
+    pg,
+    redis,
+    es,
+  }) => {
+    const stack = await startBookingWithProvider({ pg, redis, es });
+    try {
+      const { app } = stack;
+      const { event, seatIds } = await createEvent(app);
+      const holdId = await hold(app, event.id, 'bob', seatIds.slice(0, 2));
+      const declined = await purchase(app, holdId, 'bob', 'decline-key-1', 'pm_card_declined');
+      expect(declined.statusCode).toBe(402);
+      expect(declined.json().code).toBe('SDLAB_BOOKING_PAYMENT_DECLINED');
+      const again = await purchase(app, holdId, 'bob', 'decline-key-1', 'pm_card_declined');
+      expect(again.statusCode).toBe(402);
+      const { rows } = await pg.pool.query('SELECT status FROM booking.seats WHERE id = ANY($1)', [
+        seatIds.slice(0, 2),
+      ]);
+      expect(rows.map((r) => r.status)).toEqual(['AVAILABLE', 'AVAILABLE']);
+      expect(await redis.client.exists(redis.key(`{ev:${event.id}}:seat:${seatIds[0]}`))).toBe(0);
+      // The seats are on sale again right away.
+      await hold(app, event.id, 'carol', seatIds.slice(0, 2));
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test('a duplicate webhook changes nothing', async ({ pg, redis, es }) => {
+    const stack = await startBookingWithProvider(
+      { pg, redis, es },
+      { provider: { WEBHOOK_DUPLICATE_RATE: '1' } },
+    );
+    try {
+      const { app } = stack;
+      const { event, seatIds } = await createEvent(app);
+      const holdId = await hold(app, event.id, 'dave', seatIds.slice(0, 1));
+      expect((await purchase(app, holdId, 'dave', 'dup-key-0001')).statusCode).toBe(201);
+      // The provider delivers the succeeded event twice (rate 1); both are received.
+      await until('both deliveries', async () => {
+        const { rows } = await pg.pool.query(
+          'SELECT count(*)::int AS n FROM payments.webhook_deliveries WHERE delivered_at IS NOT NULL',
+        );
+        return rows[0].n === 2;
+      });
+      const { rows: applied } = await pg.pool.query('SELECT event_id FROM booking.payment_webhooks');
+      expect(applied).toHaveLength(1);
+      const before = await snapshot(pg.pool, holdId);
+
+      // Replayed by hand, correctly signed: still nothing changes.
+      const { rows: deliveries } = await pg.pool.query(
+        'SELECT body FROM payments.webhook_deliveries LIMIT 1',
+      );
+      const body = JSON.stringify(deliveries[0].body);
+      const replay = await app.inject({
+        method: 'POST',
+        url: '/webhooks/payments',
+        headers: { 'content-type': 'application/json', 'sdlab-signature': signWebhook(WEBHOOK_SECRET, body) },
+        payload: body,
+      });
+      expect(replay.json()).toEqual({ outcome: 'duplicate' });
+      expect(await snapshot(pg.pool, holdId)).toEqual(before);
+
+      const forged = await app.inject({
+        method: 'POST',
+        url: '/webhooks/payments',
+        headers: {
+          'content-type': 'application/json',
+          'sdlab-signature': signWebhook('not-the-secret-at-all', body),
+        },
+        payload: body,
+      });
+      expect(forged.statusCode).toBe(401);
+      expect(await charges(stack.provider.url, holdId)).toHaveLength(1);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test('a payment whose answer is lost stays pending, then the webhook settles it; a retry does not charge again', async ({
+    pg,
+    redis,
+    es,
+  }) => {
+    const stack = await startBookingWithProvider(
+      { pg, redis, es },
+      {
+        booking: { PAYMENT_TIMEOUT_MS: '200', PAYMENT_RETRIES: '0' },
+        provider: { PAYMENT_SLOW_RESPONSE_MS: '2000', WEBHOOK_DELAY_MS: '600' },
+      },
+    );
+    try {
+      const { app } = stack;
+      const { event, seatIds } = await createEvent(app);
+      const holdId = await hold(app, event.id, 'erin', seatIds.slice(0, 2));
+      const pending = await purchase(app, holdId, 'erin', 'slow-key-0001', 'pm_card_timeout');
+      expect(pending.statusCode).toBe(202);
+      expect(pending.json().status).toBe('PENDING');
+      const purchaseId = pending.json().id;
+      const settled = await until('the webhook to confirm the purchase', async () => {
+        const res = await app.inject({ url: `/purchases/${purchaseId}`, headers: user('erin') });
+        return res.json().status === 'CONFIRMED' ? (res.json() as { seatIds: number[] }) : undefined;
+      });
+      expect(settled.seatIds).toEqual(seatIds.slice(0, 2));
+      const retried = await purchase(app, holdId, 'erin', 'slow-key-0001', 'pm_card_timeout');
+      expect(retried.statusCode).toBe(200);
+      expect(await charges(stack.provider.url, holdId)).toHaveLength(1);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test('a charge that lands after its hold expired is refunded and the seats stay with their new holder', async ({
+    pg,
+    redis,
+    es,
+  }) => {
+    const stack = await startBookingWithProvider({ pg, redis, es });
+    try {
+      const { app, booking } = stack;
+      const { event, seatIds } = await createEvent(app);
+      const holdId = await hold(app, event.id, 'fay', seatIds.slice(0, 1));
+      // A confirm in progress whose payment has not come back yet ...
+      await pg.pool.query(
+        `INSERT INTO booking.purchases (id, hold_id, event_id, user_id, idempotency_key, amount_cents, status)
+         VALUES ($1, $2, $3, 'fay', 'late-key-0001', 5000, 'PENDING')`,
+        [randomUUID(), holdId, event.id],
+      );
+      // ... while its hold runs out and the sweep gives the seat to someone else.
+      await pg.pool.query(`UPDATE booking.seats SET held_until = now() - interval '1 s' WHERE hold_id = $1`, [
+        holdId,
+      ]);
+      const { sweepExpiredHolds } = await import('../src/domain/sweeper.ts');
+      expect((await sweepExpiredHolds(pg.pool, booking.app.booking.locks, 100)).seatsReleased).toBe(1);
+      await hold(app, event.id, 'gus', seatIds.slice(0, 1));
+      // The charge then succeeds at the provider and is applied.
+      const charge = await fetch(`${stack.provider.url}/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': `booking-hold-${holdId}` },
+        body: JSON.stringify({ amountCents: 5000, currency: 'EUR', reference: holdId }),
+      });
+      const payment = (await charge.json()) as Parameters<typeof booking.app.booking.purchases.settle>[1];
+      const { purchase: after } = await booking.app.booking.purchases.settle(holdId, payment);
+      expect(after).toMatchObject({
+        status: 'FAILED',
+        failureReason: 'HOLD_EXPIRED',
+        refundStatus: 'REFUNDED',
+      });
+      expect((await charges(stack.provider.url, holdId))[0]!.status).toBe('refunded');
+      const { rows } = await pg.pool.query('SELECT status, hold_id FROM booking.seats WHERE id = $1', [
+        seatIds[0],
+      ]);
+      expect(rows[0].status).toBe('HELD');
+      expect(rows[0].hold_id).not.toBe(holdId);
+    } finally {
+      await stack.close();
+    }
+  });
+});
