@@ -80,7 +80,7 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
     for (const [i, p] of service.processes.entries()) {
       const proc = await startNode(
         `${service.name}-${i}`,
-        join(REPO_ROOT, 'services', service.name),
+        join(REPO_ROOT, 'services', p.dir ?? service.name),
         p.entry,
         { ...env, PORT: String(p.port), ...p.env },
         logDir,

@@ -7,7 +7,7 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export interface ServiceUnderTest {
   name: string;
   /** Processes to start from the service folder, each with the port its health endpoint answers on. */
-  processes: { entry: string; port: number; env?: Record<string, string> }[];
+  processes: { entry: string; port: number; dir?: string; env?: Record<string, string> }[];
   /** A fresh database is created per run when the service uses Postgres. */
   postgres: boolean;
   /** The documented fleet-wide throughput (key in targets.json) this run is compared with. */
@@ -43,6 +43,17 @@ export const SERVICES: ServiceUnderTest[] = [
     postgres: true,
     throughputTarget: 'clicks_per_s',
     primaryMetric: 'http_req_duration{scenario:clicks}',
+  },
+  {
+    name: 'ticket-booking',
+    processes: [
+      { dir: 'payment-provider', entry: 'src/main.ts', port: 8086 },
+      { entry: 'src/main.ts', port: 8085 },
+      { entry: 'src/worker.ts', port: 9485 },
+    ],
+    postgres: true,
+    throughputTarget: 'bookings_per_s',
+    primaryMetric: 'http_req_duration{name:hold}',
   },
 ];
 
