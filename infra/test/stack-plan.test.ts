@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -49,5 +49,14 @@ describe('the native stack follows docker-compose.yml', () => {
       for (const dep of p.dependsOn) expect(order.indexOf(dep)).toBeLessThan(order.indexOf(p.name));
     const ports = plan.map((p) => p.port);
     expect(new Set(ports).size).toBe(ports.length);
+  });
+});
+
+describe('Prometheus in compose', () => {
+  it('scrapes every service and worker compose runs, on its port', () => {
+    const config = readFileSync(join(ROOT, 'infra/compose/prometheus/prometheus.yml'), 'utf8');
+    for (const p of planFromCompose(ROOT, NATIVE)) {
+      expect(config, `${p.name}:${p.port}`).toContain(`"${p.name}:${p.port}"`);
+    }
   });
 });

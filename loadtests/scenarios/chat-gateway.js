@@ -30,6 +30,7 @@ const opened = new Counter('chat_connections_opened');
 const lost = new Counter('chat_connections_lost');
 const socketsHeld = new Trend('chat_gateway_open_sockets');
 const kbPerSocket = new Trend('chat_gateway_kb_per_socket');
+const heapKbPerSocket = new Trend('chat_gateway_heap_kb_per_socket');
 
 export const options = {
   setupTimeout: '120s',
@@ -64,11 +65,15 @@ function seconds(text) {
   return match[2] === 'ms' ? n / 1000 : match[2] === 'm' ? n * 60 : n;
 }
 
-function rssBytes(base) {
-  const res = http.get(`${base}/metrics`, { tags: { name: 'metrics' } });
-  const rss = /^process_resident_memory_bytes\S* (\S+)$/m.exec(res.body || '');
-  const sockets = /^sdlab_chat_open_sockets\S* (\S+)$/m.exec(res.body || '');
-  return { rss: rss ? Number(rss[1]) : 0, sockets: sockets ? Number(sockets[1]) : 0 };
+/** Resident memory, V8 heap in use and open sockets of one instance, from its /metrics. */
+function memory(base) {
+  const body = http.get(`${base}/metrics`, { tags: { name: 'metrics' } }).body || '';
+  const read = (name) => Number(new RegExp(`^${name}\\S* (\\S+)$`, 'm').exec(body)?.[1] ?? 0);
+  return {
+    rss: read('process_resident_memory_bytes'),
+    heap: read('nodejs_heap_size_used_bytes'),
+    sockets: read('sdlab_chat_open_sockets'),
+  };
 }
 
 /** Users, their tokens and conversations; user 2k talks to 2k+1, on the other instance. */
@@ -99,7 +104,7 @@ export function setup() {
     users[i].conversationId = users[i + 1].conversationId = res.json('id');
   }
   // Each instance's memory before the connections, to attribute the growth to them.
-  return { users, idle: BASES.map((b) => rssBytes(b).rss) };
+  return { users, idle: BASES.map((b) => memory(b)) };
 }
 
 export default function (data) {
@@ -168,9 +173,14 @@ export default function (data) {
 export function probe(data) {
   BASES.forEach((base, i) => {
     if (i > 0 && base === BASES[0]) return;
-    const { rss, sockets } = rssBytes(base);
+    const { rss, heap, sockets } = memory(base);
     const tags = { instance: String(i + 1) };
     socketsHeld.add(sockets, tags);
-    if (sockets > 0) kbPerSocket.add((rss - data.idle[i]) / sockets / 1024, tags);
+    if (sockets > 0) {
+      // Growth since setup over the sockets held: includes buffers of traffic in flight, so the
+      // figure is per idle socket only when the run sends few messages (a low RATE).
+      kbPerSocket.add((rss - data.idle[i].rss) / sockets / 1024, tags);
+      heapKbPerSocket.add((heap - data.idle[i].heap) / sockets / 1024, tags);
+    }
   });
 }

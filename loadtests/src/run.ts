@@ -91,10 +91,16 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
     const bare = await startNode('bare-fastify', REPO_ROOT, 'loadtests/limits/bare-fastify.ts', {}, logDir);
     running.push(bare);
     const bareUrl = await listeningAddress(bare);
-    const baseUrl = `http://127.0.0.1:${service.processes[0]!.port}`;
+    // The service's own API: the first process started from its own folder (helpers come first).
+    const api = service.processes.find((p) => !p.dir && p.entry === 'src/main.ts') ?? service.processes[0]!;
+    const baseUrl = `http://127.0.0.1:${api.port}`;
     const scenario = join(REPO_ROOT, 'loadtests/scenarios', `${service.name}.js`);
 
-    const result = await runK6(endpoints.k6!, scenario, { PROFILE: profile, BASE_URL: baseUrl });
+    // Warm up first, as a deployment does before taking traffic [000:1212]: JIT, connection pools
+    // and caches reach steady state; this pass is not measured.
+    const k6Env = { BASE_URL: baseUrl, ...service.k6Env };
+    await runK6(endpoints.k6!, scenario, { ...k6Env, PROFILE: 'smoke', DURATION: '5s' });
+    const result = await runK6(endpoints.k6!, scenario, { ...k6Env, PROFILE: profile });
     const rate = Math.max(1, Math.round(achievedRate(result)));
     const limit = await runK6(endpoints.k6!, join(REPO_ROOT, 'loadtests/limits/bare.js'), {
       PROFILE: profile,
@@ -102,7 +108,7 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
       RATE: String(rate),
     });
     const capacity = values.capacity
-      ? await capacitySearch(endpoints.k6!, scenario, baseUrl, bareUrl)
+      ? await capacitySearch(endpoints.k6!, scenario, baseUrl, bareUrl, service)
       : undefined;
     return record(service, result, limit, capacity);
   } finally {
@@ -111,18 +117,26 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
   }
 }
 
-async function capacitySearch(k6: string, scenario: string, baseUrl: string, bareUrl: string) {
+async function capacitySearch(
+  k6: string,
+  scenario: string,
+  baseUrl: string,
+  bareUrl: string,
+  service: ServiceUnderTest,
+) {
   const steps: { rate: number; held: boolean; achievedRps: number }[] = [];
   let rate = Number(values['capacity-start']);
   for (let i = 0; i < Number(values['capacity-steps']); i++) {
     const result = await runK6(k6, scenario, {
       PROFILE: profile,
       BASE_URL: baseUrl,
+      ...service.k6Env,
       RATE: String(rate),
       DURATION: '20s',
     });
-    const held = result.thresholds.every((t) => t.ok) && achievedRate(result) >= rate * 0.95;
-    steps.push({ rate, held, achievedRps: achievedRate(result) });
+    const achieved = throughputOf(service, result);
+    const held = result.thresholds.every((t) => t.ok) && achieved >= rate * 0.95;
+    steps.push({ rate, held, achievedRps: achieved });
     process.stdout.write(`capacity: ${rate} req/s -> ${held ? 'held' : 'broke'}\n`);
     if (!held) break;
     rate = Math.round(rate * 1.5);
@@ -141,6 +155,13 @@ async function capacitySearch(k6: string, scenario: string, baseUrl: string, bar
   return { highestHeldRps, steps, ratioToLimit };
 }
 
+/** Requests per second, or the service's own unit where it is not HTTP (delivered messages). */
+function throughputOf(service: ServiceUnderTest, result: K6Result): number {
+  return service.throughputMetric
+    ? Number(result.metrics[service.throughputMetric]?.rate ?? 0)
+    : achievedRate(result);
+}
+
 function record(
   service: ServiceUnderTest,
   result: K6Result,
@@ -152,7 +173,8 @@ function record(
   const limitP95 = Number(lim['p(95)'] ?? 0);
   const servicePrimary = Number(result.metrics[service.primaryMetric]?.['p(95)'] ?? 0);
   const documented = targets[service.name][service.throughputTarget];
-  const held = capacity?.highestHeldRps || achievedRate(result);
+  const throughput = throughputOf(service, result);
+  const held = capacity?.highestHeldRps || throughput;
   return {
     service: service.name,
     profile,
@@ -160,7 +182,7 @@ function record(
     commit: commit(),
     command: `pnpm load ${service.name} --profile ${profile}${values.capacity ? ' --capacity' : ''}`,
     machine: machineProfile(k6Binary),
-    achievedRps: achievedRate(result),
+    achievedRps: throughput,
     metrics,
     errorRate,
     limit: {

@@ -14,6 +14,10 @@ export interface ServiceUnderTest {
   throughputTarget: string;
   /** The k6 metric whose p95 is compared with the bare handler's (the path the throughput is about). */
   primaryMetric: string;
+  /** A k6 counter whose rate is the throughput, where that is not HTTP requests (e.g. messages). */
+  throughputMetric?: string;
+  /** Extra variables for the k6 scenario (e.g. a second instance's address). */
+  k6Env?: Record<string, string>;
 }
 
 export const SERVICES: ServiceUnderTest[] = [
@@ -33,6 +37,18 @@ export const SERVICES: ServiceUnderTest[] = [
     postgres: false,
     throughputTarget: 'check_rps',
     primaryMetric: 'http_req_duration',
+  },
+  {
+    name: 'chat-gateway',
+    processes: [
+      { entry: 'src/main.ts', port: 8083, env: { INSTANCE_ID: 'gw-1' } },
+      { entry: 'src/main.ts', port: 8093, env: { INSTANCE_ID: 'gw-2' } },
+    ],
+    postgres: true,
+    throughputTarget: 'messages_per_s',
+    primaryMetric: 'chat_delivery_ms',
+    throughputMetric: 'chat_messages_delivered',
+    k6Env: { BASE_URL_2: 'http://127.0.0.1:8093' },
   },
   {
     name: 'ad-click-aggregator',

@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import pg from 'pg';
+import type { Config } from '../config.ts';
+import { migrate } from './migrate.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    pg: pg.Pool;
+  }
+}
+
+/** The Postgres pool: migrated at start-up, checked by /readyz, ended on shutdown. */
+export const postgresAdapter = fp(
+  async (app: FastifyInstance, opts: { config: Config }) => {
+    const { config } = opts;
+    const pool = new pg.Pool({
+      connectionString: config.DATABASE_URL,
+      max: config.PG_POOL_MAX,
+      // Without it a send waits forever for a connection while Postgres is down; with it the
+      // client gets an `unavailable` error frame within the timeout and retries.
+      connectionTimeoutMillis: config.PG_CONNECT_TIMEOUT_MS,
+      statement_timeout: config.PG_STATEMENT_TIMEOUT_MS,
+      application_name: app.kit.name,
+    });
+    // An idle client whose server went away emits 'error' on the pool; unhandled, that kills the
+    // process. The next query gets a fresh connection.
+    pool.on('error', (err) => app.log.warn({ err }, 'idle postgres connection failed'));
+    app.kit.resources.add('postgres', () => pool.end());
+    await migrate(pool, app.log);
+    app.kit.readiness.add('postgres', () => pool.query('SELECT 1'));
+    app.decorate('pg', pool);
+  },
+  { name: 'postgres' },
+);

@@ -1,0 +1,303 @@
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { RateLimiter } from '@sdlab/rate-limit';
+import type { FastifyBaseLogger } from 'fastify';
+import { LRUCache } from 'lru-cache';
+import type {
+  PingFrame,
+  ReceiptFrame,
+  SendFrame,
+  ServerFrame,
+  SyncFrame,
+  TypingFrame,
+} from '../schemas/frames.ts';
+import { Attr, type ChatMetrics, Span, tracer } from '../telemetry.ts';
+import type { ConversationsRepository } from './conversations-repository.ts';
+import { encode, errorFrame } from './protocol.ts';
+import type { Router } from './router.ts';
+
+/** The rate-limit rule every connection's `send` and `typing` frames are charged to. */
+export const SEND_RULE = 'chat-send';
+
+/** What a frame handler knows about the socket it came from. */
+export interface ConnectionContext {
+  readonly id: string;
+  readonly userId: string;
+  readonly deviceId: string;
+  send(frame: ServerFrame): void;
+}
+
+export interface ChatServiceOptions {
+  repository: ConversationsRepository;
+  router: Router;
+  limiter: RateLimiter;
+  metrics: ChatMetrics;
+  log: FastifyBaseLogger;
+  pageMax: number;
+}
+
+/**
+ * What each client frame does. Messages: rate limit, store with the next seq (durable before the
+ * ack), ack, then route a copy to every other device of every member. Receipts: store the
+ * cumulative position, tell the senders. Typing: route only, never stored. Sync: pages from
+ * Postgres after the client's last seen seq.
+ */
+export class ChatService {
+  readonly #repo: ConversationsRepository;
+  readonly #router: Router;
+  readonly #limiter: RateLimiter;
+  readonly #metrics: ChatMetrics;
+  readonly #log: FastifyBaseLogger;
+  readonly #pageMax: number;
+  // Typing indicators are frequent and worthless a few seconds later: their member lists come
+  // from a short-lived cache instead of a query each. Messages always read members in their
+  // own transaction, so membership changes apply to them at once.
+  readonly #typingMembers = new LRUCache<string, string[]>({ max: 10_000, ttl: 5000 });
+
+  constructor(options: ChatServiceOptions) {
+    this.#repo = options.repository;
+    this.#router = options.router;
+    this.#limiter = options.limiter;
+    this.#metrics = options.metrics;
+    this.#log = options.log;
+    this.#pageMax = options.pageMax;
+  }
+
+  async send(conn: ConnectionContext, frame: SendFrame): Promise<void> {
+    const started = performance.now();
+    await tracer.startActiveSpan(Span.send, { kind: SpanKind.SERVER }, async (span) => {
+      span.setAttributes({
+        [Attr.connectionId]: conn.id,
+        [Attr.userId]: conn.userId,
+        [Attr.conversationId]: frame.conversationId,
+      });
+      try {
+        const decision = await this.#limiter.check(conn.id, SEND_RULE);
+        if (!decision.allowed) {
+          this.#metrics.frames.inc({ type: 'send', outcome: 'rate_limited' });
+          conn.send(
+            errorFrame('rate_limited', 'too many messages; retry later with the same clientMsgId', {
+              ref: frame.clientMsgId,
+              retryAfterMs: decision.retryAfterMs,
+            }),
+          );
+          return;
+        }
+        const result = await this.#repo.append({
+          conversationId: frame.conversationId,
+          senderId: conn.userId,
+          clientMsgId: frame.clientMsgId,
+          text: frame.text,
+          clientTs: frame.clientTs,
+        });
+        if (result.status === 'not_a_member' || result.status === 'client_msg_id_taken') {
+          this.#metrics.frames.inc({ type: 'send', outcome: result.status });
+          conn.send(
+            errorFrame(
+              result.status,
+              result.status === 'not_a_member'
+                ? 'no such conversation, or you are not a member of it'
+                : 'another sender already used this clientMsgId in this conversation',
+              { ref: frame.clientMsgId },
+            ),
+          );
+          return;
+        }
+        const { message } = result;
+        const duplicate = result.status === 'duplicate';
+        conn.send({
+          v: 1,
+          type: 'ack',
+          conversationId: message.conversationId,
+          clientMsgId: message.clientMsgId,
+          seq: message.seq,
+          createdAt: message.createdAt,
+          duplicate,
+        });
+        this.#metrics.frames.inc({ type: 'send', outcome: 'ok' });
+        this.#metrics.messages.inc({ result: duplicate ? 'duplicate' : 'new' });
+        this.#metrics.ackDuration.observe((performance.now() - started) / 1000);
+        span.setAttributes({ [Attr.seq]: message.seq, [Attr.duplicate]: duplicate });
+        // A duplicate is routed again: the first try may have stored the message and died before
+        // routing it. Recipients drop a seq they already have.
+        const routed = await this.#route(result.members, encode({ v: 1, type: 'message', ...message }), {
+          kind: 'message',
+          exceptConnectionId: conn.id,
+          storedAtMs: Date.parse(message.createdAt),
+        });
+        if (routed)
+          span.setAttributes({ [Attr.recipients]: routed.online, [Attr.instances]: routed.instances });
+      } catch (err) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        this.#unavailable(conn, 'send', err, frame.clientMsgId);
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  async typing(conn: ConnectionContext, frame: TypingFrame): Promise<void> {
+    try {
+      const decision = await this.#limiter.check(conn.id, SEND_RULE);
+      if (!decision.allowed) {
+        this.#metrics.frames.inc({ type: 'typing', outcome: 'rate_limited' });
+        conn.send(
+          errorFrame('rate_limited', 'too many frames; slow down', {
+            ref: frame.conversationId,
+            retryAfterMs: decision.retryAfterMs,
+          }),
+        );
+        return;
+      }
+      let members = this.#typingMembers.get(frame.conversationId);
+      if (!members) {
+        members = await this.#repo.memberIds(frame.conversationId);
+        this.#typingMembers.set(frame.conversationId, members);
+      }
+      if (!members.includes(conn.userId)) {
+        this.#metrics.frames.inc({ type: 'typing', outcome: 'not_a_member' });
+        conn.send(
+          errorFrame('not_a_member', 'no such conversation, or you are not a member of it', {
+            ref: frame.conversationId,
+          }),
+        );
+        return;
+      }
+      this.#metrics.frames.inc({ type: 'typing', outcome: 'ok' });
+      const typing: ServerFrame = {
+        v: 1,
+        type: 'typing',
+        conversationId: frame.conversationId,
+        userId: conn.userId,
+        state: frame.state,
+      };
+      await this.#route(
+        members.filter((m) => m !== conn.userId),
+        encode(typing),
+        { kind: 'typing' },
+      );
+    } catch (err) {
+      this.#unavailable(conn, 'typing', err, frame.conversationId);
+    }
+  }
+
+  async receipt(conn: ConnectionContext, frame: ReceiptFrame): Promise<void> {
+    await tracer.startActiveSpan(Span.receipt, async (span) => {
+      span.setAttributes({ [Attr.conversationId]: frame.conversationId, [Attr.seq]: frame.seq });
+      try {
+        const result = await this.#repo.receipt(frame.conversationId, conn.userId, frame.kind, frame.seq);
+        if (!result) {
+          this.#metrics.frames.inc({ type: 'receipt', outcome: 'not_a_member' });
+          conn.send(
+            errorFrame('not_a_member', 'no such conversation, or you are not a member of it', {
+              ref: frame.conversationId,
+            }),
+          );
+          return;
+        }
+        this.#metrics.frames.inc({ type: 'receipt', outcome: 'ok' });
+        const before = frame.kind === 'read' ? result.previous.read : result.previous.delivered;
+        const after = frame.kind === 'read' ? result.current.read : result.current.delivered;
+        if (after <= before) return; // nothing new: an older or repeated receipt
+        const senders = await this.#repo.sendersBetween(frame.conversationId, before, after, conn.userId);
+        const receipt: ServerFrame = {
+          v: 1,
+          type: 'receipt',
+          conversationId: frame.conversationId,
+          userId: conn.userId,
+          kind: frame.kind,
+          seq: after,
+        };
+        // The senders see ticks; the user's other devices learn what was read here (receipt sync).
+        await this.#route([...new Set([...senders, conn.userId])], encode(receipt), {
+          kind: 'receipt',
+          exceptConnectionId: conn.id,
+        });
+      } catch (err) {
+        this.#unavailable(conn, 'receipt', err, frame.conversationId);
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  /** Offline catch-up: one page per conversation after the client's last seen seq, in order. */
+  async sync(conn: ConnectionContext, frame: SyncFrame): Promise<void> {
+    const limit = frame.limit ?? this.#pageMax;
+    await tracer.startActiveSpan(Span.sync, async (span) => {
+      let sent = 0;
+      try {
+        for (const { conversationId, afterSeq } of frame.conversations) {
+          const page = await this.#repo.page(conversationId, conn.userId, { afterSeq }, limit);
+          if (!page) {
+            conn.send(
+              errorFrame('not_a_member', 'no such conversation, or you are not a member of it', {
+                ref: conversationId,
+              }),
+            );
+            continue;
+          }
+          conn.send({
+            v: 1,
+            type: 'history',
+            conversationId,
+            messages: page.messages,
+            hasMore: page.hasMore,
+            lastSeq: page.lastSeq,
+          });
+          sent += page.messages.length;
+        }
+        this.#metrics.frames.inc({ type: 'sync', outcome: 'ok' });
+      } catch (err) {
+        this.#unavailable(conn, 'sync', err, frame.conversations[0]?.conversationId);
+      } finally {
+        this.#metrics.syncedMessages.inc(sent);
+        span.setAttributes({ [Attr.messages]: sent });
+        span.end();
+      }
+    });
+  }
+
+  ping(conn: ConnectionContext, frame: PingFrame): void {
+    this.#metrics.frames.inc({ type: 'ping', outcome: 'ok' });
+    conn.send({ v: 1, type: 'pong', ...(frame.id !== undefined ? { id: frame.id } : {}), ts: Date.now() });
+  }
+
+  /** Tells users on any instance that they joined or left a conversation (REST changes membership). */
+  async membershipChanged(
+    conversationId: string,
+    userIds: readonly string[],
+    event: 'added' | 'removed',
+    by: string,
+  ): Promise<void> {
+    if (userIds.length === 0) return;
+    await this.#route(userIds, encode({ v: 1, type: 'conversation', conversationId, event, by }), {
+      kind: 'conversation',
+    });
+  }
+
+  /** Routes to live devices; a failure here loses only the fast path (clients sync), so it is logged. */
+  async #route(...args: Parameters<Router['route']>) {
+    try {
+      return await this.#router.route(...args);
+    } catch (err) {
+      this.#log.warn({ err, kind: args[2].kind }, 'live delivery failed; recipients catch up when they sync');
+      return undefined;
+    }
+  }
+
+  #unavailable(conn: ConnectionContext, type: string, err: unknown, ref: string | undefined): void {
+    this.#log.warn({ err, type, connectionId: conn.id }, 'frame failed');
+    this.#metrics.frames.inc({ type, outcome: 'unavailable' });
+    conn.send(
+      errorFrame(
+        'unavailable',
+        'the server could not complete this; retry shortly (a send retried with the same clientMsgId is never stored twice)',
+        {
+          ref,
+          retryAfterMs: 1000,
+        },
+      ),
+    );
+  }
+}

@@ -1,0 +1,141 @@
+import type { WebSocket } from 'ws';
+import type { ServerFrame } from '../schemas/frames.ts';
+import type { DisconnectReason } from '../telemetry.ts';
+import type { ConnectionContext } from './chat-service.ts';
+import { Outbox } from './outbox.ts';
+import { encode } from './protocol.ts';
+import type { SessionRef } from './session-registry.ts';
+import type { Identity } from './tokens.ts';
+
+export interface ConnectionLimits {
+  sendHighWaterBytes: number;
+  sendQueueMax: number;
+  inboundQueueMax: number;
+  closeGraceMs: number;
+}
+
+/**
+ * One accepted WebSocket: who it is, its bounded send queue, and its inbound frames handled one
+ * at a time, in order. Handling in order means acks come back in the order the sends were made
+ * and one connection occupies at most one database connection, however fast it floods; when
+ * too many frames wait, the socket is paused and TCP pushes back on the client.
+ */
+export class Connection implements ConnectionContext {
+  readonly id: string;
+  readonly userId: string;
+  readonly deviceId: string;
+  readonly expiresAtMs: number;
+  readonly ws: WebSocket;
+  readonly outbox: Outbox;
+  /** Answered a ping (or sent anything) since the last heartbeat. */
+  alive = true;
+  /** Its registry entry was written. */
+  claimed = false;
+  /** It got its hello frame: deliveries may start. */
+  ready = false;
+  closeReason: DisconnectReason | undefined;
+  /** Resolves when the socket has closed. */
+  readonly closed: Promise<void>;
+  readonly #resolveClosed: () => void;
+  readonly #limits: ConnectionLimits;
+  #closing = false;
+  #pending = 0;
+  #paused = false;
+  #chain: Promise<void> = Promise.resolve();
+  #timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    id: string,
+    ws: WebSocket,
+    identity: Identity,
+    limits: ConnectionLimits,
+    onOverflow: () => void,
+  ) {
+    this.id = id;
+    this.userId = identity.userId;
+    this.deviceId = identity.deviceId;
+    this.expiresAtMs = identity.expiresAtMs;
+    this.ws = ws;
+    this.#limits = limits;
+    this.outbox = new Outbox(ws, {
+      highWaterBytes: limits.sendHighWaterBytes,
+      maxQueued: limits.sendQueueMax,
+      onOverflow,
+    });
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.closed = promise;
+    this.#resolveClosed = resolve;
+  }
+
+  get ref(): SessionRef {
+    return { userId: this.userId, deviceId: this.deviceId, connectionId: this.id };
+  }
+
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  /** Settles once every frame queued so far has been handled. */
+  get idle(): Promise<void> {
+    return this.#chain;
+  }
+
+  send(frame: ServerFrame): void {
+    this.outbox.send(encode(frame));
+  }
+
+  sendText(text: string): boolean {
+    return this.outbox.send(text);
+  }
+
+  /** Queues work behind the frames already waiting; skipped once the socket is closing. */
+  enqueue(task: () => Promise<void> | void, onError: (err: unknown) => void): void {
+    this.#pending++;
+    if (this.#pending >= this.#limits.inboundQueueMax && !this.#paused) {
+      this.#paused = true;
+      this.ws.pause();
+    }
+    this.#chain = this.#chain
+      .then(() => (this.#closing ? undefined : task()))
+      .catch(onError)
+      .finally(() => {
+        this.#pending--;
+        if (this.#paused && this.#pending <= this.#limits.inboundQueueMax / 2) {
+          this.#paused = false;
+          this.ws.resume();
+        }
+      });
+  }
+
+  /** Closes with a code the client acts on; cut after the grace period if the client does not answer. */
+  close(code: number, reason: string, why: DisconnectReason, graceMs = this.#limits.closeGraceMs): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.closeReason = why;
+    this.outbox.close();
+    this.ws.close(code, reason);
+    this.#timers.push(setTimeout(() => this.ws.terminate(), graceMs).unref());
+  }
+
+  /** Drops the socket without a closing handshake (the peer is gone or unresponsive). */
+  terminate(why: DisconnectReason): void {
+    if (!this.#closing) this.closeReason = why;
+    this.#closing = true;
+    this.outbox.close();
+    this.ws.terminate();
+  }
+
+  after(ms: number, fn: () => void): void {
+    // setTimeout holds at most ~24.8 days; longer waits (never configured today) fire early.
+    this.#timers.push(setTimeout(fn, Math.min(Math.max(0, ms), 2 ** 31 - 1)).unref());
+  }
+
+  /** The socket closed: stop timers, mark it closed. */
+  dispose(): void {
+    this.#closing = true;
+    this.outbox.close();
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers = [];
+    this.#resolveClosed();
+  }
+}

@@ -1,0 +1,3 @@
+import { sdlabProject } from '../../vitest.shared.ts';
+
+export default sdlabProject('chat-gateway', { infra: true });
