@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { register } from 'node:module';
+import { basename, join } from 'node:path';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { type Context, context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
@@ -15,6 +17,23 @@ export interface TelemetryOptions {
   serviceName?: string;
   /** Replaces the OTLP exporter, e.g. with an in-memory one in tests. */
   spanProcessors?: SpanProcessor[];
+}
+
+/**
+ * `url-shortener` for a service started from services/url-shortener, `url-shortener-worker` when
+ * its entry is worker.ts/worker.js: the package name in the working directory plus the entry's
+ * role, the same names the services give createService().
+ */
+export function defaultServiceName(cwd = process.cwd(), entry = process.argv[1] ?? ''): string {
+  let name = basename(cwd);
+  try {
+    const pkg = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8')) as { name?: string };
+    if (pkg.name) name = pkg.name.replace(/^@[^/]+\//, '');
+  } catch {
+    // no package.json: the folder name will do
+  }
+  const role = basename(entry).replace(/\.(c|m)?(j|t)s$/, '');
+  return role && role !== 'main' && role !== 'index' ? `${name}-${role}` : name;
 }
 
 /** Tracing is on when an OTLP endpoint is configured (the standard variables), and off otherwise. */
