@@ -22,6 +22,8 @@ export interface RunRecord {
   }[];
   errorRate: number;
   limit: { path: string; achievedRps: number; p50: number; p95: number; p99: number };
+  /** Raw Redis EVALSHA rate on the same machine, and the service's throughput as a share of it. */
+  redisLimit?: { rps: number; command: string; ratio: number };
   /** Service p95 over the bare handler's p95 at the same arrival rate. */
   latencyRatio: number;
   capacity?: {
@@ -93,6 +95,11 @@ export function markdown(r: RunRecord): string {
     `- machine: ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.cpuModel}; Node ${r.machine.node}; ${r.machine.k6}`,
     `- achieved ${r.achievedRps.toFixed(1)} req/s against the service; error rate ${(r.errorRate * 100).toFixed(3)}%`,
     `- limit (${r.limit.path}) at the same rate: p50 ${ms(r.limit.p50)}, p95 ${ms(r.limit.p95)}, p99 ${ms(r.limit.p99)}; service p95 / limit p95 = ${r.latencyRatio.toFixed(2)}`,
+    ...(r.redisLimit
+      ? [
+          `- raw Redis limit: ${r.redisLimit.rps.toFixed(0)} EVALSHA/s (\`${r.redisLimit.command}\`); the service's throughput is ${r.redisLimit.ratio.toFixed(3)}× of it`,
+        ]
+      : []),
     `- documented throughput ${r.documentedThroughput.value}/s (${r.documentedThroughput.text}, ${r.documentedThroughput.source}) needs **${r.instancesNeeded}** instance(s) at the rate this run held on this machine`,
     `- verdict: ${r.passed ? 'every threshold held' : '**a threshold broke**'}`,
     '',

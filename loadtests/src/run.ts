@@ -13,6 +13,7 @@ import {
 import { achievedRate, type K6Result, runK6 } from './k6.ts';
 import { commit, machineProfile } from './machine.ts';
 import { listeningAddress, type Running, startNode, waitReady } from './processes.ts';
+import { redisEvalshaRate } from './redis-limit.ts';
 import { markdown, type RunRecord, summarise, writeReport } from './report.ts';
 import { availableServices, REPO_ROOT, SERVICES, type ServiceUnderTest } from './services.ts';
 
@@ -110,7 +111,8 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
     const capacity = values.capacity
       ? await capacitySearch(endpoints.k6!, scenario, baseUrl, bareUrl, service)
       : undefined;
-    return record(service, result, limit, capacity);
+    const redis = service.redisLimit ? await redisEvalshaRate(endpoints.redis) : undefined;
+    return record(service, result, limit, capacity, redis);
   } finally {
     for (const proc of running.reverse()) await proc.stop();
     if (database) await dropTestDatabase(endpoints.postgres, database).catch(() => undefined);
@@ -167,6 +169,7 @@ function record(
   result: K6Result,
   limit: K6Result,
   capacity?: RunRecord['capacity'],
+  redis?: { rps: number; command: string },
 ): RunRecord {
   const { metrics, errorRate } = summarise(result);
   const lim = limit.metrics.http_req_duration ?? {};
@@ -194,6 +197,7 @@ function record(
     },
     latencyRatio: limitP95 > 0 ? servicePrimary / limitP95 : 0,
     ...(capacity ? { capacity } : {}),
+    ...(redis ? { redisLimit: { ...redis, ratio: held / Math.max(1, redis.rps) } } : {}),
     documentedThroughput: documented,
     instancesNeeded: Math.ceil(documented.value / Math.max(1, held)),
     passed: result.thresholds.every((t) => t.ok) && result.exitCode === 0,

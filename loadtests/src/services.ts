@@ -16,6 +16,8 @@ export interface ServiceUnderTest {
   primaryMetric: string;
   /** A k6 counter whose rate is the throughput, where that is not HTTP requests (e.g. messages). */
   throughputMetric?: string;
+  /** Also measure raw Redis EVALSHA as this path's limit (a limiter decision is one script call). */
+  redisLimit?: boolean;
   /** Extra variables for the k6 scenario (e.g. a second instance's address). */
   k6Env?: Record<string, string>;
 }
@@ -37,6 +39,7 @@ export const SERVICES: ServiceUnderTest[] = [
     postgres: false,
     throughputTarget: 'check_rps',
     primaryMetric: 'http_req_duration',
+    redisLimit: true,
   },
   {
     name: 'chat-gateway',
