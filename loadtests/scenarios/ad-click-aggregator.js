@@ -23,6 +23,9 @@ const RUN = duration('15s', '3m');
 
 const freshness = new Trend('freshness_ms', true);
 const consumerLag = new Trend('consumer_lag_messages');
+/** Clicks the aggregator counted per second, from its counter between two lag samples. */
+const aggregatorRate = new Trend('aggregator_counted_per_s');
+let lastCounted;
 
 // 302 is the answer a click is for; only 4xx/5xx count as failures.
 http.setResponseCallback(http.expectedStatuses(200, 201, 302));
@@ -201,8 +204,15 @@ function metricSum(text, name) {
 
 export function sampleLag() {
   const response = http.get(`${WORKER}/metrics`, { responseType: 'text', tags: { name: 'worker metrics' } });
-  if (response.status === 200)
-    consumerLag.add(metricSum(response.body, 'sdlab_adclick_aggregator_consumer_lag_messages'));
+  if (response.status !== 200) return;
+  consumerLag.add(metricSum(response.body, 'sdlab_adclick_aggregator_consumer_lag_messages'));
+  const counted = {
+    value: metricSum(response.body, 'sdlab_adclick_aggregator_counted_total'),
+    at: Date.now(),
+  };
+  if (lastCounted)
+    aggregatorRate.add(((counted.value - lastCounted.value) * 1000) / (counted.at - lastCounted.at));
+  lastCounted = counted;
 }
 
 export function teardown(data) {

@@ -22,6 +22,10 @@ const DURATION = duration('15s', '60s');
 const RUN_ID = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 
 const deliveryMs = new Trend('chat_delivery_ms', true);
+/** One group of up to 256 members (the first users): a message reaching every other member. */
+const GROUP_SIZE = Math.min(256, CONNECTIONS);
+const fanoutMs = new Trend('chat_group_fanout_ms', true);
+const fanoutDelivered = new Counter('chat_group_deliveries');
 const ackMs = new Trend('chat_ack_ms', true);
 const sent = new Counter('chat_messages_sent');
 const delivered = new Counter('chat_messages_delivered');
@@ -52,6 +56,7 @@ export const options = {
   },
   thresholds: {
     chat_delivery_ms: [`p(95)<${target('chat-gateway', 'delivery_p95_ms')}`],
+    chat_group_fanout_ms: [`p(95)<${target('chat-gateway', 'group_fanout_p95_ms')}`],
     chat_send_failed: [`rate<${errorRate}`],
     chat_connections_lost: ['count==0'],
     chat_messages_delivered: ['count>0'],
@@ -103,8 +108,21 @@ export function setup() {
     check(res, { 'conversation opened': (r) => r.status === 201 || r.status === 200 });
     users[i].conversationId = users[i + 1].conversationId = res.json('id');
   }
+  // The group: user 0 owns it, users 1..GROUP_SIZE-1 are members, on both instances.
+  const group = http.post(
+    `${base}/conversations/groups`,
+    JSON.stringify({
+      title: `k6 fan-out ${RUN_ID}`,
+      memberIds: users.slice(1, GROUP_SIZE).map((u) => u.userId),
+    }),
+    {
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${users[0].token}` },
+      tags: { name: 'setup' },
+    },
+  );
+  check(group, { 'group created': (r) => r.status === 201 });
   // Each instance's memory before the connections, to attribute the growth to them.
-  return { users, idle: BASES.map((b) => memory(b)) };
+  return { users, groupId: group.json('id'), idle: BASES.map((b) => memory(b)) };
 }
 
 export default function (data) {
@@ -118,11 +136,27 @@ export default function (data) {
   let counter = 0;
   let ending = false;
   let timer;
+  let groupTimer;
+  let groupCounter = 0;
 
   const ws = new WebSocket(url);
   ws.onopen = () => opened.add(1);
   ws.onmessage = (event) => {
     const frame = JSON.parse(event.data);
+    if (frame.type === 'hello' && index === 0 && data.groupId) {
+      groupTimer = setInterval(() => {
+        ws.send(
+          JSON.stringify({
+            v: 1,
+            type: 'send',
+            conversationId: data.groupId,
+            clientMsgId: `group-${++groupCounter}`,
+            text: `k6 group ${groupCounter}`,
+            clientTs: Date.now(),
+          }),
+        );
+      }, 1000);
+    }
     if (frame.type === 'hello') {
       // Spread the first sends over one interval so the rate is even from the start.
       setTimeout(() => {
@@ -143,6 +177,11 @@ export default function (data) {
           sent.add(1);
         }, intervalMs);
       }, Math.random() * intervalMs);
+    } else if (frame.type === 'message' && frame.conversationId === data.groupId) {
+      if (frame.senderId !== me.userId) {
+        fanoutDelivered.add(1);
+        fanoutMs.add(Date.now() - frame.clientTs);
+      }
     } else if (frame.type === 'message') {
       delivered.add(1);
       deliveryMs.add(Date.now() - frame.clientTs);
@@ -158,12 +197,14 @@ export default function (data) {
   };
   ws.onclose = () => {
     clearInterval(timer);
+    clearInterval(groupTimer);
     if (!ending) lost.add(1);
   };
   ws.onerror = () => undefined;
   setTimeout(() => {
     ending = true;
     clearInterval(timer);
+    clearInterval(groupTimer);
     // A moment for the last deliveries and acks in flight.
     setTimeout(() => ws.close(), 1000);
   }, seconds(DURATION) * 1000);

@@ -23,38 +23,50 @@ const holdsOk = new Counter('booking_holds_ok');
 const holdConflicts = new Counter('booking_hold_conflicts');
 const purchasesOk = new Counter('booking_purchases_ok');
 const admissionWait = new Trend('booking_waiting_room_wait_ms', true);
+/** Catalogue change committed → found by search: the outbox relay, ES indexing and refresh. */
+const indexLag = new Trend('booking_search_index_lag_ms', true);
 
 const run = duration('20s', '2m');
-const arrival = (smoke, full, exec_) => ({
-  executor: 'constant-arrival-rate',
-  rate: rate(smoke, full),
-  timeUnit: '1s',
-  duration: run,
-  preAllocatedVUs: Math.max(10, rate(smoke, full)),
-  maxVUs: Math.max(50, rate(smoke, full) * 5),
-  exec: exec_,
-});
+/** Holds per second; RATE (the capacity search) sets it, and every other path keeps its share. */
+const HOLDS = rate(10, 150);
+/** The traffic mix per hold: browsing is the bulk, a fraction of holds turn into purchases. */
+const MIX = { search: 2, hold: 1, purchase: 0.4, contention: 0.5 };
+const arrival = (path, extra = {}) => {
+  const perSecond = Math.max(1, Math.round(HOLDS * MIX[path]));
+  return {
+    executor: 'constant-arrival-rate',
+    rate: perSecond,
+    timeUnit: '1s',
+    duration: run,
+    preAllocatedVUs: Math.max(10, perSecond),
+    // A waiting-room user polls for up to 30 s, so that path needs VUs for 30 s of arrivals.
+    maxVUs: Math.max(50, perSecond * (path === 'contention' ? 35 : 5)),
+    exec: path,
+    ...extra,
+  };
+};
 
 export const options = {
   setupTimeout: '5m',
   scenarios: {
-    search: arrival(20, 300, 'search'),
-    hold: arrival(10, 150, 'hold'),
-    purchase: arrival(5, 60, 'purchase'),
-    contention: {
-      executor: 'constant-arrival-rate',
-      rate: rate(5, 100),
-      timeUnit: '1s',
+    search: arrival('search'),
+    hold: arrival('hold'),
+    purchase: arrival('purchase'),
+    // One catalogue change at a time, then search until it shows: the end-to-end index lag.
+    indexLag: {
+      executor: 'constant-vus',
+      exec: 'indexLagProbe',
+      vus: 1,
       duration: run,
-      preAllocatedVUs: 50,
-      maxVUs: 500,
-      exec: 'contention',
     },
+    // Waiting-room users poll for up to 30 s: many VUs in flight at once.
+    contention: arrival('contention', { preAllocatedVUs: 50 }),
   },
   thresholds: {
     'http_req_duration{name:search}': [`p(95)<${target('ticket-booking', 'search_p95_ms')}`],
     'http_req_duration{name:hold}': [`p(95)<${target('ticket-booking', 'hold_p95_ms')}`],
     'http_req_duration{name:purchase}': [`p(95)<${target('ticket-booking', 'purchase_p95_ms')}`],
+    booking_search_index_lag_ms: [`p(95)<${target('ticket-booking', 'index_lag_p95_s') * 1000}`],
     // 409 (seat taken), 402 (declined) and 403 (no token yet) are answers, not failures.
     http_req_failed: [`rate<${errorRate}`],
   },
@@ -111,7 +123,8 @@ export function setup() {
   const hv = venue('Hot Club', 'Paris', [{ name: 'Floor', rows: 10, seatsPerRow: 20 }]);
   const hot = event(hv.id, 'Sold Out In Seconds', 'The Hot Band', true);
   const hotSeats = http.get(`${BASE}/events/${hot.id}/seats?limit=1`).json().data;
-  return { events, hot: { id: hot.id, firstSeat: hotSeats[0].id, seatCount: 200 } };
+  const probe = event(hv.id, 'Probe', 'Index Lag', false);
+  return { events, probe: probe.id, hot: { id: hot.id, firstSeat: hotSeats[0].id, seatCount: 200 } };
 }
 
 const pickSeats = (event, n) => {
@@ -197,4 +210,24 @@ export function contention(data) {
   admissionWait.add(Date.now() - started);
   const res = hold(data.hot, user, { authorization: `Bearer ${state.accessToken}` });
   check(res, { 'hot hold 201 or 409': (r) => r.status === 201 || r.status === 409 });
+}
+
+/** Renames the probe event with a fresh word and searches until the new name is found. */
+export function indexLagProbe(data) {
+  const word = `lagprobe${exec.scenario.iterationInTest}x${Date.now().toString(36)}`;
+  const started = Date.now();
+  const res = http.patch(`${BASE}/admin/events/${data.probe}`, JSON.stringify({ name: `Probe ${word}` }), {
+    headers: ADMIN,
+    tags: { name: 'probe update' },
+  });
+  if (res.status !== 200) return;
+  for (let i = 0; i < 300; i++) {
+    const found = http.get(`${BASE}/events/search?q=${word}`, { tags: { name: 'probe search' } });
+    if (found.status === 200 && (found.json('data') ?? []).some((e) => e.id === data.probe)) {
+      indexLag.add(Date.now() - started);
+      break;
+    }
+    sleep(0.05);
+  }
+  sleep(1);
 }

@@ -53,6 +53,8 @@ function createLink(url, extra = {}) {
     const response = http.post(`${BASE}/api/links`, JSON.stringify({ url }), {
       headers: { 'content-type': 'application/json' },
       tags: { name: 'POST /api/links' },
+      // A 429 is the create limit (a token bucket per client) answering; the client waits it out.
+      responseCallback: http.expectedStatuses(201, 429),
       ...extra,
     });
     if (response.status !== 429) return response;

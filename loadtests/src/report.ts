@@ -21,11 +21,15 @@ export interface RunRecord {
     thresholds: { expression: string; ok: boolean }[];
   }[];
   errorRate: number;
+  /** The scenario's own measures beside the thresholds (deliveries, purchases, lag, memory). */
+  measures?: { metric: string; count?: number; rate?: number; avg?: number; p95?: number; max?: number }[];
   limit: { path: string; achievedRps: number; p50: number; p95: number; p99: number };
   /** Raw Redis EVALSHA rate on the same machine, and the service's throughput as a share of it. */
   redisLimit?: { rps: number; command: string; ratio: number };
   /** Service p95 over the bare handler's p95 at the same arrival rate. */
   latencyRatio: number;
+  /** What the arrival rate and throughput count (req/s unless the service says otherwise). */
+  unit?: string;
   capacity?: {
     highestHeldRps: number;
     steps: { rate: number; held: boolean; achievedRps: number }[];
@@ -36,9 +40,24 @@ export interface RunRecord {
   passed: boolean;
 }
 
+const fmt = (value: number | undefined) =>
+  value === undefined ? '–' : value.toLocaleString('en-US', { maximumFractionDigits: 1 });
 const num = (value: unknown) => (typeof value === 'number' ? value : undefined);
 
-export function summarise(result: K6Result) {
+export function summarise(result: K6Result, measureNames: string[] = []) {
+  const measures = measureNames
+    .filter((name) => result.metrics[name])
+    .map((metric) => {
+      const m = result.metrics[metric]!;
+      return {
+        metric,
+        count: num(m.count),
+        rate: num(m.rate),
+        avg: num(m.avg),
+        p95: num(m['p(95)']),
+        max: num(m.max),
+      };
+    });
   const metrics = Object.entries(result.metrics)
     .filter(([, m]) => m.thresholds && Object.keys(m.thresholds).length > 0)
     .map(([metric, m]) => ({
@@ -51,7 +70,7 @@ export function summarise(result: K6Result) {
         .map(({ expression, ok }) => ({ expression, ok })),
     }));
   const failed = result.metrics.http_req_failed;
-  return { metrics, errorRate: num(failed?.value) ?? num(failed?.rate) ?? 0 };
+  return { metrics, measures, errorRate: num(failed?.value) ?? num(failed?.rate) ?? 0 };
 }
 
 export async function writeReport(
@@ -78,10 +97,10 @@ export function markdown(r: RunRecord): string {
   const capacity = r.capacity
     ? [
         '',
-        `Capacity search: highest arrival rate that held every threshold: **${r.capacity.highestHeldRps} req/s**` +
+        `Capacity search: highest arrival rate that held every threshold: **${r.capacity.highestHeldRps} ${r.unit ?? 'req/s'}**` +
           (r.capacity.ratioToLimit ? ` (${r.capacity.ratioToLimit.toFixed(2)}× the bare handler's)` : ''),
         '',
-        '| rate (req/s) | achieved | held |',
+        `| rate (${r.unit ?? 'req/s'}) | achieved | held |`,
         '|---|---|---|',
         ...r.capacity.steps.map(
           (s) => `| ${s.rate} | ${s.achievedRps.toFixed(0)} | ${s.held ? 'yes' : 'no'} |`,
@@ -93,7 +112,7 @@ export function markdown(r: RunRecord): string {
     '',
     `- commit \`${r.commit}\`; command \`${r.command}\``,
     `- machine: ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.cpuModel}; Node ${r.machine.node}; ${r.machine.k6}`,
-    `- achieved ${r.achievedRps.toFixed(1)} req/s against the service; error rate ${(r.errorRate * 100).toFixed(3)}%`,
+    `- achieved ${r.achievedRps.toFixed(1)} ${r.unit ?? 'req/s'} against the service; error rate ${(r.errorRate * 100).toFixed(3)}%`,
     `- limit (${r.limit.path}) at the same rate: p50 ${ms(r.limit.p50)}, p95 ${ms(r.limit.p95)}, p99 ${ms(r.limit.p99)}; service p95 / limit p95 = ${r.latencyRatio.toFixed(2)}`,
     ...(r.redisLimit
       ? [
@@ -106,6 +125,17 @@ export function markdown(r: RunRecord): string {
     '| metric | p50 | p95 | p99 | threshold | result |',
     '|---|---|---|---|---|---|',
     ...rows,
+    ...(r.measures?.length
+      ? [
+          '',
+          '| measure | count | per second | avg | p95 | max |',
+          '|---|---|---|---|---|---|',
+          ...r.measures.map(
+            (m) =>
+              `| \`${m.metric}\` | ${fmt(m.count)} | ${fmt(m.rate)} | ${fmt(m.avg)} | ${fmt(m.p95)} | ${fmt(m.max)} |`,
+          ),
+        ]
+      : []),
     ...capacity,
     '',
   ].join('\n');

@@ -101,16 +101,22 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
     // and caches reach steady state; this pass is not measured.
     const k6Env = { BASE_URL: baseUrl, ...service.k6Env };
     await runK6(endpoints.k6!, scenario, { ...k6Env, PROFILE: 'smoke', DURATION: '5s' });
-    const result = await runK6(endpoints.k6!, scenario, { ...k6Env, PROFILE: profile });
+    // With --capacity the search comes first and the measured run is made at the highest rate that
+    // held: its percentiles then describe one instance at its sustained capacity.
+    const capacity = values.capacity
+      ? await capacitySearch(endpoints.k6!, scenario, baseUrl, bareUrl, service)
+      : undefined;
+    const heldRate: Record<string, string> = capacity?.highestHeldRps
+      ? { RATE: String(capacity.highestHeldRps) }
+      : {};
+    const result = await runK6(endpoints.k6!, scenario, { ...k6Env, PROFILE: profile, ...heldRate });
     const rate = Math.max(1, Math.round(achievedRate(result)));
     const limit = await runK6(endpoints.k6!, join(REPO_ROOT, 'loadtests/limits/bare.js'), {
       PROFILE: profile,
       BASE_URL: bareUrl,
       RATE: String(rate),
+      DURATION: '30s',
     });
-    const capacity = values.capacity
-      ? await capacitySearch(endpoints.k6!, scenario, baseUrl, bareUrl, service)
-      : undefined;
     const redis = service.redisLimit ? await redisEvalshaRate(endpoints.redis) : undefined;
     return record(service, result, limit, capacity, redis);
   } finally {
@@ -127,8 +133,7 @@ async function capacitySearch(
   service: ServiceUnderTest,
 ) {
   const steps: { rate: number; held: boolean; achievedRps: number }[] = [];
-  let rate = Number(values['capacity-start']);
-  for (let i = 0; i < Number(values['capacity-steps']); i++) {
+  const attempt = async (rate: number): Promise<boolean> => {
     const result = await runK6(k6, scenario, {
       PROFILE: profile,
       BASE_URL: baseUrl,
@@ -136,16 +141,33 @@ async function capacitySearch(
       RATE: String(rate),
       DURATION: '20s',
     });
-    const achieved = throughputOf(service, result);
     // k6 counts the arrivals it could not start (no free VU in time) as dropped iterations; a rate
     // is held when every threshold holds and nothing was dropped. (http_reqs.rate is no measure
     // here: its denominator includes setup(), which seeds data.)
     const dropped = Number(result.metrics.dropped_iterations?.count ?? 0);
     const held = result.thresholds.every((t) => t.ok) && dropped === 0;
-    steps.push({ rate, held, achievedRps: achieved });
-    process.stdout.write(`capacity: ${rate} req/s -> ${held ? 'held' : 'broke'}\n`);
-    if (!held) break;
+    steps.push({ rate, held, achievedRps: throughputOf(service, result) });
+    process.stdout.write(
+      `capacity: ${rate}/s -> ${held ? 'held' : `broke (${brokenBy(result, dropped)})`}\n`,
+    );
+    return held;
+  };
+  // Up by 1.5x until a rate breaks, then halve the gap twice between the last held and that one.
+  let rate = Number(values['capacity-start']);
+  let held = 0;
+  let broke = 0;
+  for (let i = 0; i < Number(values['capacity-steps']); i++) {
+    if (!(await attempt(rate))) {
+      broke = rate;
+      break;
+    }
+    held = rate;
     rate = Math.round(rate * 1.5);
+  }
+  for (let i = 0; i < 2 && broke > 0 && held > 0 && broke - held > held * 0.05; i++) {
+    const middle = Math.round((held + broke) / 2);
+    if (await attempt(middle)) held = middle;
+    else broke = middle;
   }
   const highestHeldRps = Math.max(0, ...steps.filter((s) => s.held).map((s) => s.rate));
   let ratioToLimit: number | undefined;
@@ -159,6 +181,13 @@ async function capacitySearch(
     ratioToLimit = highestHeldRps / Math.max(1, achievedRate(bare));
   }
   return { highestHeldRps, steps, ratioToLimit };
+}
+
+/** Which thresholds broke, for the progress line. */
+function brokenBy(result: K6Result, dropped: number): string {
+  const broken = result.thresholds.filter((t) => !t.ok).map((t) => `${t.metric} ${t.expression}`);
+  if (dropped > 0) broken.push(`${dropped} arrivals dropped`);
+  return broken.join('; ') || 'k6 failed';
 }
 
 /** Requests per second, or the service's own unit where it is not HTTP (delivered messages). */
@@ -175,7 +204,7 @@ function record(
   capacity?: RunRecord['capacity'],
   redis?: { rps: number; command: string },
 ): RunRecord {
-  const { metrics, errorRate } = summarise(result);
+  const { metrics, measures, errorRate } = summarise(result, service.measures);
   const lim = limit.metrics.http_req_duration ?? {};
   const limitP95 = Number(lim['p(95)'] ?? 0);
   const servicePrimary = Number(result.metrics[service.primaryMetric]?.['p(95)'] ?? 0);
@@ -190,7 +219,9 @@ function record(
     command: `pnpm load ${service.name} --profile ${profile}${values.capacity ? ' --capacity' : ''}`,
     machine: machineProfile(k6Binary),
     achievedRps: throughput,
+    ...(service.unit ? { unit: service.unit } : {}),
     metrics,
+    ...(measures.length ? { measures } : {}),
     errorRate,
     limit: {
       path: 'bare Fastify handler',

@@ -18,6 +18,10 @@ export interface ServiceUnderTest {
   throughputMetric?: string;
   /** Also measure raw Redis EVALSHA as this path's limit (a limiter decision is one script call). */
   redisLimit?: boolean;
+  /** Custom k6 metrics reported beside the thresholds (counts, rates, trends). */
+  measures?: string[];
+  /** What RATE and the throughput count, when not HTTP requests per second. */
+  unit?: string;
   /** Extra variables for the k6 scenario (e.g. a second instance's address). */
   k6Env?: Record<string, string>;
 }
@@ -51,6 +55,18 @@ export const SERVICES: ServiceUnderTest[] = [
     throughputTarget: 'messages_per_s',
     primaryMetric: 'chat_delivery_ms',
     throughputMetric: 'chat_messages_delivered',
+    unit: 'msg/s',
+    measures: [
+      'chat_messages_sent',
+      'chat_messages_delivered',
+      'chat_ack_ms',
+      'chat_group_deliveries',
+      'chat_group_fanout_ms',
+      'chat_connections_opened',
+      'chat_gateway_open_sockets',
+      'chat_gateway_kb_per_socket',
+      'chat_gateway_heap_kb_per_socket',
+    ],
     k6Env: { BASE_URL_2: 'http://127.0.0.1:8093' },
   },
   {
@@ -62,6 +78,7 @@ export const SERVICES: ServiceUnderTest[] = [
     postgres: true,
     throughputTarget: 'clicks_per_s',
     primaryMetric: 'http_req_duration{scenario:clicks}',
+    measures: ['consumer_lag_messages', 'freshness_ms', 'aggregator_counted_per_s'],
   },
   {
     name: 'ticket-booking',
@@ -73,6 +90,16 @@ export const SERVICES: ServiceUnderTest[] = [
     postgres: true,
     throughputTarget: 'bookings_per_s',
     primaryMetric: 'http_req_duration{name:hold}',
+    // RATE is the hold rate; search, purchase and the hot-event contention keep their share of it.
+    unit: 'holds/s',
+    throughputMetric: 'booking_holds_ok',
+    measures: [
+      'booking_holds_ok',
+      'booking_hold_conflicts',
+      'booking_purchases_ok',
+      'booking_waiting_room_wait_ms',
+      'booking_search_index_lag_ms',
+    ],
   },
 ];
 
