@@ -32,7 +32,8 @@ export interface RunRecord {
   unit?: string;
   capacity?: {
     highestHeldRps: number;
-    steps: { rate: number; held: boolean; achievedRps: number }[];
+    /** Search steps run 20 s; the last ones ('full') are the full-length confirmation runs. */
+    steps: { rate: number; held: boolean; achievedRps: number; duration?: string }[];
     ratioToLimit?: number;
   };
   documentedThroughput: { value: number; source: string; text: string };
@@ -97,13 +98,14 @@ export function markdown(r: RunRecord): string {
   const capacity = r.capacity
     ? [
         '',
-        `Capacity search: highest arrival rate that held every threshold: **${r.capacity.highestHeldRps} ${r.unit ?? 'req/s'}**` +
+        `Capacity search: highest arrival rate that held every threshold for a full-length run: **${r.capacity.highestHeldRps} ${r.unit ?? 'req/s'}**` +
           (r.capacity.ratioToLimit ? ` (${r.capacity.ratioToLimit.toFixed(2)}× the bare handler's)` : ''),
         '',
-        `| rate (${r.unit ?? 'req/s'}) | achieved | held |`,
-        '|---|---|---|',
+        `| rate (${r.unit ?? 'req/s'}) | run | achieved | held |`,
+        '|---|---|---|---|',
         ...r.capacity.steps.map(
-          (s) => `| ${s.rate} | ${s.achievedRps.toFixed(0)} | ${s.held ? 'yes' : 'no'} |`,
+          (s) =>
+            `| ${s.rate} | ${s.duration === 'full' ? 'full length' : (s.duration ?? '20s')} | ${s.achievedRps.toFixed(0)} | ${s.held ? 'yes' : 'no'} |`,
         ),
       ]
     : [];
