@@ -101,7 +101,7 @@ export function markdown(r: RunRecord): string {
         `Capacity search: highest arrival rate that held every threshold for a full-length run: **${r.capacity.highestHeldRps} ${r.unit ?? 'req/s'}**` +
           (r.capacity.ratioToLimit ? ` (${r.capacity.ratioToLimit.toFixed(2)}× the bare handler's)` : ''),
         '',
-        `| rate (${r.unit ?? 'req/s'}) | run | achieved | held |`,
+        `| rate (${r.unit ?? 'req/s'}) | run | completed per s, setup included | held |`,
         '|---|---|---|---|',
         ...r.capacity.steps.map(
           (s) =>
@@ -114,7 +114,7 @@ export function markdown(r: RunRecord): string {
     '',
     `- commit \`${r.commit}\`; command \`${r.command}\``,
     `- machine: ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.cpuModel}; Node ${r.machine.node}; ${r.machine.k6}`,
-    `- achieved ${r.achievedRps.toFixed(1)} ${r.unit ?? 'req/s'} against the service; error rate ${(r.errorRate * 100).toFixed(3)}%`,
+    `- completed ${r.achievedRps.toFixed(1)} ${r.unit ?? 'req/s'} against the service (over the whole k6 run, setup included); error rate ${(r.errorRate * 100).toFixed(3)}%`,
     `- limit (${r.limit.path}) at the same rate: p50 ${ms(r.limit.p50)}, p95 ${ms(r.limit.p95)}, p99 ${ms(r.limit.p99)}; service p95 / limit p95 = ${r.latencyRatio.toFixed(2)}`,
     ...(r.redisLimit
       ? [

@@ -153,6 +153,9 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
   }
 }
 
+/** Share of arrivals k6 may drop at a rate that still counts as offered. */
+const MAX_DROPPED_SHARE = 0.01;
+
 async function capacitySearch(
   k6: string,
   scenario: string,
@@ -170,10 +173,12 @@ async function capacitySearch(
       DURATION: '20s',
     });
     // k6 counts the arrivals it could not start (no free VU in time) as dropped iterations; a rate
-    // is held when every threshold holds and nothing was dropped. (http_reqs.rate is no measure
-    // here: its denominator includes setup(), which seeds data.)
+    // is held when every threshold holds and k6 really offered it (at most 1% dropped: a few are
+    // dropped while k6 grows its VU pool). http_reqs.rate is no measure here: its denominator
+    // includes setup(), which seeds data.
     const dropped = Number(result.metrics.dropped_iterations?.count ?? 0);
-    const held = result.thresholds.every((t) => t.ok) && dropped === 0;
+    const arrivals = Number(result.metrics.iterations?.count ?? 0) + dropped;
+    const held = result.thresholds.every((t) => t.ok) && dropped <= arrivals * MAX_DROPPED_SHARE;
     steps.push({ rate, held, achievedRps: throughputOf(service, result), duration: '20s' });
     process.stdout.write(
       `capacity: ${rate}/s -> ${held ? 'held' : `broke (${brokenBy(result, dropped)})`}\n`,
