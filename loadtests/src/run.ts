@@ -1,4 +1,4 @@
-// `pnpm load <service|all> [--profile smoke|full] [--capacity]`: starts what a scenario needs on
+// `pnpm load <service|all> [--profile smoke|full] [--rate N] [--capacity]`: starts what a scenario needs on
 // the real servers, runs k6, measures the bare-handler limit at the same rate, writes a result.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ const { values, positionals } = parseArgs({
     'capacity-start': { type: 'string', default: '500' },
     'capacity-steps': { type: 'string', default: '8' },
     traces: { type: 'boolean', default: false },
+    rate: { type: 'string' },
   },
 });
 
@@ -109,6 +110,7 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
     let result = await runK6(endpoints.k6!, scenario, {
       ...k6Env,
       PROFILE: profile,
+      ...(values.rate ? { RATE: values.rate } : {}),
       ...(capacity?.highestHeldRps ? { RATE: String(capacity.highestHeldRps) } : {}),
     });
     // A short step can hold a rate a full-length run cannot (tables and heaps grow, GC and
@@ -253,7 +255,7 @@ function record(
     profile,
     date: new Date().toISOString(),
     commit: commit(),
-    command: `pnpm load ${service.name} --profile ${profile}${values.capacity ? ' --capacity' : ''}`,
+    command: `pnpm load ${service.name} --profile ${profile}${values.rate ? ` --rate ${values.rate}` : ''}${values.capacity ? ` --capacity --capacity-start ${values['capacity-start']}` : ''}`,
     machine: machineProfile(k6Binary),
     achievedRps: throughput,
     ...(service.unit ? { unit: service.unit } : {}),
