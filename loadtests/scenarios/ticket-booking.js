@@ -38,7 +38,7 @@ const arrival = (path, extra = {}) => {
     rate: perSecond,
     timeUnit: '1s',
     duration: run,
-    preAllocatedVUs: Math.max(10, perSecond),
+    preAllocatedVUs: Math.max(10, perSecond * 2),
     // A waiting-room user polls for up to 30 s, so that path needs VUs for 30 s of arrivals.
     maxVUs: Math.max(50, perSecond * (path === 'contention' ? 35 : 5)),
     exec: path,
@@ -60,7 +60,10 @@ export const options = {
       duration: run,
     },
     // Waiting-room users poll for up to 30 s: many VUs in flight at once.
-    contention: arrival('contention', { preAllocatedVUs: 50 }),
+    // Allocated up front: arrivals that find no VU are dropped, which the capacity search counts.
+    contention: arrival('contention', {
+      preAllocatedVUs: Math.max(50, Math.round(HOLDS * MIX.contention * 35)),
+    }),
   },
   thresholds: {
     'http_req_duration{name:search}': [`p(95)<${target('ticket-booking', 'search_p95_ms')}`],
