@@ -38,7 +38,8 @@ export const options = {
     clicks: {
       executor: 'constant-arrival-rate',
       exec: 'click',
-      rate: rate(200, 2000),
+      // full: the highest rate one instance held on the reference 2-core machine (loadtests/README.md); --capacity finds yours.
+      rate: rate(200, 1140),
       timeUnit: '1s',
       duration: RUN,
       // Allocated up front: a VU initialised mid-run costs the service CPU at the worst moment, and

@@ -17,7 +17,8 @@ if (BASES.length === 0) throw new Error('set BASE_URL (and BASE_URL_2 for a seco
 /** Open connections: `__ENV.CONNECTIONS` or the profile's (an even number: users come in pairs). */
 const CONNECTIONS = 2 * Math.ceil((Number(__ENV.CONNECTIONS) || (profile === 'full' ? 1000 : 20)) / 2);
 /** Messages per second, all connections together. */
-const MESSAGES_PER_S = rate(40, 2000);
+// full: the highest rate one instance held on the reference 2-core machine (loadtests/README.md); --capacity finds yours.
+const MESSAGES_PER_S = rate(40, 300);
 const DURATION = duration('15s', '60s');
 const RUN_ID = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 

@@ -28,7 +28,8 @@ const indexLag = new Trend('booking_search_index_lag_ms', true);
 
 const run = duration('20s', '2m');
 /** Holds per second; RATE (the capacity search) sets it, and every other path keeps its share. */
-const HOLDS = rate(10, 150);
+// full: the highest rate one instance held on the reference 2-core machine (loadtests/README.md); --capacity finds yours.
+const HOLDS = rate(10, 33);
 /** The traffic mix per hold: browsing is the bulk, a fraction of holds turn into purchases. */
 const MIX = { search: 2, hold: 1, purchase: 0.4, contention: 0.5 };
 const arrival = (path, extra = {}) => {

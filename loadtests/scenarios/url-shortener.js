@@ -24,7 +24,8 @@ export const options = {
     redirects: {
       executor: 'constant-arrival-rate',
       exec: 'redirect',
-      rate: rate(100, 2000),
+      // full: the highest rate one instance held on the reference 2-core machine (loadtests/README.md); --capacity finds yours.
+      rate: rate(100, 1250),
       timeUnit: '1s',
       duration: RUN,
       preAllocatedVUs: profile === 'full' ? 100 : 20,
