@@ -132,3 +132,21 @@ function startOrder(plan: PlannedProcess[]): PlannedProcess[] {
   for (const p of plan) visit(p);
   return ordered;
 }
+
+/**
+ * The same topology on other ports: every process's port moves by `offset`, and so does every
+ * address in its environment that names another planned process (`127.0.0.1:8085`,
+ * `localhost:8081`). The fault tests run beside a user's `pnpm stack up` this way.
+ */
+export function shiftPorts(plan: PlannedProcess[], offset: number): PlannedProcess[] {
+  const appPorts = new Set(plan.map((p) => p.port));
+  const shift = (value: string) =>
+    value.replace(/\/\/(127\.0\.0\.1|localhost):(\d+)/g, (match, host: string, port: string) =>
+      appPorts.has(Number(port)) ? `//${host}:${Number(port) + offset}` : match,
+    );
+  return plan.map((p) => {
+    const env = Object.fromEntries(Object.entries(p.env).map(([k, v]) => [k, shift(v)]));
+    if ('PORT' in env) env.PORT = String(p.port + offset);
+    return { ...p, port: p.port + offset, env };
+  });
+}

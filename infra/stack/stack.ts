@@ -1,18 +1,22 @@
 // `pnpm stack up|down|status`: the compose topology, natively. The real servers come from
 // infra/native; every service and worker compose builds runs as a Node process with the
 // environment compose gives it (infra/stack/plan.ts), its log and pidfile under $SDLAB_RUN/stack.
-import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { type NativeEndpoints, type PlannedProcess, planFromCompose } from './plan.ts';
+import { type NativeEndpoints, planFromCompose } from './plan.ts';
+import {
+  stackPid as alivePid,
+  stackPidFile as pidFile,
+  RUN,
+  readyStatus as ready,
+  STACK,
+  startStackProcess,
+} from './processes.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const RUN =
-  process.env.SDLAB_RUN ?? join(process.env.SDLAB_CACHE ?? join(homedir(), '.cache', 'sdlab'), 'run');
-const STACK = join(RUN, 'stack');
 
 function nativeInfra(command: 'up' | 'down'): void {
   execFileSync('bash', [join(REPO_ROOT, 'infra/native/infra.sh'), command], { stdio: 'inherit' });
@@ -20,28 +24,6 @@ function nativeInfra(command: 'up' | 'down'): void {
 
 function endpoints(): NativeEndpoints & { prometheusTargets?: string; jaeger?: string; prometheus?: string } {
   return JSON.parse(readFileSync(join(RUN, 'endpoints.json'), 'utf8'));
-}
-
-const pidFile = (p: PlannedProcess) => join(STACK, `${p.name}.pid`);
-const logFile = (p: PlannedProcess) => join(STACK, `${p.name}.log`);
-
-function alivePid(p: PlannedProcess): number | undefined {
-  if (!existsSync(pidFile(p))) return undefined;
-  const pid = Number(readFileSync(pidFile(p), 'utf8'));
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
-}
-
-async function ready(port: number): Promise<number> {
-  try {
-    return (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) })).status;
-  } catch {
-    return 0;
-  }
 }
 
 async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
@@ -66,29 +48,8 @@ async function up(): Promise<void> {
       console.log(`[${p.name}] already up (pid ${alivePid(p)})`);
       continue;
     }
-    const out = openSync(logFile(p), 'a');
-    const child = spawn(
-      process.execPath,
-      ['--conditions=@sdlab/source', '--import', '@sdlab/service-kit/instrument', p.entry],
-      {
-        cwd: join(REPO_ROOT, p.dir),
-        env: { ...process.env, ...p.env },
-        detached: true,
-        stdio: ['ignore', out, out],
-      },
-    );
-    closeSync(out);
-    writeFileSync(pidFile(p), String(child.pid));
-    child.unref();
-    const deadline = Date.now() + 90_000;
-    while ((await ready(p.port)) !== 200) {
-      if (!alivePid(p) || Date.now() > deadline) {
-        const tail = readFileSync(logFile(p), 'utf8').split('\n').slice(-40).join('\n');
-        throw new Error(`[${p.name}] did not become ready on :${p.port}; last log lines:\n${tail}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-    console.log(`[${p.name}] ready on http://127.0.0.1:${p.port} (pid ${child.pid})`);
+    const pid = await startStackProcess(REPO_ROOT, p);
+    console.log(`[${p.name}] ready on http://127.0.0.1:${p.port} (pid ${pid})`);
   }
   if (native.prometheusTargets) {
     writeFileSync(

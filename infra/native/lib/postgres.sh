@@ -42,12 +42,18 @@ postgres_start() {
   _postgres_stop_packaged
   require_free_ports postgres "$SDLAB_PG_PORT"
   ensure_traversable postgres "$dir/x"
-  rm -rf "$data" "$dir/socket"
-  mkdir -p "$data" "$dir/socket"
-  chown postgres:postgres "$data" "$dir/socket"
-  log postgres "initdb (throwaway cluster in $data)"
-  runuser -u postgres -- "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
-    >"$dir/initdb.log" 2>&1 || { tail -n 50 "$dir/initdb.log" >&2; die postgres "initdb failed"; }
+  # SDLAB_KEEP_DATA=1 (pnpm fault: a stopped server comes back with its data, as after a real
+  # outage) restarts the existing cluster; otherwise every start is a fresh throwaway cluster.
+  if [[ ${SDLAB_KEEP_DATA:-} == 1 && -f $data/PG_VERSION ]]; then
+    log postgres "keeping the existing cluster in $data (SDLAB_KEEP_DATA=1)"
+  else
+    rm -rf "$data" "$dir/socket"
+    mkdir -p "$data" "$dir/socket"
+    chown postgres:postgres "$data" "$dir/socket"
+    log postgres "initdb (throwaway cluster in $data)"
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+      >"$dir/initdb.log" 2>&1 || { tail -n 50 "$dir/initdb.log" >&2; die postgres "initdb failed"; }
+  fi
   log postgres "starting on $SDLAB_HOST:$SDLAB_PG_PORT"
   # setpriv execs in place (no fork), so the recorded pid is the postmaster itself.
   start_daemon postgres setpriv --reuid=postgres --regid=postgres --init-groups -- \

@@ -1,0 +1,131 @@
+/**
+ * What the scenarios do with each service, through its public API only: create a link, an ad and
+ * its impressions, an event with seats, read a counter from /metrics. Every name a scenario
+ * creates carries a run id, so a run against a user's stack never meets earlier data.
+ */
+import { randomBytes } from 'node:crypto';
+import { assert, call, expectStatus } from './probe.ts';
+
+export const runId = () => randomBytes(4).toString('hex');
+
+// ---------- url-shortener
+
+export async function createLink(base: string, url: string, alias?: string) {
+  const answer = await call(`${base}/api/links`, { json: alias ? { url, alias } : { url } });
+  expectStatus(answer, 201, `create ${alias ?? url}`);
+  return answer.body as { code: string; url: string };
+}
+
+export async function expectRedirect(
+  base: string,
+  code: string,
+  location: string,
+  what = `redirect ${code}`,
+) {
+  const answer = await call(`${base}/${code}`);
+  expectStatus(answer, 302, what);
+  assert(answer.headers.get('location') === location, `${what}: Location ${answer.headers.get('location')}`);
+  return answer;
+}
+
+// ---------- ad-click-aggregator
+
+export async function createAd(base: string, adId: string, targetUrl: string, impressions: number) {
+  expectStatus(
+    await call(`${base}/ads`, { json: { adId, campaignId: 'faults', targetUrl } }),
+    201,
+    `create ad ${adId}`,
+  );
+  const signed = await call(`${base}/ads/${adId}/impressions`, { json: { count: impressions } });
+  expectStatus(signed, 200, `impressions of ${adId}`);
+  return (signed.body as { impressions: { id: string }[] }).impressions.map((i) => i.id);
+}
+
+/** Clicks the query API reports for the ad over the hours around now. */
+export async function adClicks(base: string, adId: string): Promise<number> {
+  const hour = 3_600_000;
+  const from = new Date(Math.floor(Date.now() / hour) * hour - 2 * hour).toISOString();
+  const to = new Date(Math.floor(Date.now() / hour) * hour + 2 * hour).toISOString();
+  const answer = await call(`${base}/ads/${adId}/clicks?granularity=hour&from=${from}&to=${to}`);
+  expectStatus(answer, 200, `clicks of ${adId}`);
+  return (answer.body as { total: number }).total;
+}
+
+// ---------- ticket-booking
+
+export const ADMIN = { authorization: 'Bearer dev-admin-token-change-me' };
+
+/** A venue and an event on sale with `seats` seats; returns the event id and its seat ids. */
+export async function createEvent(base: string, name: string, seats: number, waitingRoom = false) {
+  const venue = await call(`${base}/admin/venues`, {
+    headers: ADMIN,
+    json: {
+      name: `Fault hall ${name}`,
+      city: 'Lyon',
+      sections: [{ name: 'Floor', rows: 1, seatsPerRow: seats }],
+    },
+  });
+  expectStatus(venue, 201, 'create venue');
+  const event = await call(`${base}/admin/events`, {
+    headers: ADMIN,
+    json: {
+      venueId: (venue.body as { id: string }).id,
+      name: `Fault night ${name}`,
+      performer: 'The Faults',
+      category: 'concert',
+      startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+      defaultPriceCents: 5000,
+      waitingRoom,
+    },
+  });
+  expectStatus(event, 201, 'create event');
+  const eventId = (event.body as { id: string }).id;
+  const page = await call(`${base}/events/${eventId}/seats?limit=1000`);
+  expectStatus(page, 200, 'list seats');
+  return { eventId, seatIds: (page.body as { data: { id: number }[] }).data.map((s) => s.id) };
+}
+
+/** The user's place in an event's waiting room: `waiting` (with a position) or `admitted`. */
+export async function roomStatus(base: string, eventId: string, userId: string, join = false) {
+  const answer = await call(`${base}/events/${eventId}/waiting-room/${join ? 'join' : 'status'}`, {
+    method: join ? 'POST' : 'GET',
+    headers: { 'x-user-id': userId },
+  });
+  expectStatus(answer, 200, `waiting room ${join ? 'join' : 'status'}`);
+  return (answer.body as { status: string }).status;
+}
+
+export function hold(base: string, eventId: string, userId: string, seatIds: number[]) {
+  return call(`${base}/events/${eventId}/holds`, { headers: { 'x-user-id': userId }, json: { seatIds } });
+}
+
+// ---------- any service
+
+/** Sum of a Prometheus counter's samples whose labels include all of `labels`. */
+export async function metric(
+  base: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const answer = await call(`${base}/metrics`);
+  expectStatus(answer, 200, `${base}/metrics`);
+  let sum = 0;
+  for (const line of answer.text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const labelText = line.slice(name.length).match(/^\{(.*)\}/)?.[1] ?? '';
+    if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) {
+      sum += Number(line.split(' ').pop());
+    }
+  }
+  return sum;
+}
+
+/** /readyz answers `status`; for a 503, it names `dependency` among the failed checks. */
+export async function expectReadiness(base: string, status: 200 | 503, dependency?: string) {
+  const answer = await call(`${base}/readyz`);
+  expectStatus(answer, status, `${base}/readyz`);
+  if (status === 503 && dependency) {
+    const detail = (answer.body as { detail?: string }).detail ?? '';
+    assert(detail.includes(dependency), `readyz 503 does not name ${dependency}: ${detail}`);
+  }
+}

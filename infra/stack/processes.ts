@@ -1,0 +1,100 @@
+/**
+ * How a planned process runs natively: the source entry under the kit's OTel import, in its
+ * service folder, with the environment compose gives it, output appended to a log file. Shared by
+ * `pnpm stack` (detached, tracked by pidfile), `pnpm fault` (restarting a killed process the same
+ * way) and the fault tests (attached children), so all three start a service identically.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { PlannedProcess } from './plan.ts';
+
+/** $SDLAB_RUN: where infra/native keeps endpoints.json, and the stack its pidfiles and logs. */
+export const RUN =
+  process.env.SDLAB_RUN ?? join(process.env.SDLAB_CACHE ?? join(homedir(), '.cache', 'sdlab'), 'run');
+export const STACK = join(RUN, 'stack');
+
+export const stackPidFile = (p: PlannedProcess) => join(STACK, `${p.name}.pid`);
+export const stackLogFile = (p: PlannedProcess) => join(STACK, `${p.name}.log`);
+
+/** The pid in the process's stack pidfile, if that process is alive. */
+export function stackPid(p: PlannedProcess): number | undefined {
+  if (!existsSync(stackPidFile(p))) return undefined;
+  const pid = Number(readFileSync(stackPidFile(p), 'utf8'));
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts one process of the stack, detached and tracked by its pidfile, and waits until ready. */
+export async function startStackProcess(repoRoot: string, p: PlannedProcess): Promise<number> {
+  mkdirSync(STACK, { recursive: true });
+  const child = spawnPlanned(repoRoot, p, { logFile: stackLogFile(p), detached: true });
+  writeFileSync(stackPidFile(p), String(child.pid));
+  child.unref();
+  await waitReady(p, { alive: () => stackPid(p) !== undefined, logFile: stackLogFile(p) });
+  return child.pid!;
+}
+
+export interface SpawnOptions {
+  /** Appended to, never truncated: a restart keeps the log of the run before it. */
+  logFile: string;
+  /** Detached: outlives the caller (the stack); attached: dies with it (tests). */
+  detached: boolean;
+  /** Extra variables over the planned environment. */
+  env?: Record<string, string>;
+}
+
+export function spawnPlanned(repoRoot: string, p: PlannedProcess, options: SpawnOptions): ChildProcess {
+  const out = openSync(options.logFile, 'a');
+  try {
+    return spawn(
+      process.execPath,
+      ['--conditions=@sdlab/source', '--import', '@sdlab/service-kit/instrument', p.entry],
+      {
+        cwd: join(repoRoot, p.dir),
+        env: { ...process.env, ...p.env, ...options.env },
+        detached: options.detached,
+        stdio: ['ignore', out, out],
+      },
+    );
+  } finally {
+    closeSync(out);
+  }
+}
+
+/** The HTTP status of the process's /readyz, or 0 when nothing answers within 2 s. */
+export async function readyStatus(port: number): Promise<number> {
+  try {
+    return (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) })).status;
+  } catch {
+    return 0;
+  }
+}
+
+export function logTail(logFile: string, lines = 40): string {
+  return existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-lines).join('\n') : '';
+}
+
+/**
+ * Waits for /readyz to answer 200; fails with the tail of the log when the process exits first
+ * or the deadline passes.
+ */
+export async function waitReady(
+  p: PlannedProcess,
+  options: { alive: () => boolean; logFile: string; timeoutMs?: number },
+): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? 90_000);
+  while ((await readyStatus(p.port)) !== 200) {
+    if (!options.alive() || Date.now() > deadline) {
+      throw new Error(
+        `[${p.name}] did not become ready on :${p.port}; last log lines:\n${logTail(options.logFile)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
