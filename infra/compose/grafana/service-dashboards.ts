@@ -12,6 +12,8 @@ export interface PatternPanel {
   expr: string;
   legend: string;
   unit: string;
+  /** Further queries drawn on the same panel (one target each). */
+  more?: { expr: string; legend: string }[];
 }
 
 export interface ServiceDashboard {
@@ -95,6 +97,65 @@ export const DASHBOARDS: ServiceDashboard[] = [
     ],
   },
   {
+    service: 'chat-gateway',
+    label: 'chat-gateway',
+    telemetry: ['services/chat-gateway/src/telemetry.ts'],
+    panels: [
+      {
+        title: 'Open WebSockets per instance',
+        description: 'Connections each gateway holds; the Redis registry maps user/device to one of them.',
+        expr: 'sum by (instance) (sdlab_chat_open_sockets)',
+        legend: '{{instance}}',
+        unit: 'short',
+      },
+      {
+        title: 'Deliveries by path',
+        description:
+          'Frames pushed to local sockets: straight from this instance (local) or through Redis pub/sub from another.',
+        expr: 'sum by (kind, path) (rate(sdlab_chat_deliveries_total[1m]))',
+        legend: '{{kind}} {{path}}',
+        unit: 'ops',
+      },
+      {
+        title: 'Ack and delivery p95',
+        description:
+          'Ack: the send stored in Postgres (an ack means durable). Delivery: stored to written on the recipient socket; target P95 < 100 ms [001:611].',
+        expr: 'histogram_quantile(0.95, sum by (le) (rate(sdlab_chat_ack_duration_seconds_bucket[1m])))',
+        legend: 'ack p95',
+        more: [
+          {
+            expr: 'histogram_quantile(0.95, sum by (le) (rate(sdlab_chat_delivery_lag_seconds_bucket[1m])))',
+            legend: 'delivery p95',
+          },
+        ],
+        unit: 's',
+      },
+      {
+        title: 'Disconnects by reason and backpressure',
+        description:
+          'slow_consumer closes mean a send queue stayed full; draining means a graceful shutdown sent clients elsewhere.',
+        expr: 'sum by (reason) (rate(sdlab_chat_disconnects_total[1m]))',
+        legend: '{{reason}}',
+        unit: 'ops',
+      },
+      {
+        title: 'Stored sends: new vs duplicate',
+        description:
+          'A retried send (same client message id) is found stored and acked again, never stored twice.',
+        expr: 'sum by (result) (rate(sdlab_chat_messages_stored_total[1m]))',
+        legend: '{{result}}',
+        unit: 'ops',
+      },
+      {
+        title: 'Offline catch-up',
+        description: 'Messages sent in history frames in answer to sync after a reconnect.',
+        expr: 'sum(rate(sdlab_chat_synced_messages_total[1m]))',
+        legend: 'synced/s',
+        unit: 'ops',
+      },
+    ],
+  },
+  {
     service: 'ad-click-aggregator',
     label: 'ad-click-aggregator',
     telemetry: ['services/ad-click-aggregator/src/telemetry.ts'],
@@ -129,6 +190,69 @@ export const DASHBOARDS: ServiceDashboard[] = [
       },
     ],
   },
+  {
+    service: 'ticket-booking',
+    label: 'ticket-booking',
+    telemetry: ['services/ticket-booking/src/telemetry.ts', 'services/payment-provider/src/telemetry.ts'],
+    panels: [
+      {
+        title: 'Holds by outcome',
+        description: 'held, conflict (seats taken), not_found, unavailable.',
+        expr: 'sum by (outcome) (rate(sdlab_booking_holds_total[1m]))',
+        legend: '{{outcome}}',
+        unit: 'ops',
+      },
+      {
+        title: 'Conflicts by layer',
+        description:
+          'Who refused a taken seat: the Redis lock first, the Postgres conditional update as the last word.',
+        expr: 'sum by (layer) (rate(sdlab_booking_hold_conflicts_total[1m]))',
+        legend: '{{layer}}',
+        unit: 'ops',
+      },
+      {
+        title: 'Purchases and compensations',
+        description:
+          'Purchase outcomes, and saga compensations (release, refund) when a charge fails or times out.',
+        expr: 'sum by (outcome) (rate(sdlab_booking_purchases_total[1m]))',
+        legend: 'purchase {{outcome}}',
+        more: [
+          {
+            expr: 'sum by (action) (rate(sdlab_booking_compensations_total[1m]))',
+            legend: 'compensation {{action}}',
+          },
+        ],
+        unit: 'ops',
+      },
+      {
+        title: 'Charges at the payment provider',
+        description: 'Charges by outcome, and idempotent replays: a retried confirm never charges twice.',
+        expr: 'sum by (outcome) (rate(sdlab_payments_charges_total[1m]))',
+        legend: 'charge {{outcome}}',
+        more: [
+          { expr: 'sum(rate(sdlab_payments_idempotent_replays_total[1m]))', legend: 'idempotent replay' },
+        ],
+        unit: 'ops',
+      },
+      {
+        title: 'Search index lag p95 and outbox backlog',
+        description:
+          'Outbox row committed to Elasticsearch acknowledging it (target ~1 s [004:521]); pending rows grow while ES is down.',
+        expr: 'histogram_quantile(0.95, sum by (le) (rate(sdlab_booking_search_index_lag_seconds_bucket[5m])))',
+        legend: 'index lag p95 (s)',
+        more: [{ expr: 'max(sdlab_booking_outbox_pending)', legend: 'outbox rows pending' }],
+        unit: 'short',
+      },
+      {
+        title: 'Waiting room',
+        description: 'Users still queued and admitted per second (default 1000 per 10 s).',
+        expr: 'max(sdlab_booking_waiting_room_queued)',
+        legend: 'queued',
+        more: [{ expr: 'sum(rate(sdlab_booking_waiting_room_admitted_total[1m]))', legend: 'admitted/s' }],
+        unit: 'short',
+      },
+    ],
+  },
 ];
 
 const PROMETHEUS = { type: 'prometheus', uid: 'prometheus' };
@@ -142,6 +266,7 @@ function timeseries(
   expr: string,
   legend: string,
   unit: string,
+  more: { expr: string; legend: string }[] = [],
 ) {
   return {
     id,
@@ -151,7 +276,13 @@ function timeseries(
     datasource: PROMETHEUS,
     gridPos: { x, y, w: 12, h: 8 },
     fieldConfig: { defaults: { unit }, overrides: [] },
-    targets: [{ refId: 'A', datasource: PROMETHEUS, expr, legendFormat: legend, range: true }],
+    targets: [{ expr, legend }, ...more].map((q, i) => ({
+      refId: String.fromCharCode(65 + i),
+      datasource: PROMETHEUS,
+      expr: q.expr,
+      legendFormat: q.legend,
+      range: true,
+    })),
   };
 }
 
@@ -201,6 +332,7 @@ export function dashboardJson(d: ServiceDashboard): object {
         p.expr,
         p.legend,
         p.unit,
+        p.more,
       ),
     ),
   ];
