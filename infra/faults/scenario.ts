@@ -76,7 +76,7 @@ export function createFaultContext(
       results.push({ phase, service, promise, ok: error === undefined, ...(error ? { error } : {}), ms });
       const mark = error === undefined ? '✓' : '✗';
       print(
-        `  ${mark} ${phase.padEnd(7)} ${service.padEnd(20)} ${promise}${error ? `\n      ${error}` : ''}`,
+        `  ${mark} ${phase.padEnd(7)} ${service.padEnd(26)} ${promise}${error ? `\n      ${error}` : ''}`,
       );
       return error === undefined;
     },

@@ -256,7 +256,7 @@ function isolate(id: string, logDir: string) {
       const prefix = `fault-${id}:${service}:`;
       const env: Record<string, string> = {
         HOST: '127.0.0.1',
-        LOG_LEVEL: 'info',
+        LOG_LEVEL: 'warn',
         REDIS_KEY_PREFIX: prefix,
         RL_KEY_PREFIX: prefix,
         ...perService[service],

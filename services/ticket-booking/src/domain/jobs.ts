@@ -1,5 +1,6 @@
 import { Queue, Worker } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
+import { Redis } from 'ioredis';
 import type { Keys } from '../keys.ts';
 
 export const MAINTENANCE_QUEUE = 'booking-maintenance';
@@ -33,14 +34,28 @@ export async function startJobs(deps: {
   // (the lock client fails fast instead).
   const connection = { url: deps.redisUrl, maxRetriesPerRequest: null };
   const prefix = deps.keys.bullPrefix;
-  const queue = new Queue(MAINTENANCE_QUEUE, { connection, prefix });
-  for (const task of deps.tasks) {
-    await queue.upsertJobScheduler(
-      task.name,
-      { every: task.everyMs },
-      { name: task.name, opts: { removeOnComplete: 20, removeOnFail: 50 } },
+  // The queue gets a client of its own so this module can see it reconnect (below).
+  const queueClient = new Redis(deps.redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(MAINTENANCE_QUEUE, { connection: queueClient, prefix });
+  const declare = async () => {
+    for (const task of deps.tasks) {
+      await queue.upsertJobScheduler(
+        task.name,
+        { every: task.everyMs },
+        { name: task.name, opts: { removeOnComplete: 20, removeOnFail: 50 } },
+      );
+    }
+  };
+  await declare();
+  // The schedules live in Redis. A Redis that comes back empty (no persistence, a failover to a
+  // fresh replica) would otherwise never run the sweep again until this worker restarted, and
+  // expired holds would keep their seats HELD (infra/faults: redis-stopped). Declaring them again
+  // on every reconnect is harmless: upsertJobScheduler is idempotent.
+  queueClient.on('ready', () => {
+    declare().catch((err: unknown) =>
+      deps.log.warn({ err: (err as Error).message }, 'could not declare the schedules again'),
     );
-  }
+  });
   const byName = new Map(deps.tasks.map((t) => [t.name, t]));
   const worker = new Worker(
     MAINTENANCE_QUEUE,
@@ -60,6 +75,7 @@ export async function startJobs(deps: {
     async close() {
       await worker.close();
       await queue.close();
+      queueClient.disconnect();
     },
   };
 }

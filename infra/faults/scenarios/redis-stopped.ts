@@ -1,0 +1,515 @@
+/**
+ * Redis stops. Every service uses it, none stores its truth there: links, messages, clicks and
+ * seats live in Postgres (and Kafka), so each service keeps its core path and says clearly what
+ * it cannot do. When Redis comes back — empty on the native stack, which keeps no data — every
+ * service is ready again and back to normal within seconds, with nothing lost or sold twice.
+ */
+import { ChatClient, chatToken, directConversation } from '../chat-client.ts';
+import { assert, call, expectProblem, expectStatus, mapLimit, query } from '../probe.ts';
+import type { FaultScenario } from '../scenario.ts';
+import {
+  adClicks,
+  createAd,
+  createEvent,
+  createLink,
+  expectReadiness,
+  expectRedirect,
+  hold,
+  metric,
+  roomStatus,
+  runId,
+} from '../services.ts';
+
+const RECOVERY_MS = 20_000;
+/** The worker admits a batch every 10 s (WAITING_ROOM_ADMIT_EVERY_MS), plus slack for a loaded machine. */
+const ADMISSION_MS = 25_000;
+
+export const scenario: FaultScenario = {
+  name: 'redis-stopped',
+  title: 'Redis stops; every service keeps its core path, then recovers when Redis returns',
+  server: 'redis',
+  services: [
+    'url-shortener',
+    'rate-limiter',
+    'chat-gateway',
+    'chat-gateway-2',
+    'ad-click-aggregator',
+    'ad-click-aggregator-worker',
+    'ticket-booking',
+    'ticket-booking-worker',
+  ],
+  async run(ctx) {
+    const id = runId();
+    const short = ctx.url('url-shortener');
+    const limiter = ctx.url('rate-limiter');
+    const gw1 = ctx.url('chat-gateway');
+    const gw2 = ctx.url('chat-gateway-2');
+    const ads = ctx.url('ad-click-aggregator');
+    const booking = ctx.url('ticket-booking');
+    const chatDb = ctx.env('chat-gateway').DATABASE_URL!;
+    const adDb = ctx.env('ad-click-aggregator').DATABASE_URL!;
+    const bookingDb = ctx.env('ticket-booking').DATABASE_URL!;
+
+    // ---------------------------------------------------------------- before
+    const warm = await createLink(short, `https://example.com/warm/${id}`);
+    const cold = await createLink(short, `https://example.com/cold/${id}`);
+    await ctx.check('before', 'url-shortener', 'links redirect (302)', async () => {
+      await expectRedirect(short, warm.code, warm.url); // now in this instance's LRU and in Redis
+    });
+    await ctx.check('before', 'rate-limiter', 'Redis decides (X-RateLimit-Source: redis)', async () => {
+      const answer = await call(`${limiter}/v1/checks`, { json: { key: `before-${id}`, rule: 'free' } });
+      expectStatus(answer, 200, 'check');
+      assert(
+        answer.headers.get('x-ratelimit-source') === 'redis',
+        `source ${answer.headers.get('x-ratelimit-source')}`,
+      );
+    });
+
+    const [aliceToken, bobToken] = await Promise.all([
+      chatToken(gw1, `alice-${id}`),
+      chatToken(gw2, `bob-${id}`),
+    ]);
+    const conversation = await directConversation(gw1, aliceToken, `bob-${id}`);
+    const alice = await ChatClient.connect(gw1, aliceToken);
+    const bob = await ChatClient.connect(gw2, bobToken);
+    const acked: string[] = [];
+    try {
+      await ctx.check(
+        'before',
+        'chat-gateway',
+        'a message is acked and reaches the other instance live',
+        async () => {
+          const ack = await alice.send(conversation, `m-before-${id}`, 'hello before');
+          assert(ack.type === 'ack', `answer ${JSON.stringify(ack)}`);
+          acked.push(`m-before-${id}`);
+          await bob.waitFor((f) => f.type === 'message' && f.clientMsgId === `m-before-${id}`);
+        },
+      );
+
+      const adId = `fault-redis-${id}`;
+      const impressions = await createAd(ads, adId, `https://shop.example.com/${id}`, 30);
+      const recorded = { before: 0, during: 0, after: 0 };
+      const click = async (impression: string) => {
+        const answer = await call(`${ads}/c/${impression}`);
+        expectStatus(answer, 302, 'click');
+        return answer.headers.get('x-click-outcome');
+      };
+      await ctx.check('before', 'ad-click-aggregator', 'clicks redirect and are recorded', async () => {
+        for (const impression of impressions.slice(0, 5)) {
+          const outcome = await click(impression);
+          assert(outcome === 'recorded', `outcome ${outcome}`);
+          recorded.before++;
+        }
+      });
+
+      const { eventId, seatIds } = await createEvent(booking, id, 20);
+      const [s1, s2, s3, s4, contested, s10] = [
+        seatIds[0]!,
+        seatIds[1]!,
+        seatIds[2]!,
+        seatIds[3]!,
+        seatIds[4]!,
+        seatIds[9]!,
+      ];
+      await ctx.check('before', 'ticket-booking', 'a hold takes the Redis lock and the seats', async () => {
+        expectStatus(await hold(booking, eventId, `alice-${id}`, [s1, s2]), 201, 'hold');
+      });
+      const room = (await createEvent(booking, `${id}-room`, 5, true)).eventId;
+      await ctx.check(
+        'before',
+        'ticket-booking-worker',
+        'the waiting room admits a joined user (admission tick, 10 s)',
+        async () => {
+          assert(
+            (await roomStatus(booking, room, `early-${id}`, true)) === 'waiting',
+            'not waiting after join',
+          );
+          await ctx.eventually(
+            async () => {
+              const status = await roomStatus(booking, room, `early-${id}`);
+              assert(status === 'admitted', `still ${status}`);
+            },
+            ADMISSION_MS,
+            500,
+          );
+        },
+      );
+
+      // ---------------------------------------------------------------- during
+      await ctx.fault.stop();
+      ctx.log('redis stopped');
+
+      await ctx.check('during', 'url-shortener', 'cached links keep redirecting (302)', async () => {
+        await expectRedirect(short, warm.code, warm.url);
+      });
+      await ctx.check(
+        'during',
+        'url-shortener',
+        'uncached links still redirect, read from Postgres',
+        async () => {
+          await expectRedirect(short, cold.code, cold.url);
+        },
+      );
+      let createdDuring: { code: string; url: string } | undefined;
+      await ctx.check(
+        'during',
+        'url-shortener',
+        'creates still succeed (ID block in hand, limiter falls back)',
+        async () => {
+          createdDuring = await createLink(short, `https://example.com/during/${id}`);
+          await createLink(short, `https://example.com/alias/${id}`, `fault-${id}`);
+        },
+      );
+      await ctx.check(
+        'during',
+        'url-shortener',
+        'alive (healthz 200), not ready: readyz 503 names redis',
+        async () => {
+          expectStatus(await call(`${short}/healthz`), 200, 'healthz');
+          await expectReadiness(short, 503, 'redis');
+        },
+      );
+
+      await ctx.check(
+        'during',
+        'rate-limiter',
+        'each rule answers by its failure policy, named in X-RateLimit-Source',
+        async () => {
+          const decide = async (rule: string, key: string, cost = 1) => {
+            const answer = await call(`${limiter}/v1/checks`, { json: { key, rule, cost } });
+            expectStatus(answer, 200, `check ${rule}`);
+            return answer;
+          };
+          // Open the breaker first (5 failed calls), as traffic would.
+          for (let i = 0; i < 6; i++) await decide('free', `warmup-${id}`);
+          const open = await decide('pro', `open-${id}`);
+          assert(
+            open.headers.get('x-ratelimit-source') === 'fail-open',
+            `pro: ${open.headers.get('x-ratelimit-source')}`,
+          );
+          assert((open.body as { allowed: boolean }).allowed, 'pro (fail-open) denied');
+          const closed = await decide('strict', `closed-${id}`);
+          assert(
+            closed.headers.get('x-ratelimit-source') === 'fail-closed',
+            `strict: ${closed.headers.get('x-ratelimit-source')}`,
+          );
+          assert(!(closed.body as { allowed: boolean }).allowed, 'strict (fail-closed) admitted');
+          assert(closed.headers.get('retry-after') !== null, 'strict: no Retry-After on the denial');
+          const local = await decide('free', `local-${id}`, 100);
+          assert(
+            local.headers.get('x-ratelimit-source') === 'local-fallback',
+            `free: ${local.headers.get('x-ratelimit-source')}`,
+          );
+          assert((local.body as { allowed: boolean }).allowed, 'free: first 100 denied');
+          const over = await decide('free', `local-${id}`, 1);
+          assert(
+            !(over.body as { allowed: boolean }).allowed,
+            'free: the 101st unit of the minute was admitted by the fallback',
+          );
+        },
+      );
+      await ctx.check(
+        'during',
+        'rate-limiter',
+        'decides without waiting on Redis: 50 checks, each < 100 ms',
+        async () => {
+          const times = await mapLimit(Array.from({ length: 50 }), 1, async (_, i) => {
+            const answer = await call(`${limiter}/v1/checks`, {
+              json: { key: `fast-${id}-${i % 5}`, rule: 'bucket' },
+            });
+            expectStatus(answer, 200, 'check');
+            return answer.ms;
+          });
+          const slowest = Math.max(...times);
+          assert(slowest < 100, `slowest decision took ${slowest.toFixed(1)} ms`);
+        },
+      );
+      await ctx.check('during', 'rate-limiter', 'stays up: healthz 200, readyz 503 names redis', async () => {
+        expectStatus(await call(`${limiter}/healthz`), 200, 'healthz');
+        await expectReadiness(limiter, 503, 'redis');
+      });
+
+      await ctx.check(
+        'during',
+        'chat-gateway',
+        'an open connection’s send is stored in Postgres and acked',
+        async () => {
+          const ack = await alice.send(conversation, `m-during-${id}`, 'hello during');
+          assert(ack.type === 'ack', `answer ${JSON.stringify(ack)}`);
+          acked.push(`m-during-${id}`);
+          const rows = await query(
+            chatDb,
+            'SELECT seq::int AS seq FROM chat.messages WHERE conversation_id = $1 AND client_msg_id = $2',
+            [conversation, `m-during-${id}`],
+          );
+          assert(
+            rows.length === 1 && rows[0]!.seq === ack.seq,
+            `stored ${JSON.stringify(rows)} vs ack seq ${ack.seq}`,
+          );
+        },
+      );
+      await ctx.check(
+        'during',
+        'chat-gateway-2',
+        'the recipient on the other instance gets it by sync',
+        async () => {
+          await bob.sync(conversation, 0);
+          const texts = bob.messages(conversation).map((m) => m.clientMsgId);
+          assert(texts.includes(`m-during-${id}`), `bob holds ${texts.join(', ')}`);
+        },
+      );
+      await ctx.check(
+        'during',
+        'chat-gateway',
+        'a new connection is closed with 1011 (cannot register), not left hanging',
+        async () => {
+          const outcome = await ChatClient.outcome(gw1, await chatToken(gw1, `carol-${id}`));
+          assert(outcome === 1011, `new connection: ${outcome}`);
+        },
+      );
+
+      await ctx.check(
+        'during',
+        'ad-click-aggregator',
+        'clicks still redirect and are recorded (dedup fails open)',
+        async () => {
+          for (const impression of impressions.slice(5, 15)) {
+            const outcome = await click(impression);
+            assert(outcome === 'recorded', `outcome ${outcome}`);
+            recorded.during++;
+          }
+        },
+      );
+      await ctx.check('during', 'ad-click-aggregator', 'readyz 503 names redis', async () => {
+        await expectReadiness(ads, 503, 'redis');
+      });
+
+      const bypassBefore = await metric(booking, 'sdlab_booking_lock_bypass_total');
+      await ctx.check(
+        'during',
+        'ticket-booking',
+        'holds go on with Postgres alone (REDIS_FAILURE_POLICY=db-only)',
+        async () => {
+          expectStatus(await hold(booking, eventId, `bob-${id}`, [s3, s4]), 201, 'hold');
+          const bypass = await metric(booking, 'sdlab_booking_lock_bypass_total');
+          assert(bypass > bypassBefore, `sdlab_booking_lock_bypass_total stayed ${bypass}`);
+        },
+      );
+      await ctx.check(
+        'during',
+        'ticket-booking',
+        'a held seat is refused by Postgres: 409 problem+json naming it',
+        async () => {
+          const answer = await hold(booking, eventId, `carol-${id}`, [s2, seatIds[5]!]);
+          expectProblem(answer, 409, 'SDLAB_BOOKING_SEATS_TAKEN', 'hold of a held seat');
+          const taken = (answer.body as { takenSeatIds?: number[] }).takenSeatIds ?? [];
+          assert(taken.includes(s2), `takenSeatIds ${JSON.stringify(taken)}`);
+        },
+      );
+      await ctx.check(
+        'during',
+        'ticket-booking',
+        '12 buyers racing for one seat: exactly one hold, 11 × 409',
+        async () => {
+          const answers = await mapLimit(Array.from({ length: 12 }), 12, (_, i) =>
+            hold(booking, eventId, `racer-${i}-${id}`, [contested]),
+          );
+          const statuses = answers.map((a) => a.status).sort();
+          assert(
+            statuses.filter((s) => s === 201).length === 1 && statuses.filter((s) => s === 409).length === 11,
+            `statuses ${statuses.join(',')}`,
+          );
+        },
+      );
+      await ctx.check(
+        'during',
+        'ticket-booking',
+        'event details still served (the cache falls through to Postgres)',
+        async () => {
+          expectStatus(await call(`${booking}/events/${eventId}`), 200, 'event details');
+        },
+      );
+
+      // ---------------------------------------------------------------- after
+      await ctx.fault.start();
+      ctx.log('redis started again');
+
+      for (const [service, base] of [
+        ['url-shortener', short],
+        ['rate-limiter', limiter],
+        ['chat-gateway', gw1],
+        ['chat-gateway-2', gw2],
+        ['ad-click-aggregator', ads],
+        ['ticket-booking', booking],
+        ['ticket-booking-worker', ctx.url('ticket-booking-worker')],
+      ] as const) {
+        await ctx.check('after', service, `ready again (readyz 200) within ${RECOVERY_MS / 1000} s`, () =>
+          ctx.eventually(() => expectReadiness(base, 200), RECOVERY_MS),
+        );
+      }
+
+      await ctx.check(
+        'after',
+        'url-shortener',
+        'creates and redirects work; links made during the outage redirect',
+        async () => {
+          const link = await createLink(short, `https://example.com/after/${id}`);
+          await expectRedirect(short, link.code, link.url);
+          assert(createdDuring, 'no link was created during the outage');
+          await expectRedirect(short, createdDuring.code, createdDuring.url);
+        },
+      );
+      await ctx.check(
+        'after',
+        'rate-limiter',
+        'Redis decides again within 5 s (X-RateLimit-Source: redis)',
+        () =>
+          ctx.eventually(async () => {
+            const answer = await call(`${limiter}/v1/checks`, {
+              json: { key: `after-${id}`, rule: 'strict' },
+            });
+            expectStatus(answer, 200, 'check');
+            assert(
+              answer.headers.get('x-ratelimit-source') === 'redis',
+              `source ${answer.headers.get('x-ratelimit-source')}`,
+            );
+            assert((answer.body as { allowed: boolean }).allowed, 'strict still denied');
+          }, 5_000),
+      );
+
+      await ctx.check('after', 'chat-gateway', 'new connections are accepted again', async () => {
+        const outcome = await ChatClient.outcome(gw1, await chatToken(gw1, `carol-${id}`));
+        assert(outcome === 'hello', `new connection closed with ${outcome}`);
+      });
+      await ctx.check(
+        'after',
+        'chat-gateway-2',
+        'live delivery across instances resumes within one heartbeat (30 s)',
+        () =>
+          ctx.eventually(
+            async () => {
+              const clientMsgId = `m-after-${id}-${acked.length}`;
+              const ack = await alice.send(conversation, clientMsgId, 'hello after');
+              assert(ack.type === 'ack', `answer ${JSON.stringify(ack)}`);
+              acked.push(clientMsgId);
+              await bob.waitFor((f) => f.type === 'message' && f.clientMsgId === clientMsgId, 0, 3_000);
+            },
+            40_000,
+            0,
+          ),
+      );
+      await ctx.check(
+        'after',
+        'chat-gateway',
+        'every acked message is stored once, seq 1..n with no gap',
+        async () => {
+          const rows = await query<{ seq: number; client_msg_id: string }>(
+            chatDb,
+            'SELECT seq::int AS seq, client_msg_id FROM chat.messages WHERE conversation_id = $1 ORDER BY seq',
+            [conversation],
+          );
+          const ids = rows.map((r) => r.client_msg_id);
+          assert(
+            acked.every((m) => ids.filter((x) => x === m).length === 1),
+            `stored ${ids.join(',')}; acked ${acked.join(',')}`,
+          );
+          assert(
+            rows.every((r, i) => r.seq === i + 1),
+            `seqs ${rows.map((r) => r.seq).join(',')}`,
+          );
+        },
+      );
+
+      await ctx.check(
+        'after',
+        'ad-click-aggregator',
+        'dedup is back: a repeat click redirects as a duplicate',
+        async () => {
+          const fresh = impressions[15]!;
+          assert((await click(fresh)) === 'recorded', 'first click not recorded');
+          recorded.after++;
+          const again = await click(fresh);
+          assert(again === 'duplicate', `repeat click: ${again}`);
+        },
+      );
+      await ctx.check(
+        'after',
+        'ad-click-aggregator-worker',
+        'every recorded click is counted exactly once (within 30 s)',
+        async () => {
+          const expected = recorded.before + recorded.during + recorded.after;
+          await ctx.eventually(
+            async () => {
+              const total = await adClicks(ads, adId);
+              assert(total === expected, `query API says ${total}, recorded ${expected}`);
+            },
+            30_000,
+            1000,
+          );
+          const raw = await query<{ dedup: string; n: number }>(
+            adDb,
+            'SELECT dedup, count(*)::int AS n FROM adclick.raw_clicks WHERE ad_id = $1 GROUP BY dedup',
+            [adId],
+          );
+          const unchecked = raw.find((r) => r.dedup === 'unchecked')?.n ?? 0;
+          assert(
+            unchecked === recorded.during,
+            `raw clicks marked unchecked: ${unchecked}, made during the outage: ${recorded.during}`,
+          );
+        },
+      );
+
+      await ctx.check(
+        'after',
+        'ticket-booking',
+        'holds take the Redis lock again (no new lock bypass)',
+        async () => {
+          const bypass = await metric(booking, 'sdlab_booking_lock_bypass_total');
+          expectStatus(await hold(booking, eventId, `dave-${id}`, [s10]), 201, 'hold');
+          const later = await metric(booking, 'sdlab_booking_lock_bypass_total');
+          assert(later === bypass, `lock bypassed ${later - bypass} time(s) after Redis returned`);
+        },
+      );
+      await ctx.check(
+        'after',
+        'ticket-booking-worker',
+        `the waiting room admits again within ${ADMISSION_MS / 1000} s (its schedules survive an empty Redis)`,
+        async () => {
+          assert(
+            (await roomStatus(booking, room, `late-${id}`, true)) === 'waiting',
+            'not waiting after join',
+          );
+          await ctx.eventually(
+            async () => {
+              const status = await roomStatus(booking, room, `late-${id}`);
+              assert(status === 'admitted', `still ${status}`);
+            },
+            ADMISSION_MS,
+            500,
+          );
+        },
+      );
+      await ctx.check(
+        'after',
+        'ticket-booking',
+        'Postgres: no seat in two holds, every held seat has its one active hold',
+        async () => {
+          const rows = await query<{ seat: number; holds: number; status: string }>(
+            bookingDb,
+            `SELECT s.id AS seat, s.status,
+                  (SELECT count(*)::int FROM booking.holds h
+                    WHERE h.event_id = s.event_id AND s.id = ANY(h.seat_ids) AND h.status = 'ACTIVE') AS holds
+             FROM booking.seats s WHERE s.event_id = $1`,
+            [eventId],
+          );
+          const wrong = rows.filter((r) => (r.status === 'HELD' ? r.holds !== 1 : r.holds !== 0));
+          assert(wrong.length === 0, `seats out of step: ${JSON.stringify(wrong)}`);
+          const held = rows.filter((r) => r.status === 'HELD').length;
+          assert(held === 6, `${held} seats held; expected 6 (2 + 2 + 1 contested + 1 after)`);
+        },
+      );
+    } finally {
+      await Promise.all([alice.close(), bob.close()]);
+    }
+  },
+};
