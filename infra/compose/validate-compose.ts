@@ -66,7 +66,7 @@ export function validateCompose(sources: ComposeSources, rules: ComposeRules): s
   for (const [name, service] of services) {
     problems.push(
       ...imageProblems(name, rawServices.get(name) ?? {}, service, env),
-      ...healthcheckProblems(name, service),
+      ...(isOneShotJob(name, service, services) ? [] : healthcheckProblems(name, service)),
       ...dependsOnProblems(name, service, services),
       ...portProblems(name, service),
       ...volumeProblems(name, service, interpolated.value, sources.baseDir),
@@ -255,6 +255,21 @@ function healthcheckProblems(name: string, service: Record_): string[] {
 }
 
 const RESTARTS_FOREVER = new Set(['always', 'unless-stopped']);
+
+/**
+ * A job that runs once and exits (a seed, a migration): `restart: "no"`, and another service waits
+ * for it with `condition: service_completed_successfully`. It has no healthcheck to pass: its
+ * exit code is its health, and the waiting service is what `up --wait` watches.
+ */
+export function isOneShotJob(name: string, service: Record_, services: Map<string, Record_>): boolean {
+  if (String(service.restart) !== 'no') return false;
+  return [...services.values()].some((other) => {
+    const dependsOn = other.depends_on;
+    if (!isRecord(dependsOn)) return false;
+    const options = dependsOn[name];
+    return isRecord(options) && options.condition === 'service_completed_successfully';
+  });
+}
 
 function dependsOnProblems(name: string, service: Record_, services: Map<string, Record_>): string[] {
   const dependsOn = service.depends_on;

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseEnv } from 'node:util';
-import { interpolate, parseComposeYaml, servicesOf } from '../compose/validate-compose.ts';
+import { interpolate, isOneShotJob, parseComposeYaml, servicesOf } from '../compose/validate-compose.ts';
 
 /** Native addresses of the infrastructure, as infra/native writes them to endpoints.json. */
 export interface NativeEndpoints {
@@ -46,8 +46,11 @@ export function planFromCompose(
   const raw = parseComposeYaml(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'));
   const env = parseEnv(readFileSync(join(repoRoot, '.env'), 'utf8'));
   const services = servicesOf(interpolate(raw, { ...env, ...process.env }).value);
-  const apps = [...services].filter(([, s]) => s.build !== undefined);
-  const appNames = new Set(apps.map(([name]) => name));
+  const built = [...services].filter(([, s]) => s.build !== undefined);
+  const appNames = new Set(built.map(([name]) => name));
+  // One-shot jobs (the seed) are not processes to keep running: jobsFromCompose lists them.
+  const apps = built.filter(([name, s]) => !isOneShotJob(name, s, services));
+  const processNames = new Set(apps.map(([name]) => name));
 
   const plan = apps.map(([name, service]): PlannedProcess => {
     const environment = toEnv(service.environment);
@@ -60,7 +63,7 @@ export function planFromCompose(
       port,
       env: nativeEnv(environment, native, database, appNames),
       dependsOn: Object.keys((service.depends_on as Record<string, unknown>) ?? {}).filter((d) =>
-        appNames.has(d),
+        processNames.has(d),
       ),
     };
   });
@@ -76,6 +79,34 @@ function toEnv(environment: unknown): Record<string, string> {
   return Object.fromEntries(
     Object.entries((environment as Record<string, unknown>) ?? {}).map(([k, v]) => [k, String(v)]),
   );
+}
+
+/** A one-shot job compose runs once (e.g. the booking seed), and the processes it needs up first. */
+export interface PlannedJob {
+  name: string;
+  dir: string;
+  entry: string;
+  env: Record<string, string>;
+  after: string[];
+}
+
+export function jobsFromCompose(repoRoot: string, native: NativeEndpoints, database = 'sdlab'): PlannedJob[] {
+  const raw = parseComposeYaml(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'));
+  const env = parseEnv(readFileSync(join(repoRoot, '.env'), 'utf8'));
+  const services = servicesOf(interpolate(raw, { ...env, ...process.env }).value);
+  const built = [...services].filter(([, s]) => s.build !== undefined);
+  const appNames = new Set(built.map(([name]) => name));
+  return built
+    .filter(([name, s]) => isOneShotJob(name, s, services))
+    .map(([name, service]) => ({
+      name,
+      dir: dirname(String((service.build as { dockerfile?: string }).dockerfile ?? '')),
+      entry: entryOf(service.command),
+      env: nativeEnv(toEnv(service.environment), native, database, appNames),
+      after: Object.keys((service.depends_on as Record<string, unknown>) ?? {}).filter((d) =>
+        appNames.has(d),
+      ),
+    }));
 }
 
 /** `node ... dist/worker.js` in the image is `src/worker.ts` from the source tree. */

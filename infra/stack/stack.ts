@@ -1,12 +1,13 @@
 // `pnpm stack up|down|status`: the compose topology, natively. The real servers come from
 // infra/native; every service and worker compose builds runs as a Node process with the
 // environment compose gives it (infra/stack/plan.ts), its log and pidfile under $SDLAB_RUN/stack.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { type NativeEndpoints, planFromCompose } from './plan.ts';
+import { jobsFromCompose, type NativeEndpoints, type PlannedJob, planFromCompose } from './plan.ts';
 import {
   stackPid as alivePid,
   stackPidFile as pidFile,
@@ -51,6 +52,7 @@ async function up(): Promise<void> {
     const pid = await startStackProcess(REPO_ROOT, p);
     console.log(`[${p.name}] ready on http://127.0.0.1:${p.port} (pid ${pid})`);
   }
+  for (const job of jobsFromCompose(REPO_ROOT, native)) await runJob(job);
   if (native.prometheusTargets) {
     writeFileSync(
       join(native.prometheusTargets, 'stack.json'),
@@ -66,6 +68,29 @@ async function up(): Promise<void> {
   if (native.jaeger) console.log(`  ${'jaeger (API)'.padEnd(24)} ${native.jaeger}/api/services`);
   if (native.prometheus) console.log(`  ${'prometheus'.padEnd(24)} ${native.prometheus}/classic/graph`);
   console.log(`Logs: ${STACK}/<service>.log and ${RUN}/<server>/server.log`);
+}
+
+/** Runs a one-shot job (the booking seed) to completion, as compose does before its dependants. */
+async function runJob(job: PlannedJob): Promise<void> {
+  const log = join(STACK, `${job.name}.log`);
+  const out = openSync(log, 'a');
+  console.log(`[${job.name}] running once (log: ${log}) ...`);
+  const started = Date.now();
+  const child = spawn(process.execPath, ['--conditions=@sdlab/source', job.entry], {
+    cwd: join(REPO_ROOT, job.dir),
+    env: { ...process.env, ...job.env },
+    stdio: ['ignore', out, out],
+  });
+  closeSync(out);
+  const timer = setTimeout(() => child.kill('SIGTERM'), 600_000);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  const last = readFileSync(log, 'utf8').trimEnd().split('\n').slice(-1)[0] ?? '';
+  if (code !== 0) {
+    const tail = readFileSync(log, 'utf8').split('\n').slice(-20).join('\n');
+    throw new Error(`[${job.name}] exited ${code}; last log lines:\n${tail}`);
+  }
+  console.log(`[${job.name}] done in ${((Date.now() - started) / 1000).toFixed(0)} s: ${last}`);
 }
 
 async function down(): Promise<void> {

@@ -287,6 +287,14 @@ describe('validateCompose on a broken copy', () => {
       expected: /^grafana: waits for redis to complete, but redis restarts unless-stopped/,
     },
     {
+      name: 'a job that runs once but nothing waits for (so it needs a healthcheck like any service)',
+      sources: () =>
+        withKey('ticket-booking-worker', 'depends_on', {
+          'ticket-booking': { condition: 'service_healthy' },
+        }),
+      expected: /^ticket-booking-seed: has no healthcheck/,
+    },
+    {
       name: 'a port published on every interface',
       sources: () => withKey('postgres', 'ports', ['5432:5432']),
       expected: /^postgres: port "5432:5432" must bind 127\.0\.0\.1/,

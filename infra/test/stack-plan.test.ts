@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { planFromCompose } from '../stack/plan.ts';
+import { jobsFromCompose, planFromCompose } from '../stack/plan.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NATIVE = {
@@ -41,6 +41,21 @@ describe('the native stack follows docker-compose.yml', () => {
     });
     const worker = plan.find((p) => p.name === 'url-shortener-worker')!;
     expect(worker).toMatchObject({ entry: 'src/worker.ts', port: 9481, dependsOn: ['url-shortener'] });
+  });
+
+  it("runs compose's one-shot jobs once, pointed at the native services (the booking seed)", () => {
+    const jobs = jobsFromCompose(ROOT, NATIVE);
+    const seed = jobs.find((j) => j.name === 'ticket-booking-seed');
+    expect(seed).toMatchObject({
+      dir: 'services/ticket-booking',
+      entry: 'src/seed.ts',
+      after: ['ticket-booking'],
+    });
+    expect(seed!.env).toMatchObject({ SEED_BASE_URL: 'http://127.0.0.1:8085', SEED_SKIP_IF_PRESENT: 'true' });
+    expect(existsSync(join(ROOT, seed!.dir, seed!.entry))).toBe(true);
+    // A job is not a process to keep running, and waiting on it does not block a process natively.
+    expect(plan.map((p) => p.name)).not.toContain('ticket-booking-seed');
+    expect(plan.find((p) => p.name === 'ticket-booking-worker')!.dependsOn).toEqual(['ticket-booking']);
   });
 
   it('starts a service after the services it depends on, and no two on one port', () => {

@@ -14,6 +14,11 @@ const SeedConfig = Type.Object({
   SEED_EVENTS: Type.Integer({ default: 1000, minimum: 1, maximum: 1_000_000 }),
   SEED_CONCURRENCY: Type.Integer({ default: 4, minimum: 1, maximum: 64 }),
   SEED_RANDOM_SEED: Type.Integer({ default: 42 }),
+  /**
+   * Leave a catalogue that search already shows alone (compose and `pnpm stack up` run the seed on
+   * every start; the catalogue lives in volumes that outlive it).
+   */
+  SEED_SKIP_IF_PRESENT: Type.Boolean({ default: false }),
   /** Share of events with the waiting room on (the hot on-sales). */
   SEED_WAITING_ROOM_SHARE: Type.Number({ default: 0.02, minimum: 0, maximum: 1 }),
 });
@@ -203,6 +208,16 @@ async function main(): Promise<void> {
     if (res.status !== 201) throw new Error(`${path}: ${res.status} ${await res.text()}`);
     return (await res.json()) as { id: string; capacity?: number; sections?: { name: string }[] };
   };
+
+  if (config.SEED_SKIP_IF_PRESENT) {
+    const res = await fetch(`${config.SEED_BASE_URL}/events/search?size=1`);
+    if (!res.ok) throw new Error(`/events/search: ${res.status} ${await res.text()}`);
+    const { total } = (await res.json()) as { total: number };
+    if (total > 0) {
+      process.stdout.write(`seed: search already shows ${total} events; nothing to do\n`);
+      return;
+    }
+  }
 
   const venueKinds = kinds(r);
   const venues: { id: string; sections: { name: string }[]; kind: string }[] = [];
