@@ -76,6 +76,9 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
     KAFKA_BROKERS: endpoints.kafka.join(','),
     ELASTICSEARCH_URL: endpoints.elasticsearch,
     OTEL_EXPORTER_OTLP_ENDPOINT: values.traces ? endpoints.otlp : undefined,
+    // Topics and consumer groups of this run alone: a million benchmark clicks must not become the
+    // backlog of the stack's own topics (`pnpm stack up` uses the default names).
+    ...runTopics(`load-${uniqueId()}`),
   };
   const running: Running[] = [];
   try {
@@ -153,6 +156,15 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
     for (const proc of running.reverse()) await proc.stop();
     if (database) await dropTestDatabase(endpoints.postgres, database).catch(() => undefined);
   }
+}
+
+function runTopics(prefix: string): Record<string, string> {
+  return {
+    CLICKS_TOPIC: `${prefix}.clicks`,
+    DEAD_LETTER_TOPIC: `${prefix}.clicks.dead-letter`,
+    CONSUMER_GROUP: `${prefix}-aggregator`,
+    STATS_GROUP_ID: `${prefix}-stats`,
+  };
 }
 
 /** Share of arrivals k6 may drop at a rate that still counts as offered. */
