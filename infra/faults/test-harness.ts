@@ -198,7 +198,7 @@ async function startHarness(scenario: FaultScenario, options: FaultTestOptions):
       target,
       logHint: () =>
         `process logs: ${logDir} (kept when SDLAB_KEEP_FAULT_LOGS=1)\n${[...running.values()]
-          .map((r) => `--- ${r.p.name}\n${logTail(r.logFile, 15)}`)
+          .map((r) => `--- ${r.p.name}\n${shorten(logTail(r.logFile, 6))}`)
           .join('\n')}`,
       dispose,
     };
@@ -206,6 +206,14 @@ async function startHarness(scenario: FaultScenario, options: FaultTestOptions):
     await dispose();
     throw error;
   }
+}
+
+/** Log lines cut to a readable length (a pg error serialises its whole client). */
+function shorten(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => (line.length > 400 ? `${line.slice(0, 400)} …` : line))
+    .join('\n');
 }
 
 function defaultPrivateServer(server: FaultServer): () => Promise<PrivateServer> {

@@ -5,9 +5,10 @@ import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import { type Payment, type PaymentProvider, PaymentUnknownError } from '../adapters/payment-provider.ts';
 import { inTransaction } from '../adapters/postgres.ts';
-import { BookingErrors } from '../errors.ts';
+import { BookingErrors, unavailable } from '../errors.ts';
 import { Attr, type ServiceMetrics } from '../telemetry.ts';
 import { HOLD_COLUMNS, type Hold, toHold } from './holds.ts';
+import { isConnectionError } from './pg-errors.ts';
 import type { SeatLocks } from './seat-locks.ts';
 
 export type PurchaseStatus = 'PENDING' | 'CONFIRMED' | 'FAILED';
@@ -117,7 +118,10 @@ export class PurchaseService {
     idempotencyKey: string,
     paymentMethod: string,
   ): Promise<ConfirmResult> {
-    const started = await this.#begin(holdId, userId, idempotencyKey);
+    // Nothing is charged before step 1 commits, so an unreachable database here is a clean 503.
+    const started = await this.#begin(holdId, userId, idempotencyKey).catch((error: unknown) => {
+      throw isConnectionError(error) ? unavailable('store', error) : error;
+    });
     trace.getActiveSpan()?.setAttributes({ [Attr.holdId]: holdId, [Attr.purchaseId]: started.purchase.id });
     if (started.purchase.status !== 'PENDING') {
       this.#metrics?.purchases.inc({ outcome: 'replayed' });

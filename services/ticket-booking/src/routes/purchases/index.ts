@@ -31,6 +31,7 @@ export async function purchaseRoutes(app: App): Promise<void> {
           409: Problem,
           410: Problem,
           422: Problem,
+          503: Problem,
         },
       },
     },
