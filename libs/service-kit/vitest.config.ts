@@ -1,3 +1,4 @@
 import { sdlabProject } from '../../vitest.shared.ts';
 
-export default sdlabProject('service-kit', { test: { testTimeout: 30_000 } });
+// infra: the migration runner's tests need a real Postgres (the testkit's `pg` fixture).
+export default sdlabProject('service-kit', { infra: true, test: { testTimeout: 30_000 } });

@@ -165,6 +165,7 @@ export class Shipper {
   }
 }
 
+// Not the kit's retry(): this loop never gives up, keeps spool order and replaces the producer.
 /** Capped exponential backoff with full jitter between half and all of the step. */
 export function backoff(attempt: number, capMs: number): number {
   const step = Math.min(capMs, 100 * 2 ** Math.min(attempt - 1, 16));

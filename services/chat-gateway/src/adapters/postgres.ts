@@ -1,8 +1,15 @@
+import { fileURLToPath } from 'node:url';
+import { runMigrations } from '@sdlab/service-kit/postgres';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import pg from 'pg';
 import type { Config } from '../config.ts';
-import { migrate } from './migrate.ts';
+
+// Resolves the same from src/adapters (dev) and dist/adapters (image): the package root's migrations/.
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
+export const SCHEMA = 'chat';
+// Two gateway instances start at once (the guarantee tests, a rolling deploy); they queue on this lock.
+const LOCK_ID = 8_083_000_001;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,7 +34,7 @@ export const postgresAdapter = fp(
     // process. The next query gets a fresh connection.
     pool.on('error', (err) => app.log.warn({ err }, 'idle postgres connection failed'));
     app.kit.resources.add('postgres', () => pool.end());
-    await migrate(pool, app.log);
+    await runMigrations({ pool, schema: SCHEMA, dir: MIGRATIONS_DIR, lockId: LOCK_ID, log: app.log });
     app.kit.readiness.add('postgres', () => pool.query('SELECT 1'));
     app.decorate('pg', pool);
   },

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { runMigrations } from '@sdlab/service-kit/postgres';
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import type { Config } from '../config.ts';
 
@@ -17,33 +17,6 @@ export const SCHEMA = 'payments';
 // Our own advisory lock id: another service migrating the same database does not queue behind us.
 const LOCK_ID = 8_086_000_001;
 
-export async function migrate(pool: pg.Pool, log: FastifyBaseLogger): Promise<void> {
-  const client = await pool.connect();
-  try {
-    const applied = await runner({
-      dbClient: client,
-      dir: MIGRATIONS_DIR,
-      schema: SCHEMA,
-      createSchema: true,
-      migrationsSchema: SCHEMA,
-      migrationsTable: 'pgmigrations',
-      direction: 'up',
-      lockValue: LOCK_ID,
-      // Several instances starting together queue on the lock instead of failing.
-      advisoryLockMode: 'wait',
-      logger: {
-        debug: () => {},
-        info: (m: string) => log.debug(m),
-        warn: (m: string) => log.warn(m),
-        error: (m: string) => log.error(m),
-      },
-    });
-    if (applied.length) log.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
-  } finally {
-    client.release();
-  }
-}
-
 /** The Postgres pool: migrated at start-up, checked by /readyz, ended on shutdown. */
 export const postgresAdapter = fp(
   async (app: FastifyInstance, opts: { config: Config }) => {
@@ -56,7 +29,7 @@ export const postgresAdapter = fp(
     // An idle client whose server went away emits 'error'; unhandled, that would kill the process.
     pool.on('error', (err) => app.log.warn({ err }, 'idle postgres connection failed'));
     app.kit.resources.add('postgres', () => pool.end());
-    await migrate(pool, app.log);
+    await runMigrations({ pool, schema: SCHEMA, dir: MIGRATIONS_DIR, lockId: LOCK_ID, log: app.log });
     app.kit.readiness.add('postgres', () => pool.query('SELECT 1'));
     app.decorate('pg', pool);
   },

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
+import { runMigrations } from '@sdlab/service-kit/postgres';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import type { Config } from '../config.ts';
 
@@ -16,33 +16,6 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url
 export const SCHEMA = 'booking';
 // Our own advisory lock id: another service migrating the same database does not queue behind us.
 const LOCK_ID = 8_085_000_001;
-
-/** Applies pending migrations; instances starting together queue on the lock instead of failing. */
-export async function migrate(pool: pg.Pool, log: FastifyBaseLogger): Promise<void> {
-  const client = await pool.connect();
-  try {
-    const applied = await runner({
-      dbClient: client,
-      dir: MIGRATIONS_DIR,
-      schema: SCHEMA,
-      createSchema: true,
-      migrationsSchema: SCHEMA,
-      migrationsTable: 'pgmigrations',
-      direction: 'up',
-      lockValue: LOCK_ID,
-      advisoryLockMode: 'wait',
-      logger: {
-        debug: () => {},
-        info: (m: string) => log.debug(m),
-        warn: (m: string) => log.warn(m),
-        error: (m: string) => log.error(m),
-      },
-    });
-    if (applied.length) log.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
-  } finally {
-    client.release();
-  }
-}
 
 export function createPool(config: Config, name: string, log: FastifyBaseLogger): pg.Pool {
   const pool = new pg.Pool({
@@ -64,7 +37,7 @@ export const postgresAdapter = fp(
   async (app: FastifyInstance, opts: { config: Config }) => {
     const pool = createPool(opts.config, app.kit.name, app.log);
     app.kit.resources.add('postgres', () => pool.end());
-    await migrate(pool, app.log);
+    await runMigrations({ pool, schema: SCHEMA, dir: MIGRATIONS_DIR, lockId: LOCK_ID, log: app.log });
     app.kit.readiness.add('postgres', () => pool.query('SELECT 1'));
     app.decorate('pg', pool);
   },

@@ -1,6 +1,7 @@
 import type { Client as Elasticsearch } from '@elastic/elasticsearch';
 import { context, type Link, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { withTraceContext } from '@sdlab/service-kit';
+import { backoffDelay } from '@sdlab/service-kit/retry';
 import type { FastifyBaseLogger } from 'fastify';
 import pg from 'pg';
 import { Attr, tracer, type WorkerMetrics } from '../telemetry.ts';
@@ -38,8 +39,8 @@ export interface RelayOptions {
  * several workers split the work), sent in one _bulk, and deleted in the same transaction once
  * Elasticsearch took them. Documents are indexed with the event's version as an external
  * version: a retry that arrives after a newer change is refused by Elasticsearch (409) and
- * counted as stale, so order does not matter. A failed row is retried with capped, jittered
- * backoff and parked (dead_at) after OUTBOX_MAX_ATTEMPTS.
+ * counted as stale, so order does not matter. A failed row is retried with capped, full-jitter
+ * backoff (the kit's backoffDelay) and parked (dead_at) after OUTBOX_MAX_ATTEMPTS.
  * It wakes on NOTIFY (sent by the writer's transaction on commit) and polls as a fallback.
  */
 export class OutboxRelay {
@@ -163,8 +164,8 @@ export class OutboxRelay {
         } else {
           const attempts = row.attempts + 1;
           const dead = attempts >= this.#o.maxAttempts;
-          const backoff =
-            Math.min(60_000, this.#o.retryBaseMs * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
+          // Not the kit's retry(): the schedule lives in the row, survives restarts, parks it.
+          const backoff = backoffDelay(attempts, { baseDelayMs: this.#o.retryBaseMs, maxDelayMs: 60_000 });
           await client.query(
             `UPDATE booking.outbox SET attempts = $2, last_error = $3,
                next_attempt_at = now() + make_interval(secs => $4::double precision / 1000),

@@ -1,5 +1,5 @@
+import { withClient } from '@sdlab/service-kit/postgres';
 import type pg from 'pg';
-import { withClient } from '../adapters/pg-client.ts';
 import type { ClickEvent } from './clicks.ts';
 
 export interface OffsetEvent {
