@@ -58,9 +58,30 @@ export const aggregatorPlugin = fp(
       metrics,
       log: app.log,
     });
-    await aggregator.start();
-    app.kit.resources.add('aggregator', () => aggregator.stop());
-    app.kit.readiness.add('aggregator', async () => aggregator.health());
+    // Joining the group waits for the members it replaces. After a SIGKILL that is until the dead
+    // member's session expires (KAFKA_SESSION_TIMEOUT_MS, 30 s), longer than Fastify lets a plugin
+    // start (10 s): a restarted worker failed to boot at all (infra/faults: instance-killed). So
+    // the join runs in the background, and /readyz says "aggregator" is not ready until it is done.
+    let joined = false;
+    let joinFailed: Error | undefined;
+    const joining = aggregator.start().then(
+      () => {
+        joined = true;
+      },
+      (error: Error) => {
+        joinFailed = error;
+        app.log.error({ err: error }, 'the aggregator could not join its consumer group');
+      },
+    );
+    app.kit.resources.add('aggregator', async () => {
+      await joining;
+      await aggregator.stop();
+    });
+    app.kit.readiness.add('aggregator', async () => {
+      if (joinFailed) throw joinFailed;
+      if (!joined) throw new Error('joining the consumer group');
+      aggregator.health();
+    });
 
     const job = await startReconcileJob({
       redisUrl: config.REDIS_URL,
