@@ -99,7 +99,14 @@ elasticsearch_start() {
   require_free_ports elasticsearch "$SDLAB_ES_PORT" "$SDLAB_ES_TRANSPORT_PORT"
   ensure_traversable "$ES_USER" "$dir/x"
   ensure_traversable "$ES_USER" "$ES_HOME/x"
-  rm -rf "$conf" "$ES_DATA_DIR" "$ES_LOGS_DIR" "$dir/tmp" "$dir/es-server.pid"
+  # SDLAB_KEEP_DATA=1 (pnpm fault: a stopped node comes back with its indices, as after a real
+  # outage) keeps the data dir; otherwise every start is an empty node.
+  if [[ ${SDLAB_KEEP_DATA:-} == 1 && -d $ES_DATA_DIR ]]; then
+    log elasticsearch "keeping the existing data in $ES_DATA_DIR (SDLAB_KEEP_DATA=1)"
+  else
+    rm -rf "$ES_DATA_DIR"
+  fi
+  rm -rf "$conf" "$ES_LOGS_DIR" "$dir/tmp" "$dir/es-server.pid"
   mkdir -p "$ES_DATA_DIR" "$ES_LOGS_DIR" "$dir/tmp"
   # A private copy of config/: ES writes its keystore there, and the install dir stays read-only.
   cp -r "$ES_HOME/config" "$conf"

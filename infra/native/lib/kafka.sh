@@ -45,14 +45,21 @@ kafka_start() {
   dir=$(run_dir kafka)
   KAFKA_DATA_DIR=$dir/kraft-logs
   require_free_ports kafka "$SDLAB_KAFKA_PORT" "$SDLAB_KAFKA_CONTROLLER_PORT"
-  # Always a fresh KRaft dir and cluster id: old data + new cluster id = "Invalid cluster.id".
-  rm -rf "$KAFKA_DATA_DIR"
   render_template "$INFRA_DIR/kafka/server.properties.tmpl" "$dir/server.properties" \
     SDLAB_KAFKA_PORT SDLAB_KAFKA_CONTROLLER_PORT KAFKA_DATA_DIR
-  cid=$(_kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
-  [[ -n $cid ]] || die kafka "StorageTool random-uuid failed"
-  _kafka_java kafka.tools.StorageTool format -t "$cid" -c "$dir/server.properties" >"$dir/format.log" 2>&1 \
-    || { tail -n 50 "$dir/format.log" >&2; die kafka "storage format failed"; }
+  # SDLAB_KEEP_DATA=1 (pnpm fault: a stopped broker comes back with its topics, messages and
+  # committed offsets, as after a real outage) restarts on the formatted KRaft dir and its cluster
+  # id. Otherwise always a fresh dir and cluster id: old data + new cluster id = "Invalid cluster.id".
+  if [[ ${SDLAB_KEEP_DATA:-} == 1 && -f $KAFKA_DATA_DIR/meta.properties ]]; then
+    cid=$(sed -n 's/^cluster.id=//p' "$KAFKA_DATA_DIR/meta.properties")
+    log kafka "keeping the existing KRaft log in $KAFKA_DATA_DIR (SDLAB_KEEP_DATA=1)"
+  else
+    rm -rf "$KAFKA_DATA_DIR"
+    cid=$(_kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+    [[ -n $cid ]] || die kafka "StorageTool random-uuid failed"
+    _kafka_java kafka.tools.StorageTool format -t "$cid" -c "$dir/server.properties" >"$dir/format.log" 2>&1 \
+      || { tail -n 50 "$dir/format.log" >&2; die kafka "storage format failed"; }
+  fi
   log kafka "starting Kafka $SDLAB_KAFKA_VERSION on $SDLAB_HOST:$SDLAB_KAFKA_PORT (controller :$SDLAB_KAFKA_CONTROLLER_PORT, cluster id $cid)"
   # shellcheck disable=SC2086
   start_daemon kafka java $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \

@@ -2,5 +2,15 @@
 // that run outside a test.
 export { type Endpoints, endpointsFromEnv, resolveEndpoints, runDir } from './endpoints.ts';
 export { createTestDatabase, dropTestDatabase } from './postgres.ts';
-export { freePort, type PrivateServer, startPrivatePostgres, startPrivateRedis } from './private-servers.ts';
+export {
+  freePort,
+  type LatencyProxy,
+  type PrivateKafka,
+  type PrivateServer,
+  startLatencyProxy,
+  startPrivateElasticsearch,
+  startPrivateKafka,
+  startPrivatePostgres,
+  startPrivateRedis,
+} from './private-servers.ts';
 export { uniqueId } from './unique-id.ts';
