@@ -26,7 +26,7 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
 
   await app.register(postgresAdapter, { config });
   await app.register(redisAdapter, { config });
-  await app.register(elasticsearchAdapter, { config });
+  await app.register(elasticsearchAdapter, { config, readiness: false });
   await app.register(bookingDomain, { config });
 
   await app.register(adminRoutes);

@@ -74,7 +74,9 @@ export async function ensureIndex(
 ): Promise<void> {
   if (await es.indices.exists({ index })) return;
   try {
-    await es.indices.create({ index, ...indexBody(refreshInterval) });
+    // A cluster-state update, slower than the searches SEARCH_TIMEOUT_MS is sized for: on a node
+    // that had just started it took over 2 s on the 2-core VM, and the start-up failed on it.
+    await es.indices.create({ index, ...indexBody(refreshInterval) }, { requestTimeout: 30_000 });
     log.info({ index }, 'created search index');
   } catch (error) {
     const type = (error as { body?: { error?: { type?: string } } }).body?.error?.type;

@@ -11,7 +11,12 @@ declare module 'fastify' {
   }
 }
 
-/** Topic set-up, the click producer, and a broker check for /readyz; disconnected on shutdown. */
+/**
+ * Topic set-up and the click producer; disconnected on shutdown. Kafka is deliberately not a
+ * readiness check of this process: a redirect never waits for it, and a Kafka outage must not take
+ * every instance out of the load balancer ("redirects stay available"). Lost click events are the
+ * signal (`sdlab_shortener_click_events_failed_total`); the worker's /readyz names Kafka.
+ */
 export const kafkaProducerAdapter = fp(
   async (app: FastifyInstance, opts: { config: Config }) => {
     const kafka = createKafka(opts.config, app.kit.name, app.log);
@@ -27,7 +32,6 @@ export const kafkaProducerAdapter = fp(
     });
     await producer.connect();
     app.kit.resources.add('kafka-producer', () => producer.disconnect());
-    app.kit.readiness.add('kafka', () => admin.describeCluster());
     app.decorate('kafka', kafka);
     app.decorate('clicksProducer', producer);
   },
