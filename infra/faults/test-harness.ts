@@ -73,16 +73,14 @@ export function faultTest(scenario: FaultScenario, options: FaultTestOptions): v
     it(
       scenario.title,
       async () => {
-        const lines: string[] = [];
-        const { ctx, results } = createFaultContext(harness!.target, (line) => {
-          lines.push(line);
-          console.log(line);
-        });
-        console.log(`${scenario.name}: ${scenario.title}`);
+        // One block per run: vitest prefixes every console call with the test's name.
+        const lines: string[] = [`${scenario.name}: ${scenario.title}`];
+        const { ctx, results } = createFaultContext(harness!.target, (line) => lines.push(line));
         try {
           await scenario.run(ctx);
         } finally {
-          console.log(summary(results));
+          lines.push(summary(results));
+          console.log(lines.join('\n'));
         }
         expect(failures(results), harness!.logHint()).toEqual([]);
         expect(results.length).toBeGreaterThanOrEqual(options.minChecks);

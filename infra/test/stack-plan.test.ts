@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { jobsFromCompose, planFromCompose } from '../stack/plan.ts';
+import { jobsFromCompose, planFromCompose, shiftPorts } from '../stack/plan.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NATIVE = {
@@ -56,6 +56,20 @@ describe('the native stack follows docker-compose.yml', () => {
     // A job is not a process to keep running, and waiting on it does not block a process natively.
     expect(plan.map((p) => p.name)).not.toContain('ticket-booking-seed');
     expect(plan.find((p) => p.name === 'ticket-booking-worker')!.dependsOn).toEqual(['ticket-booking']);
+  });
+
+  it('shifts every port, and every address of a planned process, by an offset (the fault tests)', () => {
+    const shifted = shiftPorts(plan, 20_000);
+    const at = (name: string) => shifted.find((p) => p.name === name)!;
+    const before = (name: string) => plan.find((p) => p.name === name)!;
+    expect(at('ticket-booking')).toMatchObject({ port: 28085, env: { PORT: '28085' } });
+    expect(at('ticket-booking').env.PAYMENT_PROVIDER_URL).toBe('http://127.0.0.1:28086');
+    expect(at('payment-provider').env.WEBHOOK_URL).toBe('http://127.0.0.1:28085/webhooks/payments');
+    expect(at('url-shortener').env.PUBLIC_BASE_URL).toBe('http://localhost:28081');
+    // The servers' addresses are not app ports: they stay.
+    for (const key of ['DATABASE_URL', 'REDIS_URL', 'KAFKA_BROKERS'])
+      expect(at('url-shortener').env[key]).toBe(before('url-shortener').env[key]);
+    expect(shifted.map((p) => p.port)).toEqual(plan.map((p) => p.port + 20_000));
   });
 
   it('starts a service after the services it depends on, and no two on one port', () => {
