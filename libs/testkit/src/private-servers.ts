@@ -452,6 +452,15 @@ export async function startPrivateElasticsearch(options: { heap?: string } = {})
     const body = (await res.json()) as { timed_out?: boolean; status?: string };
     if (!res.ok || body.timed_out !== false || body.status === 'red') throw new Error(JSON.stringify(body));
   };
+  // A node that has just turned yellow can still take tens of seconds over its first index
+  // creation on a busy 2-core machine (a service's start-up timed out on it). Creating and deleting
+  // one here makes "started" mean "takes an index".
+  const warm = async () => {
+    const warmup = `${url}/sdlab-private-warmup`;
+    const created = await fetch(warmup, { method: 'PUT', signal: AbortSignal.timeout(120_000) });
+    if (!created.ok) throw new Error(`warm-up index: ${created.status} ${await created.text()}`);
+    await fetch(warmup, { method: 'DELETE', signal: AbortSignal.timeout(120_000) });
+  };
   const kill = async () => {
     await jvm.kill();
     // The node JVM is in the launcher's process group; make sure it is gone before the port is reused.
@@ -460,7 +469,13 @@ export async function startPrivateElasticsearch(options: { heap?: string } = {})
     while (alive(nodePid)) await new Promise((resolve) => setTimeout(resolve, 50));
     rmSync(pidFile, { force: true });
   };
-  const start = () => jvm.start(ready, 180_000);
+  const start = async () => {
+    await jvm.start(ready, 180_000);
+    const started = Date.now();
+    await warm();
+    if (Date.now() - started > 5000)
+      process.stderr.write(`private elasticsearch: first index took ${Date.now() - started} ms\n`);
+  };
   await start();
   return {
     url,
