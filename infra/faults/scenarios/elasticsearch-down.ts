@@ -15,10 +15,11 @@ const LAG_MS = 5_000;
 /** A search while Elasticsearch is down must fail fast, not wait out timeouts (SEARCH_TIMEOUT_MS 2 s). */
 const FAST_MS = 2_500;
 /**
- * After an outage the relay retries each waiting row on its own backoff (capped at 60 s,
- * OUTBOX_RETRY_BASE_MS × 2^attempts, jittered), not at once: a change waits at most one cap.
+ * While Elasticsearch is unreachable the relay retries waiting rows at least every 5 s (an outage
+ * does not count towards parking them), so a change lands within one such wait, the index
+ * refresh and the worker noticing the node is back; 20 s leaves room for a loaded machine.
  */
-const CATCH_UP_MS = 75_000;
+const CATCH_UP_MS = 20_000;
 
 export const scenario: FaultScenario = {
   name: 'elasticsearch-down',

@@ -1,7 +1,7 @@
 import type { Client as Elasticsearch } from '@elastic/elasticsearch';
 import { context, type Link, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { withTraceContext } from '@sdlab/service-kit';
-import { backoffDelay } from '@sdlab/service-kit/retry';
+import { backoffDelay, isRetriable } from '@sdlab/service-kit/retry';
 import type { FastifyBaseLogger } from 'fastify';
 import pg from 'pg';
 import { Attr, tracer, type WorkerMetrics } from '../telemetry.ts';
@@ -17,7 +17,11 @@ interface OutboxRow {
   attempts: number;
 }
 
-type RelayResult = { ok: boolean; stale?: boolean; error?: string };
+/** `transient`: Elasticsearch itself was unreachable or overloaded, not this row's fault. */
+type RelayResult = { ok: boolean; stale?: boolean; error?: string; transient?: boolean };
+
+/** While Elasticsearch is away, waiting rows are tried this often, so they land soon after it returns. */
+const TRANSIENT_MAX_DELAY_MS = 5_000;
 
 export interface RelayOptions {
   pool: pg.Pool;
@@ -137,7 +141,8 @@ export class OutboxRelay {
             return await this.#bulk(rows);
           } catch (error) {
             span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-            return rows.map((): RelayResult => ({ ok: false, error: (error as Error).message }));
+            const transient = isRetriable(error);
+            return rows.map((): RelayResult => ({ ok: false, error: (error as Error).message, transient }));
           } finally {
             span.end();
           }
@@ -163,9 +168,14 @@ export class OutboxRelay {
           });
         } else {
           const attempts = row.attempts + 1;
-          const dead = attempts >= this.#o.maxAttempts;
+          // An outage of Elasticsearch is no reason to give up on a row: only failures of the row
+          // itself (a mapping error, a rejected document) count towards parking it.
+          const dead = !result.transient && attempts >= this.#o.maxAttempts;
           // Not the kit's retry(): the schedule lives in the row, survives restarts, parks it.
-          const backoff = backoffDelay(attempts, { baseDelayMs: this.#o.retryBaseMs, maxDelayMs: 60_000 });
+          const backoff = backoffDelay(attempts, {
+            baseDelayMs: this.#o.retryBaseMs,
+            maxDelayMs: result.transient ? TRANSIENT_MAX_DELAY_MS : 60_000,
+          });
           await client.query(
             `UPDATE booking.outbox SET attempts = $2, last_error = $3,
                next_attempt_at = now() + make_interval(secs => $4::double precision / 1000),
