@@ -287,12 +287,12 @@ describe('validateCompose on a broken copy', () => {
       expected: /^grafana: waits for redis to complete, but redis restarts unless-stopped/,
     },
     {
-      name: 'a job that runs once but nothing waits for (so it needs a healthcheck like any service)',
+      name: 'a job that runs once but nothing waits for (so its healthcheck cannot be disabled)',
       sources: () =>
         withKey('ticket-booking-worker', 'depends_on', {
           'ticket-booking': { condition: 'service_healthy' },
         }),
-      expected: /^ticket-booking-seed: has no healthcheck/,
+      expected: /^ticket-booking-seed: healthcheck is disabled/,
     },
     {
       name: 'a port published on every interface',
