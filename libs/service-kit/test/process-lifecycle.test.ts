@@ -33,7 +33,13 @@ describe('graceful shutdown on SIGTERM', () => {
     expect(closed).toEqual(['second-consumer', 'first-pool']);
     const messages = service.lines.map((line) => (line as { msg?: string }).msg);
     expect(messages).toContain('shutting down: draining in-flight requests');
-    expect(messages.at(-1)).toBe('shutdown complete');
+    // Nothing happens after shutdown completes. The in-flight request's access-log line comes from
+    // Fastify's onResponse hook (the response's 'finish' event), which on a loaded machine can run
+    // after the server has closed and the kit has logged its last line; that one line's place is
+    // not pinned (the response itself was checked above).
+    const end = messages.lastIndexOf('shutdown complete');
+    expect(end).toBeGreaterThan(messages.indexOf('shutting down: draining in-flight requests'));
+    expect(messages.slice(end + 1).filter((m) => m !== 'request completed')).toEqual([]);
   });
 
   it('refuses new connections once draining has started', async () => {
