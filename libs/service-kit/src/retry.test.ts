@@ -78,6 +78,10 @@ describe('isRetriable', () => {
     ['Postgres admin shutdown', withCode('57P01', 'terminating connection')],
     ['Postgres connection failure', withCode('08006', 'connection failure')],
     ['pg: connection terminated', new Error('Connection terminated unexpectedly')],
+    [
+      'pg: a query on a client whose connection failed',
+      new Error('Client has encountered a connection error and is not queryable'),
+    ],
     ['pg: pool connect timeout', new Error('timeout exceeded when trying to connect')],
     ['an adapter error that says so', Object.assign(new Error('outcome unknown'), { retriable: true })],
   ])('retries %s', (_name, error) => {

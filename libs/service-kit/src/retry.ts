@@ -124,8 +124,10 @@ const RETRIABLE_STATUS = new Set([429, 502, 503, 504]);
 // connections, 57P01-57P03 admin/crash shutdown and cannot connect now.
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 const RETRIABLE_SQLSTATE = /^(08...|40001|40P01|53300|57P0[1-3])$/;
-// pg reports a dropped connection or a pool connect timeout without a code, only in the message.
-const PG_CONNECTION_LOST = /^(Connection terminated|timeout exceeded when trying to connect)/;
+// pg reports a dropped connection or a pool connect timeout without a code, only in the message;
+// a query on a client whose connection already failed (the server ended it) says so too.
+const PG_CONNECTION_LOST =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
 // @elastic/transport's errors for a request that never got an answer.
 const ES_NO_ANSWER = new Set(['ConnectionError', 'TimeoutError', 'NoLivingConnectionsError']);
 
