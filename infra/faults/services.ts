@@ -121,6 +121,12 @@ export async function metric(
 }
 
 /** /readyz answers `status`; for a 503, it names `dependency` among the failed checks. */
+/** The process is up (`/healthz` 200) but reports not ready (`/readyz` 503) naming `dependency`. */
+export async function expectAliveNotReady(base: string, dependency: string) {
+  expectStatus(await call(`${base}/healthz`), 200, 'healthz');
+  await expectReadiness(base, 503, dependency);
+}
+
 export async function expectReadiness(base: string, status: 200 | 503, dependency?: string) {
   const answer = await call(`${base}/readyz`);
   expectStatus(answer, status, `${base}/readyz`);

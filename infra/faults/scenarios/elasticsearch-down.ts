@@ -8,7 +8,15 @@
  */
 import { assert, call, expectProblem, expectStatus, query } from '../probe.ts';
 import type { FaultScenario } from '../scenario.ts';
-import { ADMIN, createEvent, expectReadiness, hold, metric, runId } from '../services.ts';
+import {
+  ADMIN,
+  createEvent,
+  expectAliveNotReady,
+  expectReadiness,
+  hold,
+  metric,
+  runId,
+} from '../services.ts';
 
 /** Documented search lag in normal operation: ~1 s, P95 < 5 s (ticket-booking README). */
 const LAG_MS = 5_000;
@@ -161,8 +169,7 @@ export const scenario: FaultScenario = {
       'ticket-booking-worker',
       'alive (healthz 200), not ready: readyz 503 names elasticsearch',
       async () => {
-        expectStatus(await call(`${worker}/healthz`), 200, 'healthz');
-        await expectReadiness(worker, 503, 'elasticsearch');
+        await expectAliveNotReady(worker, 'elasticsearch');
       },
     );
 

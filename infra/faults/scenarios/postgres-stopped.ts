@@ -14,6 +14,7 @@ import {
   createAd,
   createEvent,
   createLink,
+  expectAliveNotReady,
   expectReadiness,
   expectRedirect,
   hold,
@@ -150,8 +151,7 @@ export const scenario: FaultScenario = {
         'url-shortener',
         'alive (healthz 200), not ready: readyz 503 names postgres',
         async () => {
-          expectStatus(await call(`${short}/healthz`), 200, 'healthz');
-          await expectReadiness(short, 503, 'postgres');
+          await expectAliveNotReady(short, 'postgres');
         },
       );
 
