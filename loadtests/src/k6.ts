@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { followCpu } from './cpu-usage.ts';
 
 export interface K6Metric {
   [stat: string]: number | Record<string, boolean> | undefined;
@@ -14,6 +15,8 @@ export interface K6Result {
   /** Each threshold with whether it held (k6's export marks a breached one `true`). */
   thresholds: { metric: string; expression: string; ok: boolean }[];
   output: string;
+  /** CPU time k6 itself used (sampled; k6 shares the machine with what it loads). */
+  cpuMs: number;
 }
 
 /** Runs one k6 script and returns its end-of-test summary. Exit 99 means a threshold broke. */
@@ -29,8 +32,9 @@ export async function runK6(k6: string, script: string, env: Record<string, stri
     ...Object.entries(env).flatMap(([key, value]) => ['-e', `${key}=${value}`]),
     script,
   ];
+  let cpu: { stop(): number } | undefined;
   const { code, output } = await new Promise<{ code: number; output: string }>((resolve) => {
-    execFile(
+    const child = execFile(
       k6,
       args,
       {
@@ -45,7 +49,9 @@ export async function runK6(k6: string, script: string, env: Record<string, stri
         resolve({ code: error && !exit ? 1 : exit, output: `${stdout}${stderr}` });
       },
     );
+    if (child.pid) cpu = followCpu(child.pid);
   });
+  const cpuMs = cpu?.stop() ?? 0;
   try {
     const parsed = JSON.parse(await readFile(summary, 'utf8')) as { metrics: Record<string, K6Metric> };
     const thresholds = Object.entries(parsed.metrics).flatMap(([metric, values]) =>
@@ -55,7 +61,7 @@ export async function runK6(k6: string, script: string, env: Record<string, stri
         ok: !breached,
       })),
     );
-    return { exitCode: code, metrics: parsed.metrics, thresholds, output };
+    return { exitCode: code, metrics: parsed.metrics, thresholds, output, cpuMs };
   } catch {
     throw new Error(`k6 produced no summary for ${script} (exit ${code}):\n${output.slice(-4000)}`);
   } finally {

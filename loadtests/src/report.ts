@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { CpuAccount } from './cpu-usage.ts';
 import type { K6Result } from './k6.ts';
 import type { MachineProfile } from './machine.ts';
 
@@ -28,6 +29,8 @@ export interface RunRecord {
   redisLimit?: { rps: number; command: string; ratio: number };
   /** Service p95 over the bare handler's p95 at the same arrival rate. */
   latencyRatio: number;
+  /** Where the measured run's CPU went: the machine, k6, each service process. */
+  cpu?: CpuAccount & { msPerRequest?: number };
   /** What the arrival rate and throughput count (req/s unless the service says otherwise). */
   unit?: string;
   capacity?: {
@@ -122,6 +125,7 @@ export function markdown(r: RunRecord): string {
         ]
       : []),
     `- documented throughput ${r.documentedThroughput.value}/s (${r.documentedThroughput.text}, ${r.documentedThroughput.source}) needs **${r.instancesNeeded}** instance(s) at the rate this run held on this machine`,
+    ...cpuLines(r),
     `- verdict: ${r.passed ? 'every threshold held' : '**a threshold broke**'}`,
     '',
     '| metric | p50 | p95 | p99 | threshold | result |',
@@ -141,4 +145,25 @@ export function markdown(r: RunRecord): string {
     ...capacity,
     '',
   ].join('\n');
+}
+
+const pct = (share: number) => `${(share * 100).toFixed(0)}%`;
+
+/** k6 shares the cores with the services: who used what says whose limit a broken rate was. */
+export function cpuLines(r: RunRecord): string[] {
+  const cpu = r.cpu;
+  if (!cpu) return [];
+  const parts = [
+    ...(cpu.k6 ? [`k6 ${cpu.k6.cores.toFixed(2)}`] : []),
+    ...cpu.processes.map((p) => `${p.name} ${p.cores.toFixed(2)}`),
+  ];
+  const lines = [
+    `- CPU over the measured run (${cpu.wallS.toFixed(0)} s): machine ${pct(cpu.machineBusy)} busy on ${cpu.cores} cores; cores used: ${parts.join(', ')}`,
+  ];
+  if (cpu.msPerRequest !== undefined && cpu.msPerRequest > 0) {
+    lines.push(
+      `- service CPU per request: ${cpu.msPerRequest.toFixed(3)} ms (derived, not measured: one core could serve ~${fmt(Math.floor(1000 / cpu.msPerRequest))} req/s if CPU were the only limit)`,
+    );
+  }
+  return lines;
 }

@@ -10,6 +10,7 @@ import {
   resolveEndpoints,
   uniqueId,
 } from '@sdlab/testkit/infra';
+import { type CpuAccount, startCpuAccount } from './cpu-usage.ts';
 import { achievedRate, type K6Result, runK6 } from './k6.ts';
 import { commit, machineProfile } from './machine.ts';
 import { listeningAddress, type Running, startNode, waitReady } from './processes.ts';
@@ -93,6 +94,10 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
       running.push(proc);
       await waitReady(`http://127.0.0.1:${p.port}/readyz`, proc);
     }
+    const measured = running.map((proc, i) => ({
+      name: processLabel(service, service.processes[i]!),
+      pid: proc.child.pid!,
+    }));
     const bare = await startNode('bare-fastify', REPO_ROOT, 'loadtests/limits/bare-fastify.ts', {}, logDir);
     running.push(bare);
     const bareUrl = await listeningAddress(bare);
@@ -110,12 +115,14 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
     const capacity = values.capacity
       ? await capacitySearch(endpoints.k6!, scenario, baseUrl, bareUrl, service)
       : undefined;
+    let account = startCpuAccount(measured);
     let result = await runK6(endpoints.k6!, scenario, {
       ...k6Env,
       PROFILE: profile,
       ...(values.rate ? { RATE: values.rate } : {}),
       ...(capacity?.highestHeldRps ? { RATE: String(capacity.highestHeldRps) } : {}),
     });
+    let cpu = account.finish(result.cpuMs);
     // A short step can hold a rate a full-length run cannot (tables and heaps grow, GC and
     // vacuum catch up): the full run confirms the rate, or the rate steps down by 20% and tries again.
     for (let i = 0; capacity?.highestHeldRps && i < 3; i++) {
@@ -137,11 +144,13 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
         capacity.ratioToLimit = undefined;
         break;
       }
+      account = startCpuAccount(measured);
       result = await runK6(endpoints.k6!, scenario, {
         ...k6Env,
         PROFILE: profile,
         RATE: String(capacity.highestHeldRps),
       });
+      cpu = account.finish(result.cpuMs);
     }
     const rate = Math.max(1, Math.round(achievedRate(result)));
     const limit = await runK6(endpoints.k6!, join(REPO_ROOT, 'loadtests/limits/bare.js'), {
@@ -151,11 +160,18 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
       DURATION: '30s',
     });
     const redis = service.redisLimit ? await redisEvalshaRate(endpoints.redis) : undefined;
-    return record(service, result, limit, capacity, redis);
+    return record(service, result, limit, cpu, capacity, redis);
   } finally {
     for (const proc of running.reverse()) await proc.stop();
     if (database) await dropTestDatabase(endpoints.postgres, database).catch(() => undefined);
   }
+}
+
+/** `url-shortener-worker`, `chat-gateway (gw-2)`: what a process is, for the CPU table. */
+function processLabel(service: ServiceUnderTest, p: ServiceUnderTest['processes'][number]): string {
+  const role = p.entry.replace(/^src\//, '').replace(/\.ts$/, '');
+  const name = `${p.dir ?? service.name}${role === 'main' ? '' : `-${role}`}`;
+  return p.env?.INSTANCE_ID ? `${name} (${p.env.INSTANCE_ID})` : name;
 }
 
 function runTopics(prefix: string): Record<string, string> {
@@ -252,6 +268,7 @@ function record(
   service: ServiceUnderTest,
   result: K6Result,
   limit: K6Result,
+  cpu: CpuAccount,
   capacity?: RunRecord['capacity'],
   redis?: { rps: number; command: string },
 ): RunRecord {
@@ -262,6 +279,7 @@ function record(
   const documented = targets[service.name][service.throughputTarget];
   const throughput = throughputOf(service, result);
   const held = capacity?.highestHeldRps || throughput;
+  const httpRequests = Number(result.metrics.http_reqs?.count ?? 0);
   return {
     service: service.name,
     profile,
@@ -282,6 +300,13 @@ function record(
       p99: Number(lim['p(99)'] ?? 0),
     },
     latencyRatio: limitP95 > 0 ? servicePrimary / limitP95 : 0,
+    cpu: {
+      ...cpu,
+      // Per HTTP request only where requests are the unit (a chat message is not one).
+      ...(!service.throughputMetric && httpRequests > 0
+        ? { msPerRequest: cpu.processes.reduce((sum, p) => sum + p.cpuMs, 0) / httpRequests }
+        : {}),
+    },
     ...(capacity ? { capacity } : {}),
     ...(redis ? { redisLimit: { ...redis, ratio: held / Math.max(1, redis.rps) } } : {}),
     documentedThroughput: documented,

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { K6Result } from '../src/k6.ts';
-import { markdown, type RunRecord, summarise } from '../src/report.ts';
+import { cpuLines, markdown, type RunRecord, summarise } from '../src/report.ts';
 
 const k6Result: K6Result = {
   exitCode: 99,
   output: '',
+  cpuMs: 0,
   metrics: {
     'http_req_duration{scenario:redirects}': {
       'p(50)': 1.5,
@@ -71,5 +72,23 @@ describe('load-test report', () => {
     expect(text).toContain('commit `abc1234`');
     expect(text).toContain('needs **101** instance(s)');
     expect(text).toContain('**a threshold broke**');
+    expect(cpuLines(record)).toEqual([]);
+  });
+
+  it('says where the CPU went and what one request cost the service', () => {
+    const record = {
+      cpu: {
+        wallS: 180.2,
+        cores: 2,
+        machineBusy: 0.934,
+        k6: { cores: 1.02, cpuMs: 183_800 },
+        processes: [{ name: 'rate-limiter', cores: 0.25, cpuMs: 45_000 }],
+        msPerRequest: 0.3704,
+      },
+    } as RunRecord;
+    expect(cpuLines(record)).toEqual([
+      '- CPU over the measured run (180 s): machine 93% busy on 2 cores; cores used: k6 1.02, rate-limiter 0.25',
+      '- service CPU per request: 0.370 ms (derived, not measured: one core could serve ~2,699 req/s if CPU were the only limit)',
+    ]);
   });
 });

@@ -1,0 +1,98 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+
+// Where a run's CPU went. k6 runs on the same cores as the services it loads, so a rate that
+// "breaks" may be the load generator's limit rather than the service's: the record says how much
+// of the machine each one used, and the service's CPU time per request.
+
+/** Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`; 100 on every common Linux). */
+const TICKS_PER_S = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU time of one process so far, in ms; undefined once it has gone. */
+export function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may itself contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line: 12th and 13th after the name.
+    return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_S) * 1000;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy and total CPU time of the whole machine so far (all cores), in ms. */
+export function machineCpuMs(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = ticks.reduce((sum, t) => sum + t, 0);
+  // idle + iowait are the not-busy parts.
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+  return { busy: ((total - idle) / TICKS_PER_S) * 1000, total: (total / TICKS_PER_S) * 1000 };
+}
+
+/**
+ * Follows a short-lived process's CPU time by sampling it, since it cannot be read after the
+ * process exits (k6). The last sample is at most `everyMs` behind the process's end.
+ */
+export function followCpu(pid: number, everyMs = 250): { stop(): number } {
+  let last = processCpuMs(pid) ?? 0;
+  const timer = setInterval(() => {
+    last = processCpuMs(pid) ?? last;
+  }, everyMs);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      last = processCpuMs(pid) ?? last;
+      return last;
+    },
+  };
+}
+
+export interface CpuShare {
+  /** Cores' worth of CPU used on average over the run (1 = one core fully busy). */
+  cores: number;
+  cpuMs: number;
+}
+
+export interface CpuAccount {
+  wallS: number;
+  cores: number;
+  /** Share of the whole machine that was busy (0–1). */
+  machineBusy: number;
+  k6?: CpuShare;
+  processes: (CpuShare & { name: string })[];
+}
+
+/** Snapshots the service processes and the machine; `finish` turns the deltas into shares. */
+export function startCpuAccount(processes: { name: string; pid: number }[]) {
+  const started = performance.now();
+  const machine = machineCpuMs();
+  const before = processes.map((p) => ({ ...p, cpuMs: processCpuMs(p.pid) ?? 0 }));
+  return {
+    finish(k6CpuMs?: number): CpuAccount {
+      const wallMs = performance.now() - started;
+      const now = machineCpuMs();
+      const share = (cpuMs: number): CpuShare => ({ cpuMs, cores: cpuMs / wallMs });
+      const total = now.total - machine.total;
+      return {
+        wallS: wallMs / 1000,
+        cores: availableParallelism(),
+        machineBusy: total > 0 ? (now.busy - machine.busy) / total : 0,
+        ...(k6CpuMs !== undefined ? { k6: share(k6CpuMs) } : {}),
+        processes: before.map((p) => ({
+          name: p.name,
+          ...share(Math.max(0, (processCpuMs(p.pid) ?? p.cpuMs) - p.cpuMs)),
+        })),
+      };
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { followCpu, machineCpuMs, processCpuMs, startCpuAccount } from '../src/cpu-usage.ts';
+
+/** A child that burns CPU for `ms`, then exits. */
+function burn(ms: number) {
+  return spawn(process.execPath, ['-e', `const end = Date.now() + ${ms}; while (Date.now() < end) {}`]);
+}
+
+describe('CPU accounting from /proc', () => {
+  it("reads this process's CPU time, and nothing for a pid that does not exist", () => {
+    const before = processCpuMs(process.pid)!;
+    const end = Date.now() + 300;
+    while (Date.now() < end) {
+      // spin: CPU time must grow (by less than 300 ms when other processes share the core)
+    }
+    const spent = processCpuMs(process.pid)! - before;
+    expect(spent).toBeGreaterThanOrEqual(50);
+    expect(spent).toBeLessThan(1_000);
+    expect(processCpuMs(2 ** 22 + 7)).toBeUndefined();
+    const machine = machineCpuMs();
+    expect(machine.total).toBeGreaterThan(machine.busy);
+  });
+
+  it('accounts a running process as a share of a core, and follows a child until it exits', async () => {
+    const child = burn(900);
+    const followed = followCpu(child.pid!, 50);
+    const before = processCpuMs(child.pid!)!;
+    const account = startCpuAccount([{ name: 'burner', pid: child.pid! }]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const cpu = account.finish(0);
+    const after = processCpuMs(child.pid!)!;
+    const burner = cpu.processes[0]!;
+    // What the account says is what /proc says over the same window (machines under test share
+    // their cores, so the spinner's absolute share is not fixed; it always gets some).
+    expect(burner.name).toBe('burner');
+    expect(burner.cpuMs).toBeGreaterThan(0);
+    expect(burner.cpuMs).toBeLessThanOrEqual(after - before);
+    expect(burner.cores).toBeCloseTo(burner.cpuMs / (cpu.wallS * 1000), 6);
+    expect(burner.cores).toBeLessThanOrEqual(1.1);
+    expect(cpu.machineBusy).toBeGreaterThan(0);
+    expect(cpu.machineBusy).toBeLessThanOrEqual(1);
+    await once(child, 'exit');
+    // Read after exit: the last sample (at most 50 ms old) holds at least what was seen running.
+    const total = followed.stop();
+    expect(total).toBeGreaterThanOrEqual(after);
+    expect(total).toBeLessThan(2_000);
+  });
+});
