@@ -166,16 +166,22 @@ export interface Span {
 export async function spawnBooking(
   env: NodeJS.ProcessEnv,
   port: number,
-  options: { entry?: 'src/main.ts' | 'src/worker.ts'; traced?: boolean } = {},
+  options: {
+    entry?: 'src/main.ts' | 'src/worker.ts';
+    traced?: boolean;
+    /** Another service's folder (the payment provider), run the same way. */
+    dir?: string;
+  } = {},
 ) {
   const { spawn } = await import('node:child_process');
   const { once } = await import('node:events').then((m) => m.default);
-  const traced = options.traced ? ['--import', './test/support/instrument-span-log.ts'] : [];
+  const spanLog = new URL('./support/instrument-span-log.ts', import.meta.url).pathname;
+  const traced = options.traced ? ['--import', spanLog] : [];
   const child = spawn(
     process.execPath,
     ['--conditions=@sdlab/source', ...traced, options.entry ?? 'src/main.ts'],
     {
-      cwd: new URL('..', import.meta.url).pathname,
+      cwd: options.dir ?? new URL('..', import.meta.url).pathname,
       env: { PATH: process.env.PATH, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     },

@@ -1,6 +1,6 @@
 import { freePort, test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { admin, bookingEnv, type Span, spawnBooking, until } from './helpers.ts';
+import { admin, bookingEnv, type Span, spawnBooking, until, WEBHOOK_SECRET } from './helpers.ts';
 
 /** Walks up from a span to the root of its trace, through the recorded parents. */
 function ancestors(spans: Span[], span: Span): Span[] {
@@ -92,6 +92,85 @@ describe('traces', () => {
     } finally {
       await worker.stop();
       await api.stop();
+    }
+  });
+
+  test("a purchase's trace continues into the payment provider's charge", async ({ pg, redis, es }) => {
+    const bookingPort = await freePort();
+    const provider = await spawnBooking(
+      {
+        DATABASE_URL: pg.url,
+        WEBHOOK_URL: `http://127.0.0.1:${bookingPort}/webhooks/payments`,
+        WEBHOOK_SECRET,
+        PAYMENT_LATENCY_MS: '0',
+        PAYMENT_DECLINE_RATE: '0',
+        WEBHOOK_DUPLICATE_RATE: '0',
+        OTEL_SERVICE_NAME: 'payment-provider',
+      },
+      await freePort(),
+      { traced: true, dir: new URL('../../payment-provider/', import.meta.url).pathname },
+    );
+    const api = await spawnBooking(
+      bookingEnv({ pg, redis, es }, { PAYMENT_PROVIDER_URL: provider.url }),
+      bookingPort,
+      { traced: true },
+    );
+    try {
+      const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+        const res = await fetch(`${api.url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...admin, ...headers },
+          body: JSON.stringify(body),
+        });
+        const json = (await res.json()) as Record<string, unknown>;
+        expect(res.status, JSON.stringify(json)).toBeLessThan(300);
+        return json;
+      };
+      const venue = await post('/admin/venues', {
+        name: 'T',
+        city: 'Nice',
+        sections: [{ name: 'A', rows: 1, seatsPerRow: 2 }],
+      });
+      const event = await post('/admin/events', {
+        venueId: venue.id,
+        name: 'Paid',
+        performer: 'Payers',
+        category: 'concert',
+        startsAt: '2031-01-01T20:00:00Z',
+        defaultPriceCents: 100,
+      });
+      const seats = (await (await fetch(`${api.url}/events/${event.id}/seats`)).json()) as {
+        data: { id: number }[];
+      };
+      const user = { 'x-user-id': 'payer' };
+      const hold = await post(`/events/${event.id}/holds`, { seatIds: [seats.data[0]!.id] }, user);
+      const holdId = (hold.hold as { id: string }).id;
+      await post(
+        `/holds/${holdId}/purchase`,
+        { paymentMethod: 'pm_card_visa' },
+        { ...user, 'idempotency-key': 'trace-purchase-1' },
+      );
+
+      const purchase = await until('the purchase request span', async () =>
+        api.spans.find((s) => s.attributes['http.route'] === '/holds/:holdId/purchase'),
+      );
+      const charge = await until("the provider's charge span", async () =>
+        provider.spans.find((s) => s.attributes['http.route'] === '/payments'),
+      );
+      // Same trace, and the provider's request hangs under the booking service's outgoing call.
+      expect(charge.traceId).toBe(purchase.traceId);
+      const chain = [charge, ...ancestors(provider.spans, charge)];
+      const entry = chain[chain.length - 1]!;
+      const client = api.spans.find((s) => s.spanId === entry.parentSpanId);
+      expect(client, JSON.stringify(api.spans.filter((s) => s.traceId === purchase.traceId))).toBeDefined();
+      expect(client!.attributes['url.full']).toMatch(/\/payments$/);
+      // Under the purchase request (its handler span may be written a moment after the request's).
+      await until('the charge under the purchase request', async () =>
+        ancestors(api.spans, client!).some((s) => s.spanId === purchase.spanId),
+      );
+    } finally {
+      await api.stop();
+      await provider.stop();
     }
   });
 });

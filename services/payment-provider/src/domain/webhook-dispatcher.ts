@@ -1,4 +1,7 @@
-import { request } from 'node:http';
+// The module object, not a named import: the HTTP instrumentation patches `http.request` on it,
+// and a binding taken at import time would keep the unpatched function (no client span, and the
+// trace would not continue at the other side).
+import http from 'node:http';
 import { withTraceContext } from '@sdlab/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
@@ -117,7 +120,7 @@ export class WebhookDispatcher {
 /** node:http rather than fetch: the kit's HTTP instrumentation sees it and carries the trace. */
 function post(url: string, body: string, signature: string, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = request(
+    const req = http.request(
       url,
       {
         method: 'POST',

@@ -1,4 +1,7 @@
-import { request } from 'node:http';
+// The module object, not a named import: the HTTP instrumentation patches `http.request` on it,
+// and a binding taken at import time would keep the unpatched function (no client span, and the
+// trace would not continue at the other side).
+import http from 'node:http';
 
 // The payment provider's HTTP API as this service uses it. node:http rather than fetch: the
 // kit's HTTP instrumentation sees it, so the charge is a child span and the provider continues
@@ -84,7 +87,7 @@ export class PaymentProvider {
   ): Promise<{ status: number; body: unknown }> {
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
     return new Promise((resolve, reject) => {
-      const req = request(
+      const req = http.request(
         new URL(path, this.#o.baseUrl),
         {
           method,
