@@ -38,14 +38,23 @@ const INFRA_URL_KEYS = [
   'OTEL_EXPORTER_OTLP_ENDPOINT',
 ];
 
-export function planFromCompose(
-  repoRoot: string,
-  native: NativeEndpoints,
-  database = 'sdlab',
-): PlannedProcess[] {
+/** docker-compose.yml's services, interpolated with .env as compose reads them. */
+function composeServices(repoRoot: string) {
   const raw = parseComposeYaml(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'));
   const env = parseEnv(readFileSync(join(repoRoot, '.env'), 'utf8'));
-  const services = servicesOf(interpolate(raw, { ...env, ...process.env }).value);
+  return servicesOf(interpolate(raw, { ...env, ...process.env }).value);
+}
+
+/**
+ * `native` may lack servers that are not up (a stack of one service starts only what that
+ * service needs); a process whose environment names a missing server gets no address for it.
+ */
+export function planFromCompose(
+  repoRoot: string,
+  native: Partial<NativeEndpoints>,
+  database = 'sdlab',
+): PlannedProcess[] {
+  const services = composeServices(repoRoot);
   const built = [...services].filter(([, s]) => s.build !== undefined);
   const appNames = new Set(built.map(([name]) => name));
   // One-shot jobs (the seed) are not processes to keep running: jobsFromCompose lists them.
@@ -90,10 +99,12 @@ export interface PlannedJob {
   after: string[];
 }
 
-export function jobsFromCompose(repoRoot: string, native: NativeEndpoints, database = 'sdlab'): PlannedJob[] {
-  const raw = parseComposeYaml(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'));
-  const env = parseEnv(readFileSync(join(repoRoot, '.env'), 'utf8'));
-  const services = servicesOf(interpolate(raw, { ...env, ...process.env }).value);
+export function jobsFromCompose(
+  repoRoot: string,
+  native: Partial<NativeEndpoints>,
+  database = 'sdlab',
+): PlannedJob[] {
+  const services = composeServices(repoRoot);
   const built = [...services].filter(([, s]) => s.build !== undefined);
   const appNames = new Set(built.map(([name]) => name));
   return built
@@ -122,7 +133,7 @@ function entryOf(command: unknown): string {
 
 function nativeEnv(
   environment: Record<string, string>,
-  native: NativeEndpoints,
+  native: Partial<NativeEndpoints>,
   database: string,
   appNames: Set<string>,
 ): Record<string, string> {
@@ -134,14 +145,15 @@ function nativeEnv(
       appNames.has(host) ? `//127.0.0.1:${port}` : match,
     );
   }
-  if ('DATABASE_URL' in environment) {
+  if ('DATABASE_URL' in environment && native.postgres) {
     const url = new URL(native.postgres);
     url.pathname = `/${database}`;
     env.DATABASE_URL = url.toString();
   }
-  if ('REDIS_URL' in environment) env.REDIS_URL = native.redis;
-  if ('KAFKA_BROKERS' in environment) env.KAFKA_BROKERS = native.kafka;
-  if ('ELASTICSEARCH_URL' in environment) env.ELASTICSEARCH_URL = native.elasticsearch;
+  if ('REDIS_URL' in environment && native.redis) env.REDIS_URL = native.redis;
+  if ('KAFKA_BROKERS' in environment && native.kafka) env.KAFKA_BROKERS = native.kafka;
+  if ('ELASTICSEARCH_URL' in environment && native.elasticsearch)
+    env.ELASTICSEARCH_URL = native.elasticsearch;
   if ('OTEL_EXPORTER_OTLP_ENDPOINT' in environment && native.otlp)
     env.OTEL_EXPORTER_OTLP_ENDPOINT = native.otlp;
   return env;
@@ -180,4 +192,92 @@ export function shiftPorts(plan: PlannedProcess[], offset: number): PlannedProce
     if ('PORT' in env) env.PORT = String(p.port + offset);
     return { ...p, port: p.port + offset, env };
   });
+}
+
+/**
+ * Compose's depends_on graph, for starting part of the stack: every service in file order with
+ * the services it waits for, and which of them this repo builds (the ones `pnpm stack up` names).
+ */
+export interface ComposeGraph {
+  dependsOn: Map<string, string[]>;
+  built: Set<string>;
+}
+
+export function graphFromCompose(repoRoot: string): ComposeGraph {
+  const services = [...composeServices(repoRoot)];
+  return {
+    dependsOn: new Map(
+      services.map(([name, s]) => [name, Object.keys((s.depends_on as Record<string, unknown>) ?? {})]),
+    ),
+    built: new Set(services.filter(([, s]) => s.build !== undefined).map(([name]) => name)),
+  };
+}
+
+/** The servers infra/native runs, under their compose names, in infra.sh's order. */
+export const NATIVE_SERVERS = ['postgres', 'redis', 'kafka', 'elasticsearch', 'jaeger', 'prometheus'];
+
+/**
+ * Up whatever else runs, because the tour reads traces and metrics. No compose service
+ * depends_on them (a service without its collector only loses telemetry), so compose users name
+ * them (infra/compose/README.md).
+ */
+export const OBSERVABILITY = ['jaeger', 'prometheus'];
+
+export class UnknownServiceError extends Error {}
+
+/**
+ * What `docker compose up <names>` starts: the names and, transitively, what they depend_on, in
+ * the file's order. Nothing that merely depends on them: naming a service does not bring its
+ * worker.
+ */
+export function closureOf(graph: ComposeGraph, names: string[]): string[] {
+  const unknown = names.filter((name) => !graph.built.has(name));
+  if (unknown.length > 0) {
+    const servers = unknown.filter((name) => NATIVE_SERVERS.includes(name));
+    throw new UnknownServiceError(
+      `stack: no service ${unknown.map((n) => `'${n}'`).join(', ')} in docker-compose.yml; ` +
+        `the services are: ${[...graph.built].join(', ')}` +
+        (servers.length > 0 ? `\n(servers start alone with: pnpm infra:up ${servers.join(' ')})` : ''),
+    );
+  }
+  const chosen = new Set<string>();
+  const visit = (name: string) => {
+    if (chosen.has(name)) return;
+    chosen.add(name);
+    for (const dependency of graph.dependsOn.get(name) ?? []) visit(dependency);
+  };
+  for (const name of names) visit(name);
+  return [...graph.dependsOn.keys()].filter((name) => chosen.has(name));
+}
+
+/** The native servers a set of compose services runs on: the ones among them, and observability. */
+export function serversFor(services: string[]): string[] {
+  return NATIVE_SERVERS.filter((s) => services.includes(s) || OBSERVABILITY.includes(s));
+}
+
+export interface Selection {
+  /** Compose services to start (servers, processes and jobs), in the file's order. */
+  services: string[];
+  /** What to pass to `infra.sh up`. */
+  servers: string[];
+  /** Each named service's dependencies, to say why each was chosen. */
+  needs: Map<string, string[]>;
+  /**
+   * Services left out that depend on a named one and need no further server: its worker or
+   * seed, which compose starts only when named. Worth saying, since the service runs without them.
+   */
+  leftOut: string[];
+}
+
+/** Part of the stack for `pnpm stack up <names>`; no names is every service compose builds. */
+export function selectionOf(graph: ComposeGraph, names: string[]): Selection {
+  const services = closureOf(graph, names.length > 0 ? names : [...graph.built]);
+  const servers = serversFor(services);
+  const leftOut = [...graph.built].filter((other) => {
+    if (services.includes(other)) return false;
+    const needs = closureOf(graph, [other]);
+    return names.some((name) => needs.includes(name)) && serversFor(needs).every((s) => servers.includes(s));
+  });
+  const needs = new Map(names.map((name) => [name, closureOf(graph, [name]).filter((n) => n !== name)]));
+  return { services, servers, needs, leftOut };
 }

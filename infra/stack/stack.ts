@@ -1,13 +1,25 @@
 // `pnpm stack up|down|status`: the compose topology, natively. The real servers come from
 // infra/native; every service and worker compose builds runs as a Node process with the
 // environment compose gives it (infra/stack/plan.ts), its log and pidfile under $SDLAB_RUN/stack.
+// `pnpm stack up <service ...>` starts part of it the way `docker compose up <service ...>` does:
+// those services and what they depend_on, on only the servers that needs.
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { jobsFromCompose, type NativeEndpoints, type PlannedJob, planFromCompose } from './plan.ts';
+import {
+  graphFromCompose,
+  jobsFromCompose,
+  type NativeEndpoints,
+  OBSERVABILITY,
+  type PlannedJob,
+  planFromCompose,
+  type Selection,
+  selectionOf,
+  UnknownServiceError,
+} from './plan.ts';
 import {
   stackPid as alivePid,
   stackPidFile as pidFile,
@@ -19,11 +31,17 @@ import {
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-function nativeInfra(command: 'up' | 'down'): void {
-  execFileSync('bash', [join(REPO_ROOT, 'infra/native/infra.sh'), command], { stdio: 'inherit' });
+/** No servers named: all of them. */
+function nativeInfra(command: 'up' | 'down', servers: string[] = []): void {
+  execFileSync('bash', [join(REPO_ROOT, 'infra/native/infra.sh'), command, ...servers], { stdio: 'inherit' });
 }
 
-function endpoints(): NativeEndpoints & { prometheusTargets?: string; jaeger?: string; prometheus?: string } {
+/** Only the servers that are up: a stack of one service leaves the others out. */
+function endpoints(): Partial<NativeEndpoints> & {
+  prometheusTargets?: string;
+  jaeger?: string;
+  prometheus?: string;
+} {
   return JSON.parse(readFileSync(join(RUN, 'endpoints.json'), 'utf8'));
 }
 
@@ -38,11 +56,15 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
   }
 }
 
-async function up(): Promise<void> {
-  nativeInfra('up');
+async function up(names: string[]): Promise<void> {
+  const selection = selectionOf(graphFromCompose(REPO_ROOT), names);
+  explain(selection, names);
+  nativeInfra('up', selection.servers);
   const native = endpoints();
-  await ensureDatabase(native.postgres, 'sdlab');
-  const plan = planFromCompose(REPO_ROOT, native);
+  if (native.postgres) await ensureDatabase(native.postgres, 'sdlab');
+  const chosen = new Set(selection.services);
+  const all = planFromCompose(REPO_ROOT, native);
+  const plan = all.filter((p) => chosen.has(p.name));
   mkdirSync(STACK, { recursive: true });
   for (const p of plan) {
     if (alivePid(p)) {
@@ -52,22 +74,43 @@ async function up(): Promise<void> {
     const pid = await startStackProcess(REPO_ROOT, p);
     console.log(`[${p.name}] ready on http://127.0.0.1:${p.port} (pid ${pid})`);
   }
-  for (const job of jobsFromCompose(REPO_ROOT, native)) await runJob(job);
+  for (const job of jobsFromCompose(REPO_ROOT, native).filter((j) => chosen.has(j.name))) await runJob(job);
   if (native.prometheusTargets) {
+    // Every process of the stack that runs, including those an earlier `up <service>` started.
     writeFileSync(
       join(native.prometheusTargets, 'stack.json'),
       JSON.stringify(
-        plan.map((p) => ({ targets: [`127.0.0.1:${p.port}`], labels: { job: p.name } })),
+        all
+          .filter((p) => alivePid(p))
+          .map((p) => ({ targets: [`127.0.0.1:${p.port}`], labels: { job: p.name } })),
         null,
         2,
       ),
     );
   }
   console.log('\nOpen:');
-  for (const p of plan) console.log(`  ${p.name.padEnd(24)} http://127.0.0.1:${p.port}/docs`);
-  if (native.jaeger) console.log(`  ${'jaeger (API)'.padEnd(24)} ${native.jaeger}/api/services`);
-  if (native.prometheus) console.log(`  ${'prometheus'.padEnd(24)} ${native.prometheus}/classic/graph`);
+  for (const p of plan) console.log(`  ${p.name.padEnd(28)} http://127.0.0.1:${p.port}/docs`);
+  if (native.jaeger) console.log(`  ${'jaeger (API)'.padEnd(28)} ${native.jaeger}/api/services`);
+  if (native.prometheus) console.log(`  ${'prometheus'.padEnd(28)} ${native.prometheus}/classic/graph`);
   console.log(`Logs: ${STACK}/<service>.log and ${RUN}/<server>/server.log`);
+}
+
+/** Says what `up` starts and why, before it starts anything. */
+function explain(selection: Selection, names: string[]): void {
+  if (names.length === 0) {
+    console.log(`stack: every service docker-compose.yml builds; servers: ${selection.servers.join(' ')}`);
+    return;
+  }
+  console.log(
+    `stack: ${names.join(', ')} and what ${names.length > 1 ? 'they depend' : 'it depends'} on in ` +
+      `docker-compose.yml, as \`docker compose up ${names.join(' ')}\` starts them`,
+  );
+  for (const [name, needs] of selection.needs)
+    console.log(`  ${name} needs: ${needs.length > 0 ? needs.join(', ') : 'no other service'}`);
+  console.log(`  always: ${OBSERVABILITY.join(', ')} (the traces and metrics the tour reads)`);
+  if (selection.leftOut.length > 0)
+    console.log(`  not started, name them to add them: ${selection.leftOut.join(', ')}`);
+  console.log(`  servers: ${selection.servers.join(' ')}`);
 }
 
 /** Runs a one-shot job (the booking seed) to completion, as compose does before its dependants. */
@@ -112,38 +155,49 @@ async function down(): Promise<void> {
   nativeInfra('down');
 }
 
+/**
+ * 0 when everything `up` started is ready. A service it did not start is "not started" and
+ * does not count; one that crashed keeps its pidfile until `down`, so it does.
+ */
 async function status(): Promise<number> {
   execFileSync('bash', [join(REPO_ROOT, 'infra/native/infra.sh'), 'status'], { stdio: 'inherit' });
   const plan = planFromCompose(REPO_ROOT, endpoints());
-  console.log(`\n${'SERVICE'.padEnd(24)} ${'PID'.padEnd(8)} ${'PORT'.padEnd(6)} READYZ`);
+  console.log(`\n${'SERVICE'.padEnd(28)} ${'PID'.padEnd(8)} ${'PORT'.padEnd(6)} READYZ`);
+  let started = 0;
   let notReady = 0;
   for (const p of plan) {
     const code = await ready(p.port);
-    if (code !== 200) notReady++;
+    const ours = existsSync(pidFile(p));
+    if (ours) started++;
+    if (ours && code !== 200) notReady++;
     console.log(
-      `${p.name.padEnd(24)} ${String(alivePid(p) ?? '-').padEnd(8)} ${String(p.port).padEnd(6)} ${code || 'down'}`,
+      `${p.name.padEnd(28)} ${String(alivePid(p) ?? '-').padEnd(8)} ${String(p.port).padEnd(6)} ${code || (ours ? 'down' : 'not started')}`,
     );
   }
-  return notReady === 0 ? 0 : 1;
+  if (started === 0) console.log('\nNothing started: pnpm stack up [service ...]');
+  return started > 0 && notReady === 0 ? 0 : 1;
 }
 
-const command = process.argv[2];
+const [command, ...args] = process.argv.slice(2);
+const names = args.filter((a) => !a.startsWith('-'));
+const flags = args.filter((a) => a.startsWith('-'));
 const run =
-  command === 'up'
-    ? up().then(() => 0)
-    : command === 'down'
+  command === 'up' && flags.length === 0
+    ? up(names).then(() => 0)
+    : command === 'down' && names.length === 0 && flags.every((f) => f === '--keep-infra')
       ? down().then(() => 0)
-      : command === 'status'
+      : command === 'status' && args.length === 0
         ? status()
         : undefined;
 if (!run) {
-  console.error('usage: pnpm stack up|down [--keep-infra]|status');
+  console.error('usage: pnpm stack up [service ...] | down [--keep-infra] | status');
   process.exit(2);
 }
 run.then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
+    // An unknown service name is a usage error, found before anything starts.
+    process.exit(error instanceof UnknownServiceError ? 2 : 1);
   },
 );

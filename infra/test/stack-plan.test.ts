@@ -1,8 +1,18 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { jobsFromCompose, planFromCompose, shiftPorts } from '../stack/plan.ts';
+import {
+  closureOf,
+  graphFromCompose,
+  jobsFromCompose,
+  planFromCompose,
+  selectionOf,
+  serversFor,
+  shiftPorts,
+  UnknownServiceError,
+} from '../stack/plan.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NATIVE = {
@@ -87,5 +97,99 @@ describe('Prometheus in compose', () => {
     for (const p of planFromCompose(ROOT, NATIVE)) {
       expect(config, `${p.name}:${p.port}`).toContain(`"${p.name}:${p.port}"`);
     }
+  });
+});
+
+describe('one service with what it needs (pnpm stack up <service>), as docker compose up <service>', () => {
+  const graph = graphFromCompose(ROOT);
+
+  it('starts a service, what it depends_on, and the servers that needs plus observability', () => {
+    const rateLimiter = selectionOf(graph, ['rate-limiter']);
+    expect(rateLimiter.services).toEqual(['redis', 'rate-limiter']);
+    expect(rateLimiter.servers).toEqual(['redis', 'jaeger', 'prometheus']);
+    expect(rateLimiter.leftOut).toEqual([]);
+
+    const shortener = selectionOf(graph, ['url-shortener']);
+    expect(shortener.services).toEqual(['postgres', 'redis', 'kafka', 'url-shortener']);
+    expect(shortener.servers).toEqual(['postgres', 'redis', 'kafka', 'jaeger', 'prometheus']);
+    expect(shortener.needs.get('url-shortener')).toEqual(['postgres', 'redis', 'kafka']);
+  });
+
+  it('brings what a service depends on but not what depends on it: naming the API leaves its worker and seed out', () => {
+    const booking = selectionOf(graph, ['ticket-booking']);
+    expect(booking.needs.get('ticket-booking')).toEqual([
+      'postgres',
+      'redis',
+      'elasticsearch',
+      'payment-provider',
+    ]);
+    expect(booking.services).not.toContain('ticket-booking-worker');
+    expect(booking.services).not.toContain('ticket-booking-seed');
+    // Said when it starts, since they need no further server.
+    expect(booking.leftOut).toEqual(['ticket-booking-seed', 'ticket-booking-worker']);
+    expect(selectionOf(graph, ['url-shortener']).leftOut).toEqual(['url-shortener-worker']);
+    // The payment provider alone is not a reason to offer the booking API, which needs more servers.
+    expect(selectionOf(graph, ['payment-provider']).leftOut).toEqual([]);
+
+    const worker = selectionOf(graph, ['ticket-booking-worker']);
+    for (const name of ['ticket-booking', 'payment-provider', 'ticket-booking-seed'])
+      expect(worker.services).toContain(name);
+    // The seed is a job: it runs once, after the API is up.
+    const chosen = new Set(worker.services);
+    expect(
+      jobsFromCompose(ROOT, NATIVE)
+        .filter((j) => chosen.has(j.name))
+        .map((j) => j.name),
+    ).toEqual(['ticket-booking-seed']);
+    expect(worker.servers).toEqual(['postgres', 'redis', 'elasticsearch', 'jaeger', 'prometheus']);
+  });
+
+  it('starts everything compose builds when no service is named, on every native server', () => {
+    const all = selectionOf(graph, []);
+    const processes = planFromCompose(ROOT, NATIVE).map((p) => p.name);
+    for (const name of [...processes, 'ticket-booking-seed']) expect(all.services).toContain(name);
+    expect(all.servers).toEqual(['postgres', 'redis', 'kafka', 'elasticsearch', 'jaeger', 'prometheus']);
+    expect(all.leftOut).toEqual([]);
+  });
+
+  it("covers every server a service's config reads with its depends_on", () => {
+    const serverOf: Record<string, string> = {
+      DATABASE_URL: 'postgres',
+      REDIS_URL: 'redis',
+      KAFKA_BROKERS: 'kafka',
+      ELASTICSEARCH_URL: 'elasticsearch',
+    };
+    for (const p of planFromCompose(ROOT, NATIVE)) {
+      const config = readFileSync(join(ROOT, p.dir, 'src/config.ts'), 'utf8');
+      const reads = Object.keys(serverOf)
+        .filter((key) => new RegExp(`\\b${key}:`).test(config))
+        .map((key) => serverOf[key]);
+      expect(reads.length, `${p.dir}/src/config.ts names no server`).toBeGreaterThan(0);
+      const servers = serversFor(closureOf(graph, [p.name]));
+      for (const server of reads) expect(servers, `${p.name} reads ${server}`).toContain(server);
+    }
+  });
+
+  it('plans the processes with only the servers that are up', () => {
+    const plan = planFromCompose(ROOT, { redis: NATIVE.redis, otlp: NATIVE.otlp });
+    expect(plan.find((p) => p.name === 'rate-limiter')!.env.REDIS_URL).toBe(NATIVE.redis);
+    expect(plan.find((p) => p.name === 'url-shortener')!.env).not.toHaveProperty('DATABASE_URL');
+  });
+
+  it('refuses a name compose does not build, listing the ones it does', () => {
+    expect(() => closureOf(graph, ['url-shortener', 'nope'])).toThrow(UnknownServiceError);
+    expect(() => closureOf(graph, ['nope'])).toThrow(
+      /'nope'.*url-shortener, url-shortener-worker, rate-limiter/,
+    );
+    expect(() => closureOf(graph, ['redis'])).toThrow(/pnpm infra:up redis/);
+    // pnpm stack up exits 2 on it, before it starts anything.
+    const run = spawnSync(
+      process.execPath,
+      ['--conditions=@sdlab/source', join(ROOT, 'infra/stack/stack.ts'), 'up', 'nope'],
+      { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toContain('ticket-booking-worker');
+    expect(run.stdout).toBe('');
   });
 });
