@@ -4,6 +4,7 @@
  * it cannot do. When Redis comes back — empty on the native stack, which keeps no data — every
  * service is ready again and back to normal within seconds, with nothing lost or sold twice.
  */
+import { Queue } from 'bullmq';
 import { ChatClient, chatToken, directConversation } from '../chat-client.ts';
 import { assert, call, expectProblem, expectStatus, mapLimit, query } from '../probe.ts';
 import type { FaultScenario } from '../scenario.ts';
@@ -24,6 +25,71 @@ import {
 const RECOVERY_MS = 20_000;
 /** The worker admits a batch every 10 s (WAITING_ROOM_ADMIT_EVERY_MS), plus slack for a loaded machine. */
 const ADMISSION_MS = 25_000;
+/** A BullMQ connection retries at most every 20 s (its backoff), plus slack for a loaded machine. */
+const SCHEDULES_MS = 30_000;
+
+/**
+ * The BullMQ job schedulers the services declare at start-up and again on every reconnect, named
+ * as in their source (url-shortener src/domain/expiry-job.ts, chat-gateway src/domain/retention.ts,
+ * ad-click-aggregator src/domain/reconcile-job.ts). Their keys are under the service's
+ * REDIS_KEY_PREFIX (else its default) followed by `bull`.
+ */
+const SCHEDULES = {
+  expiry: { defaultPrefix: 'shortener:', queue: 'shortener-expiry', id: 'expire-links' },
+  retention: { defaultPrefix: 'chat:', queue: 'chat-retention', id: 'retention-sweep' },
+  reconcile: { defaultPrefix: 'adclick:', queue: 'adclick-reconcile', id: 'reconcile-previous-day' },
+} as const;
+
+type Schedule = (typeof SCHEDULES)[keyof typeof SCHEDULES];
+
+/** Runs fn on the service's queue, read through BullMQ on the service's own Redis and prefix. */
+async function onQueue<T>(
+  env: Readonly<Record<string, string>>,
+  schedule: Schedule,
+  fn: (queue: Queue) => Promise<T>,
+): Promise<T> {
+  const queue = new Queue(schedule.queue, {
+    connection: { url: env.REDIS_URL!, maxRetriesPerRequest: 1 },
+    prefix: `${env.REDIS_KEY_PREFIX ?? schedule.defaultPrefix}bull`,
+  });
+  queue.on('error', () => undefined); // a failed read fails the check through its promise
+  try {
+    return await fn(queue);
+  } finally {
+    await queue.close();
+  }
+}
+
+/**
+ * The scheduler exists with the repeat options the service declares, was declared since `since`
+ * (so it is not a leftover: Redis came back empty), and the job for its next run is queued.
+ */
+async function expectScheduled(
+  queue: Queue,
+  id: string,
+  repeat: { every: number } | { pattern: string; tz: string },
+  since: number,
+) {
+  const scheduler = await queue.getJobScheduler(id);
+  assert(scheduler, `no job scheduler '${id}' in ${queue.qualifiedName}`);
+  for (const [option, value] of Object.entries(repeat)) {
+    const actual = (scheduler as unknown as Record<string, unknown>)[option];
+    assert(actual === value, `scheduler '${id}': ${option} ${actual}, declared ${value}`);
+  }
+  assert(
+    scheduler.next !== undefined && scheduler.next >= since,
+    `scheduler '${id}': next run ${scheduler.next}, before Redis returned (${since})`,
+  );
+  const next = await queue.getJob(`repeat:${id}:${scheduler.next}`);
+  assert(next, `scheduler '${id}': no job for its next run ${new Date(scheduler.next).toISOString()}`);
+  return { scheduler, next };
+}
+
+/** Runs of the scheduler that completed since `since`. */
+async function completedRuns(queue: Queue, id: string, since: number): Promise<number> {
+  const jobs = await queue.getJobs(['completed'], 0, 200);
+  return jobs.filter((job) => job.repeatJobKey === id && (job.finishedOn ?? 0) >= since).length;
+}
 
 export const scenario: FaultScenario = {
   name: 'redis-stopped',
@@ -31,6 +97,7 @@ export const scenario: FaultScenario = {
   server: 'redis',
   services: [
     'url-shortener',
+    'url-shortener-worker',
     'rate-limiter',
     'chat-gateway',
     'chat-gateway-2',
@@ -331,10 +398,12 @@ export const scenario: FaultScenario = {
 
       // ---------------------------------------------------------------- after
       await ctx.fault.start();
+      const redisBack = Date.now();
       ctx.log('redis started again');
 
       for (const [service, base] of [
         ['url-shortener', short],
+        ['url-shortener-worker', ctx.url('url-shortener-worker')],
         ['rate-limiter', limiter],
         ['chat-gateway', gw1],
         ['chat-gateway-2', gw2],
@@ -356,6 +425,26 @@ export const scenario: FaultScenario = {
           await expectRedirect(short, link.code, link.url);
           assert(createdDuring, 'no link was created during the outage');
           await expectRedirect(short, createdDuring.code, createdDuring.url);
+        },
+      );
+      await ctx.check(
+        'after',
+        'url-shortener-worker',
+        `the expiry sweep is scheduled again and runs within ${SCHEDULES_MS / 1000} s (its schedule survives an empty Redis)`,
+        () => {
+          const env = ctx.env('url-shortener-worker');
+          const every = Number(env.EXPIRY_SWEEP_EVERY_MS ?? 60_000);
+          return onQueue(env, SCHEDULES.expiry, (queue) =>
+            ctx.eventually(
+              async () => {
+                await expectScheduled(queue, SCHEDULES.expiry.id, { every }, redisBack);
+                const runs = await completedRuns(queue, SCHEDULES.expiry.id, redisBack);
+                assert(runs > 0, 'no sweep has completed since Redis returned');
+              },
+              SCHEDULES_MS,
+              500,
+            ),
+          );
         },
       );
       await ctx.check(
@@ -418,6 +507,26 @@ export const scenario: FaultScenario = {
           );
         },
       );
+      await ctx.check(
+        'after',
+        'chat-gateway',
+        `the retention sweep is scheduled again and runs within ${SCHEDULES_MS / 1000} s (its schedule survives an empty Redis)`,
+        () => {
+          const env = ctx.env('chat-gateway');
+          const every = Number(env.RETENTION_EVERY_MS ?? 3_600_000);
+          return onQueue(env, SCHEDULES.retention, (queue) =>
+            ctx.eventually(
+              async () => {
+                await expectScheduled(queue, SCHEDULES.retention.id, { every }, redisBack);
+                const runs = await completedRuns(queue, SCHEDULES.retention.id, redisBack);
+                assert(runs > 0, 'no retention sweep has completed since Redis returned');
+              },
+              SCHEDULES_MS,
+              500,
+            ),
+          );
+        },
+      );
 
       await ctx.check(
         'after',
@@ -454,6 +563,33 @@ export const scenario: FaultScenario = {
           assert(
             unchecked === recorded.during,
             `raw clicks marked unchecked: ${unchecked}, made during the outage: ${recorded.during}`,
+          );
+        },
+      );
+      await ctx.check(
+        'after',
+        'ad-click-aggregator-worker',
+        `the daily reconciliation is scheduled again within ${SCHEDULES_MS / 1000} s (its next run waits, due within 24 h)`,
+        () => {
+          const env = ctx.env('ad-click-aggregator-worker');
+          const pattern = env.RECONCILE_CRON ?? '5 3 * * *';
+          return onQueue(env, SCHEDULES.reconcile, (queue) =>
+            ctx.eventually(
+              async () => {
+                const { scheduler, next } = await expectScheduled(
+                  queue,
+                  SCHEDULES.reconcile.id,
+                  { pattern, tz: 'UTC' },
+                  redisBack,
+                );
+                const state = await next.getState();
+                assert(state === 'delayed', `its next run is ${state}, not delayed`);
+                const dueIn = scheduler.next! - Date.now();
+                assert(dueIn > 0 && dueIn <= 86_400_000, `its next run is due in ${dueIn} ms`);
+              },
+              SCHEDULES_MS,
+              500,
+            ),
           );
         },
       );

@@ -1,3 +1,4 @@
+import { keepJobSchedulers } from '@sdlab/service-kit/job-schedules';
 import { Queue, Worker } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
@@ -35,7 +36,8 @@ export function reconcileQueue(redisUrl: string, keys: Keys): Queue<ReconcileJob
 /**
  * The reconciliation as a BullMQ job: scheduled daily for the previous day (`upsertJobScheduler`
  * is idempotent, so every worker declares it and there is still one schedule; each run goes to
- * exactly one worker), and enqueued on demand by `POST /reconciliations`.
+ * exactly one worker), and enqueued on demand by `POST /reconciliations`. The schedule is declared
+ * again on every reconnect: a Redis that comes back empty has forgotten it.
  */
 export async function startReconcileJob(deps: {
   redisUrl: string;
@@ -53,17 +55,22 @@ export async function startReconcileJob(deps: {
   const connection = bullConnection(deps.redisUrl);
   const prefix = deps.keys.bullPrefix;
   const queue = reconcileQueue(deps.redisUrl, deps.keys);
-  if (deps.schedule) {
-    await queue.upsertJobScheduler(
-      SCHEDULER_ID,
-      { pattern: deps.cron, tz: 'UTC' },
-      {
-        name: SCHEDULER_ID,
-        data: { period: 'previous-day' },
-        opts: { removeOnComplete: 100, removeOnFail: 100 },
-      },
-    );
-  }
+  const stopDeclaring = deps.schedule
+    ? await keepJobSchedulers(
+        queue,
+        () =>
+          queue.upsertJobScheduler(
+            SCHEDULER_ID,
+            { pattern: deps.cron, tz: 'UTC' },
+            {
+              name: SCHEDULER_ID,
+              data: { period: 'previous-day' },
+              opts: { removeOnComplete: 100, removeOnFail: 100 },
+            },
+          ),
+        deps.log,
+      )
+    : undefined;
   const worker = new Worker<ReconcileJobData, ReconcileReport>(
     RECONCILE_QUEUE,
     async (job) => {
@@ -92,6 +99,7 @@ export async function startReconcileJob(deps: {
     queue,
     worker,
     async close() {
+      stopDeclaring?.();
       await worker.close();
       await queue.close();
     },

@@ -1,3 +1,4 @@
+import { keepJobSchedulers } from '@sdlab/service-kit/job-schedules';
 import { Queue, Worker } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
@@ -37,12 +38,15 @@ export async function deleteExpiredMessages(pool: pg.Pool, settings: RetentionSe
 /**
  * The retention job on BullMQ: a job scheduler adds one `sweep` job per interval (the same
  * scheduler id from every instance, so upserting it is idempotent), and whichever instance's
- * worker takes the job runs it; jobs run one at a time across the fleet.
+ * worker takes the job runs it; jobs run one at a time across the fleet. The scheduler is
+ * declared again on every reconnect: a Redis that comes back empty has forgotten it.
  */
 export class Retention {
   readonly queue: Queue;
   readonly #worker: Worker | undefined;
   readonly #everyMs: number;
+  readonly #log: FastifyBaseLogger;
+  #stopDeclaring: (() => void) | undefined;
 
   constructor(options: {
     redisUrl: string;
@@ -57,6 +61,7 @@ export class Retention {
     // BullMQ's workers block on Redis and must wait out reconnects rather than fail a command.
     const connection = { url: options.redisUrl, maxRetriesPerRequest: null };
     this.#everyMs = options.everyMs;
+    this.#log = options.log;
     this.queue = new Queue(RETENTION_QUEUE, { connection, prefix: options.prefix });
     this.queue.on('error', (err) => options.log.warn({ err }, 'retention queue error'));
     if (options.runWorker) {
@@ -79,14 +84,20 @@ export class Retention {
   }
 
   async start(): Promise<void> {
-    await this.queue.upsertJobScheduler(
-      'retention-sweep',
-      { every: this.#everyMs },
-      { name: 'sweep', opts: { removeOnComplete: 100, removeOnFail: 100 } },
+    this.#stopDeclaring = await keepJobSchedulers(
+      this.queue,
+      () =>
+        this.queue.upsertJobScheduler(
+          'retention-sweep',
+          { every: this.#everyMs },
+          { name: 'sweep', opts: { removeOnComplete: 100, removeOnFail: 100 } },
+        ),
+      this.#log,
     );
   }
 
   async close(): Promise<void> {
+    this.#stopDeclaring?.();
     await this.#worker?.close();
     await this.queue.close();
   }

@@ -1,6 +1,6 @@
+import { keepJobSchedulers } from '@sdlab/service-kit/job-schedules';
 import { Queue, Worker } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
-import { Redis } from 'ioredis';
 import type { Keys } from '../keys.ts';
 
 export const MAINTENANCE_QUEUE = 'booking-maintenance';
@@ -22,7 +22,10 @@ export interface Jobs {
  * The worker's periodic tasks (expiry sweep, waiting-room admission, payment reconciliation) as
  * BullMQ job schedulers. `upsertJobScheduler` is idempotent, so every worker instance declares
  * them at start-up and there is still one schedule; each run goes to exactly one worker, which
- * is the "single worker" the sweep and the admission tick need [004:895-914].
+ * is the "single worker" the sweep and the admission tick need [004:895-914]. They are declared
+ * again on every reconnect: a Redis that comes back empty (no persistence, a failover to a fresh
+ * replica) has forgotten them, and expired holds would otherwise keep their seats HELD until this
+ * worker restarted (infra/faults: redis-stopped).
  */
 export async function startJobs(deps: {
   redisUrl: string;
@@ -34,28 +37,20 @@ export async function startJobs(deps: {
   // (the lock client fails fast instead).
   const connection = { url: deps.redisUrl, maxRetriesPerRequest: null };
   const prefix = deps.keys.bullPrefix;
-  // The queue gets a client of its own so this module can see it reconnect (below).
-  const queueClient = new Redis(deps.redisUrl, { maxRetriesPerRequest: null });
-  const queue = new Queue(MAINTENANCE_QUEUE, { connection: queueClient, prefix });
-  const declare = async () => {
-    for (const task of deps.tasks) {
-      await queue.upsertJobScheduler(
-        task.name,
-        { every: task.everyMs },
-        { name: task.name, opts: { removeOnComplete: 20, removeOnFail: 50 } },
-      );
-    }
-  };
-  await declare();
-  // The schedules live in Redis. A Redis that comes back empty (no persistence, a failover to a
-  // fresh replica) would otherwise never run the sweep again until this worker restarted, and
-  // expired holds would keep their seats HELD (infra/faults: redis-stopped). Declaring them again
-  // on every reconnect is harmless: upsertJobScheduler is idempotent.
-  queueClient.on('ready', () => {
-    declare().catch((err: unknown) =>
-      deps.log.warn({ err: (err as Error).message }, 'could not declare the schedules again'),
-    );
-  });
+  const queue = new Queue(MAINTENANCE_QUEUE, { connection, prefix });
+  const stopDeclaring = await keepJobSchedulers(
+    queue,
+    async () => {
+      for (const task of deps.tasks) {
+        await queue.upsertJobScheduler(
+          task.name,
+          { every: task.everyMs },
+          { name: task.name, opts: { removeOnComplete: 20, removeOnFail: 50 } },
+        );
+      }
+    },
+    deps.log,
+  );
   const byName = new Map(deps.tasks.map((t) => [t.name, t]));
   const worker = new Worker(
     MAINTENANCE_QUEUE,
@@ -73,9 +68,9 @@ export async function startJobs(deps: {
     queue,
     worker,
     async close() {
+      stopDeclaring();
       await worker.close();
       await queue.close();
-      queueClient.disconnect();
     },
   };
 }

@@ -1,3 +1,4 @@
+import { keepJobSchedulers } from '@sdlab/service-kit/job-schedules';
 import { Queue, Worker } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -18,7 +19,8 @@ export interface ExpiryJob {
 /**
  * The sweep as a repeatable BullMQ job. `upsertJobScheduler` is idempotent, so every worker
  * instance can declare it at start-up and there is still one schedule; BullMQ hands each run to
- * exactly one worker, so instances never sweep the same tick twice.
+ * exactly one worker, so instances never sweep the same tick twice. It is declared again on every
+ * reconnect: a Redis that comes back empty has forgotten it (infra/faults: redis-stopped).
  */
 export async function startExpiryJob(deps: {
   redisUrl: string;
@@ -36,10 +38,15 @@ export async function startExpiryJob(deps: {
   const connection = { url: deps.redisUrl, maxRetriesPerRequest: null };
   const prefix = deps.keys.bullPrefix;
   const queue = new Queue(EXPIRY_QUEUE, { connection, prefix });
-  await queue.upsertJobScheduler(
-    SCHEDULER_ID,
-    { every: deps.everyMs },
-    { name: SCHEDULER_ID, opts: { removeOnComplete: 50, removeOnFail: 50 } },
+  const stopDeclaring = await keepJobSchedulers(
+    queue,
+    () =>
+      queue.upsertJobScheduler(
+        SCHEDULER_ID,
+        { every: deps.everyMs },
+        { name: SCHEDULER_ID, opts: { removeOnComplete: 50, removeOnFail: 50 } },
+      ),
+    deps.log,
   );
   const worker = new Worker<unknown, SweepResult>(
     EXPIRY_QUEUE,
@@ -59,6 +66,7 @@ export async function startExpiryJob(deps: {
     queue,
     worker,
     async close() {
+      stopDeclaring();
       await worker.close();
       await queue.close();
     },
