@@ -2,7 +2,10 @@
 // shortener never meets another service's keys and each test gets its own namespace.
 
 export interface Keys {
-  /** The shared ID counter handed out in blocks (INCRBY) [003:1941-1945]. */
+  /**
+   * The shared ID counter handed out in blocks (INCRBY) [003:1941-1945]; its durable high-water
+   * mark is in Postgres (shortener.id_high_water).
+   */
   idCounter: string;
   /** Cached mapping for a code: a link, or a short-lived "not found" (negative cache). */
   link(code: string): string;

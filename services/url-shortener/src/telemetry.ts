@@ -70,6 +70,16 @@ export function createServiceMetrics(registry: Registry) {
       labelNames: ['mode'] as const,
       registers,
     }),
+    idCounterReseeds: new Counter({
+      name: 'sdlab_shortener_id_counter_reseeds_total',
+      help: 'Times this instance found the Redis ID counter missing or behind the Postgres high-water mark (Redis restarted empty or a lagging replica took over) and raised it to the mark',
+      registers,
+    }),
+    idBlocksRefused: new Counter({
+      name: 'sdlab_shortener_id_blocks_refused_total',
+      help: 'ID blocks from Redis that the Postgres high-water mark refused, because a block reaching past their start was already recorded (Redis behind, or a later block of another instance recorded first); their values are skipped',
+      registers,
+    }),
     codeCollisions: new Counter({
       name: 'sdlab_shortener_code_collisions_total',
       help: 'Generated codes already taken (only by a custom alias of the same shape); the create took the next ID',

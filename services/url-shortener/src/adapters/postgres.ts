@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { runMigrations } from '@sdlab/service-kit/postgres';
+import { type MigrationLog, runMigrations } from '@sdlab/service-kit/postgres';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import pg from 'pg';
@@ -10,6 +10,11 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url
 export const SCHEMA = 'shortener';
 // Several instances start at once (the two-instance test, a rolling deploy); they queue on this lock.
 const LOCK_ID = 8_081_000_001;
+
+/** Applies the service's pending migrations (start-up, and tests that use the domain without an app). */
+export function migrate(pool: pg.Pool, log: MigrationLog): Promise<string[]> {
+  return runMigrations({ pool, schema: SCHEMA, dir: MIGRATIONS_DIR, lockId: LOCK_ID, log });
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,7 +39,7 @@ export const postgresAdapter = fp(
     // process. The next query gets a fresh connection (or a 503 while Postgres is still down).
     pool.on('error', (err) => app.log.warn({ err }, 'idle postgres connection failed'));
     app.kit.resources.add('postgres', () => pool.end());
-    await runMigrations({ pool, schema: SCHEMA, dir: MIGRATIONS_DIR, lockId: LOCK_ID, log: app.log });
+    await migrate(pool, app.log);
     app.kit.readiness.add('postgres', () => pool.query('SELECT 1'));
     app.decorate('pg', pool);
   },

@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import { createServiceMetrics, type ServiceMetrics } from '../telemetry.ts';
 import { ClickPublisher } from './click-publisher.ts';
 import { IdAllocator } from './id-allocator.ts';
+import { IdHighWater } from './id-high-water.ts';
 import { LinkCache } from './link-cache.ts';
 import { LinkCreator } from './link-creator.ts';
 import { LinksRepository } from './links-repository.ts';
@@ -40,11 +41,14 @@ export const shortenerDomain = fp(
     });
     const ids = new IdAllocator({
       redis: app.redis,
+      highWater: new IdHighWater(app.pg),
       counterKey: app.keys.idCounter,
       blockSize: config.ID_BLOCK_SIZE,
       refillAt: config.ID_REFILL_AT,
       metrics,
+      log: app.log,
     });
+    await ids.start();
     const creator = new LinkCreator({
       ids,
       scrambler: new CodeScrambler(config.ID_SCRAMBLE_KEY),

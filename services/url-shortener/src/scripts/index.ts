@@ -24,10 +24,40 @@ export function defineScripts(redis: Redis): void {
 
 interface ScriptCommands {
   getWithTtl(key: string): Promise<[string | null, number]>;
+  reserveIdBlock(key: string, size: number, floor: number): Promise<number>;
+  reseedIdCounter(key: string, size: number, floor: number): Promise<[number, string | null]>;
 }
+
+/** reserveIdBlock's reply when the counter is below the caller's floor. */
+const COUNTER_BEHIND = -1;
 
 /** The cached value (null when absent) and its remaining lifetime in ms. */
 export async function getWithTtl(redis: Redis, key: string): Promise<{ value: string | null; pttl: number }> {
   const [value, pttl] = await (redis as unknown as ScriptCommands).getWithTtl(key);
   return { value: value ?? null, pttl };
+}
+
+/**
+ * INCRBY `size` on the ID counter unless it is below `floor`: the block's end, or undefined when
+ * the counter is behind (missing counts as 0) and must be reseeded first.
+ */
+export async function reserveIdBlock(
+  redis: Redis,
+  key: string,
+  size: number,
+  floor: number,
+): Promise<number | undefined> {
+  const end = await (redis as unknown as ScriptCommands).reserveIdBlock(key, size, floor);
+  return end === COUNTER_BEHIND ? undefined : end;
+}
+
+/** Raises the ID counter to `floor` if it is missing or below, then reserves a block. */
+export async function reseedIdCounter(
+  redis: Redis,
+  key: string,
+  size: number,
+  floor: number,
+): Promise<{ end: number; before: number | null }> {
+  const [end, before] = await (redis as unknown as ScriptCommands).reseedIdCounter(key, size, floor);
+  return { end, before: before == null ? null : Number(before) };
 }

@@ -66,8 +66,10 @@ describe('ID generation across instances', () => {
       const refills = await Promise.all(
         instances.map(async (instance) => {
           const metrics = await (await fetch(`${instance.url}/metrics`)).text();
+          const refused = /^sdlab_shortener_id_blocks_refused_total(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1];
           return [...metrics.matchAll(/sdlab_shortener_id_block_refills_total\{mode="(\w+)"[^}]*\} (\d+)/g)]
             .map((m) => `${m[1]}=${m[2]}`)
+            .concat(`refused=${refused}`)
             .join(' ');
         }),
       );

@@ -1,11 +1,17 @@
 import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import { defineScripts, getWithTtl, SCRIPT_NAMES } from '../../src/scripts/index.ts';
+import {
+  defineScripts,
+  getWithTtl,
+  reseedIdCounter,
+  reserveIdBlock,
+  SCRIPT_NAMES,
+} from '../../src/scripts/index.ts';
 import { test } from '../support/fixtures.ts';
 
 describe('Lua scripts (real Redis)', () => {
   test('every script in src/scripts is loaded and runs', async ({ redis }) => {
-    expect(SCRIPT_NAMES).toEqual(['getWithTtl-1']);
+    expect(SCRIPT_NAMES).toEqual(['getWithTtl-1', 'reseedIdCounter-1', 'reserveIdBlock-1']);
     const client = new Redis(redis.url);
     try {
       defineScripts(client);
@@ -17,6 +23,22 @@ describe('Lua scripts (real Redis)', () => {
       expect(hit.pttl).toBeGreaterThan(99_000);
       await client.persist(key);
       expect(await getWithTtl(client, key)).toEqual({ value: 'v', pttl: -1 });
+
+      const counter = redis.key('ids:counter');
+      // A missing counter reads as 0: fine for a floor of 0, behind any floor above it.
+      expect(await reserveIdBlock(client, counter, 10, 0)).toBe(10);
+      expect(await reserveIdBlock(client, counter, 10, 10)).toBe(20);
+      expect(await reserveIdBlock(client, counter, 10, 21)).toBeUndefined();
+      expect(await client.get(counter)).toBe('20'); // refused: untouched
+      await client.del(counter);
+      expect(await reserveIdBlock(client, counter, 10, 1)).toBeUndefined();
+      expect(await client.exists(counter)).toBe(0);
+
+      // Reseed: raised to the floor when missing or below, left alone when at or past it.
+      expect(await reseedIdCounter(client, counter, 10, 500)).toEqual({ end: 510, before: null });
+      expect(await reseedIdCounter(client, counter, 10, 500)).toEqual({ end: 520, before: 510 });
+      await client.set(counter, 7);
+      expect(await reseedIdCounter(client, counter, 10, 520)).toEqual({ end: 530, before: 7 });
     } finally {
       client.disconnect();
     }
