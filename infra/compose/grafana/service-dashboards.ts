@@ -54,10 +54,15 @@ export const DASHBOARDS: ServiceDashboard[] = [
       },
       {
         title: 'ID block refills',
-        description: 'INCRBY 1000 per refill; one refill per thousand creates per instance.',
+        description:
+          'INCRBY 1000 per refill; one refill per thousand creates per instance. Reseeds: the counter came back empty or behind the Postgres high-water mark and was raised to it; refused: a block below the mark, skipped.',
         expr: 'sum by (mode) (increase(sdlab_shortener_id_block_refills_total[5m]))',
         legend: '{{mode}}',
         unit: 'short',
+        more: [
+          { expr: 'sum(increase(sdlab_shortener_id_counter_reseeds_total[5m]))', legend: 'counter reseeds' },
+          { expr: 'sum(increase(sdlab_shortener_id_blocks_refused_total[5m]))', legend: 'blocks refused' },
+        ],
       },
     ],
   },
