@@ -8,6 +8,13 @@
 /** A server of infra/native (and a compose service of the same name). */
 export type FaultServer = 'redis' | 'postgres' | 'kafka' | 'elasticsearch';
 
+/**
+ * What happens to the scenario's server: it is stopped (`fault.stop()` / `start()`), or it stays up
+ * and its clients reach it through a latency proxy (`fault.slow(ms)`), the processes that talk to
+ * it being started, or restarted, with its address pointing at the proxy.
+ */
+export type FaultKind = 'stop' | 'slow';
+
 export type Phase = 'before' | 'during' | 'after';
 
 export interface FaultScenario {
@@ -15,8 +22,10 @@ export interface FaultScenario {
   name: string;
   /** One line, shown by `pnpm fault list`. */
   title: string;
-  /** The server the scenario stops; absent when it kills service processes instead. */
+  /** The server the scenario stops (or slows); absent when it kills service processes instead. */
   server?: FaultServer;
+  /** Default 'stop'. */
+  kind?: FaultKind;
   /** Compose service names it talks to or kills (their compose dependencies come along). */
   services: string[];
   run(ctx: FaultContext): Promise<void>;
@@ -27,8 +36,12 @@ export interface FaultContext {
   url(service: string): string;
   /** The environment the process runs with (DATABASE_URL, REDIS_URL, topics, key prefixes …). */
   env(service: string): Readonly<Record<string, string>>;
-  /** The scenario's server. stop() returns once it is down; start() once it answers again. */
-  fault: { stop(): Promise<void>; start(): Promise<void> };
+  /**
+   * The scenario's server. stop() returns once it is down; start() once it answers again. slow(ms),
+   * for a scenario of kind 'slow': from now on every answer of the server reaches its clients ms
+   * later (0: no added latency).
+   */
+  fault: { stop(): Promise<void>; start(): Promise<void>; slow(ms: number): Promise<void> };
   /** SIGKILL a service process (no shutdown hooks run: what a crash looks like). */
   kill(service: string): Promise<void>;
   /** Start a killed process again, the way its harness started it, and wait until it is ready. */

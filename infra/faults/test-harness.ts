@@ -2,8 +2,9 @@
  * Harness 2: a fault scenario as a vitest file. It starts only the processes the scenario
  * involves, from the same compose-derived plan as `pnpm stack`, on ports shifted by the file's
  * offset (so it runs beside a user's stack), with the failing server replaced by a private
- * instance, a fresh database, and topics, consumer groups, key prefixes, index and spool of its
- * own. Then it runs the scenario and asserts that every promise it checked was kept.
+ * instance (or, for a 'slow' scenario, reached through a latency proxy in front of the shared
+ * one), a fresh database, and topics, consumer groups, key prefixes, index and spool of its own.
+ * Then it runs the scenario and asserts that every promise it checked was kept.
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -25,6 +26,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type NativeEndpoints, type PlannedProcess, planFromCompose, shiftPorts } from '../stack/plan.ts';
 import { logTail, spawnPlanned, waitReady } from '../stack/processes.ts';
+import { proxyServer } from './latency.ts';
 import {
   type CheckResult,
   createFaultContext,
@@ -46,7 +48,8 @@ export interface FaultTestOptions {
   /**
    * The private stand-in for the scenario's server. Redis and Postgres have defaults from the
    * testkit; a scenario stopping another server supplies its own. `url` is what goes into the
-   * processes' environment (a URL, or host:port for Kafka).
+   * processes' environment (a URL, or host:port for Kafka). Not used by a 'slow' scenario: the
+   * shared server is never stopped, only reached through a proxy.
    */
   privateServer?: () => Promise<PrivateServer>;
 }
@@ -116,22 +119,34 @@ async function startHarness(scenario: FaultScenario, options: FaultTestOptions):
   };
 
   try {
-    const server = scenario.server
-      ? await (options.privateServer ?? defaultPrivateServer(scenario.server))()
-      : undefined;
-    if (server) cleanups.push(() => server.dispose());
-
     const native: NativeEndpoints = {
-      postgres: scenario.server === 'postgres' ? server!.url : shared.postgres,
-      redis: scenario.server === 'redis' ? server!.url : shared.redis,
-      kafka: scenario.server === 'kafka' ? server!.url : shared.kafka.join(','),
-      elasticsearch: scenario.server === 'elasticsearch' ? server!.url : shared.elasticsearch,
+      postgres: shared.postgres,
+      redis: shared.redis,
+      kafka: shared.kafka.join(','),
+      elasticsearch: shared.elasticsearch,
     };
+    const slowed =
+      scenario.server && scenario.kind === 'slow'
+        ? await proxyServer(scenario.server, native[scenario.server])
+        : undefined;
+    if (slowed) {
+      cleanups.push(() => slowed.proxy.close());
+      native[scenario.server!] = slowed.endpoint;
+    }
+    const server =
+      scenario.server && !slowed
+        ? await (options.privateServer ?? defaultPrivateServer(scenario.server))()
+        : undefined;
+    if (server) {
+      cleanups.push(() => server.dispose());
+      native[scenario.server!] = server.url;
+    }
+
     const database = `fault_${scenario.name.replace(/\W/g, '_')}_${id}`;
     await createTestDatabase(native.postgres, database);
     cleanups.push(async () => {
       // Dropping needs the server; a scenario that failed mid-outage may have left it stopped.
-      if (scenario.server === 'postgres') await server!.start().catch(() => undefined);
+      if (scenario.server === 'postgres') await server?.start().catch(() => undefined);
       await dropTestDatabase(native.postgres, database);
     });
 
@@ -178,6 +193,10 @@ async function startHarness(scenario: FaultScenario, options: FaultTestOptions):
         start: async () => {
           if (!server) throw new Error(`${scenario.name} stops no server`);
           await server.start();
+        },
+        slow: async (ms) => {
+          if (!slowed) throw new Error(`${scenario.name} slows no server`);
+          slowed.proxy.setDelay(ms);
         },
       },
       kill: async (name) => {

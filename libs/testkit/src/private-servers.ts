@@ -526,7 +526,6 @@ export async function startLatencyProxy(target: string): Promise<LatencyProxy> {
       server.destroy();
     };
     client.on('error', closeBoth).on('close', closeBoth);
-    server.on('error', closeBoth).on('close', closeBoth);
     client.on('data', (chunk) => server.write(chunk));
     // One chain per connection keeps chunks in order while the delay changes.
     let chain = Promise.resolve();
@@ -538,9 +537,12 @@ export async function startLatencyProxy(target: string): Promise<LatencyProxy> {
         if (!client.destroyed) client.write(chunk);
       });
     });
-    server.on('end', () => {
+    // The server closing reaches the client after the data it sent before, not ahead of it (a
+    // server closes after answering a `Connection: close` request, e.g. undici's HEAD requests).
+    const serverGone = () => {
       void chain.then(() => client.end());
-    });
+    };
+    server.on('end', serverGone).on('close', serverGone).on('error', serverGone);
     client.on('end', () => server.end());
   });
   await new Promise<void>((resolve, reject) => {
