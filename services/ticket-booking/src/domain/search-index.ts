@@ -74,9 +74,8 @@ export async function ensureIndex(
 ): Promise<void> {
   if (await es.indices.exists({ index })) return;
   try {
-    // A cluster-state update, slower than the searches SEARCH_TIMEOUT_MS is sized for: on a node
-    // that had just started it took over 2 s on the 2-core VM, and the start-up failed on it.
-    await es.indices.create({ index, ...indexBody(refreshInterval) }, { requestTimeout: 30_000 });
+    // `es` is the adapter's set-up client, whose timeout allows for a slow cluster-state update.
+    await es.indices.create({ index, ...indexBody(refreshInterval) });
     log.info({ index }, 'created search index');
   } catch (error) {
     const type = (error as { body?: { error?: { type?: string } } }).body?.error?.type;
