@@ -5,6 +5,7 @@
 // A denied check is a 200 with `allowed: false`, so it is never counted as a failed request.
 import { check } from 'k6';
 import http from 'k6/http';
+import { Counter } from 'k6/metrics';
 import { duration, errorRate, profile, rate, target } from '../lib/targets.js';
 
 const BASE = __ENV.BASE_URL || 'http://127.0.0.1:8082';
@@ -64,12 +65,37 @@ function pickRank() {
 }
 
 const params = { headers: { 'content-type': 'application/json' }, tags: { name: 'POST /v1/checks' } };
+/** `BATCH=n` (pnpm load rate-limiter --batch n): each arrival is one batch call of n checks. */
+const BATCH = Number(__ENV.BATCH) || 0;
+const batchParams = {
+  headers: params.headers,
+  tags: { name: 'POST /v1/checks/batch' },
+  // The one place the body is read: every decision in the batch must come from Redis.
+  responseType: 'text',
+};
+const decisions = new Counter('ratelimit_decisions');
 
 export function decide() {
+  if (BATCH > 0) return decideBatch();
   const body = JSON.stringify({ key: `k6-${RUN}-${pickRank()}`, rule: RULE, cost: 1 });
   const response = http.post(`${BASE}/v1/checks`, body, params);
   check(response, {
     'decided by redis': (r) => r.status === 200 && r.headers['X-Ratelimit-Source'] === 'redis',
     'has RateLimit headers': (r) => r.headers.Ratelimit !== undefined,
   });
+  if (response.status === 200) decisions.add(1);
+}
+
+function decideBatch() {
+  const checks = [];
+  for (let i = 0; i < BATCH; i++) checks.push({ key: `k6-${RUN}-${pickRank()}`, rule: RULE, cost: 1 });
+  const response = http.post(`${BASE}/v1/checks/batch`, JSON.stringify({ checks }), batchParams);
+  const ok = check(response, {
+    'every decision in the batch by redis': (r) => {
+      if (r.status !== 200) return false;
+      const results = JSON.parse(r.body).results;
+      return results.length === BATCH && results.every((d) => d.source === 'redis');
+    },
+  });
+  if (ok) decisions.add(BATCH);
 }

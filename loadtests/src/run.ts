@@ -27,6 +27,8 @@ const { values, positionals } = parseArgs({
     'capacity-steps': { type: 'string', default: '8' },
     traces: { type: 'boolean', default: false },
     rate: { type: 'string' },
+    /** rate-limiter only: each arrival is one POST /v1/checks/batch of this many checks. */
+    batch: { type: 'string' },
   },
 });
 
@@ -37,7 +39,15 @@ const RESULTS = join(REPO_ROOT, 'loadtests/results', profile === 'full' ? '' : '
 
 async function main(): Promise<number> {
   const wanted = positionals[0] ?? 'all';
-  const services = wanted === 'all' ? availableServices() : SERVICES.filter((s) => s.name === wanted);
+  let services = wanted === 'all' ? availableServices() : SERVICES.filter((s) => s.name === wanted);
+  if (values.batch) {
+    const size = Number(values.batch);
+    if (wanted !== 'rate-limiter' || !Number.isInteger(size) || size < 1 || size > 1000) {
+      process.stderr.write('load: --batch <1..1000> is for the rate-limiter alone\n');
+      return 2;
+    }
+    services = services.map(batchMode);
+  }
   if (services.length === 0) {
     process.stderr.write(
       `load: no service named "${wanted}" (known: ${SERVICES.map((s) => s.name).join(', ')})\n`,
@@ -174,6 +184,20 @@ function processLabel(service: ServiceUnderTest, p: ServiceUnderTest['processes'
   return p.env?.INSTANCE_ID ? `${name} (${p.env.INSTANCE_ID})` : name;
 }
 
+/**
+ * The decision service with batches: the rate counts batch calls, the throughput counts the
+ * decisions in them, so it compares with raw EVALSHA per decision.
+ */
+function batchMode(service: ServiceUnderTest): ServiceUnderTest {
+  return {
+    ...service,
+    k6Env: { ...service.k6Env, BATCH: String(values.batch) },
+    throughputMetric: 'ratelimit_decisions',
+    unit: 'decisions/s',
+    measures: [...(service.measures ?? []), 'ratelimit_decisions'],
+  };
+}
+
 function runTopics(prefix: string): Record<string, string> {
   return {
     CLICKS_TOPIC: `${prefix}.clicks`,
@@ -285,7 +309,7 @@ function record(
     profile,
     date: new Date().toISOString(),
     commit: commit(),
-    command: `pnpm load ${service.name} --profile ${profile}${values.rate ? ` --rate ${values.rate}` : ''}${values.capacity ? ` --capacity --capacity-start ${values['capacity-start']}` : ''}`,
+    command: `pnpm load ${service.name} --profile ${profile}${values.rate ? ` --rate ${values.rate}` : ''}${values.batch ? ` --batch ${values.batch}` : ''}${values.capacity ? ` --capacity --capacity-start ${values['capacity-start']}` : ''}`,
     machine: machineProfile(k6Binary),
     achievedRps: throughput,
     ...(service.unit ? { unit: service.unit } : {}),
