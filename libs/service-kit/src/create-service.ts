@@ -43,6 +43,12 @@ declare module 'fastify' {
   }
 }
 
+/** What the kit's adapter helpers (Postgres, Redis) take from an app; a kit-built app is one. */
+export interface KitHost {
+  kit: Pick<Kit, 'name' | 'readiness' | 'resources'>;
+  log: Pick<FastifyBaseLogger, 'debug' | 'info' | 'warn' | 'error'>;
+}
+
 export interface ServiceOptions<P extends TProperties> {
   /** Service name: logs, metrics' `service` label, OTel service name, OpenAPI title. */
   name: string;

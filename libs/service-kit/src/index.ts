@@ -3,6 +3,7 @@ export {
   type App,
   createService,
   type Kit,
+  type KitHost,
   runService,
   type Service,
   type ServiceOptions,

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { runner } from 'node-pg-migrate';
-import type pg from 'pg';
+import pg from 'pg';
+import type { KitHost } from './create-service.ts';
 
 /** What the runner logs through: a service's pino (or Fastify) logger. */
 export type MigrationLog = Pick<FastifyBaseLogger, 'debug' | 'info' | 'warn' | 'error'>;
@@ -20,27 +21,43 @@ export interface MigrationOptions {
 }
 
 /**
- * Runs `fn` on a client checked out of the pool. A checked-out client has no 'error' listener
- * (the pool removes its own on checkout), so a server crash mid-transaction would otherwise be an
- * uncaught exception that takes the whole process down; here it only fails `fn`. A client that
- * saw any error is destroyed rather than returned to the pool half-way through a transaction.
+ * Checks a client out for `fn` and releases it afterwards, destroyed if `fn` called `discard` or
+ * the client emitted 'error'. A checked-out client has no 'error' listener (the pool removes its
+ * own on checkout), so a server crash mid-transaction would otherwise be an uncaught exception
+ * that takes the whole process down; here it only fails `fn`.
  */
-export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+async function checkOut<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient, discard: (error: unknown) => void) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   let failure: Error | undefined;
-  const onError = (error: Error) => {
-    failure ??= error;
-  };
-  client.on('error', onError);
-  try {
-    return await fn(client);
-  } catch (error) {
+  const discard = (error: unknown) => {
     failure ??= error instanceof Error ? error : new Error(String(error));
-    throw error;
+  };
+  client.on('error', discard);
+  try {
+    return await fn(client, discard);
   } finally {
-    client.removeListener('error', onError);
+    client.removeListener('error', discard);
     client.release(failure);
   }
+}
+
+/**
+ * Runs `fn` on a client checked out of the pool; a server crash under it only fails `fn`. A
+ * client that saw any error is destroyed rather than returned to the pool half-way through a
+ * transaction.
+ */
+export function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return checkOut(pool, async (client, discard) => {
+    try {
+      return await fn(client);
+    } catch (error) {
+      discard(error);
+      throw error;
+    }
+  });
 }
 
 const MIGRATION_STARTED = /^### MIGRATION (.+) \(UP\) ###$/;
@@ -87,4 +104,66 @@ export async function runMigrations(options: MigrationOptions): Promise<string[]
   const names = applied.map((m) => m.name);
   if (names.length) log.info({ migrations: names }, 'migrations applied');
   return names;
+}
+
+/** The pool settings, named alike in every service's config (so the config object itself fits). */
+export interface PostgresConfig {
+  DATABASE_URL: string;
+  PG_POOL_MAX: number;
+  /** How long a query waits for a connection: without it, forever while Postgres is down. */
+  PG_CONNECT_TIMEOUT_MS: number;
+  /** The server-side limit per statement; a service without one keeps the server's (none). */
+  PG_STATEMENT_TIMEOUT_MS?: number;
+}
+
+/** Where a service's migrations live and what they run under: see {@link MigrationOptions}. */
+export type ServiceMigrations = Omit<MigrationOptions, 'pool' | 'log'>;
+
+/**
+ * The service's Postgres pool: named after the service in pg_stat_activity, ended on shutdown,
+ * migrated before it is returned, then checked by /readyz (SELECT 1).
+ */
+export async function connectPostgres(
+  host: KitHost,
+  config: PostgresConfig,
+  migrations: ServiceMigrations,
+): Promise<pg.Pool> {
+  const { kit, log } = host;
+  const pool = new pg.Pool({
+    connectionString: config.DATABASE_URL,
+    max: config.PG_POOL_MAX,
+    connectionTimeoutMillis: config.PG_CONNECT_TIMEOUT_MS,
+    ...(config.PG_STATEMENT_TIMEOUT_MS === undefined
+      ? {}
+      : { statement_timeout: config.PG_STATEMENT_TIMEOUT_MS }),
+    application_name: kit.name,
+  });
+  // An idle client whose server went away emits 'error' on the pool; unhandled, that kills the
+  // process. The next query gets a fresh connection (or fails within the connect timeout).
+  pool.on('error', (err) => log.warn({ err }, 'idle postgres connection failed'));
+  kit.resources.add('postgres', () => pool.end());
+  await runMigrations({ pool, ...migrations, log });
+  kit.readiness.add('postgres', () => pool.query('SELECT 1'));
+  return pool;
+}
+
+/**
+ * Runs `fn` in a transaction on one pooled client (the repositories take that client): BEGIN,
+ * COMMIT when `fn` resolves, ROLLBACK and rethrow when it throws. After a clean rollback the
+ * client goes back to the pool: a refused hold or a conflict is routine, no reason to reconnect.
+ * A client whose connection broke (it emitted 'error', or the ROLLBACK failed) is released with
+ * that error, so the pool discards it instead of handing out a connection in an unknown state.
+ */
+export function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return checkOut(pool, async (client, discard) => {
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(discard);
+      throw error;
+    }
+  });
 }

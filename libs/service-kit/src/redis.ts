@@ -1,0 +1,62 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { KitHost } from './create-service.ts';
+
+export interface RedisConnection {
+  url: string;
+  /**
+   * What differs per service and connection, each with its reason in the service: fail fast
+   * (`enableOfflineQueue: false`, for a cache or a lock) or queue (a subscriber), the command
+   * timeout, the retry strategy. The kit sets `lazyConnect` and `connectionName`.
+   */
+  options?: RedisOptions;
+  /** Its name in /readyz and the shutdown log: 'redis', unless the service holds two. */
+  name?: string;
+  /** Its name in CLIENT LIST: the service's name, unless the service holds two. */
+  connectionName?: string;
+  /**
+   * 'wait' (the default): start-up fails while Redis is down. 'background': the service starts
+   * and answers without Redis while ioredis keeps reconnecting; /readyz reports it.
+   */
+  connect?: 'wait' | 'background';
+  /** The readiness check: PING, unless the connection cannot run one. */
+  ready?: (redis: Redis) => Promise<unknown>;
+  /** Replaces the kit's warning on each 'error' (ioredis emits one per failed reconnect). */
+  onError?: (err: Error) => void;
+}
+
+/**
+ * An ioredis client with the kit's conventions: named after the service in CLIENT LIST, its
+ * errors logged as warnings (unhandled, ioredis prints each to stderr, outside the logs),
+ * connected, checked by /readyz and closed on shutdown.
+ */
+export async function connectRedis(host: KitHost, connection: RedisConnection): Promise<Redis> {
+  const { kit, log } = host;
+  const name = connection.name ?? 'redis';
+  const redis = new Redis(connection.url, {
+    ...connection.options,
+    lazyConnect: true,
+    connectionName: connection.connectionName ?? kit.name,
+  });
+  redis.on('error', connection.onError ?? ((err: Error) => log.warn({ err }, `${name} connection error`)));
+  if (connection.connect === 'background') redis.connect().catch(() => undefined);
+  else {
+    await redis.connect().catch((error: unknown) => {
+      redis.disconnect(); // not left reconnecting behind a start-up that failed
+      throw error;
+    });
+  }
+  kit.resources.add(name, () => closeRedis(redis));
+  const ready = connection.ready ?? ((client: Redis) => client.ping());
+  kit.readiness.add(name, () => ready(redis));
+  return redis;
+}
+
+/**
+ * QUIT while the connection is up, dropping it if QUIT fails (it times out on a server that stopped
+ * answering). One that is down is just dropped: with the offline queue off, QUIT on it would fail
+ * at once and leave ioredis reconnecting, holding the process open.
+ */
+async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status !== 'ready') return redis.disconnect();
+  await redis.quit().catch(() => redis.disconnect());
+}
