@@ -42,7 +42,14 @@ export class RedisBreaker {
       halfOpenAfter: this.options.halfOpenAfterMs,
       breaker: new ConsecutiveBreaker(this.options.failures),
     });
-    this.#policy = wrap(this.#breaker, timeout(this.options.timeoutMs, TimeoutStrategy.Aggressive));
+    // abortOnReturn off: by default cockatiel aborts its AbortController after every call, and
+    // each abort builds a DOMException with a stack trace — 8 % of the decision service's CPU in a
+    // profile at 675 checks/s. Nothing here listens to the signal (a Redis reply cannot be
+    // cancelled), so there is nothing to abort.
+    this.#policy = wrap(
+      this.#breaker,
+      timeout(this.options.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false }),
+    );
     if (onState) this.#breaker.onStateChange((state) => onState(toName(state)));
   }
 
