@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 
 export interface Running {
@@ -82,4 +83,24 @@ export async function listeningAddress(running: Running, timeoutMs = 15_000): Pr
       }
     });
   });
+}
+
+/**
+ * Refuses a port something already listens on: a process left from an earlier run (or `pnpm stack
+ * up`) would answer the readiness probe and take the load while the new one failed to start.
+ */
+export async function assertPortFree(port: number): Promise<void> {
+  const taken = await new Promise<boolean>((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+  if (taken) {
+    throw new Error(
+      `port ${port} is already in use: stop what listens there (\`pnpm stack down\`, or \`ss -ltnp | grep :${port}\`) before a load run`,
+    );
+  }
 }

@@ -33,6 +33,8 @@ export interface RunRecord {
   cpu?: CpuAccount & { msPerRequest?: number };
   /** What the arrival rate and throughput count (req/s unless the service says otherwise). */
   unit?: string;
+  /** What an arrival is, when it is not one unit of throughput (a batch call of many checks). */
+  rateUnit?: string;
   capacity?: {
     highestHeldRps: number;
     /** Search steps run 20 s; the last ones ('full') are the full-length confirmation runs. */
@@ -101,10 +103,16 @@ export function markdown(r: RunRecord): string {
   const capacity = r.capacity
     ? [
         '',
-        `Capacity search: highest arrival rate that held every threshold for a full-length run: **${r.capacity.highestHeldRps} ${r.unit ?? 'req/s'}**` +
+        `Capacity search: highest arrival rate that held every threshold for a full-length run: **${r.capacity.highestHeldRps} ${r.rateUnit ?? r.unit ?? 'req/s'}**` +
           (r.capacity.ratioToLimit ? ` (${r.capacity.ratioToLimit.toFixed(2)}× the bare handler's)` : ''),
+        ...(r.capacity.steps.filter((st) => st.duration !== 'full').every((st) => st.held)
+          ? [
+              '',
+              'Every step held: the search ran out of steps, so this is a lower bound (`--capacity-steps`).',
+            ]
+          : []),
         '',
-        `| rate (${r.unit ?? 'req/s'}) | run | completed per s, setup included | held |`,
+        `| rate (${r.rateUnit ?? r.unit ?? 'req/s'}) | run | completed per s, setup included (${r.unit ?? 'req/s'}) | held |`,
         '|---|---|---|---|',
         ...r.capacity.steps.map(
           (s) =>

@@ -13,7 +13,7 @@ import {
 import { type CpuAccount, startCpuAccount } from './cpu-usage.ts';
 import { achievedRate, type K6Result, runK6 } from './k6.ts';
 import { commit, machineProfile } from './machine.ts';
-import { listeningAddress, type Running, startNode, waitReady } from './processes.ts';
+import { assertPortFree, listeningAddress, type Running, startNode, waitReady } from './processes.ts';
 import { redisEvalshaRate } from './redis-limit.ts';
 import { markdown, type RunRecord, summarise, writeReport } from './report.ts';
 import { availableServices, REPO_ROOT, SERVICES, type ServiceUnderTest } from './services.ts';
@@ -93,6 +93,7 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
   };
   const running: Running[] = [];
   try {
+    for (const p of service.processes) await assertPortFree(p.port);
     for (const [i, p] of service.processes.entries()) {
       const proc = await startNode(
         `${service.name}-${i}`,
@@ -194,6 +195,7 @@ function batchMode(service: ServiceUnderTest): ServiceUnderTest {
     k6Env: { ...service.k6Env, BATCH: String(values.batch) },
     throughputMetric: 'ratelimit_decisions',
     unit: 'decisions/s',
+    rateUnit: `batch calls/s (${values.batch} checks each)`,
     measures: [...(service.measures ?? []), 'ratelimit_decisions'],
   };
 }
@@ -313,6 +315,7 @@ function record(
     machine: machineProfile(k6Binary),
     achievedRps: throughput,
     ...(service.unit ? { unit: service.unit } : {}),
+    ...(service.rateUnit ? { rateUnit: service.rateUnit } : {}),
     metrics,
     ...(measures.length ? { measures } : {}),
     errorRate,

@@ -22,6 +22,8 @@ export interface ServiceUnderTest {
   measures?: string[];
   /** What RATE and the throughput count, when not HTTP requests per second. */
   unit?: string;
+  /** What RATE counts when it differs from the throughput's unit (batch calls of many checks). */
+  rateUnit?: string;
   /** Extra variables for the k6 scenario (e.g. a second instance's address). */
   k6Env?: Record<string, string>;
 }

@@ -75,6 +75,50 @@ describe('load-test report', () => {
     expect(cpuLines(record)).toEqual([]);
   });
 
+  it('names a batch arrival rate apart from the decisions it carries, and says when every step held', () => {
+    const record = {
+      service: 'rate-limiter',
+      profile: 'full',
+      date: '2026-11-22T18:33:00.000Z',
+      commit: 'abc1234',
+      command: 'pnpm load rate-limiter --profile full --batch 20 --capacity',
+      machine: { cores: 2, memoryGiB: 23.4, cpuModel: 'Test CPU', node: 'v24.21.0', k6: 'k6 v1.8.1' },
+      achievedRps: 3600,
+      unit: 'decisions/s',
+      rateUnit: 'batch calls/s (20 checks each)',
+      metrics: [],
+      errorRate: 0,
+      limit: { path: 'bare Fastify handler', achievedRps: 180, p50: 0.5, p95: 1, p99: 2 },
+      latencyRatio: 2,
+      capacity: {
+        highestHeldRps: 180,
+        steps: [
+          { rate: 120, held: true, achievedRps: 2400, duration: '20s' },
+          { rate: 180, held: true, achievedRps: 3600, duration: '20s' },
+          { rate: 180, held: true, achievedRps: 3600, duration: 'full' },
+        ],
+      },
+      documentedThroughput: { value: 100000, source: '[002:482]', text: '~100K checks/s' },
+      instancesNeeded: 28,
+      passed: true,
+    } satisfies RunRecord;
+    const text = markdown(record);
+    expect(text).toContain('full-length run: **180 batch calls/s (20 checks each)**');
+    expect(text).toContain(
+      '| rate (batch calls/s (20 checks each)) | run | completed per s, setup included (decisions/s) | held |',
+    );
+    expect(text).toContain('Every step held');
+    expect(text).toContain('completed 3600.0 decisions/s');
+    const broken = {
+      ...record,
+      capacity: {
+        ...record.capacity,
+        steps: [{ rate: 270, held: false, achievedRps: 0, duration: '20s' }, ...record.capacity.steps],
+      },
+    };
+    expect(markdown(broken)).not.toContain('Every step held');
+  });
+
   it('says where the CPU went and what one request cost the service', () => {
     const record = {
       cpu: {
