@@ -5,7 +5,7 @@
  * from the LRU and Redis, ad clicks into the spool and Kafka — and when Postgres returns, the
  * consumers catch up so the counts are exact.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { ChatClient, chatToken, directConversation } from '../chat-client.ts';
 import { assert, call, expectProblem, expectStatus, query } from '../probe.ts';
 import type { FaultScenario } from '../scenario.ts';
@@ -35,6 +35,9 @@ export const scenario: FaultScenario = {
     'ad-click-aggregator',
     'ad-click-aggregator-worker',
     'ticket-booking',
+    // Its outbox relay runs in every real deployment; without it the cache would never see the
+    // relay's second delete, and the scenario would test a topology nobody runs.
+    'ticket-booking-worker',
   ],
   async run(ctx) {
     const id = runId();
@@ -94,6 +97,15 @@ export const scenario: FaultScenario = {
         'ticket-booking',
         'event details are served and a hold succeeds',
         async () => {
+          // The worker's relay deletes the event's cache entry once more after indexing it (the
+          // delayed double delete): warm the cache only after that, or the outage meets a miss.
+          await ctx.eventually(async () => {
+            const waiting = await query(bookingDb, 'SELECT id FROM booking.outbox WHERE aggregate_id = $1', [
+              eventId,
+            ]);
+            assert(waiting.length === 0, `${waiting.length} outbox rows of the event not relayed yet`);
+          }, 20_000);
+          await new Promise((resolve) => setTimeout(resolve, 1_000)); // the invalidation follows the DELETE
           expectStatus(await call(`${booking}/events/${eventId}`), 200, 'event details'); // now cached in Redis
           const answer = await hold(booking, eventId, `alice-${id}`, [s1]);
           expectStatus(answer, 201, 'hold');
@@ -234,6 +246,16 @@ export const scenario: FaultScenario = {
           expectStatus(await call(`${booking}/events/${eventId}`), 200, 'event details');
         },
       );
+      await ctx.check(
+        'during',
+        'ticket-booking',
+        'details no cache holds: 503 SDLAB_BOOKING_STORE_UNAVAILABLE with Retry-After, not a false 404',
+        async () => {
+          const answer = await call(`${booking}/events/${randomUUID()}`);
+          expectProblem(answer, 503, 'SDLAB_BOOKING_STORE_UNAVAILABLE', 'uncached event details');
+          assert(answer.headers.get('retry-after') !== null, 'no Retry-After');
+        },
+      );
       await ctx.check('during', 'ticket-booking', 'readyz 503 names postgres', () =>
         expectReadiness(booking, 503, 'postgres'),
       );
@@ -249,6 +271,7 @@ export const scenario: FaultScenario = {
         'ad-click-aggregator',
         'ad-click-aggregator-worker',
         'ticket-booking',
+        'ticket-booking-worker',
         'payment-provider',
       ]) {
         await ctx.check('after', service, `ready again (readyz 200) within ${RECOVERY_MS / 1000} s`, () =>

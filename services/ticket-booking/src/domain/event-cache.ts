@@ -1,9 +1,11 @@
 import { trace } from '@opentelemetry/api';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
+import { unavailable } from '../errors.ts';
 import type { Keys } from '../keys.ts';
 import { Attr, type ServiceMetrics } from '../telemetry.ts';
 import type { CatalogueRepository, EventDetails } from './catalogue.ts';
+import { isConnectionError } from './pg-errors.ts';
 
 /**
  * Cache-aside for event details (the page every buyer of a hot event opens, and every hold reads
@@ -50,7 +52,13 @@ export class EventCache {
       redisOk = false;
       this.#log.warn({ err: (err as Error).message }, 'event cache read failed; reading Postgres');
     }
-    const event = await this.#catalogue.getEvent(eventId);
+    let event: EventDetails | undefined;
+    try {
+      event = await this.#catalogue.getEvent(eventId);
+    } catch (error) {
+      // A miss while Postgres is away: the coded 503 with Retry-After, not a bare 500.
+      throw isConnectionError(error) ? unavailable('store', error) : error;
+    }
     this.#record(redisOk ? 'miss' : 'error');
     if (event && redisOk) {
       const ttl = Math.max(1, Math.round(this.#ttlS * (0.9 + Math.random() * 0.2)));
