@@ -42,6 +42,8 @@ describe('the native stack follows docker-compose.yml', () => {
     const api = plan.find((p) => p.name === 'url-shortener')!;
     expect(api).toMatchObject({ dir: 'services/url-shortener', entry: 'src/main.ts', port: 8081 });
     expect(api.env).toMatchObject({
+      // Development mode is explicit: without it a production-mode start refuses the committed secrets.
+      SDLAB_DEV_MODE: 'true',
       PORT: '8081',
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/sdlab',
       REDIS_URL: NATIVE.redis,

@@ -81,6 +81,7 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
   const logDir = join(REPO_ROOT, 'loadtests/results/logs');
   const env = {
     NODE_ENV: 'production',
+    SDLAB_DEV_MODE: 'true', // the committed development secrets and endpoints (chat's POST /tokens)
     LOG_LEVEL: 'warn',
     DATABASE_URL: databaseUrl,
     REDIS_URL: endpoints.redis,

@@ -9,6 +9,13 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 export const BaseConfig = Type.Object({
   HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535 }),
+  /**
+   * Port of the admin listener (/metrics, /docs, probes). Unset: they share PORT, which only
+   * development mode allows. 0 picks a free port (tests).
+   */
+  ADMIN_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  /** Address the admin listener binds to; keep it private (loopback or a cluster-internal network). */
+  ADMIN_HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
   LOG_LEVEL: Type.Union(
     [
       Type.Literal('fatal'),

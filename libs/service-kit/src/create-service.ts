@@ -10,6 +10,7 @@ import Fastify, {
   LogController,
   type RawServerDefault,
 } from 'fastify';
+import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
 import type { Static, TObject, TProperties } from 'typebox';
 import { type BaseConfig, ConfigError, loadConfig, mergeConfigSchema } from './config.ts';
@@ -19,6 +20,7 @@ import { createMetricsRegistry, registerHttpMetrics } from './metrics.ts';
 import { registerProblemDetails } from './problem-details.ts';
 import { Readiness } from './readiness.ts';
 import { Resources } from './resources.ts';
+import { modeDefaults, productionProblems, type RunMode, runMode } from './run-mode.ts';
 import { shutdownTelemetry } from './telemetry.ts';
 
 export type App = FastifyInstance<
@@ -32,6 +34,8 @@ export type App = FastifyInstance<
 /** What the kit hangs on every instance: adapters and routes reach it as `app.kit`. */
 export interface Kit {
   name: string;
+  /** `production` refuses committed secrets and development-only switches at start-up. */
+  mode: RunMode;
   readiness: Readiness;
   metrics: Registry;
   resources: Resources;
@@ -66,13 +70,28 @@ export interface ServiceOptions<P extends TProperties> {
    * for a configuration reload. SIGTERM and SIGINT always drain and exit.
    */
   keepRunningOn?: NodeJS.Signals[];
+  /**
+   * Settings whose committed default must never run in production (JWT keys, webhook secrets,
+   * admin tokens): with NODE_ENV=production the service exits 1 naming each one still at its default.
+   */
+  secrets?: readonly (keyof P & string)[];
+  /**
+   * Boolean switches of development-only endpoints (e.g. a token minter): on by default in
+   * development, off by default in production, and a production start with one on exits 1.
+   */
+  devOnly?: readonly (keyof P & string)[];
 }
 
 export interface Service<P extends TProperties> {
   app: App;
   config: Static<TObject<P>> & BaseConfig;
   kit: Kit;
-  /** Listens, installs the SIGTERM/SIGINT handlers, and returns the address. */
+  /**
+   * The admin listener (ADMIN_PORT): /metrics, /docs and the probes, kept off the public port.
+   * Undefined when ADMIN_PORT is unset (development), where those routes share the public port.
+   */
+  admin: FastifyInstance | undefined;
+  /** Listens (and the admin listener), installs the SIGTERM/SIGINT handlers, returns the address. */
   start(): Promise<string>;
 }
 
@@ -80,7 +99,19 @@ export interface Service<P extends TProperties> {
 export async function createService<P extends TProperties>(options: ServiceOptions<P>): Promise<Service<P>> {
   const env = options.env ?? process.env;
   const schema = mergeConfigSchema(options.config);
-  const config = loadConfig(options.name, schema, env, options.defaults) as Static<TObject<P>> & BaseConfig;
+  const mode = runMode(env);
+  const guard = { secrets: options.secrets, devOnly: options.devOnly };
+  const config = loadConfig(options.name, schema, env, {
+    ...options.defaults,
+    ...modeDefaults(mode, guard),
+  }) as Static<TObject<P>> & BaseConfig;
+  const unsafe = productionProblems(mode, schema, config, guard);
+  if (mode === 'production' && config.ADMIN_PORT === undefined) {
+    unsafe.push(
+      'ADMIN_PORT is not set: /metrics and /docs would be served on the public port; set ADMIN_PORT (and ADMIN_HOST) in production',
+    );
+  }
+  if (unsafe.length) throw new ConfigError(options.name, unsafe);
   process.env.OTEL_SERVICE_NAME ??= options.name;
 
   const app = Fastify({
@@ -97,6 +128,7 @@ export async function createService<P extends TProperties>(options: ServiceOptio
 
   const kit: Kit = {
     name: options.name,
+    mode,
     readiness: new Readiness(),
     metrics: createMetricsRegistry(options.name),
     resources: new Resources(),
@@ -117,6 +149,10 @@ export async function createService<P extends TProperties>(options: ServiceOptio
   });
 
   registerProblemDetails(app);
+  // With ADMIN_PORT set, /metrics and /docs live on a second listener (bind it to a private
+  // address); the public port keeps only the API and the probes.
+  const admin = config.ADMIN_PORT === undefined ? undefined : createAdminApp(options.name, config.LOG_LEVEL);
+  const internal = admin ?? app;
   if ((options.kind ?? 'service') === 'service') {
     await app.register(swagger, {
       openapi: {
@@ -125,19 +161,30 @@ export async function createService<P extends TProperties>(options: ServiceOptio
           description: options.description ?? '',
           version: options.version ?? '0.1.0',
         },
+        components: {
+          securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        },
       },
     });
-    await app.register(swaggerUi, { routePrefix: '/docs' });
+    if (admin) await admin.register(specificationOf(app));
+    await internal.register(swaggerUi, { routePrefix: '/docs' });
   }
   registerHealthRoutes(app, kit.readiness);
-  registerHttpMetrics(app, kit.metrics);
+  registerHttpMetrics(app, kit.metrics, internal);
+  if (admin) {
+    registerHealthRoutes(admin, kit.readiness);
+    registerProblemDetails(admin);
+    app.addHook('onClose', async () => admin.close());
+  }
 
   return {
     app,
     config,
     kit,
+    admin,
     async start() {
       installShutdown(app, config.SHUTDOWN_TIMEOUT_MS, options.keepRunningOn ?? []);
+      if (admin) await admin.listen({ host: config.ADMIN_HOST, port: config.ADMIN_PORT });
       return app.listen({ host: config.HOST, port: config.PORT });
     },
   };
@@ -170,6 +217,23 @@ function installShutdown(app: App, timeoutMs: number, keepRunningOn: NodeJS.Sign
     await shutdownTelemetry();
     app.log.info('shutdown complete');
     if (err) throw err;
+  });
+}
+
+/** Stands in for @fastify/swagger on the admin listener: the UI there shows the public app's document. */
+function specificationOf(app: App) {
+  return fp(
+    async (admin: FastifyInstance) => {
+      admin.decorate('swagger', ((opts?: { yaml?: boolean }) => app.swagger(opts as never)) as never);
+    },
+    { name: '@fastify/swagger' },
+  );
+}
+
+function createAdminApp(name: string, level: BaseConfig['LOG_LEVEL']): FastifyInstance {
+  return Fastify({
+    logger: loggerOptions(`${name}-admin`, level),
+    logController: new LogController({ disableRequestLogging: true }),
   });
 }
 

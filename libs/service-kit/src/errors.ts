@@ -9,3 +9,9 @@ export const KitErrors = {
     503,
   ),
 };
+
+/** Coded errors of `@sdlab/service-kit/auth`. */
+export const AuthErrors = {
+  Unauthenticated: createError('SDLAB_AUTH_UNAUTHENTICATED', 'Not authenticated: %s', 401),
+  Forbidden: createError('SDLAB_AUTH_FORBIDDEN', 'The token lacks the scope %s', 403),
+};

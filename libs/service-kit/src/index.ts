@@ -8,9 +8,10 @@ export {
   type Service,
   type ServiceOptions,
 } from './create-service.ts';
-export { KitErrors } from './errors.ts';
+export { AuthErrors, KitErrors } from './errors.ts';
 export { LATENCY_BUCKETS } from './metrics.ts';
 export { PROBLEM_CONTENT_TYPE, type Problem, sendProblem } from './problem-details.ts';
 export { type CheckResult, Readiness, type ReadinessCheck } from './readiness.ts';
 export { Resources } from './resources.ts';
+export { DEV_MODE_VARIABLE, type RunMode, runMode } from './run-mode.ts';
 export { traceContextCarrier, withTraceContext } from './telemetry.ts';

@@ -15,7 +15,12 @@ export function createMetricsRegistry(serviceName: string): Registry {
  * RED metrics for every route: one histogram gives rate (count), errors (status_code) and
  * duration. The route label is the route's pattern, never the raw URL, so cardinality stays bounded.
  */
-export function registerHttpMetrics(app: FastifyInstance, registry: Registry): void {
+export function registerHttpMetrics(
+  app: FastifyInstance,
+  registry: Registry,
+  /** Where /metrics is served: the app itself, or its admin listener. */
+  exposeOn: FastifyInstance = app,
+): void {
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration in seconds, by route pattern, method and status code',
@@ -31,7 +36,7 @@ export function registerHttpMetrics(app: FastifyInstance, registry: Registry): v
       reply.elapsedTime / 1000,
     );
   });
-  app.get('/metrics', { schema: { hide: true }, config: { otel: false } }, async (_request, reply) => {
+  exposeOn.get('/metrics', { schema: { hide: true }, config: { otel: false } }, async (_request, reply) => {
     reply.type(registry.contentType);
     return registry.metrics();
   });

@@ -7,6 +7,8 @@ const EXAMPLE = fileURLToPath(new URL('./fixtures/example-service.ts', import.me
 export interface RunningExample {
   child: ChildProcess;
   url: string;
+  /** The admin listener's URL when ADMIN_PORT is set. */
+  adminUrl: string | undefined;
   /** Every stdout line so far, parsed where it is JSON. */
   lines: unknown[];
   stderr: () => string;
@@ -38,11 +40,12 @@ export async function startExample(
   const { child, exited, output } = spawnExample({ LOG_LEVEL: 'info', ...env }, nodeArgs);
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const match = output().stdout.match(/\{"listening":"([^"]+)"\}/);
+    const match = output().stdout.match(/\{"listening":"([^"]+)"(?:,"admin":"([^"]+)")?\}/);
     if (match) {
       return {
         child,
         url: match[1]!,
+        adminUrl: match[2],
         get lines() {
           return parseLines(output().stdout);
         },

@@ -1,0 +1,179 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import Type from 'typebox';
+import { AuthErrors } from './errors.ts';
+
+/**
+ * Who a verified token speaks for. `scopes` is the token's space-separated `scope` claim (RFC 8693):
+ * `admin` for operator endpoints, a service's own scopes for the rest.
+ */
+export interface Principal {
+  subject: string;
+  scopes: ReadonlySet<string>;
+  /** When the token stops being valid; long-lived connections close then. */
+  expiresAtMs: number;
+  claims: JWTPayload;
+}
+
+export interface JwtSettings {
+  /** HS256 key shared with the issuer; at least 32 bytes. */
+  secret: string;
+  issuer: string;
+  audience: string;
+}
+
+/** The committed development key every service shares; `secrets: ['JWT_SECRET']` refuses it in production. */
+export const DEV_JWT_SECRET = 'sdlab-development-jwt-secret-not-for-production';
+
+/**
+ * The JWT settings a service spreads into its config schema. Every service verifies tokens of
+ * one issuer; the audience names the service (or the group of services) a token is meant for.
+ */
+export function jwtConfig(defaults: { audience: string; issuer?: string; secret?: string }) {
+  return {
+    /** HS256 key of access tokens (shared with the identity provider). The default is public. */
+    JWT_SECRET: Type.String({ default: defaults.secret ?? DEV_JWT_SECRET, minLength: 32, maxLength: 512 }),
+    JWT_ISSUER: Type.String({
+      default: defaults.issuer ?? 'sdlab-dev-identity',
+      minLength: 1,
+      maxLength: 256,
+    }),
+    JWT_AUDIENCE: Type.String({ default: defaults.audience, minLength: 1, maxLength: 256 }),
+  };
+}
+
+const SUBJECT = /^[A-Za-z0-9_.:@-]{1,128}$/;
+const SCOPE = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** Verifies HS256 access tokens with jose: signature, issuer, audience, expiry; nothing else is trusted. */
+export class JwtVerifier {
+  readonly #key: Uint8Array;
+  readonly #settings: JwtSettings;
+
+  constructor(settings: JwtSettings) {
+    this.#key = new TextEncoder().encode(settings.secret);
+    this.#settings = settings;
+  }
+
+  /** The principal of a valid token; throws AuthErrors.Unauthenticated (with the reason) otherwise. */
+  async verify(token: string, requiredClaims: string[] = []): Promise<Principal> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.#key, {
+        issuer: this.#settings.issuer,
+        audience: this.#settings.audience,
+        algorithms: ['HS256'],
+        requiredClaims: ['sub', 'exp', ...requiredClaims],
+      }));
+    } catch (error) {
+      throw new AuthErrors.Unauthenticated(reason(error));
+    }
+    const subject = payload.sub ?? '';
+    if (!SUBJECT.test(subject)) throw new AuthErrors.Unauthenticated('token subject is malformed');
+    return { subject, scopes: scopesOf(payload), expiresAtMs: (payload.exp ?? 0) * 1000, claims: payload };
+  }
+}
+
+/** Signs tokens with the same settings: development endpoints and tests; an identity provider in production. */
+export class JwtIssuer {
+  readonly #key: Uint8Array;
+  readonly #settings: JwtSettings;
+
+  constructor(settings: JwtSettings) {
+    this.#key = new TextEncoder().encode(settings.secret);
+    this.#settings = settings;
+  }
+
+  async issue(
+    subject: string,
+    options: { scopes?: readonly string[]; ttlS?: number; claims?: Record<string, unknown> } = {},
+  ): Promise<{ token: string; expiresAt: string }> {
+    const now = Math.floor(Date.now() / 1000);
+    const exp = now + (options.ttlS ?? 3600);
+    const claims = {
+      ...options.claims,
+      ...(options.scopes?.length ? { scope: options.scopes.join(' ') } : {}),
+    };
+    const token = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(subject)
+      .setIssuer(this.#settings.issuer)
+      .setAudience(this.#settings.audience)
+      .setIssuedAt(now)
+      .setExpirationTime(exp)
+      .sign(this.#key);
+    return { token, expiresAt: new Date(exp * 1000).toISOString() };
+  }
+}
+
+/** The token of an `Authorization: Bearer <token>` header, if it has that shape. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined || header.length > 8192) return undefined;
+  return header.match(/^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i)?.[1];
+}
+
+const principals = new WeakMap<FastifyRequest, Principal>();
+
+/**
+ * A preHandler that lets a request through only with a valid bearer token (and the scope, if
+ * one is named): 401 problem+json with `WWW-Authenticate: Bearer` without one, 403 without the
+ * scope. The route reads the caller with `principalOf(request)`.
+ */
+export function requireToken(verifier: JwtVerifier, options: { scope?: string } = {}) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const token = bearerToken(request.headers.authorization);
+    if (!token) {
+      reply.header('www-authenticate', 'Bearer');
+      throw new AuthErrors.Unauthenticated('a bearer token is required');
+    }
+    let principal: Principal;
+    try {
+      principal = await verifier.verify(token);
+    } catch (error) {
+      reply.header('www-authenticate', 'Bearer error="invalid_token"');
+      throw error;
+    }
+    if (options.scope && !principal.scopes.has(options.scope)) {
+      throw new AuthErrors.Forbidden(options.scope);
+    }
+    principals.set(request, principal);
+  };
+}
+
+/** The principal `requireToken` verified for this request. */
+export function principalOf(request: FastifyRequest): Principal {
+  const principal = principals.get(request);
+  if (!principal) throw new Error('principalOf: the route has no requireToken preHandler');
+  return principal;
+}
+
+/**
+ * A preHandler for service-to-service calls with one shared key (`Authorization: Bearer <key>`),
+ * compared in constant time. For callers that are services, not users (a payment provider's API key).
+ */
+export function requireApiKey(key: string) {
+  const expected = Buffer.from(key);
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const given = Buffer.from(bearerToken(request.headers.authorization) ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      reply.header('www-authenticate', 'Bearer');
+      throw new AuthErrors.Unauthenticated('a valid API key is required');
+    }
+  };
+}
+
+/** OpenAPI `security` of a route guarded by requireToken or requireApiKey. */
+export const BEARER_SECURITY = [{ bearerAuth: [] }];
+
+function scopesOf(payload: JWTPayload): Set<string> {
+  const raw = typeof payload.scope === 'string' ? payload.scope : '';
+  return new Set(raw.split(' ').filter((s) => SCOPE.test(s)));
+}
+
+function reason(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return 'token expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return `token claim ${error.claim} is invalid`;
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'token algorithm not allowed';
+  return 'token is invalid';
+}
