@@ -5,6 +5,7 @@
 #   bash infra/native/infra.sh up      [server...]   # start + wait for a real client round trip
 #   bash infra/native/infra.sh down    [server...]   # SIGTERM by pid, SIGKILL after 30 s
 #   bash infra/native/infra.sh status  [server...]   # table: server, pid, port, ready
+#   bash infra/native/infra.sh installed [server...] # exit 0 when all are installed (no output)
 #
 # servers: postgres redis kafka elasticsearch jaeger prometheus k6 (default: all)
 # See infra/native/README.md for ports, env vars and what comes from where.
@@ -23,7 +24,7 @@ done
 source "$INFRA_DIR/lib/endpoints.sh"
 
 usage() {
-  sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # A server is "up" when its pid is alive and it answers its readiness probe.
@@ -94,6 +95,11 @@ cmd_down() {
   write_endpoints
 }
 
+cmd_installed() {
+  local s
+  for s in "$@"; do "${s}_installed" || return 1; done
+}
+
 cmd_status() {
   local s pid port ready
   printf '%-14s %-8s %-6s %s\n' SERVER PID PORT READY
@@ -113,7 +119,7 @@ main() {
   [[ -n $cmd ]] || { usage; exit 2; }
   shift
   case $cmd in
-    install | up | down | status) ;;
+    install | up | down | status | installed) ;;
     -h | --help | help) usage; exit 0 ;;
     *) usage >&2; die infra "unknown command: $cmd" ;;
   esac
@@ -128,7 +134,7 @@ main() {
       [[ " $* " == *" $s "* ]] && servers+=("$s")
     done
   fi
-  if [[ $cmd != status ]]; then
+  if [[ $cmd != status && $cmd != installed ]]; then
     # One install/up/down at a time (parallel test runners may all call `up`).
     mkdir -p "$SDLAB_RUN"
     exec 9>"$SDLAB_RUN/.infra.lock"

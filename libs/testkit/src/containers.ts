@@ -4,15 +4,17 @@ import { fileURLToPath } from 'node:url';
 import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import type { Endpoints } from './endpoints.ts';
 
-// Used only where a Docker engine answers; machines without one (ours, CI) use the native stack.
-// Image versions come from the compose file's `.env`, so tests and `docker compose up` agree.
+// Used when asked for (SDLAB_TEST_DOCKER=true) or when an engine answers and nothing native is
+// installed. Image versions come from the compose file's `.env`, so tests and `docker compose up`
+// agree; a `*_IMAGE` variable in the environment wins, as it does for compose (e.g. the images
+// infra/images/build.sh builds without a registry).
 const ENV_FILE = fileURLToPath(new URL('../../../.env', import.meta.url));
 
-function composeImages(): Record<string, string> {
+function composeImages(env: NodeJS.ProcessEnv): Record<string, string> {
   const images: Record<string, string> = {};
   for (const line of readFileSync(ENV_FILE, 'utf8').split('\n')) {
     const match = line.match(/^([A-Z0-9_]+_IMAGE)=(\S+)/);
-    if (match) images[match[1]!] = match[2]!;
+    if (match) images[match[1]!] = env[match[1]!] || match[2]!;
   }
   return images;
 }
@@ -35,10 +37,12 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startContainers(): Promise<{ endpoints: Endpoints; stop: () => Promise<void> }> {
-  const images = composeImages();
+export async function startContainers(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ endpoints: Endpoints; stop: () => Promise<void> }> {
+  const images = composeImages(env);
   const kafkaPort = await freePort();
-  const started = await Promise.all([
+  const settled = await Promise.allSettled([
     new GenericContainer(image(images, 'POSTGRES_IMAGE'))
       .withEnvironment({ POSTGRES_HOST_AUTH_METHOD: 'trust' })
       .withCommand(['postgres', '-c', 'max_connections=300', '-c', 'fsync=off'])
@@ -82,6 +86,17 @@ export async function startContainers(): Promise<{ endpoints: Endpoints; stop: (
       .withWaitStrategy(Wait.forHttp('/', 16686).forStatusCode(200))
       .start(),
   ]);
+  const started = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+  if (failed.length > 0) {
+    await Promise.allSettled(started.map((c) => c.stop()));
+    throw new Error(
+      `testkit: Docker-backed test servers did not start: ${failed.map((e) => e.message).join('; ')}\n` +
+        'If no image registry is reachable, build the images from package registries ' +
+        '(bash infra/images/build.sh; it prints the *_IMAGE variables to export), or use the native ' +
+        'servers instead: unset SDLAB_TEST_DOCKER (or set it to false) and run `pnpm infra:install`.',
+    );
+  }
   const [pg, redis, , es, jaeger] = started as [
     StartedTestContainer,
     StartedTestContainer,

@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { chooseEndpointSource } from './endpoint-source.ts';
 
 /** Where the real servers a test run uses are. */
 export interface Endpoints {
@@ -24,6 +25,7 @@ export interface Endpoints {
 }
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const INFRA_SH = join(REPO_ROOT, 'infra/native/infra.sh');
 
 export function runDir(env: NodeJS.ProcessEnv = process.env): string {
   const cache = env.SDLAB_CACHE ?? join(homedir(), '.cache', 'sdlab');
@@ -31,19 +33,31 @@ export function runDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * (1) explicit environment variables, (2) a reachable Docker engine, (3) the native stack,
- * started if it is not running. Docker's containers are returned with a stop function.
+ * (1) explicit environment variables, (2) Docker when asked for (SDLAB_TEST_DOCKER=true), (3) the
+ * native stack when it runs, (4) the native stack started when it is installed, (5) Docker when an
+ * engine answers and nothing native is installed. Docker's containers are returned with a stop
+ * function.
  */
 export async function resolveEndpoints(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ endpoints: Endpoints; stop?: () => Promise<void> }> {
   const fromEnv = endpointsFromEnv(env);
   if (fromEnv) return { endpoints: fromEnv };
-  if (env.SDLAB_TEST_DOCKER !== 'false' && (await dockerReachable(env))) {
+  const existing = readEndpointsFile(join(runDir(env), 'endpoints.json'));
+  const running = existing !== undefined && (await reachable(existing));
+  const source = await chooseEndpointSource({
+    envComplete: false,
+    dockerFlag: env.SDLAB_TEST_DOCKER,
+    nativeRunning: running,
+    nativeInstalled: () => nativeInstalled(env),
+    dockerAnswers: () => dockerReachable(env),
+  });
+  if (source === 'docker') {
     const { startContainers } = await import('./containers.ts');
-    return startContainers();
+    return startContainers(env);
   }
-  return { endpoints: await nativeEndpoints(env) };
+  if (running && existing) return { endpoints: existing };
+  return { endpoints: await startNative(env) };
 }
 
 export function endpointsFromEnv(env: NodeJS.ProcessEnv): Endpoints | undefined {
@@ -63,19 +77,37 @@ export function endpointsFromEnv(env: NodeJS.ProcessEnv): Endpoints | undefined 
   });
 }
 
-async function nativeEndpoints(env: NodeJS.ProcessEnv): Promise<Endpoints> {
+async function startNative(env: NodeJS.ProcessEnv): Promise<Endpoints> {
   const file = join(runDir(env), 'endpoints.json');
-  const existing = readEndpointsFile(file);
-  if (existing && (await reachable(existing))) return existing;
   process.stderr.write('testkit: native servers are not running; starting them (infra/native/infra.sh up)\n');
-  await promisify(execFile)('bash', [join(REPO_ROOT, 'infra/native/infra.sh'), 'up'], {
-    env,
-    maxBuffer: 16 * 1024 * 1024,
-    timeout: 10 * 60_000,
-  });
+  try {
+    await promisify(execFile)('bash', [INFRA_SH, 'up'], {
+      env,
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 10 * 60_000,
+    });
+  } catch (error) {
+    const detail =
+      (error as { stderr?: string }).stderr?.trim().split('\n').slice(-5).join('\n') ?? String(error);
+    throw new Error(
+      `testkit: could not start the native servers:\n${detail}\n` +
+        'Install them once with `pnpm infra:install`, or point DATABASE_URL, REDIS_URL, KAFKA_BROKERS and ' +
+        'ELASTICSEARCH_URL at servers you run, or set SDLAB_TEST_DOCKER=true to use Docker.',
+    );
+  }
   const started = readEndpointsFile(file);
   if (!started) throw new Error(`testkit: infra.sh up finished but ${file} is missing`);
   return started;
+}
+
+/** `infra.sh installed` exits 0 when every native server is installed. */
+async function nativeInstalled(env: NodeJS.ProcessEnv): Promise<boolean> {
+  try {
+    await promisify(execFile)('bash', [INFRA_SH, 'installed'], { env, timeout: 30_000 });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function readEndpointsFile(file: string): Endpoints | undefined {
@@ -120,7 +152,7 @@ function tcpOpen(host: string, port: number): Promise<boolean> {
 }
 
 /** A Docker engine answers `/_ping` on its socket (DOCKER_HOST or the default unix socket). */
-async function dockerReachable(env: NodeJS.ProcessEnv): Promise<boolean> {
+export async function dockerReachable(env: NodeJS.ProcessEnv): Promise<boolean> {
   const host = env.DOCKER_HOST;
   const socketPath = host?.startsWith('unix://')
     ? host.slice('unix://'.length)
