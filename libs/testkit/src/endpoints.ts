@@ -42,16 +42,16 @@ export async function resolveEndpoints(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ endpoints: Endpoints; stop?: () => Promise<void> }> {
   const fromEnv = endpointsFromEnv(env);
-  if (fromEnv) return { endpoints: fromEnv };
-  const existing = readEndpointsFile(join(runDir(env), 'endpoints.json'));
+  const existing = fromEnv ? undefined : readEndpointsFile(join(runDir(env), 'endpoints.json'));
   const running = existing !== undefined && (await reachable(existing));
   const source = await chooseEndpointSource({
-    envComplete: false,
+    envComplete: fromEnv !== undefined,
     dockerFlag: env.SDLAB_TEST_DOCKER,
     nativeRunning: running,
     nativeInstalled: () => nativeInstalled(env),
     dockerAnswers: () => dockerReachable(env),
   });
+  if (source === 'env' && fromEnv) return { endpoints: fromEnv };
   if (source === 'docker') {
     const { startContainers } = await import('./containers.ts');
     return startContainers(env);
