@@ -87,8 +87,9 @@ async function startNative(env: NodeJS.ProcessEnv): Promise<Endpoints> {
       timeout: 10 * 60_000,
     });
   } catch (error) {
-    const detail =
-      (error as { stderr?: string }).stderr?.trim().split('\n').slice(-5).join('\n') ?? String(error);
+    // infra.sh logs to both streams; its last lines name the server that failed and why.
+    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+    const detail = `${stdout}${stderr}`.trim().split('\n').slice(-8).join('\n') || String(error);
     throw new Error(
       `testkit: could not start the native servers:\n${detail}\n` +
         'Install them once with `pnpm infra:install`, or point DATABASE_URL, REDIS_URL, KAFKA_BROKERS and ' +
