@@ -44,7 +44,7 @@ export const options = {
       duration: RUN,
       // Allocated up front: a VU initialised mid-run costs the service CPU at the worst moment, and
       // arrivals that find no VU are dropped (the capacity search counts that as a break).
-      preAllocatedVUs: profile === 'full' ? 300 : 20,
+      preAllocatedVUs: profile === 'full' ? 60 : 20,
       maxVUs: 500,
     },
     queries: {

@@ -28,7 +28,7 @@ export const options = {
       rate: rate(100, 1250),
       timeUnit: '1s',
       duration: RUN,
-      preAllocatedVUs: profile === 'full' ? 100 : 20,
+      preAllocatedVUs: profile === 'full' ? 40 : 20,
       maxVUs: 500,
     },
     shorten: {

@@ -96,3 +96,13 @@ export function startCpuAccount(processes: { name: string; pid: number }[]) {
     },
   };
 }
+
+/** Resident memory of one process in MB (VmRSS), undefined once it has gone. */
+export function processRssMb(pid: number): number | undefined {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}

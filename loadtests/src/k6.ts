@@ -19,8 +19,16 @@ export interface K6Result {
   cpuMs: number;
 }
 
-/** Runs one k6 script and returns its end-of-test summary. Exit 99 means a threshold broke. */
-export async function runK6(k6: string, script: string, env: Record<string, string>): Promise<K6Result> {
+/**
+ * Runs one k6 script and returns its end-of-test summary. Exit 99 means a threshold broke. With
+ * `cpus`, k6 runs under `taskset -c` (which execs k6, so the sampled pid is k6's own).
+ */
+export async function runK6(
+  k6: string,
+  script: string,
+  env: Record<string, string>,
+  cpus?: string,
+): Promise<K6Result> {
   const dir = await mkdtemp(join(tmpdir(), 'sdlab-load-'));
   const summary = join(dir, 'summary.json');
   const args = [
@@ -35,8 +43,8 @@ export async function runK6(k6: string, script: string, env: Record<string, stri
   let cpu: { stop(): number } | undefined;
   const { code, output } = await new Promise<{ code: number; output: string }>((resolve) => {
     const child = execFile(
-      k6,
-      args,
+      cpus ? 'taskset' : k6,
+      cpus ? ['-c', cpus, k6, ...args] : args,
       {
         env: { ...process.env, K6_NO_USAGE_REPORT: 'true', K6_AUTO_EXTENSION_RESOLUTION: 'false' },
         maxBuffer: 64 * 1024 * 1024,

@@ -12,18 +12,34 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-/** Starts a Node process with the workspace's source condition, its output going to a log file. */
+export interface StartOptions {
+  /** Cores to run on (`taskset -c`), e.g. `0` or `0-1`; unpinned when absent. */
+  cpus?: string;
+  /** Node flags before the entry, e.g. `--import @sdlab/service-kit/instrument`. */
+  nodeArgs?: string[];
+}
+
+/**
+ * Starts a Node process with the workspace's source condition, its output going to a log file.
+ * With `cpus` it runs under `taskset`, which execs node: the child's pid is node's own, so its
+ * CPU time in /proc is the service's.
+ */
 export async function startNode(
   name: string,
   cwd: string,
   entry: string,
   env: Record<string, string | undefined>,
   logDir: string,
+  options: StartOptions = {},
 ): Promise<Running> {
   await mkdir(logDir, { recursive: true });
   const logFile = join(logDir, `${name}.log`);
   const log = createWriteStream(logFile);
-  const child = spawn(process.execPath, ['--conditions=@sdlab/source', entry], {
+  const nodeArgs = ['--conditions=@sdlab/source', ...(options.nodeArgs ?? []), entry];
+  const [command, args] = options.cpus
+    ? ['taskset', ['-c', options.cpus, process.execPath, ...nodeArgs]]
+    : [process.execPath, nodeArgs];
+  const child = spawn(command, args, {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,57 +1,149 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CpuAccount } from './cpu-usage.ts';
+import { type Efficiency, efficiency, generatorBound, type LatencyThreshold } from './efficiency.ts';
 import type { K6Result } from './k6.ts';
 import type { MachineProfile } from './machine.ts';
 
+/** lean: warn logs and no tracing, as `pnpm load` ran before; stack: info logs and OTLP traces, as `pnpm stack up` and compose run. */
+export type Config = 'lean' | 'stack';
+
+export interface ThresholdedMetric {
+  metric: string;
+  p50?: number;
+  p95?: number;
+  p99?: number;
+  thresholds: { expression: string; ok: boolean }[];
+}
+
+export interface Measure {
+  metric: string;
+  count?: number;
+  rate?: number;
+  avg?: number;
+  p95?: number;
+  max?: number;
+}
+
+/** One measured run of the service in one configuration. */
+export interface VariantRun {
+  config: Config;
+  /** Where k6 and the service processes ran (taskset); absent when unpinned. */
+  cores?: { service: string; k6: string };
+  /** Arrivals per second k6 offered (requests, or messages sent for chat; setup included). */
+  offeredPerS: number;
+  /** Throughput in the service's unit per second (requests, decisions, messages, holds). */
+  achievedPerS: number;
+  primary: { metric: string; p50: number; p95: number; p99: number; threshold?: LatencyThreshold };
+  metrics: ThresholdedMetric[];
+  measures?: Measure[];
+  errorRate: number;
+  cpu: CpuAccount;
+  cost: {
+    /** HTTP requests (or delivered messages for chat) the run completed. */
+    requests: number;
+    /** Throughput units the run completed. */
+    units: number;
+    serviceMsPerRequest: number;
+    serviceMsPerUnit: number;
+    /** k6's own CPU per request: the generator's cost, against the bare run's k6 CPU per request. */
+    k6MsPerRequest: number;
+  };
+  memory: { name: string; idleRssMb: number; loadedRssMb: number }[];
+  passed: boolean;
+}
+
+/** The bare handler of the same shape, at the rate the service was offered, on the service's cores. */
+export interface BareRun {
+  shape: string;
+  cores?: string;
+  rate: number;
+  achievedPerS: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  /** The bare process's CPU per request (or per delivered message). */
+  msPerRequest: number;
+  k6MsPerRequest: number;
+  machineBusy: number;
+}
+
+export interface CapacityStep {
+  rate: number;
+  held: boolean;
+  achievedPerS: number;
+  p99: number;
+  bareP99: number;
+  generatorBound: boolean;
+  duration: string;
+}
+
+/** What a run says about one configuration: whose limit the rate was, and what the service costs. */
+export interface Verdict {
+  config: Config;
+  /** The bare handler at this rate already spent more than half the threshold: the generator's limit. */
+  generatorBound: boolean;
+  bareP99: number;
+  efficiency?: Efficiency;
+}
+
 export interface RunRecord {
   service: string;
+  hotPath: string;
   profile: 'smoke' | 'full';
   date: string;
   commit: string;
   command: string;
   machine: MachineProfile;
-  /** Requests per second k6 completed against the service (all of its scenarios). */
-  achievedRps: number;
-  /** Per k6 metric that has thresholds: its percentiles and each threshold's verdict. */
-  metrics: {
-    metric: string;
-    p50?: number;
-    p95?: number;
-    p99?: number;
-    thresholds: { expression: string; ok: boolean }[];
-  }[];
-  errorRate: number;
-  /** The scenario's own measures beside the thresholds (deliveries, purchases, lag, memory). */
-  measures?: { metric: string; count?: number; rate?: number; avg?: number; p95?: number; max?: number }[];
-  limit: { path: string; achievedRps: number; p50: number; p95: number; p99: number };
-  /** Raw Redis EVALSHA rate on the same machine, and the service's throughput as a share of it. */
-  redisLimit?: { rps: number; command: string; ratio: number };
-  /** Service p95 over the bare handler's p95 at the same arrival rate. */
-  latencyRatio: number;
-  /** Where the measured run's CPU went: the machine, k6, each service process. */
-  cpu?: CpuAccount & { msPerRequest?: number };
-  /** What the arrival rate and throughput count (req/s unless the service says otherwise). */
+  /** What the throughput counts (req/s unless the service says otherwise). */
   unit?: string;
   /** What an arrival is, when it is not one unit of throughput (a batch call of many checks). */
   rateUnit?: string;
+  runs: VariantRun[];
+  bare: BareRun[];
+  verdicts: Verdict[];
+  /** Raw Redis EVALSHA rate on the same machine, and the lean throughput as a share of it. */
+  redisLimit?: { rps: number; command: string; ratio: number };
   capacity?: {
     highestHeldRps: number;
-    /** Search steps run 20 s; the last ones ('full') are the full-length confirmation runs. */
-    steps: { rate: number; held: boolean; achievedRps: number; duration?: string }[];
-    ratioToLimit?: number;
+    steps: CapacityStep[];
+    /** What ended the search: a broken threshold, the generator's limit, or the step count. */
+    stoppedBy: 'threshold' | 'generator' | 'steps';
   };
   documentedThroughput: { value: number; source: string; text: string };
-  instancesNeeded: number;
   passed: boolean;
 }
 
-const fmt = (value: number | undefined) =>
-  value === undefined ? '–' : value.toLocaleString('en-US', { maximumFractionDigits: 1 });
+/** Whose limit a run's rate was and what the service costs per request, against the bare run on the same cores. */
+export function variantVerdict(run: VariantRun, bares: BareRun[], documentedPerS: number): Verdict {
+  const bare = bares.find((b) => b.cores === run.cores?.service) ?? bares[0];
+  const bareP99 = bare?.p99 ?? 0;
+  const bound = run.primary.threshold ? generatorBound(bareP99, run.primary.threshold) : false;
+  const measurable =
+    bare && bare.msPerRequest > 0 && run.cost.serviceMsPerRequest > 0 && run.cost.serviceMsPerUnit > 0;
+  return {
+    config: run.config,
+    generatorBound: bound,
+    bareP99,
+    ...(measurable
+      ? {
+          efficiency: efficiency({
+            serviceMsPerRequest: run.cost.serviceMsPerRequest,
+            bareMsPerRequest: bare.msPerRequest,
+            serviceMsPerUnit: run.cost.serviceMsPerUnit,
+            documentedPerS,
+          }),
+        }
+      : {}),
+  };
+}
+
+const fmt = (value: number | undefined, digits = 1) =>
+  value === undefined ? '–' : value.toLocaleString('en-US', { maximumFractionDigits: digits });
 const num = (value: unknown) => (typeof value === 'number' ? value : undefined);
 
 export function summarise(result: K6Result, measureNames: string[] = []) {
-  const measures = measureNames
+  const measures: Measure[] = measureNames
     .filter((name) => result.metrics[name])
     .map((metric) => {
       const m = result.metrics[metric]!;
@@ -64,7 +156,7 @@ export function summarise(result: K6Result, measureNames: string[] = []) {
         max: num(m.max),
       };
     });
-  const metrics = Object.entries(result.metrics)
+  const metrics: ThresholdedMetric[] = Object.entries(result.metrics)
     .filter(([, m]) => m.thresholds && Object.keys(m.thresholds).length > 0)
     .map(([metric, m]) => ({
       metric,
@@ -92,86 +184,136 @@ export async function writeReport(
 }
 
 const ms = (value: number | undefined) => (value === undefined ? '–' : `${value.toFixed(2)} ms`);
+const cpuMs = (value: number) => (value > 0 ? `${(value * 1000).toFixed(1)} µs` : '–');
+const pct = (share: number) => `${(share * 100).toFixed(0)}%`;
+
+function pinning(run: VariantRun): string {
+  return run.cores ? `service ${run.cores.service} / k6 ${run.cores.k6}` : 'unpinned';
+}
+
+/** One sentence per configuration: whose limit the rate was. */
+export function generatorLines(r: RunRecord): string[] {
+  return r.runs.map((run, i) => {
+    const v = r.verdicts[i]!;
+    const threshold = run.primary.threshold;
+    const bound = threshold
+      ? `${threshold.ms / 2} ms (half of \`p(${threshold.percentile})<${threshold.ms}\`)`
+      : 'half the threshold';
+    return v.generatorBound
+      ? `- **${run.config}: generator-bound.** The bare handler of the same shape had p99 ${ms(v.bareP99)} at this rate, above ${bound}: latency at this rate says more about k6 on this machine than about the service; read the efficiency, not the rate, as its capacity.`
+      : `- ${run.config}: not generator-bound (the bare handler's p99 at this rate was ${ms(v.bareP99)}, under ${bound}).`;
+  });
+}
+
+export function efficiencyRows(r: RunRecord): string[] {
+  const unit = (r.unit ?? 'req/s').replace('/s', '');
+  return [
+    `| config | cores | offered /s | achieved (${r.unit ?? 'req/s'}) | p50 / p95 / p99 | bare p99 | generator-bound | service CPU per request | bare CPU per request | efficiency (bare ÷ service) | ${unit} per core | cores for ${fmt(r.documentedThroughput.value, 0)}/s | k6 CPU per request (bare run's) |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...r.runs.map((run, i) => {
+      const v = r.verdicts[i]!;
+      const bare = r.bare.find((b) => b.cores === run.cores?.service) ?? r.bare[0];
+      const e = v.efficiency;
+      return `| ${run.config} | ${pinning(run)} | ${fmt(run.offeredPerS, 0)} | ${fmt(run.achievedPerS, 0)} | ${run.primary.p50.toFixed(2)} / ${run.primary.p95.toFixed(2)} / ${run.primary.p99.toFixed(2)} ms | ${ms(v.bareP99)} | ${v.generatorBound ? '**yes**' : 'no'} | ${cpuMs(run.cost.serviceMsPerRequest)} | ${cpuMs(bare?.msPerRequest ?? 0)} | ${e ? `**${e.ratio.toFixed(2)}×**` : '–'} | ${e ? fmt(e.unitsPerCore, 0) : '–'} | ${e ? fmt(e.coresForDocumented, 1) : '–'} | ${cpuMs(run.cost.k6MsPerRequest)} (${cpuMs(bare?.k6MsPerRequest ?? 0)}) |`;
+    }),
+  ];
+}
 
 export function markdown(r: RunRecord): string {
-  const rows = r.metrics.flatMap((m) =>
-    m.thresholds.map(
-      (t) =>
-        `| \`${m.metric}\` | ${ms(m.p50)} | ${ms(m.p95)} | ${ms(m.p99)} | \`${t.expression}\` | ${t.ok ? 'pass' : '**FAIL**'} |`,
-    ),
-  );
-  const capacity = r.capacity
-    ? [
-        '',
-        `Capacity search: highest arrival rate that held every threshold for a full-length run: **${r.capacity.highestHeldRps} ${r.rateUnit ?? r.unit ?? 'req/s'}**` +
-          (r.capacity.ratioToLimit ? ` (${r.capacity.ratioToLimit.toFixed(2)}× the bare handler's)` : ''),
-        ...(r.capacity.steps.filter((st) => st.duration !== 'full').every((st) => st.held)
-          ? [
-              '',
-              'Every step held: the search ran out of steps, so this is a lower bound (`--capacity-steps`).',
-            ]
-          : []),
-        '',
-        `| rate (${r.rateUnit ?? r.unit ?? 'req/s'}) | run | completed per s, setup included (${r.unit ?? 'req/s'}) | held |`,
-        '|---|---|---|---|',
-        ...r.capacity.steps.map(
-          (s) =>
-            `| ${s.rate} | ${s.duration === 'full' ? 'full length' : (s.duration ?? '20s')} | ${s.achievedRps.toFixed(0)} | ${s.held ? 'yes' : 'no'} |`,
-        ),
-      ]
-    : [];
+  const lean = r.runs.find((run) => run.config === 'lean');
+  const stack = r.runs.find((run) => run.config === 'stack');
+  const leanV = lean ? r.verdicts[r.runs.indexOf(lean)] : undefined;
+  const stackV = stack ? r.verdicts[r.runs.indexOf(stack)] : undefined;
   return [
     `# ${r.service} — ${r.profile} run, ${r.date}`,
     '',
     `- commit \`${r.commit}\`; command \`${r.command}\``,
     `- machine: ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.cpuModel}; Node ${r.machine.node}; ${r.machine.k6}`,
-    `- completed ${r.achievedRps.toFixed(1)} ${r.unit ?? 'req/s'} against the service (over the whole k6 run, setup included); error rate ${(r.errorRate * 100).toFixed(3)}%`,
-    `- limit (${r.limit.path}) at the same rate: p50 ${ms(r.limit.p50)}, p95 ${ms(r.limit.p95)}, p99 ${ms(r.limit.p99)}; service p95 / limit p95 = ${r.latencyRatio.toFixed(2)}`,
+    `- hot path: ${r.hotPath}; throughput unit: ${r.unit ?? 'req/s'}${r.rateUnit ? `; an arrival is one of ${r.rateUnit}` : ''}`,
+    `- bare handler of the same shape: ${r.bare.map((b) => `${b.shape} at ${fmt(b.rate, 0)}/s (${b.cores ? `cores ${b.cores}` : 'unpinned'}): p50 ${ms(b.p50)}, p95 ${ms(b.p95)}, p99 ${ms(b.p99)}, ${cpuMs(b.msPerRequest)} CPU per request, machine ${pct(b.machineBusy)} busy`).join('; ')}`,
+    `- documented throughput ${fmt(r.documentedThroughput.value, 0)}/s (${r.documentedThroughput.text}, ${r.documentedThroughput.source}) is fleet-wide; "cores for" it is that figure over the service's ${r.unit ?? 'req/s'} per core of CPU`,
     ...(r.redisLimit
       ? [
-          `- raw Redis limit: ${r.redisLimit.rps.toFixed(0)} EVALSHA/s (\`${r.redisLimit.command}\`); the service's throughput is ${r.redisLimit.ratio.toFixed(3)}× of it`,
+          `- raw Redis limit: ${r.redisLimit.rps.toFixed(0)} EVALSHA/s (\`${r.redisLimit.command}\`); the lean run's throughput is ${r.redisLimit.ratio.toFixed(3)}× of it`,
         ]
       : []),
-    `- documented throughput ${r.documentedThroughput.value}/s (${r.documentedThroughput.text}, ${r.documentedThroughput.source}) needs **${r.instancesNeeded}** instance(s) at the rate this run held on this machine`,
-    ...cpuLines(r),
-    `- verdict: ${r.passed ? 'every threshold held' : '**a threshold broke**'}`,
+    ...(lean && stack && leanV?.efficiency && stackV?.efficiency
+      ? [
+          `- the stack's configuration (info logs, traces exported) costs ${pct(1 - stackV.efficiency.unitsPerCore / leanV.efficiency.unitsPerCore)} of the lean ${r.unit ?? 'req/s'} per core (${fmt(leanV.efficiency.unitsPerCore, 0)} → ${fmt(stackV.efficiency.unitsPerCore, 0)})`,
+        ]
+      : []),
+    `- verdict: ${r.passed ? 'every threshold held in every configuration' : '**a threshold broke**'}`,
     '',
-    '| metric | p50 | p95 | p99 | threshold | result |',
-    '|---|---|---|---|---|---|',
-    ...rows,
-    ...(r.measures?.length
+    '## Efficiency: the capacity figure',
+    '',
+    'CPU time per request of all the service\'s processes (from /proc) against the bare handler of the same shape at the same rate on the same cores; "per core" is what one core could serve if CPU were the only limit. These ratios hold between runs; absolute figures on a shared 2-core machine move by ±40 %.',
+    '',
+    ...efficiencyRows(r),
+    '',
+    ...generatorLines(r),
+    '',
+    '## Where the CPU and memory went',
+    '',
+    ...r.runs.flatMap((run) => [
+      `- ${run.config} (${pinning(run)}), ${run.cpu.wallS.toFixed(0)} s: machine ${pct(run.cpu.machineBusy)} busy on ${run.cpu.cores} cores; cores used: ${[
+        ...(run.cpu.k6 ? [`k6 ${run.cpu.k6.cores.toFixed(2)}`] : []),
+        ...run.cpu.processes.map((p) => `${p.name} ${p.cores.toFixed(2)}`),
+      ].join(
+        ', ',
+      )}; RSS idle → after the run: ${run.memory.map((m) => `${m.name} ${m.idleRssMb.toFixed(0)} → ${m.loadedRssMb.toFixed(0)} MB`).join(', ')}`,
+    ]),
+    '',
+    '## Thresholds',
+    '',
+    '| config | metric | p50 | p95 | p99 | threshold | result |',
+    '|---|---|---|---|---|---|---|',
+    ...r.runs.flatMap((run) =>
+      run.metrics.flatMap((m) =>
+        m.thresholds.map(
+          (t) =>
+            `| ${run.config} | \`${m.metric}\` | ${ms(m.p50)} | ${ms(m.p95)} | ${ms(m.p99)} | \`${t.expression}\` | ${t.ok ? 'pass' : '**FAIL**'} |`,
+        ),
+      ),
+    ),
+    ...r.runs.map((run) => `\n${run.config}: error rate ${(run.errorRate * 100).toFixed(3)}%`),
+    ...(r.runs.some((run) => run.measures?.length)
       ? [
           '',
-          '| measure | count | per second | avg | p95 | max |',
-          '|---|---|---|---|---|---|',
-          ...r.measures.map(
-            (m) =>
-              `| \`${m.metric}\` | ${fmt(m.count)} | ${fmt(m.rate)} | ${fmt(m.avg)} | ${fmt(m.p95)} | ${fmt(m.max)} |`,
+          '| config | measure | count | per second | avg | p95 | max |',
+          '|---|---|---|---|---|---|---|',
+          ...r.runs.flatMap((run) =>
+            (run.measures ?? []).map(
+              (m) =>
+                `| ${run.config} | \`${m.metric}\` | ${fmt(m.count)} | ${fmt(m.rate)} | ${fmt(m.avg)} | ${fmt(m.p95)} | ${fmt(m.max)} |`,
+            ),
           ),
         ]
       : []),
-    ...capacity,
+    ...capacityLines(r),
     '',
   ].join('\n');
 }
 
-const pct = (share: number) => `${(share * 100).toFixed(0)}%`;
-
-/** k6 shares the cores with the services: who used what says whose limit a broken rate was. */
-export function cpuLines(r: RunRecord): string[] {
-  const cpu = r.cpu;
-  if (!cpu) return [];
-  const parts = [
-    ...(cpu.k6 ? [`k6 ${cpu.k6.cores.toFixed(2)}`] : []),
-    ...cpu.processes.map((p) => `${p.name} ${p.cores.toFixed(2)}`),
+function capacityLines(r: RunRecord): string[] {
+  const c = r.capacity;
+  if (!c) return [];
+  const ended = {
+    threshold: 'a threshold broke (the bare handler held at that rate, so the service broke it)',
+    generator:
+      "the generator's limit: the bare handler of the same shape already spent more than half the threshold, so higher rates would measure k6, not the service",
+    steps: 'it ran out of steps: every step held, so this is a lower bound (`--capacity-steps`)',
+  }[c.stoppedBy];
+  return [
+    '',
+    '## Capacity search',
+    '',
+    `Highest arrival rate that held every threshold below the generator's limit: **${c.highestHeldRps} ${r.rateUnit ?? r.unit ?? 'req/s'}**. The search stopped at ${ended}.`,
+    '',
+    `| rate (${r.rateUnit ?? r.unit ?? 'req/s'}) | run | completed per s (${r.unit ?? 'req/s'}) | service p99 | bare p99 | verdict |`,
+    '|---|---|---|---|---|---|',
+    ...c.steps.map(
+      (s) =>
+        `| ${s.rate} | ${s.duration} | ${s.achievedPerS.toFixed(0)} | ${ms(s.p99)} | ${ms(s.bareP99)} | ${s.generatorBound ? 'generator-bound' : s.held ? 'held' : 'broke'} |`,
+    ),
   ];
-  const lines = [
-    `- CPU over the measured run (${cpu.wallS.toFixed(0)} s): machine ${pct(cpu.machineBusy)} busy on ${cpu.cores} cores; cores used: ${parts.join(', ')}`,
-  ];
-  if (cpu.msPerRequest !== undefined && cpu.msPerRequest > 0) {
-    lines.push(
-      `- service CPU per request: ${cpu.msPerRequest.toFixed(3)} ms (derived, not measured: one core could serve ~${fmt(Math.floor(1000 / cpu.msPerRequest))} req/s if CPU were the only limit)`,
-    );
-  }
-  return lines;
 }

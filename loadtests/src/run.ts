@@ -1,6 +1,9 @@
-// `pnpm load <service|all> [--profile smoke|full] [--rate N] [--capacity]`: starts what a scenario needs on
-// the real servers, runs k6, measures the bare-handler limit at the same rate, writes a result.
+// `pnpm load <service|all> [--profile smoke|full] [--config lean|stack|both] [--rate N] [--capacity]`:
+// starts what a scenario needs on the real servers, runs k6 on cores of its own, runs a bare
+// handler of the same request shape at the same rate, and writes a result that says what the
+// service costs per request against that bare handler, and whether the rate was the generator's limit.
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -10,32 +13,71 @@ import {
   resolveEndpoints,
   uniqueId,
 } from '@sdlab/testkit/infra';
-import { type CpuAccount, startCpuAccount } from './cpu-usage.ts';
+import { processRssMb, startCpuAccount } from './cpu-usage.ts';
+import { coreSplit, generatorBound, parseLatencyThreshold } from './efficiency.ts';
 import { achievedRate, type K6Result, runK6 } from './k6.ts';
 import { commit, machineProfile } from './machine.ts';
 import { assertPortFree, listeningAddress, type Running, startNode, waitReady } from './processes.ts';
 import { redisEvalshaRate } from './redis-limit.ts';
-import { markdown, type RunRecord, summarise, writeReport } from './report.ts';
-import { availableServices, REPO_ROOT, SERVICES, type ServiceUnderTest } from './services.ts';
+import {
+  type BareRun,
+  type CapacityStep,
+  type Config,
+  markdown,
+  type RunRecord,
+  summarise,
+  type VariantRun,
+  variantVerdict,
+  writeReport,
+} from './report.ts';
+import { availableServices, type BareShape, REPO_ROOT, SERVICES, type ServiceUnderTest } from './services.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     profile: { type: 'string', default: 'smoke' },
+    /** lean: warn logs, no tracing (the service alone); stack: as `pnpm stack up` and compose run it. */
+    config: { type: 'string' },
+    /** auto: k6 and the service on separate cores where there are two; off; compare: both ways. */
+    pin: { type: 'string', default: 'auto' },
     capacity: { type: 'boolean', default: false },
     'capacity-start': { type: 'string', default: '500' },
     'capacity-steps': { type: 'string', default: '8' },
+    /** Same as --config stack (kept for old commands). */
     traces: { type: 'boolean', default: false },
     rate: { type: 'string' },
+    /** Length of each measured run (k6 duration, e.g. 90s); full runs default to 60s per configuration. */
+    duration: { type: 'string' },
     /** rate-limiter only: each arrival is one POST /v1/checks/batch of this many checks. */
     batch: { type: 'string' },
   },
 });
 
-const profile = values.profile === 'full' ? 'full' : 'smoke';
+const profile: 'smoke' | 'full' = values.profile === 'full' ? 'full' : 'smoke';
+const configs: Config[] = (() => {
+  const wanted = values.config ?? (values.traces ? 'stack' : profile === 'full' ? 'both' : 'lean');
+  if (wanted === 'both') return ['lean', 'stack'];
+  if (wanted === 'lean' || wanted === 'stack') return [wanted];
+  process.stderr.write('load: --config is lean, stack or both\n');
+  process.exit(2);
+})();
 const targets = JSON.parse(readFileSync(join(REPO_ROOT, 'loadtests/targets.json'), 'utf8'));
 let k6Binary = 'k6';
 const RESULTS = join(REPO_ROOT, 'loadtests/results', profile === 'full' ? '' : 'smoke');
+const LOG_DIR = join(REPO_ROOT, 'loadtests/results/logs');
+/** Each configuration's measured run: a minute is enough for a stable CPU figure and p99 at these rates. */
+const DURATION = values.duration ?? (profile === 'full' ? '60s' : undefined);
+/** How long the bare handler runs at the service's rate: long enough for a stable p99 and CPU figure. */
+const BARE_DURATION = profile === 'full' ? '30s' : '10s';
+/** Share of arrivals k6 may drop at a rate that still counts as offered. */
+const MAX_DROPPED_SHARE = 0.01;
+
+/** Where k6 and the service run: on cores of their own where the machine has two or more. */
+const split = values.pin === 'off' ? undefined : coreSplit(availableParallelism());
+const variants: { config: Config; cores?: { service: string; k6: string } }[] = [
+  ...configs.map((config) => ({ config, cores: split })),
+  ...(values.pin === 'compare' && split ? [{ config: configs[0]!, cores: undefined }] : []),
+];
 
 async function main(): Promise<number> {
   const wanted = positionals[0] ?? 'all';
@@ -46,7 +88,7 @@ async function main(): Promise<number> {
       process.stderr.write('load: --batch <1..1000> is for the rate-limiter alone\n');
       return 2;
     }
-    services = services.map(batchMode);
+    services = services.map((s) => batchMode(s, size));
   }
   if (services.length === 0) {
     process.stderr.write(
@@ -61,7 +103,7 @@ async function main(): Promise<number> {
   try {
     for (const service of services) {
       process.stdout.write(
-        `\n=== ${service.name} (${profile}${values.capacity ? ', capacity search' : ''}) ===\n`,
+        `\n=== ${service.name} (${profile}; ${variants.map(describeVariant).join(', ')}${values.capacity ? '; capacity search' : ''}) ===\n`,
       );
       const record = await runService(service, endpoints);
       const files = await writeReport(RESULTS, record);
@@ -75,108 +117,210 @@ async function main(): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
+function describeVariant(v: (typeof variants)[number]): string {
+  return `${v.config}${v.cores ? ` (service on cores ${v.cores.service}, k6 on ${v.cores.k6})` : ' (unpinned)'}`;
+}
+
+/** The environment that makes a process run as `pnpm load` (lean) or as the stack runs it. */
+function configEnv(config: Config, endpoints: Endpoints): Record<string, string | undefined> {
+  return config === 'stack'
+    ? { LOG_LEVEL: 'info', OTEL_EXPORTER_OTLP_ENDPOINT: endpoints.otlp }
+    : { LOG_LEVEL: 'warn', OTEL_EXPORTER_OTLP_ENDPOINT: undefined };
+}
+
 async function runService(service: ServiceUnderTest, endpoints: Endpoints): Promise<RunRecord> {
   const database = service.postgres ? `load_${service.name.replaceAll('-', '_')}_${uniqueId()}` : undefined;
   const databaseUrl = database ? await createTestDatabase(endpoints.postgres, database) : undefined;
-  const logDir = join(REPO_ROOT, 'loadtests/results/logs');
+  const bares = new Map<string, { running: Running; url: string }>();
+  const scenario = join(REPO_ROOT, 'loadtests/scenarios', `${service.name}.js`);
+  const runs: VariantRun[] = [];
+  const bareRuns: BareRun[] = [];
+  let capacity: RunRecord['capacity'];
+  try {
+    for (const p of service.processes) await assertPortFree(p.port);
+    for (const variant of variants) {
+      const bareKey = variant.cores?.service ?? 'unpinned';
+      if (!bares.has(bareKey)) {
+        const running = await startBare(service.shape, variant.cores?.service);
+        bares.set(bareKey, { running, url: await listeningAddress(running) });
+      }
+      const { running: bare, url: bareUrl } = bares.get(bareKey)!;
+      const processes = await startProcesses(service, variant, databaseUrl, endpoints);
+      try {
+        const measured = processes.map((proc, i) => ({
+          name: processLabel(service, service.processes[i]!),
+          pid: proc.child.pid!,
+        }));
+        const idleRssMb = measured.map((p) => processRssMb(p.pid) ?? 0);
+        const api =
+          service.processes.find((p) => !p.dir && p.entry === 'src/main.ts') ?? service.processes[0]!;
+        const k6Env = { BASE_URL: `http://127.0.0.1:${api.port}`, ...service.k6Env };
+        // Warm up first, as a deployment does before taking traffic [000:1212]: JIT, connection
+        // pools and caches reach steady state; this pass is not measured.
+        await runK6(k6Binary, scenario, { ...k6Env, PROFILE: 'smoke', DURATION: '5s' }, variant.cores?.k6);
+        // The capacity search runs once, on the first configuration; the others are measured at its rate.
+        if (values.capacity && !capacity) {
+          capacity = await capacitySearch(scenario, k6Env, bareUrl, service, variant.cores);
+        }
+        const rate = capacity?.highestHeldRps ? String(capacity.highestHeldRps) : values.rate;
+        process.stdout.write(`${describeVariant(variant)}: measured run${rate ? ` at ${rate}/s` : ''} ...\n`);
+        const account = startCpuAccount(measured);
+        const result = await runK6(
+          k6Binary,
+          scenario,
+          { ...k6Env, PROFILE: profile, ...(rate ? { RATE: rate } : {}), ...(DURATION ? { DURATION } : {}) },
+          variant.cores?.k6,
+        );
+        const cpu = account.finish(result.cpuMs);
+        const loadedRssMb = measured.map((p) => processRssMb(p.pid) ?? 0);
+        // The bare handler of the same shape, at the arrival rate the service was offered.
+        let bareRun = bareRuns.find((b) => b.cores === variant.cores?.service);
+        if (!bareRun) {
+          bareRun = await measureBare(bare, bareUrl, service, offeredRate(service, result), variant.cores);
+          bareRuns.push(bareRun);
+        }
+        runs.push(
+          variantRun(service, variant, result, cpu, {
+            idle: idleRssMb,
+            loaded: loadedRssMb,
+            names: measured.map((m) => m.name),
+          }),
+        );
+      } finally {
+        for (const proc of processes.reverse()) await proc.stop();
+      }
+    }
+    const redis = service.redisLimit ? await redisEvalshaRate(endpoints.redis) : undefined;
+    return record(service, runs, bareRuns, capacity, redis);
+  } finally {
+    for (const bare of bares.values()) await bare.running.stop();
+    if (database) await dropTestDatabase(endpoints.postgres, database).catch(() => undefined);
+  }
+}
+
+async function startProcesses(
+  service: ServiceUnderTest,
+  variant: (typeof variants)[number],
+  databaseUrl: string | undefined,
+  endpoints: Endpoints,
+): Promise<Running[]> {
   const env = {
     NODE_ENV: 'production',
     SDLAB_DEV_MODE: 'true', // the committed development secrets and endpoints (chat's POST /tokens)
-    LOG_LEVEL: 'warn',
     DATABASE_URL: databaseUrl,
     REDIS_URL: endpoints.redis,
     KAFKA_BROKERS: endpoints.kafka.join(','),
     ELASTICSEARCH_URL: endpoints.elasticsearch,
-    OTEL_EXPORTER_OTLP_ENDPOINT: values.traces ? endpoints.otlp : undefined,
+    ...configEnv(variant.config, endpoints),
     // Topics and consumer groups of this run alone: a million benchmark clicks must not become the
     // backlog of the stack's own topics (`pnpm stack up` uses the default names).
     ...runTopics(`load-${uniqueId()}`),
   };
   const running: Running[] = [];
   try {
-    for (const p of service.processes) await assertPortFree(p.port);
     for (const [i, p] of service.processes.entries()) {
       const proc = await startNode(
         `${service.name}-${i}`,
         join(REPO_ROOT, 'services', p.dir ?? service.name),
         p.entry,
         { ...env, PORT: String(p.port), ...p.env },
-        logDir,
+        LOG_DIR,
+        // Both configurations load the kit's instrumentation entry as the stack does; without an
+        // OTLP endpoint it starts nothing, so the lean run pays nothing for it.
+        { cpus: variant.cores?.service, nodeArgs: ['--import', '@sdlab/service-kit/instrument'] },
       );
       running.push(proc);
       await waitReady(`http://127.0.0.1:${p.port}/readyz`, proc);
     }
-    const measured = running.map((proc, i) => ({
-      name: processLabel(service, service.processes[i]!),
-      pid: proc.child.pid!,
-    }));
-    const bare = await startNode('bare-fastify', REPO_ROOT, 'loadtests/limits/bare-fastify.ts', {}, logDir);
-    running.push(bare);
-    const bareUrl = await listeningAddress(bare);
-    // The service's own API: the first process started from its own folder (helpers come first).
-    const api = service.processes.find((p) => !p.dir && p.entry === 'src/main.ts') ?? service.processes[0]!;
-    const baseUrl = `http://127.0.0.1:${api.port}`;
-    const scenario = join(REPO_ROOT, 'loadtests/scenarios', `${service.name}.js`);
-
-    // Warm up first, as a deployment does before taking traffic [000:1212]: JIT, connection pools
-    // and caches reach steady state; this pass is not measured.
-    const k6Env = { BASE_URL: baseUrl, ...service.k6Env };
-    await runK6(endpoints.k6!, scenario, { ...k6Env, PROFILE: 'smoke', DURATION: '5s' });
-    // With --capacity the search comes first and the measured run is made at the highest rate that
-    // held: its percentiles then describe one instance at its sustained capacity.
-    const capacity = values.capacity
-      ? await capacitySearch(endpoints.k6!, scenario, baseUrl, bareUrl, service)
-      : undefined;
-    let account = startCpuAccount(measured);
-    let result = await runK6(endpoints.k6!, scenario, {
-      ...k6Env,
-      PROFILE: profile,
-      ...(values.rate ? { RATE: values.rate } : {}),
-      ...(capacity?.highestHeldRps ? { RATE: String(capacity.highestHeldRps) } : {}),
-    });
-    let cpu = account.finish(result.cpuMs);
-    // A short step can hold a rate a full-length run cannot (tables and heaps grow, GC and
-    // vacuum catch up): the full run confirms the rate, or the rate steps down by 20% and tries again.
-    for (let i = 0; capacity?.highestHeldRps && i < 3; i++) {
-      const ok = passed(result);
-      capacity.steps.push({
-        rate: capacity.highestHeldRps,
-        held: ok,
-        achievedRps: throughputOf(service, result),
-        duration: 'full',
-      });
-      process.stdout.write(
-        `capacity: ${capacity.highestHeldRps}/s for the full run -> ${ok ? 'held' : 'broke'}\n`,
-      );
-      if (ok) break;
-      capacity.highestHeldRps = Math.round(capacity.highestHeldRps * 0.8);
-      if (capacity.ratioToLimit) capacity.ratioToLimit *= 0.8;
-      if (i === 2) {
-        capacity.highestHeldRps = 0;
-        capacity.ratioToLimit = undefined;
-        break;
-      }
-      account = startCpuAccount(measured);
-      result = await runK6(endpoints.k6!, scenario, {
-        ...k6Env,
-        PROFILE: profile,
-        RATE: String(capacity.highestHeldRps),
-      });
-      cpu = account.finish(result.cpuMs);
-    }
-    const rate = Math.max(1, Math.round(achievedRate(result)));
-    const limit = await runK6(endpoints.k6!, join(REPO_ROOT, 'loadtests/limits/bare.js'), {
-      PROFILE: profile,
-      BASE_URL: bareUrl,
-      RATE: String(rate),
-      DURATION: '30s',
-    });
-    const redis = service.redisLimit ? await redisEvalshaRate(endpoints.redis) : undefined;
-    return record(service, result, limit, cpu, capacity, redis);
-  } finally {
+    return running;
+  } catch (error) {
     for (const proc of running.reverse()) await proc.stop();
-    if (database) await dropTestDatabase(endpoints.postgres, database).catch(() => undefined);
+    throw error;
   }
+}
+
+async function startBare(shape: BareShape, cpus: string | undefined): Promise<Running> {
+  if (shape.kind === 'ws') {
+    return startNode('bare-ws', REPO_ROOT, 'loadtests/limits/bare-ws.ts', {}, LOG_DIR, { cpus });
+  }
+  return startNode(
+    'bare-fastify',
+    REPO_ROOT,
+    'loadtests/limits/bare-fastify.ts',
+    { BARE_STATUS: String(shape.status), BARE_RESPONSE_BYTES: String(shape.responseBytes) },
+    LOG_DIR,
+    { cpus },
+  );
+}
+
+/** The bare handler's k6 script and environment for a shape at a rate. */
+function bareScript(shape: BareShape, url: string, rate: number, duration: string) {
+  const common = {
+    PROFILE: profile,
+    BASE_URL: url,
+    RATE: String(Math.max(1, Math.round(rate))),
+    DURATION: duration,
+  };
+  return shape.kind === 'ws'
+    ? { script: join(REPO_ROOT, 'loadtests/limits/bare-ws.js'), env: common }
+    : {
+        script: join(REPO_ROOT, 'loadtests/limits/bare.js'),
+        env: { ...common, METHOD: shape.method, BODY_BYTES: String(shape.requestBytes) },
+      };
+}
+
+/** Requests (or delivered messages, for the ws shape) a bare k6 run completed, and its latency metric. */
+function bareCounts(shape: BareShape, result: K6Result) {
+  const metric = shape.kind === 'ws' ? 'bare_delivery_ms' : 'http_req_duration';
+  const count = Number(
+    result.metrics[shape.kind === 'ws' ? 'bare_messages_delivered' : 'http_reqs']?.count ?? 0,
+  );
+  const m = result.metrics[metric] ?? {};
+  return {
+    count,
+    p50: Number(m['p(50)'] ?? 0),
+    p95: Number(m['p(95)'] ?? 0),
+    p99: Number(m['p(99)'] ?? 0),
+  };
+}
+
+async function measureBare(
+  bare: Running,
+  url: string,
+  service: ServiceUnderTest,
+  rate: number,
+  cores: { service: string; k6: string } | undefined,
+): Promise<BareRun> {
+  const { script, env } = bareScript(service.shape, url, rate, BARE_DURATION);
+  process.stdout.write(`bare handler (${shapeText(service.shape)}) at ${Math.round(rate)}/s ...\n`);
+  const account = startCpuAccount([{ name: 'bare', pid: bare.child.pid! }]);
+  const result = await runK6(k6Binary, script, env, cores?.k6);
+  const cpu = account.finish(result.cpuMs);
+  const counts = bareCounts(service.shape, result);
+  return {
+    shape: shapeText(service.shape),
+    ...(cores ? { cores: cores.service } : {}),
+    rate: Math.round(rate),
+    achievedPerS: counts.count / Math.max(1, cpu.wallS),
+    p50: counts.p50,
+    p95: counts.p95,
+    p99: counts.p99,
+    msPerRequest: counts.count > 0 ? (cpu.processes[0]?.cpuMs ?? 0) / counts.count : 0,
+    k6MsPerRequest: counts.count > 0 ? result.cpuMs / counts.count : 0,
+    machineBusy: cpu.machineBusy,
+  };
+}
+
+function shapeText(shape: BareShape): string {
+  return shape.kind === 'ws'
+    ? 'WebSocket relay: JSON frame in, ack back, frame to the peer'
+    : `${shape.method}${shape.requestBytes ? ` with ${shape.requestBytes} B of JSON` : ''} -> ${shape.status}${shape.responseBytes ? ` with ${shape.responseBytes} B of JSON` : ''}`;
+}
+
+/** The arrival rate the service was offered: requests per second, or messages sent per second. */
+function offeredRate(service: ServiceUnderTest, result: K6Result): number {
+  if (service.shape.kind === 'ws') return Number(result.metrics.chat_messages_sent?.rate ?? 0);
+  return achievedRate(result);
 }
 
 /** `url-shortener-worker`, `chat-gateway (gw-2)`: what a process is, for the CPU table. */
@@ -188,16 +332,28 @@ function processLabel(service: ServiceUnderTest, p: ServiceUnderTest['processes'
 
 /**
  * The decision service with batches: the rate counts batch calls, the throughput counts the
- * decisions in them, so it compares with raw EVALSHA per decision.
+ * decisions in them, so it compares with raw EVALSHA per decision. The bare handler answers a
+ * call of the same size.
  */
-function batchMode(service: ServiceUnderTest): ServiceUnderTest {
+function batchMode(service: ServiceUnderTest, size: number): ServiceUnderTest {
+  const shape = service.shape.kind === 'http' ? service.shape : undefined;
   return {
     ...service,
-    k6Env: { ...service.k6Env, BATCH: String(values.batch) },
+    k6Env: { ...service.k6Env, BATCH: String(size) },
     throughputMetric: 'ratelimit_decisions',
     unit: 'decisions/s',
-    rateUnit: `batch calls/s (${values.batch} checks each)`,
+    rateUnit: `batch calls/s (${size} checks each)`,
     measures: [...(service.measures ?? []), 'ratelimit_decisions'],
+    hotPath: `POST /v1/checks/batch (${size} checks a call)`,
+    ...(shape
+      ? {
+          shape: {
+            ...shape,
+            requestBytes: 12 + size * (shape.requestBytes + 1),
+            responseBytes: 12 + size * (shape.responseBytes + 1),
+          },
+        }
+      : {}),
   };
 }
 
@@ -210,44 +366,69 @@ function runTopics(prefix: string): Record<string, string> {
   };
 }
 
-/** Share of arrivals k6 may drop at a rate that still counts as offered. */
-const MAX_DROPPED_SHARE = 0.01;
+/** The primary metric's latency threshold, e.g. `p(99)<10` on the checks. */
+function primaryThreshold(service: ServiceUnderTest, result: K6Result) {
+  const expression = result.thresholds.find((t) => t.metric === service.primaryMetric)?.expression;
+  return expression ? parseLatencyThreshold(expression) : undefined;
+}
 
+/**
+ * Steps the arrival rate up by 1.5x until a threshold breaks, k6 drops arrivals, or the bare
+ * handler of the same shape at that rate already spends more than half the threshold (the
+ * generator's limit: the search stops there rather than report it as the service's capacity).
+ */
 async function capacitySearch(
-  k6: string,
   scenario: string,
-  baseUrl: string,
+  k6Env: Record<string, string>,
   bareUrl: string,
   service: ServiceUnderTest,
-) {
-  const steps: { rate: number; held: boolean; achievedRps: number; duration: string }[] = [];
-  const attempt = async (rate: number): Promise<boolean> => {
-    const result = await runK6(k6, scenario, {
-      PROFILE: profile,
-      BASE_URL: baseUrl,
-      ...service.k6Env,
-      RATE: String(rate),
-      DURATION: '20s',
-    });
+  cores: { service: string; k6: string } | undefined,
+): Promise<NonNullable<RunRecord['capacity']>> {
+  const steps: CapacityStep[] = [];
+  let stoppedBy: NonNullable<RunRecord['capacity']>['stoppedBy'] = 'steps';
+  const attempt = async (rate: number): Promise<'held' | 'broke' | 'generator'> => {
+    const result = await runK6(
+      k6Binary,
+      scenario,
+      { ...k6Env, PROFILE: profile, RATE: String(rate), DURATION: '20s' },
+      cores?.k6,
+    );
     // k6 counts the arrivals it could not start (no free VU in time) as dropped iterations; a rate
-    // is held when every threshold holds and k6 really offered it (at most 1% dropped: a few are
-    // dropped while k6 grows its VU pool). http_reqs.rate is no measure here: its denominator
-    // includes setup(), which seeds data.
+    // is held when every threshold holds and k6 really offered it (at most 1 % dropped).
     const dropped = Number(result.metrics.dropped_iterations?.count ?? 0);
     const arrivals = Number(result.metrics.iterations?.count ?? 0) + dropped;
     const held = result.thresholds.every((t) => t.ok) && dropped <= arrivals * MAX_DROPPED_SHARE;
-    steps.push({ rate, held, achievedRps: throughputOf(service, result), duration: '20s' });
+    const { script, env } = bareScript(service.shape, bareUrl, offeredRate(service, result), '10s');
+    const bare = bareCounts(service.shape, await runK6(k6Binary, script, env, cores?.k6));
+    const threshold = primaryThreshold(service, result);
+    const generator = threshold ? generatorBound(bare.p99, threshold) : false;
+    const servicePrimary = result.metrics[service.primaryMetric] ?? {};
+    steps.push({
+      rate,
+      held,
+      achievedPerS: throughputOf(service, result),
+      p99: Number(servicePrimary['p(99)'] ?? 0),
+      bareP99: bare.p99,
+      generatorBound: generator,
+      duration: '20s',
+    });
+    const verdict = generator ? 'generator' : held ? 'held' : 'broke';
     process.stdout.write(
-      `capacity: ${rate}/s -> ${held ? 'held' : `broke (${brokenBy(result, dropped)})`}\n`,
+      `capacity: ${rate}/s -> ${verdict === 'generator' ? `generator-bound (bare p99 ${bare.p99.toFixed(1)} ms)` : held ? 'held' : `broke (${brokenBy(result, dropped)})`}\n`,
     );
-    return held;
+    return verdict;
   };
-  // Up by 1.5x until a rate breaks, then halve the gap twice between the last held and that one.
   let rate = Number(values['capacity-start']);
   let held = 0;
   let broke = 0;
   for (let i = 0; i < Number(values['capacity-steps']); i++) {
-    if (!(await attempt(rate))) {
+    const verdict = await attempt(rate);
+    if (verdict === 'generator') {
+      stoppedBy = 'generator';
+      break;
+    }
+    if (verdict === 'broke') {
+      stoppedBy = 'threshold';
       broke = rate;
       break;
     }
@@ -256,25 +437,12 @@ async function capacitySearch(
   }
   for (let i = 0; i < 2 && broke > 0 && held > 0 && broke - held > held * 0.05; i++) {
     const middle = Math.round((held + broke) / 2);
-    if (await attempt(middle)) held = middle;
+    const verdict = await attempt(middle);
+    if (verdict === 'held') held = middle;
     else broke = middle;
   }
-  const highestHeldRps = Math.max(0, ...steps.filter((s) => s.held).map((s) => s.rate));
-  let ratioToLimit: number | undefined;
-  if (highestHeldRps > 0) {
-    // The bare handler at a rate well above what the service held shows the headroom of the machine itself.
-    const bare = await runK6(k6, join(REPO_ROOT, 'loadtests/limits/bare.js'), {
-      BASE_URL: bareUrl,
-      RATE: String(highestHeldRps * 4),
-      DURATION: '20s',
-    });
-    ratioToLimit = highestHeldRps / Math.max(1, achievedRate(bare));
-  }
-  return { highestHeldRps, steps, ratioToLimit };
-}
-
-function passed(result: K6Result): boolean {
-  return result.thresholds.every((t) => t.ok) && result.exitCode === 0;
+  const heldSteps = steps.filter((s) => s.held && !s.generatorBound);
+  return { highestHeldRps: Math.max(0, ...heldSteps.map((s) => s.rate)), steps, stoppedBy };
 }
 
 /** Which thresholds broke, for the progress line. */
@@ -284,62 +452,100 @@ function brokenBy(result: K6Result, dropped: number): string {
   return broken.join('; ') || 'k6 failed';
 }
 
-/** Requests per second, or the service's own unit where it is not HTTP (delivered messages). */
+/** Units per second, or the service's own unit where it is not HTTP requests (messages, holds). */
 function throughputOf(service: ServiceUnderTest, result: K6Result): number {
   return service.throughputMetric
     ? Number(result.metrics[service.throughputMetric]?.rate ?? 0)
     : achievedRate(result);
 }
 
-function record(
+function variantRun(
   service: ServiceUnderTest,
+  variant: (typeof variants)[number],
   result: K6Result,
-  limit: K6Result,
-  cpu: CpuAccount,
-  capacity?: RunRecord['capacity'],
-  redis?: { rps: number; command: string },
-): RunRecord {
+  cpu: ReturnType<ReturnType<typeof startCpuAccount>['finish']>,
+  memory: { idle: number[]; loaded: number[]; names: string[] },
+): VariantRun {
   const { metrics, measures, errorRate } = summarise(result, service.measures);
-  const lim = limit.metrics.http_req_duration ?? {};
-  const limitP95 = Number(lim['p(95)'] ?? 0);
-  const servicePrimary = Number(result.metrics[service.primaryMetric]?.['p(95)'] ?? 0);
-  const documented = targets[service.name][service.throughputTarget];
-  const throughput = throughputOf(service, result);
-  const held = capacity?.highestHeldRps || throughput;
+  const primary = result.metrics[service.primaryMetric] ?? {};
   const httpRequests = Number(result.metrics.http_reqs?.count ?? 0);
+  // Requests in the bare handler's sense: HTTP requests, or delivered messages for the ws shape.
+  const requests =
+    service.shape.kind === 'ws' ? Number(result.metrics.chat_messages_delivered?.count ?? 0) : httpRequests;
+  const units = service.throughputMetric
+    ? Number(result.metrics[service.throughputMetric]?.count ?? 0)
+    : httpRequests;
+  const serviceCpuMs = cpu.processes.reduce((sum, p) => sum + p.cpuMs, 0);
   return {
-    service: service.name,
-    profile,
-    date: new Date().toISOString(),
-    commit: commit(),
-    command: `pnpm load ${service.name} --profile ${profile}${values.rate ? ` --rate ${values.rate}` : ''}${values.batch ? ` --batch ${values.batch}` : ''}${values.capacity ? ` --capacity --capacity-start ${values['capacity-start']}` : ''}`,
-    machine: machineProfile(k6Binary),
-    achievedRps: throughput,
-    ...(service.unit ? { unit: service.unit } : {}),
-    ...(service.rateUnit ? { rateUnit: service.rateUnit } : {}),
+    config: variant.config,
+    ...(variant.cores ? { cores: variant.cores } : {}),
+    offeredPerS: offeredRate(service, result),
+    achievedPerS: throughputOf(service, result),
+    primary: {
+      metric: service.primaryMetric,
+      p50: Number(primary['p(50)'] ?? 0),
+      p95: Number(primary['p(95)'] ?? 0),
+      p99: Number(primary['p(99)'] ?? 0),
+      ...(primaryThreshold(service, result) ? { threshold: primaryThreshold(service, result)! } : {}),
+    },
     metrics,
     ...(measures.length ? { measures } : {}),
     errorRate,
-    limit: {
-      path: 'bare Fastify handler',
-      achievedRps: achievedRate(limit),
-      p50: Number(lim['p(50)'] ?? 0),
-      p95: limitP95,
-      p99: Number(lim['p(99)'] ?? 0),
+    cpu,
+    cost: {
+      requests,
+      units,
+      serviceMsPerRequest: requests > 0 ? serviceCpuMs / requests : 0,
+      serviceMsPerUnit: units > 0 ? serviceCpuMs / units : 0,
+      k6MsPerRequest:
+        httpRequests > 0 ? result.cpuMs / (service.shape.kind === 'ws' ? requests : httpRequests) : 0,
     },
-    latencyRatio: limitP95 > 0 ? servicePrimary / limitP95 : 0,
-    cpu: {
-      ...cpu,
-      // Per HTTP request only where requests are the unit (a chat message is not one).
-      ...(!service.throughputMetric && httpRequests > 0
-        ? { msPerRequest: cpu.processes.reduce((sum, p) => sum + p.cpuMs, 0) / httpRequests }
-        : {}),
-    },
+    memory: memory.names.map((name, i) => ({
+      name,
+      idleRssMb: memory.idle[i] ?? 0,
+      loadedRssMb: memory.loaded[i] ?? 0,
+    })),
+    passed: result.thresholds.every((t) => t.ok) && result.exitCode === 0,
+  };
+}
+
+function record(
+  service: ServiceUnderTest,
+  runs: VariantRun[],
+  bares: BareRun[],
+  capacity?: RunRecord['capacity'],
+  redis?: { rps: number; command: string },
+): RunRecord {
+  const documented = targets[service.name][service.throughputTarget];
+  const lean = runs.find((r) => r.config === 'lean') ?? runs[0]!;
+  const partial = {
+    service: service.name,
+    hotPath: service.hotPath,
+    profile,
+    date: new Date().toISOString(),
+    commit: commit(),
+    command: [
+      `pnpm load ${service.name} --profile ${profile}`,
+      values.config ? ` --config ${values.config}` : '',
+      values.pin !== 'auto' ? ` --pin ${values.pin}` : '',
+      values.rate ? ` --rate ${values.rate}` : '',
+      values.duration ? ` --duration ${values.duration}` : '',
+      values.batch ? ` --batch ${values.batch}` : '',
+      values.capacity ? ` --capacity --capacity-start ${values['capacity-start']}` : '',
+    ].join(''),
+    machine: machineProfile(k6Binary),
+    ...(service.unit ? { unit: service.unit } : {}),
+    ...(service.rateUnit ? { rateUnit: service.rateUnit } : {}),
+    runs,
+    bare: bares,
     ...(capacity ? { capacity } : {}),
-    ...(redis ? { redisLimit: { ...redis, ratio: held / Math.max(1, redis.rps) } } : {}),
+    ...(redis ? { redisLimit: { ...redis, ratio: lean.achievedPerS / Math.max(1, redis.rps) } } : {}),
     documentedThroughput: documented,
-    instancesNeeded: Math.ceil(documented.value / Math.max(1, held)),
-    passed: passed(result),
+    passed: runs.every((r) => r.passed),
+  };
+  return {
+    ...partial,
+    verdicts: runs.map((run) => variantVerdict(run, bares, documented.value)),
   };
 }
 

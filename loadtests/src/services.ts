@@ -3,6 +3,16 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/**
+ * What one request of a service's main path looks like on the wire, so the bare handler it is
+ * measured against answers the same shape: method, request body size, status, response body
+ * size (approximate, JSON). `ws` is the chat shape: sockets in pairs, a JSON frame in, an ack back
+ * and a frame out to the peer.
+ */
+export type BareShape =
+  | { kind: 'http'; method: 'GET' | 'POST'; status: number; requestBytes: number; responseBytes: number }
+  | { kind: 'ws' };
+
 /** What the runner needs to know to benchmark one service. */
 export interface ServiceUnderTest {
   name: string;
@@ -26,6 +36,10 @@ export interface ServiceUnderTest {
   rateUnit?: string;
   /** Extra variables for the k6 scenario (e.g. a second instance's address). */
   k6Env?: Record<string, string>;
+  /** The main path's request shape, for the bare handler it is read against. */
+  shape: BareShape;
+  /** What the efficiency figure is per: the main path's name (`GET /:code`, `POST /v1/checks`). */
+  hotPath: string;
 }
 
 export const SERVICES: ServiceUnderTest[] = [
@@ -40,14 +54,20 @@ export const SERVICES: ServiceUnderTest[] = [
     postgres: true,
     throughputTarget: 'redirect_rps',
     primaryMetric: 'http_req_duration{scenario:redirects}',
+    // A 302 with a Location header and no body; the creates beside it are 1 % of the requests.
+    shape: { kind: 'http', method: 'GET', status: 302, requestBytes: 0, responseBytes: 0 },
+    hotPath: 'GET /:code (302), with creates at 1 %',
   },
   {
     name: 'rate-limiter',
     processes: [{ entry: 'src/main.ts', port: 8082 }],
     postgres: false,
     throughputTarget: 'check_rps',
-    primaryMetric: 'http_req_duration',
+    primaryMetric: 'http_req_duration{scenario:checks}',
     redisLimit: true,
+    // {"key":"k6-<run>-<rank>","rule":"free","cost":1} -> {"allowed":..,"remaining":..,...}
+    shape: { kind: 'http', method: 'POST', status: 200, requestBytes: 50, responseBytes: 110 },
+    hotPath: 'POST /v1/checks',
   },
   {
     name: 'chat-gateway',
@@ -72,6 +92,8 @@ export const SERVICES: ServiceUnderTest[] = [
       'chat_gateway_heap_kb_per_socket',
     ],
     k6Env: { BASE_URL_2: 'http://127.0.0.1:8093' },
+    shape: { kind: 'ws' },
+    hotPath: 'a 1:1 message across two gateways (send, ack, deliver)',
   },
   {
     name: 'ad-click-aggregator',
@@ -83,6 +105,9 @@ export const SERVICES: ServiceUnderTest[] = [
     throughputTarget: 'clicks_per_s',
     primaryMetric: 'http_req_duration{scenario:clicks}',
     measures: ['consumer_lag_messages', 'freshness_ms', 'aggregator_counted_per_s'],
+    // The click redirect: a 302 to the ad's landing page.
+    shape: { kind: 'http', method: 'GET', status: 302, requestBytes: 0, responseBytes: 0 },
+    hotPath: 'GET /c/:impression (302), aggregation worker included',
   },
   {
     name: 'ticket-booking',
@@ -104,6 +129,9 @@ export const SERVICES: ServiceUnderTest[] = [
       'booking_waiting_room_wait_ms',
       'booking_search_index_lag_ms',
     ],
+    // A hold: {"seatIds":[..]} -> 201 with the hold (id, seats, expiry).
+    shape: { kind: 'http', method: 'POST', status: 201, requestBytes: 40, responseBytes: 300 },
+    hotPath: "successful hold, with the scenario's mix of searches, purchases and waiting room",
   },
 ];
 

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { K6Result } from '../src/k6.ts';
-import { cpuLines, markdown, type RunRecord, summarise } from '../src/report.ts';
+import {
+  type BareRun,
+  markdown,
+  type RunRecord,
+  summarise,
+  type VariantRun,
+  variantVerdict,
+} from '../src/report.ts';
 
 const k6Result: K6Result = {
   exitCode: 99,
@@ -43,96 +50,134 @@ describe('load-test report', () => {
     expect(metrics.map((m) => m.metric)).not.toContain('http_reqs');
   });
 
-  it('renders a table row per threshold with pass or FAIL, and the machine and commit', () => {
-    const { metrics, errorRate } = summarise(k6Result);
-    const record: RunRecord = {
-      service: 'url-shortener',
-      profile: 'smoke',
-      date: '2026-11-22T12:00:00.000Z',
-      commit: 'abc1234',
-      command: 'pnpm load url-shortener --profile smoke',
-      machine: { cores: 2, memoryGiB: 23.4, cpuModel: 'Test CPU', node: 'v24.21.0', k6: 'k6 v1.8.1' },
-      achievedRps: 99.8,
-      metrics,
-      errorRate,
-      limit: { path: 'bare Fastify handler', achievedRps: 100, p50: 0.5, p95: 1, p99: 2 },
-      latencyRatio: 4.25,
-      documentedThroughput: { value: 10000, source: '[002:165]', text: '~10K redirects/s' },
-      instancesNeeded: 101,
-      passed: false,
-    };
-    const text = markdown(record);
-    expect(text).toContain(
-      '| `http_req_duration{scenario:redirects}` | 1.50 ms | 4.25 ms | 9.75 ms | `p(95)<50` | pass |',
-    );
-    expect(text).toContain(
-      '| `http_req_duration{scenario:creates}` | 3.00 ms | 120.00 ms | 140.00 ms | `p(95)<100` | **FAIL** |',
-    );
-    expect(text).toContain('2 cores, 23.4 GiB, Test CPU');
-    expect(text).toContain('commit `abc1234`');
-    expect(text).toContain('needs **101** instance(s)');
-    expect(text).toContain('**a threshold broke**');
-    expect(cpuLines(record)).toEqual([]);
+  // Recorded from a rate-limiter run at 2,000 checks/s with k6 on core 1 and the service on core 0.
+  const cpu = (serviceMs: number) => ({
+    wallS: 60,
+    cores: 2,
+    machineBusy: 0.6,
+    k6: { cores: 0.5, cpuMs: 30_000 },
+    processes: [{ name: 'rate-limiter', cores: serviceMs / 60_000, cpuMs: serviceMs }],
+  });
+  const run = (config: 'lean' | 'stack', serviceMs: number, p99: number): VariantRun => ({
+    config,
+    cores: { service: '0', k6: '1' },
+    offeredPerS: 2000,
+    achievedPerS: 2000,
+    primary: {
+      metric: 'http_req_duration{scenario:checks}',
+      p50: 0.8,
+      p95: 2,
+      p99,
+      threshold: { percentile: 99, ms: 10 },
+    },
+    metrics: [
+      {
+        metric: 'http_req_duration{scenario:checks}',
+        p50: 0.8,
+        p95: 2,
+        p99,
+        thresholds: [{ expression: 'p(99)<10', ok: p99 < 10 }],
+      },
+    ],
+    errorRate: 0,
+    cpu: cpu(serviceMs),
+    cost: {
+      requests: 120_000,
+      units: 120_000,
+      serviceMsPerRequest: serviceMs / 120_000,
+      serviceMsPerUnit: serviceMs / 120_000,
+      k6MsPerRequest: 0.25,
+    },
+    memory: [{ name: 'rate-limiter', idleRssMb: 120, loadedRssMb: 180 }],
+    passed: p99 < 10,
+  });
+  const bare = (p99: number): BareRun => ({
+    shape: 'POST with 50 B of JSON -> 200 with 110 B of JSON',
+    cores: '0',
+    rate: 2000,
+    achievedPerS: 2000,
+    p50: 0.4,
+    p95: 1,
+    p99,
+    msPerRequest: 0.05,
+    k6MsPerRequest: 0.12,
+    machineBusy: 0.4,
+  });
+  const recordOf = (runs: VariantRun[], bares: BareRun[]): RunRecord => ({
+    service: 'rate-limiter',
+    hotPath: 'POST /v1/checks',
+    profile: 'full',
+    date: '2026-12-06T05:00:00.000Z',
+    commit: 'abc1234',
+    command: 'pnpm load rate-limiter --profile full',
+    machine: { cores: 2, memoryGiB: 23.4, cpuModel: 'Test CPU', node: 'v24.21.0', k6: 'k6 v1.8.1' },
+    runs,
+    bare: bares,
+    verdicts: runs.map((r) => variantVerdict(r, bares, 100_000)),
+    documentedThroughput: { value: 100_000, source: '[002:482]', text: '~100K checks/s' },
+    passed: runs.every((r) => r.passed),
   });
 
-  it('names a batch arrival rate apart from the decisions it carries, and says when every step held', () => {
-    const record = {
-      service: 'rate-limiter',
-      profile: 'full',
-      date: '2026-11-22T18:33:00.000Z',
-      commit: 'abc1234',
-      command: 'pnpm load rate-limiter --profile full --batch 20 --capacity',
-      machine: { cores: 2, memoryGiB: 23.4, cpuModel: 'Test CPU', node: 'v24.21.0', k6: 'k6 v1.8.1' },
-      achievedRps: 3600,
-      unit: 'decisions/s',
-      rateUnit: 'batch calls/s (20 checks each)',
-      metrics: [],
-      errorRate: 0,
-      limit: { path: 'bare Fastify handler', achievedRps: 180, p50: 0.5, p95: 1, p99: 2 },
-      latencyRatio: 2,
+  it('reads each configuration against the bare run on the same cores: efficiency, per core, cores needed', () => {
+    // lean: 12,000 ms over 120,000 checks = 0.1 ms per check, bare 0.05 -> 0.5x, 10,000 per core.
+    // stack: 24,000 ms -> 0.2 ms per check -> 0.25x, 5,000 per core: the stack costs 50 %.
+    const record = recordOf([run('lean', 12_000, 3), run('stack', 24_000, 12)], [bare(2)]);
+    expect(record.verdicts.map((v) => v.efficiency?.ratio)).toEqual([0.5, 0.25]);
+    expect(record.verdicts.map((v) => v.efficiency?.coresForDocumented)).toEqual([10, 20]);
+    const text = markdown(record);
+    expect(text).toContain(
+      '| lean | service 0 / k6 1 | 2,000 | 2,000 | 0.80 / 2.00 / 3.00 ms | 2.00 ms | no | 100.0 µs | 50.0 µs | **0.50×** | 10,000 | 10 | 250.0 µs (120.0 µs) |',
+    );
+    expect(text).toContain('| stack | service 0 / k6 1 |');
+    expect(text).toContain('costs 50% of the lean req/s per core (10,000 → 5,000)');
+    expect(text).toContain('- lean: not generator-bound');
+    expect(text).toContain(
+      '| stack | `http_req_duration{scenario:checks}` | 0.80 ms | 2.00 ms | 12.00 ms | `p(99)<10` | **FAIL** |',
+    );
+    expect(text).toContain('**a threshold broke**');
+    expect(text).toContain('rate-limiter 120 → 180 MB');
+  });
+
+  it("says a rate is the generator's when the bare handler already spends over half the threshold", () => {
+    const record = recordOf([run('lean', 12_000, 9)], [bare(6.5)]);
+    expect(record.verdicts[0]!.generatorBound).toBe(true);
+    expect(markdown(record)).toContain(
+      '**lean: generator-bound.** The bare handler of the same shape had p99 6.50 ms',
+    );
+    expect(markdown(recordOf([run('lean', 12_000, 9)], [bare(4.9)]))).not.toContain('generator-bound.**');
+  });
+
+  it('names what ended a capacity search', () => {
+    const record: RunRecord = {
+      ...recordOf([run('lean', 12_000, 3)], [bare(2)]),
       capacity: {
-        highestHeldRps: 180,
+        highestHeldRps: 3375,
+        stoppedBy: 'generator',
         steps: [
-          { rate: 120, held: true, achievedRps: 2400, duration: '20s' },
-          { rate: 180, held: true, achievedRps: 3600, duration: '20s' },
-          { rate: 180, held: true, achievedRps: 3600, duration: 'full' },
+          {
+            rate: 3375,
+            held: true,
+            achievedPerS: 3375,
+            p99: 4,
+            bareP99: 3,
+            generatorBound: false,
+            duration: '20s',
+          },
+          {
+            rate: 5063,
+            held: true,
+            achievedPerS: 5063,
+            p99: 8,
+            bareP99: 6.5,
+            generatorBound: true,
+            duration: '20s',
+          },
         ],
       },
-      documentedThroughput: { value: 100000, source: '[002:482]', text: '~100K checks/s' },
-      instancesNeeded: 28,
-      passed: true,
-    } satisfies RunRecord;
-    const text = markdown(record);
-    expect(text).toContain('full-length run: **180 batch calls/s (20 checks each)**');
-    expect(text).toContain(
-      '| rate (batch calls/s (20 checks each)) | run | completed per s, setup included (decisions/s) | held |',
-    );
-    expect(text).toContain('Every step held');
-    expect(text).toContain('completed 3600.0 decisions/s');
-    const broken = {
-      ...record,
-      capacity: {
-        ...record.capacity,
-        steps: [{ rate: 270, held: false, achievedRps: 0, duration: '20s' }, ...record.capacity.steps],
-      },
     };
-    expect(markdown(broken)).not.toContain('Every step held');
-  });
-
-  it('says where the CPU went and what one request cost the service', () => {
-    const record = {
-      cpu: {
-        wallS: 180.2,
-        cores: 2,
-        machineBusy: 0.934,
-        k6: { cores: 1.02, cpuMs: 183_800 },
-        processes: [{ name: 'rate-limiter', cores: 0.25, cpuMs: 45_000 }],
-        msPerRequest: 0.3704,
-      },
-    } as RunRecord;
-    expect(cpuLines(record)).toEqual([
-      '- CPU over the measured run (180 s): machine 93% busy on 2 cores; cores used: k6 1.02, rate-limiter 0.25',
-      '- service CPU per request: 0.370 ms (derived, not measured: one core could serve ~2,699 req/s if CPU were the only limit)',
-    ]);
+    const text = markdown(record);
+    expect(text).toContain('**3375 req/s**');
+    expect(text).toContain("The search stopped at the generator's limit");
+    expect(text).toContain('| 5063 | 20s | 5063 | 8.00 ms | 6.50 ms | generator-bound |');
   });
 });
