@@ -38,8 +38,9 @@ export const options = {
     clicks: {
       executor: 'constant-arrival-rate',
       exec: 'click',
-      // full: the highest rate one instance held on the reference 2-core machine (loadtests/README.md); --capacity finds yours.
-      rate: rate(200, 1140),
+      // full: a rate at which, on the reference 2-core machine with k6 on a core of its own, neither k6
+      // nor the service is saturated: the capacity figure is the efficiency (loadtests/README.md).
+      rate: rate(200, 1500),
       timeUnit: '1s',
       duration: RUN,
       // Allocated up front: a VU initialised mid-run costs the service CPU at the worst moment, and

@@ -24,8 +24,9 @@ export const options = {
     redirects: {
       executor: 'constant-arrival-rate',
       exec: 'redirect',
-      // full: the highest rate one instance held on the reference 2-core machine (loadtests/README.md); --capacity finds yours.
-      rate: rate(100, 1250),
+      // full: a rate at which, on the reference 2-core machine with k6 on a core of its own, neither k6
+      // nor the service is saturated: the capacity figure is the efficiency (loadtests/README.md).
+      rate: rate(100, 2000),
       timeUnit: '1s',
       duration: RUN,
       preAllocatedVUs: profile === 'full' ? 40 : 20,

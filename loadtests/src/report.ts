@@ -208,7 +208,7 @@ export function generatorLines(r: RunRecord): string[] {
 export function efficiencyRows(r: RunRecord): string[] {
   const unit = (r.unit ?? 'req/s').replace('/s', '');
   return [
-    `| config | cores | offered /s | achieved (${r.unit ?? 'req/s'}) | p50 / p95 / p99 | bare p99 | generator-bound | service CPU per request | bare CPU per request | efficiency (bare ÷ service) | ${unit} per core | cores for ${fmt(r.documentedThroughput.value, 0)}/s | k6 CPU per request (bare run's) |`,
+    `| config | cores | completed /s | achieved (${r.unit ?? 'req/s'}) | p50 / p95 / p99 | bare p99 | generator-bound | service CPU per request | bare CPU per request | efficiency (bare ÷ service) | ${unit} per core | cores for ${fmt(r.documentedThroughput.value, 0)}/s | k6 CPU per request (bare run's) |`,
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...r.runs.map((run, i) => {
       const v = r.verdicts[i]!;
