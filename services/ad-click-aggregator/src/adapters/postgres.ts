@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { runMigrations } from '@sdlab/service-kit/postgres';
+import { connectPostgres } from '@sdlab/service-kit/postgres';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import pg from 'pg';
@@ -20,23 +20,11 @@ declare module 'fastify' {
 // Counts are bigint in Postgres; they stay far below 2^53, so read them as numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
-/** The Postgres pool: migrated at start-up, checked by /readyz, ended on shutdown. */
+/** The kit's Postgres pool: migrated at start-up, checked by /readyz, ended on shutdown. */
 export const postgresAdapter = fp(
   async (app: FastifyInstance, opts: { config: Config }) => {
-    const { config } = opts;
-    const pool = new pg.Pool({
-      connectionString: config.DATABASE_URL,
-      max: config.PG_POOL_MAX,
-      connectionTimeoutMillis: config.PG_CONNECT_TIMEOUT_MS,
-      statement_timeout: config.PG_STATEMENT_TIMEOUT_MS,
-      application_name: app.kit.name,
-    });
-    // An idle client whose server went away emits 'error' on the pool; unhandled, that kills the process.
-    pool.on('error', (err) => app.log.warn({ err }, 'idle postgres connection failed'));
-    app.kit.resources.add('postgres', () => pool.end());
-    await runMigrations({ pool, schema: SCHEMA, dir: MIGRATIONS_DIR, lockId: LOCK_ID, log: app.log });
-    app.kit.readiness.add('postgres', () => pool.query('SELECT 1'));
-    app.decorate('pg', pool);
+    const migrations = { schema: SCHEMA, dir: MIGRATIONS_DIR, lockId: LOCK_ID };
+    app.decorate('pg', await connectPostgres(app, opts.config, migrations));
   },
   { name: 'postgres' },
 );

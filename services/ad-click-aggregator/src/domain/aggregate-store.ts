@@ -1,3 +1,4 @@
+import { inTransaction } from '@sdlab/service-kit/postgres';
 import type pg from 'pg';
 import { GRANULARITIES, type Granularity } from './granularity.ts';
 import type { CountedClick, PartitionFlush } from './windows.ts';
@@ -88,9 +89,7 @@ export function createAggregateStore(pool: pg.Pool, options: { topic: string; wo
         if (!knownDays.has(day)) days.add(day);
       }
       for (const day of days) {
-        const client = await pool.connect();
-        try {
-          await client.query('BEGIN');
+        await inTransaction(pool, async (client) => {
           // Two aggregators meeting a new day at once would race on CREATE ... IF NOT EXISTS.
           await client.query('SELECT pg_advisory_xact_lock($1)', [PARTITION_LOCK]);
           const from = new Date(day).toISOString();
@@ -99,14 +98,8 @@ export function createAggregateStore(pool: pg.Pool, options: { topic: string; wo
             `CREATE TABLE IF NOT EXISTS adclick.${partitionName(day)} PARTITION OF adclick.raw_clicks
              FOR VALUES FROM ('${from}') TO ('${to}')`,
           );
-          await client.query('COMMIT');
-          knownDays.add(day);
-        } catch (error) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          throw error;
-        } finally {
-          client.release();
-        }
+        });
+        knownDays.add(day);
       }
     },
 
@@ -117,9 +110,7 @@ export function createAggregateStore(pool: pg.Pool, options: { topic: string; wo
      * the raw clicks and add the new ones to the roll-ups.
      */
     async flush(parts: PartitionFlush[]): Promise<FlushResult> {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
+      return inTransaction(pool, async (client) => {
         const fenced: number[] = [];
         // Sorted, so two consumers flushing overlapping partitions lock rows in the same order.
         for (const part of [...parts].sort((a, b) => a.partition - b.partition)) {
@@ -174,15 +165,9 @@ export function createAggregateStore(pool: pg.Pool, options: { topic: string; wo
             }
           }
         }
-        await client.query('COMMIT');
         const total = parts.reduce((n, p) => n + p.clicks.length, 0);
         return { counted, storedLate, duplicates: total - counted - storedLate, totals };
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
+      });
     },
 
     /** Drops raw partitions whose whole day is older than the retention. */

@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { runMigrations } from '@sdlab/service-kit/postgres';
+import { connectPostgres } from '@sdlab/service-kit/postgres';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Config } from '../config.ts';
 
 // Resolves the same from src/adapters (dev) and dist/adapters (image): the package root's migrations/.
@@ -17,26 +17,16 @@ declare module 'fastify' {
   }
 }
 
-/** The Postgres pool: migrated at start-up, checked by /readyz, ended on shutdown. */
+/**
+ * The kit's Postgres pool: migrated at start-up, checked by /readyz, ended on shutdown. Its
+ * connect timeout (PG_CONNECT_TIMEOUT_MS) is what turns a send while Postgres is down into an
+ * `unavailable` error frame within the timeout, which the client retries, instead of a wait
+ * forever for a connection.
+ */
 export const postgresAdapter = fp(
   async (app: FastifyInstance, opts: { config: Config }) => {
-    const { config } = opts;
-    const pool = new pg.Pool({
-      connectionString: config.DATABASE_URL,
-      max: config.PG_POOL_MAX,
-      // Without it a send waits forever for a connection while Postgres is down; with it the
-      // client gets an `unavailable` error frame within the timeout and retries.
-      connectionTimeoutMillis: config.PG_CONNECT_TIMEOUT_MS,
-      statement_timeout: config.PG_STATEMENT_TIMEOUT_MS,
-      application_name: app.kit.name,
-    });
-    // An idle client whose server went away emits 'error' on the pool; unhandled, that kills the
-    // process. The next query gets a fresh connection.
-    pool.on('error', (err) => app.log.warn({ err }, 'idle postgres connection failed'));
-    app.kit.resources.add('postgres', () => pool.end());
-    await runMigrations({ pool, schema: SCHEMA, dir: MIGRATIONS_DIR, lockId: LOCK_ID, log: app.log });
-    app.kit.readiness.add('postgres', () => pool.query('SELECT 1'));
-    app.decorate('pg', pool);
+    const migrations = { schema: SCHEMA, dir: MIGRATIONS_DIR, lockId: LOCK_ID };
+    app.decorate('pg', await connectPostgres(app, opts.config, migrations));
   },
   { name: 'postgres' },
 );

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { traceContextCarrier } from '@sdlab/service-kit';
+import { inTransaction } from '@sdlab/service-kit/postgres';
 import type pg from 'pg';
 import type { PaymentMethod } from './behaviour.ts';
 
@@ -86,21 +87,6 @@ async function insertDeliveries(
      SELECT $1, $2, $3, $6, now() + make_interval(secs => $4::double precision / 1000) FROM generate_series(1, $5)`,
     [eventId, payment.id, body, webhooks.delayMs, webhooks.copies, traceContextCarrier()],
   );
-}
-
-async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
 }
 
 export class PaymentsRepository {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { traceContextCarrier } from '@sdlab/service-kit';
+import { inTransaction } from '@sdlab/service-kit/postgres';
 import type pg from 'pg';
-import { inTransaction, type Queryable } from '../adapters/postgres.ts';
+import type { Queryable } from '../adapters/postgres.ts';
 import { BookingErrors } from '../errors.ts';
 
 // Venues, events and seats: the source of truth. Every event change writes its search document

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { inTransaction } from '@sdlab/service-kit/postgres';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
-import { inTransaction } from '../adapters/postgres.ts';
 import { BookingErrors, unavailable } from '../errors.ts';
 import { Attr, type ServiceMetrics } from '../telemetry.ts';
 import { isConnectionError } from './pg-errors.ts';

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { trace } from '@opentelemetry/api';
+import { inTransaction } from '@sdlab/service-kit/postgres';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import { type Payment, type PaymentProvider, PaymentUnknownError } from '../adapters/payment-provider.ts';
-import { inTransaction } from '../adapters/postgres.ts';
 import { BookingErrors, unavailable } from '../errors.ts';
 import { Attr, type ServiceMetrics } from '../telemetry.ts';
 import { HOLD_COLUMNS, type Hold, toHold } from './holds.ts';

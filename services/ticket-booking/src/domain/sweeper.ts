@@ -1,5 +1,5 @@
+import { inTransaction } from '@sdlab/service-kit/postgres';
 import type pg from 'pg';
-import { inTransaction } from '../adapters/postgres.ts';
 import type { SeatLocks } from './seat-locks.ts';
 
 export interface SweepResult {

@@ -1,6 +1,7 @@
+import { connectRedis } from '@sdlab/service-kit/redis';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import { createKeys, type Keys } from '../keys.ts';
 import { defineScripts } from '../scripts/index.ts';
@@ -12,24 +13,21 @@ declare module 'fastify' {
   }
 }
 
-/** The Redis client: scripts loaded, checked by /readyz, quit on shutdown. */
+/** The kit's Redis client with the scripts loaded: checked by /readyz, closed on shutdown. */
 export const redisAdapter = fp(
   async (app: FastifyInstance, opts: { config: Config }) => {
     const { config } = opts;
-    const redis = new Redis(config.REDIS_URL, {
-      lazyConnect: true,
+    const redis = await connectRedis(app, {
+      url: config.REDIS_URL,
       // A cache must fail fast: while Redis is away a lookup falls through to Postgres instead of
       // queueing behind reconnect attempts (the default queues and retries 20 times).
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
-      connectionName: app.kit.name,
+      options: {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
+      },
     });
-    redis.on('error', (err) => app.log.warn({ err }, 'redis connection error'));
-    await redis.connect();
     defineScripts(redis);
-    app.kit.resources.add('redis', () => redis.quit());
-    app.kit.readiness.add('redis', () => redis.ping());
     app.decorate('redis', redis);
     app.decorate('keys', createKeys(config.REDIS_KEY_PREFIX));
   },
