@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
 // Where a run's CPU went. k6 runs on the same cores as the services it loads, so a rate that
@@ -105,4 +105,32 @@ export function processRssMb(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The real servers a run leans on, told apart by process name or command line. */
+const SERVERS: { name: string; matches(comm: string, cmdline: string): boolean }[] = [
+  { name: 'postgres', matches: (comm) => comm === 'postgres' },
+  { name: 'redis', matches: (comm) => comm.startsWith('redis-server') },
+  { name: 'kafka', matches: (comm, cmdline) => comm === 'java' && cmdline.includes('kafka.Kafka') },
+  {
+    name: 'elasticsearch',
+    matches: (comm, cmdline) => comm === 'java' && cmdline.includes('org.elasticsearch'),
+  },
+];
+
+/** CPU time so far of every server process on this machine, summed per server (ms). */
+export function serverCpuMs(): Record<string, number> {
+  const totals: Record<string, number> = Object.fromEntries(SERVERS.map((s) => [s.name, 0]));
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      const cmdline = comm === 'java' ? readFileSync(`/proc/${entry}/cmdline`, 'utf8') : '';
+      const server = SERVERS.find((s) => s.matches(comm, cmdline));
+      if (server) totals[server.name]! += processCpuMs(Number(entry)) ?? 0;
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return totals;
 }

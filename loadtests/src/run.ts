@@ -3,8 +3,9 @@
 // handler of the same request shape at the same rate, and writes a result that says what the
 // service costs per request against that bare handler, and whether the rate was the generator's limit.
 import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   createTestDatabase,
@@ -13,6 +14,7 @@ import {
   resolveEndpoints,
   uniqueId,
 } from '@sdlab/testkit/infra';
+import { drainMarkdown, runDrain } from './click-drain.ts';
 import { processRssMb, startCpuAccount } from './cpu-usage.ts';
 import { coreSplit, generatorBound, parseLatencyThreshold } from './efficiency.ts';
 import { achievedRate, type K6Result, runK6 } from './k6.ts';
@@ -50,6 +52,8 @@ const { values, positionals } = parseArgs({
     duration: { type: 'string' },
     /** rate-limiter only: each arrival is one POST /v1/checks/batch of this many checks. */
     batch: { type: 'string' },
+    /** ad-click-aggregator only: preload this many clicks, time one worker draining them to exact counts. */
+    drain: { type: 'string' },
   },
 });
 
@@ -96,9 +100,36 @@ async function main(): Promise<number> {
     );
     return 2;
   }
+  const drain = values.drain === undefined ? undefined : Number(values.drain);
+  if (
+    drain !== undefined &&
+    (wanted !== 'ad-click-aggregator' || !Number.isInteger(drain) || drain < 1000 || drain > 50_000_000)
+  ) {
+    process.stderr.write('load: --drain <1000..50000000> is for the ad-click-aggregator alone\n');
+    return 2;
+  }
   const { endpoints, stop } = await resolveEndpoints();
   if (!endpoints.k6) throw new Error('load: no k6 binary in the endpoints (run pnpm infra:install)');
   k6Binary = endpoints.k6;
+  if (drain !== undefined) {
+    try {
+      const result = await runDrain(
+        endpoints,
+        k6Binary,
+        drain,
+        `pnpm load ad-click-aggregator --drain ${drain}`,
+      );
+      const stamp = result.date.replace(/[-:]/g, '').slice(0, 13);
+      const base = join(REPO_ROOT, 'loadtests/results', `ad-click-aggregator-drain-${stamp}`);
+      await mkdir(dirname(base), { recursive: true });
+      await writeFile(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
+      await writeFile(`${base}.md`, drainMarkdown(result));
+      process.stdout.write(`${drainMarkdown(result)}\nresult: ${base}.md\n`);
+      return result.passed ? 0 : 1;
+    } finally {
+      await stop?.();
+    }
+  }
   let failures = 0;
   try {
     for (const service of services) {
