@@ -12,6 +12,8 @@ export interface Problem {
   instance?: string;
   code?: string;
   errors?: { field: string; message: string }[];
+  /** Extension members (RFC 9457 §3.2) a coded error adds, e.g. the seats that were taken. */
+  [extension: string]: unknown;
 }
 
 interface AjvLikeError {
@@ -82,7 +84,17 @@ export function toProblem(error: FastifyError, request: FastifyRequest): Problem
     detail: error.message,
     instance,
     code: error.code,
+    // A coded error may add members of its own (never the standard ones above).
+    ...(ours ? extensionsOf(error) : {}),
   };
+}
+
+const STANDARD_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'instance', 'code', 'errors']);
+
+function extensionsOf(error: FastifyError): Record<string, unknown> {
+  const extensions = (error as { problemExtensions?: unknown }).problemExtensions;
+  if (typeof extensions !== 'object' || extensions === null) return {};
+  return Object.fromEntries(Object.entries(extensions).filter(([key]) => !STANDARD_MEMBERS.has(key)));
 }
 
 function validationField(e: AjvLikeError, context: string | undefined): { field: string; message: string } {
