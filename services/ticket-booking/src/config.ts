@@ -37,9 +37,16 @@ export const Config = Type.Object({
   /** Bearer token of the admin endpoints (catalogue writes). */
   ADMIN_TOKEN: Type.String({ default: 'dev-admin-token-change-me', minLength: 16, maxLength: 256 }),
 
+  /** Per user: a burst of this many holds, purchases and waiting-room joins ... */
+  USER_RATE_LIMIT_CAPACITY: Type.Integer({ default: 20, minimum: 1, maximum: 100_000 }),
+  /** ... refilled at this rate. */
+  USER_RATE_LIMIT_REFILL_PER_SEC: Type.Number({ default: 1, exclusiveMinimum: 0, maximum: 100_000 }),
+
   /** Seat hold: 10 min [003:73][004:1122]; the Redis lock and the database hold last this long. */
   HOLD_TTL_MS: Type.Integer({ default: 600_000, minimum: 100, maximum: 3_600_000 }),
   HOLD_MAX_SEATS: Type.Integer({ default: 10, minimum: 1, maximum: 100 }),
+  /** Open (ACTIVE or CONFIRMING) holds one user may have at once, across events. */
+  HOLD_MAX_ACTIVE_PER_USER: Type.Integer({ default: 5, minimum: 1, maximum: 1000 }),
   /** A hold being paid for is kept at least this long from the start of the payment. */
   PURCHASE_GRACE_MS: Type.Integer({ default: 60_000, minimum: 0, maximum: 3_600_000 }),
   /** Expiry sweep: every 30 s [004:1130]. */
@@ -47,8 +54,13 @@ export const Config = Type.Object({
   SWEEP_BATCH: Type.Integer({ default: 1000, minimum: 1, maximum: 100_000 }),
 
   PAYMENT_PROVIDER_URL: Type.String({ default: 'http://127.0.0.1:8086', format: 'uri' }),
-  /** One charge attempt waits this long; then the outcome is unknown (retried with the same key). */
+  /**
+   * One call to the provider takes at most this long, first byte to last; then the outcome is
+   * unknown (a charge is retried with the same key).
+   */
   PAYMENT_TIMEOUT_MS: Type.Integer({ default: 3000, minimum: 50, maximum: 120_000 }),
+  /** The provider's answers are a few hundred bytes; a larger one is cut off (outcome unknown). */
+  PAYMENT_MAX_RESPONSE_BYTES: Type.Integer({ default: 65_536, minimum: 1024, maximum: 10_485_760 }),
   /** Extra attempts after a timeout or a 5xx, with the same idempotency key (never a second charge). */
   PAYMENT_RETRIES: Type.Integer({ default: 1, minimum: 0, maximum: 10 }),
   PAYMENT_CURRENCY: Type.String({ default: 'EUR', pattern: '^[A-Z]{3}$' }),
@@ -61,6 +73,12 @@ export const Config = Type.Object({
   /** The worker asks the provider about purchases still pending after this long. */
   PAYMENT_RECONCILE_AFTER_MS: Type.Integer({ default: 60_000, minimum: 100, maximum: 86_400_000 }),
   RECONCILE_EVERY_MS: Type.Integer({ default: 30_000, minimum: 50, maximum: 3_600_000 }),
+  RECONCILE_BATCH: Type.Integer({ default: 100, minimum: 1, maximum: 10_000 }),
+  /** A purchase the reconciler failed on this many times is parked for a person to look at. */
+  RECONCILE_MAX_ATTEMPTS: Type.Integer({ default: 10, minimum: 1, maximum: 1000 }),
+  /** Its waits between attempts: drawn below base · 2^attempt, capped at RECONCILE_MAX_DELAY_MS. */
+  RECONCILE_RETRY_BASE_MS: Type.Integer({ default: 30_000, minimum: 1, maximum: 3_600_000 }),
+  RECONCILE_MAX_DELAY_MS: Type.Integer({ default: 3_600_000, minimum: 1, maximum: 86_400_000 }),
 
   /** Event details in Redis (cache-aside); 5 min–1 h [003:691]. */
   EVENT_CACHE_TTL_S: Type.Integer({ default: 300, minimum: 1, maximum: 3600 }),
@@ -84,5 +102,7 @@ export const Config = Type.Object({
   /** How often an SSE stream pushes the queue position. */
   WAITING_ROOM_PUSH_EVERY_MS: Type.Integer({ default: 2000, minimum: 20, maximum: 60_000 }),
   WAITING_ROOM_MAX_STREAM_S: Type.Integer({ default: 3600, minimum: 1, maximum: 86_400 }),
+  /** Open SSE streams per instance; past it a stream is refused with 503 (clients poll /status). */
+  WAITING_ROOM_MAX_STREAMS: Type.Integer({ default: 2000, minimum: 1, maximum: 100_000 }),
 });
 export type Config = Static<typeof Config>;

@@ -24,6 +24,11 @@ export const BookingErrors = {
     'the seat lock service is unavailable; nothing was held, retry shortly',
     503,
   ),
+  PaymentsUnavailable: createError(
+    'SDLAB_BOOKING_PAYMENTS_UNAVAILABLE',
+    'the payment provider could not be asked; nothing was changed, retry shortly',
+    503,
+  ),
   StoreUnavailable: createError(
     'SDLAB_BOOKING_STORE_UNAVAILABLE',
     'the booking database is unavailable; nothing was changed, retry shortly',
@@ -40,6 +45,11 @@ export const BookingErrors = {
   IdempotencyKeyReused: createError(
     'SDLAB_BOOKING_IDEMPOTENCY_KEY_REUSED',
     'Idempotency-Key was already used for another hold',
+    422,
+  ),
+  IdempotencyKeyMismatch: createError(
+    'SDLAB_BOOKING_IDEMPOTENCY_KEY_MISMATCH',
+    'Idempotency-Key was already used for this hold with another payment method; nothing was charged by this request',
     422,
   ),
   PaymentDeclined: createError(
@@ -70,10 +80,25 @@ export const BookingErrors = {
     409,
   ),
   InvalidCursor: createError('SDLAB_BOOKING_INVALID_CURSOR', '%s', 400),
+  TooManyActiveHolds: createError(
+    'SDLAB_BOOKING_TOO_MANY_ACTIVE_HOLDS',
+    'at most %d open holds per user: pay for or cancel one first',
+    409,
+  ),
   TooManySeats: createError('SDLAB_BOOKING_TOO_MANY_SEATS', 'seatIds: at most %d seats per hold', 400),
+  SearchRefused: createError(
+    'SDLAB_BOOKING_SEARCH_REFUSED',
+    'the search could not be run with these parameters (a cursor from another query, or a filter out of range)',
+    400,
+  ),
   SearchUnavailable: createError(
     'SDLAB_BOOKING_SEARCH_UNAVAILABLE',
     'search is unavailable; retry shortly',
+    503,
+  ),
+  TooManyStreams: createError(
+    'SDLAB_BOOKING_TOO_MANY_STREAMS',
+    'too many waiting-room streams on this instance; poll /status instead, or retry shortly',
     503,
   ),
   NotInQueue: createError(
@@ -86,10 +111,12 @@ export const BookingErrors = {
 type Retriable = Error & { retryAfterSeconds: number; cause: unknown };
 
 /** A 503 the kit turns into a Retry-After header. */
-export function unavailable(which: 'lock' | 'store', cause: unknown): Error {
+export function unavailable(which: 'lock' | 'store' | 'payments', cause: unknown): Error {
   const error = (which === 'lock'
     ? new BookingErrors.LockUnavailable()
-    : new BookingErrors.StoreUnavailable()) as unknown as Retriable;
+    : which === 'store'
+      ? new BookingErrors.StoreUnavailable()
+      : new BookingErrors.PaymentsUnavailable()) as unknown as Retriable;
   error.retryAfterSeconds = 1;
   error.cause = cause;
   return error;

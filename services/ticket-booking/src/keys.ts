@@ -13,6 +13,10 @@ export interface Keys {
   admitted(eventId: string): string;
   /** Arrival sequence of the waiting room. */
   queueSeq(eventId: string): string;
+  /** An access token that was spent on a hold (value 1, TTL = the token's remaining life). */
+  spentAccessToken(eventId: string, tokenId: string): string;
+  /** The per-user rate limiter's keys start with it. */
+  rateLimitPrefix: string;
   /** BullMQ's own prefix for the maintenance queue. */
   bullPrefix: string;
 }
@@ -24,6 +28,8 @@ export function createKeys(prefix: string): Keys {
     queue: (eventId) => `${prefix}{wr:${eventId}}:queue`,
     admitted: (eventId) => `${prefix}{wr:${eventId}}:admitted`,
     queueSeq: (eventId) => `${prefix}{wr:${eventId}}:seq`,
+    spentAccessToken: (eventId, tokenId) => `${prefix}{wr:${eventId}}:spent:${tokenId}`,
+    rateLimitPrefix: `${prefix}rl:`,
     bullPrefix: `${prefix}bull`,
   };
 }

@@ -1,11 +1,13 @@
 // Ticket booking: the wiring list. Config, adapters (Postgres, Redis, Elasticsearch), the domain,
 // routes, start. The outbox relay, expiry sweep, admission tick and reconciler run in worker.ts.
+import { rateLimitPlugin } from '@sdlab/rate-limit';
 import { createService, runService } from '@sdlab/service-kit';
 import { elasticsearchAdapter } from './adapters/elasticsearch.ts';
 import { postgresAdapter } from './adapters/postgres.ts';
 import { redisAdapter } from './adapters/redis.ts';
 import { Config } from './config.ts';
 import { bookingDomain } from './domain/plugin.ts';
+import { createUserLimiter } from './domain/rate-limit.ts';
 import { adminRoutes } from './routes/admin/index.ts';
 import { eventRoutes } from './routes/events/index.ts';
 import { holdRoutes } from './routes/holds/index.ts';
@@ -28,6 +30,7 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
   await app.register(redisAdapter, { config });
   await app.register(elasticsearchAdapter, { config, readiness: false });
   await app.register(bookingDomain, { config });
+  await app.register(rateLimitPlugin, { limiter: createUserLimiter(app, config), hook: 'preHandler' });
 
   await app.register(adminRoutes);
   await app.register(eventRoutes);

@@ -30,7 +30,7 @@ export function createServiceMetrics(registry: Registry) {
   return {
     holds: new Counter({
       name: 'sdlab_booking_holds_total',
-      help: 'Hold requests by outcome: held, conflict (seats taken), not_found, unavailable',
+      help: 'Hold requests by outcome: held, conflict (seats taken), not_found, user_cap (too many open holds), unavailable',
       labelNames: ['outcome'] as const,
       registers,
     }),
@@ -78,7 +78,7 @@ export function createServiceMetrics(registry: Registry) {
     }),
     webhooks: new Counter({
       name: 'sdlab_booking_payment_webhooks_total',
-      help: 'Payment webhooks: applied, duplicate (event id seen before: nothing changed), ignored, invalid_signature',
+      help: 'Payment webhooks: applied, duplicate (event id seen before: nothing changed), ignored, mismatch (not the provider record of a charge under the key of the hold), invalid_signature',
       labelNames: ['outcome'] as const,
       registers,
     }),
@@ -151,7 +151,7 @@ export function createWorkerMetrics(registry: Registry) {
     }),
     reconciled: new Counter({
       name: 'sdlab_booking_purchases_reconciled_total',
-      help: 'Stale purchases settled by asking the provider: confirmed, failed, refunded, not_found, error',
+      help: 'Stale purchases settled by asking the provider: confirmed, failed, refunded, refund_failed, not_found, error (tried again later), parked (left for a person)',
       labelNames: ['outcome'] as const,
       registers,
     }),

@@ -9,6 +9,7 @@ import { Config } from './config.ts';
 import { startJobs } from './domain/jobs.ts';
 import { OutboxRelay } from './domain/outbox-relay.ts';
 import { bookingDomain } from './domain/plugin.ts';
+import { reconcilePurchases } from './domain/purchase-reconciler.ts';
 import { sweepExpiredHolds } from './domain/sweeper.ts';
 import { createWorkerMetrics } from './telemetry.ts';
 
@@ -79,7 +80,16 @@ export async function buildWorker(env: NodeJS.ProcessEnv = process.env) {
         name: 'reconcile-payments',
         everyMs: config.RECONCILE_EVERY_MS,
         run: async () => {
-          const counts = await booking.purchases.reconcile(config.PAYMENT_RECONCILE_AFTER_MS);
+          const counts = await reconcilePurchases({
+            pool: app.pg,
+            purchases: booking.purchases,
+            log: app.log,
+            staleAfterMs: config.PAYMENT_RECONCILE_AFTER_MS,
+            batch: config.RECONCILE_BATCH,
+            maxAttempts: config.RECONCILE_MAX_ATTEMPTS,
+            retryBaseMs: config.RECONCILE_RETRY_BASE_MS,
+            maxDelayMs: config.RECONCILE_MAX_DELAY_MS,
+          });
           for (const [outcome, n] of Object.entries(counts)) metrics.reconciled.inc({ outcome }, n);
           return counts;
         },

@@ -224,12 +224,13 @@ describe('purchase', () => {
         headers: { 'content-type': 'application/json', 'idempotency-key': `booking-hold-${holdId}` },
         body: JSON.stringify({ amountCents: 5000, currency: 'EUR', reference: holdId }),
       });
-      const payment = (await charge.json()) as Parameters<typeof booking.app.booking.purchases.settle>[1];
-      const { purchase: after } = await booking.app.booking.purchases.settle(holdId, payment);
+      const payment = (await charge.json()) as Parameters<
+        typeof booking.app.booking.purchases.applyPayment
+      >[1];
+      const after = await booking.app.booking.purchases.applyPayment(holdId, payment);
       expect(after).toMatchObject({
-        status: 'FAILED',
-        failureReason: 'HOLD_EXPIRED',
-        refundStatus: 'REFUNDED',
+        kind: 'settled',
+        purchase: { status: 'FAILED', failureReason: 'HOLD_EXPIRED', refundStatus: 'REFUNDED' },
       });
       expect((await charges(stack.provider.url, holdId))[0]!.status).toBe('refunded');
       const { rows } = await pg.pool.query('SELECT status, hold_id FROM booking.seats WHERE id = $1', [

@@ -12,6 +12,7 @@ export interface Payment {
   id: string;
   status: 'succeeded' | 'declined' | 'refunded';
   amountCents: number;
+  currency: string;
   reference: string;
   declineCode: string | null;
 }
@@ -21,14 +22,24 @@ export class PaymentUnknownError extends Error {
   readonly retriable = true;
 }
 
+/**
+ * The provider already holds a charge under this key that differs from this request (409/422):
+ * something was charged, and asking again with the same request cannot change the answer. The
+ * reconciler looks the charge up under the key instead.
+ */
+export class PaymentKeyConflictError extends PaymentUnknownError {}
+
 export class PaymentRejectedError extends Error {
   readonly retriable = false;
 }
 
 export interface PaymentProviderOptions {
   baseUrl: string;
+  /** Each call, connection to last byte, ends by then: the outcome is then unknown. */
   timeoutMs: number;
   currency: string;
+  /** A larger answer is cut off (outcome unknown): the provider's answers are small JSON. */
+  maxResponseBytes: number;
 }
 
 export class PaymentProvider {
@@ -55,6 +66,8 @@ export class PaymentProvider {
     });
     if (status === 200 || status === 201) return body as Payment;
     if (status >= 500 || status === 429) throw new PaymentUnknownError(`provider answered ${status}`);
+    if (status === 409 || status === 422)
+      throw new PaymentKeyConflictError(`provider holds another charge under this key (${status})`);
     throw new PaymentRejectedError(`provider refused the charge (${status}): ${JSON.stringify(body)}`);
   }
 
@@ -67,6 +80,14 @@ export class PaymentProvider {
     );
     if (status !== 200) throw new PaymentUnknownError(`provider answered ${status}`);
     return (body as { data: Payment[] }).data[0];
+  }
+
+  /** The provider's own record of a payment (a webhook is checked against it). */
+  async get(paymentId: string): Promise<Payment | undefined> {
+    const { status, body } = await this.#call('GET', `/payments/${encodeURIComponent(paymentId)}`, {});
+    if (status === 404) return undefined;
+    if (status !== 200) throw new PaymentUnknownError(`provider answered ${status}`);
+    return body as Payment;
   }
 
   async refund(paymentId: string): Promise<Payment> {
@@ -86,6 +107,7 @@ export class PaymentProvider {
     options: { headers?: Record<string, string>; body?: unknown },
   ): Promise<{ status: number; body: unknown }> {
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const { timeoutMs, maxResponseBytes } = this.#o;
     return new Promise((resolve, reject) => {
       const req = http.request(
         new URL(path, this.#o.baseUrl),
@@ -97,30 +119,45 @@ export class PaymentProvider {
               ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
               : {}),
           },
-          timeout: this.#o.timeoutMs,
+          timeout: timeoutMs,
         },
         (res) => {
-          let raw = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk) => {
-            raw += chunk;
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > maxResponseBytes) {
+              req.destroy(new PaymentUnknownError(`answer larger than ${maxResponseBytes} bytes`));
+              return;
+            }
+            chunks.push(chunk);
           });
           res.on('end', () => {
+            clearTimeout(deadline);
+            const raw = Buffer.concat(chunks).toString('utf8');
             try {
               resolve({ status: res.statusCode ?? 0, body: raw ? JSON.parse(raw) : undefined });
             } catch {
               reject(new PaymentUnknownError(`unreadable answer (${res.statusCode})`));
             }
           });
-          res.on('error', (err) => reject(new PaymentUnknownError(err.message)));
+          res.on('error', (err) =>
+            reject(err instanceof PaymentUnknownError ? err : new PaymentUnknownError(err.message)),
+          );
         },
       );
-      req.on('timeout', () =>
-        req.destroy(new PaymentUnknownError(`no answer within ${this.#o.timeoutMs} ms`)),
+      // `timeout` above is the socket's idle time; a provider that trickles bytes never goes idle,
+      // so the whole call also has a deadline.
+      const deadline = setTimeout(
+        () => req.destroy(new PaymentUnknownError(`no complete answer within ${timeoutMs} ms`)),
+        timeoutMs,
       );
-      req.on('error', (err) =>
-        reject(err instanceof PaymentUnknownError ? err : new PaymentUnknownError(err.message)),
-      );
+      req.on('timeout', () => req.destroy(new PaymentUnknownError(`no answer within ${timeoutMs} ms`)));
+      req.on('error', (err) => {
+        clearTimeout(deadline);
+        reject(err instanceof PaymentUnknownError ? err : new PaymentUnknownError(err.message));
+      });
+      req.on('close', () => clearTimeout(deadline));
       req.end(payload);
     });
   }

@@ -5,18 +5,20 @@ import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import { BookingErrors, unavailable } from '../errors.ts';
 import { Attr, type ServiceMetrics } from '../telemetry.ts';
+import type { EventCache } from './event-cache.ts';
 import { isConnectionError } from './pg-errors.ts';
 import type { SeatLocks } from './seat-locks.ts';
+import {
+  type HeldSeat,
+  HOLD_COLUMNS,
+  type HoldRow,
+  type HoldStatus,
+  holdSeats,
+  release,
+} from './seat-states.ts';
+import type { SpentToken, WaitingRoom } from './waiting-room.ts';
 
-export type HoldStatus = 'ACTIVE' | 'CONFIRMING' | 'CONFIRMED' | 'CANCELLED' | 'EXPIRED' | 'RELEASED';
-
-export interface HeldSeat {
-  id: number;
-  section: string;
-  row: number;
-  number: number;
-  priceCents: number;
-}
+export type { HeldSeat, HoldStatus } from './seat-states.ts';
 
 export interface Hold {
   id: string;
@@ -27,17 +29,6 @@ export interface Hold {
   status: HoldStatus;
   expiresAt: string;
   createdAt: string;
-}
-
-interface HoldRow {
-  id: string;
-  event_id: string;
-  user_id: string;
-  seat_ids: string[];
-  amount_cents: string;
-  status: HoldStatus;
-  expires_at: Date;
-  created_at: Date;
 }
 
 export function toHold(row: HoldRow): Hold {
@@ -53,48 +44,74 @@ export function toHold(row: HoldRow): Hold {
   };
 }
 
-export const HOLD_COLUMNS = 'id, event_id, user_id, seat_ids, amount_cents, status, expires_at, created_at';
+export interface HoldRequest {
+  eventId: string;
+  userId: string;
+  seatIds: number[];
+  /** The waiting room's access token, when the event has a room. */
+  accessToken?: string | undefined;
+}
 
 /**
  * A hold in two layers [004:1120-1126]:
  *  1. Redis: a lock per seat (SET NX PX, all seats in one script). It turns most losers away
  *     before they reach Postgres — under an on-sale rush that is nearly everyone.
- *  2. Postgres: one transaction moves the seats AVAILABLE → HELD with a conditional UPDATE that
- *     touches only rows still AVAILABLE, locking them in id order (no deadlock between
- *     overlapping multi-seat holds). Fewer rows than asked = someone else got one: roll back,
- *     all or nothing. This layer alone is the correctness guarantee: with Redis down, or a lock
- *     lost to eviction, a seat still cannot be held (or sold) twice.
+ *  2. Postgres: one transaction moves the seats AVAILABLE → HELD (seat-states.ts `holdSeats`),
+ *     touching only rows still AVAILABLE. Fewer rows than asked = someone else got one: roll
+ *     back, all or nothing. This layer alone is the correctness guarantee: with Redis down, or a
+ *     lock lost to eviction, a seat still cannot be held (or sold) twice.
  */
 export class HoldService {
   readonly #pool: pg.Pool;
   readonly #locks: SeatLocks;
+  readonly #cache: EventCache;
+  readonly #waitingRoom: WaitingRoom;
   readonly #metrics: ServiceMetrics;
   readonly #log: FastifyBaseLogger;
   readonly #ttlMs: number;
+  readonly #maxSeats: number;
+  readonly #maxActivePerUser: number;
   readonly #redisPolicy: 'db-only' | 'fail-closed';
 
   constructor(deps: {
     pool: pg.Pool;
     locks: SeatLocks;
+    cache: EventCache;
+    waitingRoom: WaitingRoom;
     metrics: ServiceMetrics;
     log: FastifyBaseLogger;
     ttlMs: number;
+    maxSeats: number;
+    maxActivePerUser: number;
     redisPolicy: 'db-only' | 'fail-closed';
   }) {
     this.#pool = deps.pool;
     this.#locks = deps.locks;
+    this.#cache = deps.cache;
+    this.#waitingRoom = deps.waitingRoom;
     this.#metrics = deps.metrics;
     this.#log = deps.log;
     this.#ttlMs = deps.ttlMs;
+    this.#maxSeats = deps.maxSeats;
+    this.#maxActivePerUser = deps.maxActivePerUser;
     this.#redisPolicy = deps.redisPolicy;
   }
 
-  async hold(
-    eventId: string,
-    userId: string,
-    requested: number[],
-  ): Promise<{ hold: Hold; seats: HeldSeat[] }> {
-    const seatIds = [...new Set(requested)].sort((a, b) => a - b);
+  async hold(request: HoldRequest): Promise<{ hold: Hold; seats: HeldSeat[] }> {
+    const seatIds = [...new Set(request.seatIds)].sort((a, b) => a - b);
+    if (seatIds.length > this.#maxSeats) throw new BookingErrors.TooManySeats(this.#maxSeats);
+    const pass = await this.#admit(request);
+    try {
+      return await this.#hold(request, seatIds);
+    } catch (error) {
+      // A refused hold (seats taken, cap reached, Redis down) does not use up the admission.
+      await pass?.refund().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async #hold(request: HoldRequest, seatIds: number[]): Promise<{ hold: Hold; seats: HeldSeat[] }> {
+    const { eventId, userId } = request;
     const holdId = randomUUID();
     const span = trace.getActiveSpan();
     span?.setAttributes({ [Attr.eventId]: eventId, [Attr.holdId]: holdId, [Attr.seatCount]: seatIds.length });
@@ -121,7 +138,7 @@ export class HoldService {
 
     try {
       const result = await inTransaction(this.#pool, (client) =>
-        this.#holdInDatabase(client, eventId, userId, seatIds, holdId),
+        this.#holdInDatabase(client, { eventId, userId, seatIds, holdId }),
       );
       this.#metrics.holds.inc({ outcome: 'held' });
       this.#metrics.holdSeats.observe(seatIds.length);
@@ -133,62 +150,61 @@ export class HoldService {
     }
   }
 
+  /** The event must be on sale, and past its waiting room if it has one (its token spent). */
+  async #admit(request: HoldRequest): Promise<SpentToken | undefined> {
+    const event = await this.#cache.get(request.eventId);
+    if (!event) throw new BookingErrors.EventNotFound(request.eventId);
+    if (event.status !== 'SCHEDULED')
+      throw new BookingErrors.EventNotOnSale(request.eventId, event.status.toLowerCase());
+    if (!event.waitingRoom) return undefined;
+    try {
+      const pass = await this.#waitingRoom.spend(request.accessToken, request.eventId, request.userId);
+      this.#metrics.accessTokens.inc({ outcome: 'accepted' });
+      return pass;
+    } catch (error) {
+      this.#metrics.accessTokens.inc({ outcome: 'rejected' });
+      throw error;
+    }
+  }
+
   async #holdInDatabase(
     client: pg.PoolClient,
-    eventId: string,
-    userId: string,
-    seatIds: number[],
-    holdId: string,
+    input: { eventId: string; userId: string; seatIds: number[]; holdId: string },
   ): Promise<{ hold: Hold; seats: HeldSeat[] }> {
-    const ttl = this.#ttlMs;
-    const { rows } = await client.query<{
-      id: string;
-      section: string;
-      row_number: number;
-      seat_number: number;
-      price_cents: number;
-    }>(
-      `UPDATE booking.seats s
-       SET status = 'HELD', hold_id = $3, held_until = now() + make_interval(secs => $4::double precision / 1000)
-       FROM (SELECT id FROM booking.seats
-             WHERE event_id = $1 AND id = ANY($2::bigint[]) AND status = 'AVAILABLE'
-             ORDER BY id FOR UPDATE) AS free
-       WHERE s.id = free.id
-       RETURNING s.id, s.section, s.row_number, s.seat_number, s.price_cents`,
-      [eventId, seatIds, holdId, ttl],
+    await this.#checkUserCap(client, input.userId);
+    const { seats, hold } = await holdSeats(client, { ...input, ttlMs: this.#ttlMs });
+    if (hold) return { hold: toHold(hold), seats };
+    const got = new Set(seats.map((s) => s.id));
+    const missing = input.seatIds.filter((id) => !got.has(id));
+    const { rows: existing } = await client.query<{ id: string }>(
+      'SELECT id FROM booking.seats WHERE event_id = $1 AND id = ANY($2::bigint[])',
+      [input.eventId, missing],
     );
-    if (rows.length < seatIds.length) {
-      const got = new Set(rows.map((r) => Number(r.id)));
-      const missing = seatIds.filter((id) => !got.has(id));
-      const { rows: existing } = await client.query<{ id: string }>(
-        'SELECT id FROM booking.seats WHERE event_id = $1 AND id = ANY($2::bigint[])',
-        [eventId, missing],
-      );
-      const exists = new Set(existing.map((r) => Number(r.id)));
-      const unknown = missing.filter((id) => !exists.has(id));
-      if (unknown.length > 0) {
-        this.#metrics.holds.inc({ outcome: 'not_found' });
-        throw new BookingErrors.SeatsNotFound(unknown.join(', '));
-      }
-      this.#conflict('postgres', missing);
+    const exists = new Set(existing.map((r) => Number(r.id)));
+    const unknown = missing.filter((id) => !exists.has(id));
+    if (unknown.length > 0) {
+      this.#metrics.holds.inc({ outcome: 'not_found' });
+      throw new BookingErrors.SeatsNotFound(unknown.join(', '));
     }
-    const seats = rows
-      .map((r) => ({
-        id: Number(r.id),
-        section: r.section,
-        row: r.row_number,
-        number: r.seat_number,
-        priceCents: r.price_cents,
-      }))
-      .sort((a, b) => a.id - b.id);
-    const amount = seats.reduce((sum, s) => sum + s.priceCents, 0);
-    const inserted = await client.query<HoldRow>(
-      `INSERT INTO booking.holds (id, event_id, user_id, seat_ids, amount_cents, status, expires_at)
-       VALUES ($1, $2, $3, $4, $5, 'ACTIVE', now() + make_interval(secs => $6::double precision / 1000))
-       RETURNING ${HOLD_COLUMNS}`,
-      [holdId, eventId, userId, seatIds, amount, ttl],
+    this.#conflict('postgres', missing);
+  }
+
+  /**
+   * At most `maxActivePerUser` open holds per user. A transaction-scoped advisory lock on the
+   * user serialises one user's concurrent holds (and only those), so a burst cannot all read the
+   * same count and pass together.
+   */
+  async #checkUserCap(client: pg.PoolClient, userId: string): Promise<void> {
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('booking-user:' || $1, 0))`, [userId]);
+    const { rows } = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM booking.holds
+       WHERE user_id = $1 AND status IN ('ACTIVE', 'CONFIRMING') AND expires_at > now()`,
+      [userId],
     );
-    return { hold: toHold(inserted.rows[0]!), seats };
+    if (rows[0]!.n >= this.#maxActivePerUser) {
+      this.#metrics.holds.inc({ outcome: 'user_cap' });
+      throw new BookingErrors.TooManyActiveHolds(this.#maxActivePerUser);
+    }
   }
 
   #conflict(layer: 'redis' | 'postgres', taken: number[]): never {
@@ -197,9 +213,7 @@ export class HoldService {
     const span = trace.getActiveSpan();
     span?.setAttributes({ [Attr.conflictLayer]: layer, [Attr.takenSeats]: taken.join(',') });
     span?.setStatus({ code: SpanStatusCode.UNSET });
-    const error = new BookingErrors.SeatsTaken(taken.join(', ')) as Error & { takenSeatIds?: number[] };
-    error.takenSeatIds = taken;
-    throw error;
+    throw seatsTaken(taken);
   }
 
   async get(holdId: string, userId: string): Promise<Hold> {
@@ -223,21 +237,20 @@ export class HoldService {
       if (row.status === 'CANCELLED' || row.status === 'EXPIRED' || row.status === 'RELEASED')
         return toHold(row);
       if (row.status !== 'ACTIVE') throw new BookingErrors.HoldNotActive(holdId, row.status.toLowerCase());
-      await client.query(
-        `UPDATE booking.seats SET status = 'AVAILABLE', hold_id = NULL, held_until = NULL
-         WHERE hold_id = $1 AND status = 'HELD'`,
-        [holdId],
-      );
-      const updated = await client.query<HoldRow>(
-        `UPDATE booking.holds SET status = 'CANCELLED', updated_at = now() WHERE id = $1 RETURNING ${HOLD_COLUMNS}`,
-        [holdId],
-      );
+      await release(client, holdId, 'CANCELLED');
       this.#metrics.holdsReleased.inc({ reason: 'cancelled' });
-      return toHold(updated.rows[0]!);
+      return { ...toHold(row), status: 'CANCELLED' as const };
     });
     await this.#locks.release(hold.eventId, hold.seatIds, hold.id).catch(() => undefined);
     return hold;
   }
+}
+
+/** The coded 409, with the seats a client should stop offering as a problem member. */
+function seatsTaken(taken: number[]): Error {
+  return Object.assign(new BookingErrors.SeatsTaken(taken.join(', ')), {
+    problemExtensions: { takenSeatIds: taken },
+  });
 }
 
 function isCodedError(error: unknown): boolean {

@@ -40,26 +40,40 @@ export const bookingDomain = fp(
       baseUrl: config.PAYMENT_PROVIDER_URL,
       timeoutMs: config.PAYMENT_TIMEOUT_MS,
       currency: config.PAYMENT_CURRENCY,
+      maxResponseBytes: config.PAYMENT_MAX_RESPONSE_BYTES,
+    });
+    const cache = new EventCache({
+      redis: app.redis,
+      keys: app.keys,
+      catalogue,
+      ttlS: config.EVENT_CACHE_TTL_S,
+      metrics,
+      log: app.log,
+    });
+    const waitingRoom = new WaitingRoom({
+      redis: app.redis,
+      keys: app.keys,
+      secret: config.WAITING_ROOM_SECRET,
+      tokenTtlS: config.WAITING_ROOM_TOKEN_TTL_S,
+      batch: config.WAITING_ROOM_ADMIT_BATCH,
+      everyMs: config.WAITING_ROOM_ADMIT_EVERY_MS,
     });
     app.decorate('booking', {
       config,
       metrics,
       catalogue,
-      cache: new EventCache({
-        redis: app.redis,
-        keys: app.keys,
-        catalogue,
-        ttlS: config.EVENT_CACHE_TTL_S,
-        metrics,
-        log: app.log,
-      }),
+      cache,
       locks,
       holds: new HoldService({
         pool: app.pg,
         locks,
+        cache,
+        waitingRoom,
         metrics,
         log: app.log,
         ttlMs: config.HOLD_TTL_MS,
+        maxSeats: config.HOLD_MAX_SEATS,
+        maxActivePerUser: config.HOLD_MAX_ACTIVE_PER_USER,
         redisPolicy: config.REDIS_FAILURE_POLICY,
       }),
       purchases: new PurchaseService({
@@ -70,16 +84,10 @@ export const bookingDomain = fp(
         log: app.log,
         graceMs: config.PURCHASE_GRACE_MS,
         retries: config.PAYMENT_RETRIES,
+        currency: config.PAYMENT_CURRENCY,
       }),
       search: new EventSearch(app.es, config.SEARCH_INDEX),
-      waitingRoom: new WaitingRoom({
-        redis: app.redis,
-        keys: app.keys,
-        secret: config.WAITING_ROOM_SECRET,
-        tokenTtlS: config.WAITING_ROOM_TOKEN_TTL_S,
-        batch: config.WAITING_ROOM_ADMIT_BATCH,
-        everyMs: config.WAITING_ROOM_ADMIT_EVERY_MS,
-      }),
+      waitingRoom,
     });
   },
   { name: 'booking-domain', dependencies: ['postgres', 'redis', 'elasticsearch'] },

@@ -63,7 +63,11 @@ export class EventSearch {
       return await fn();
     } catch (error) {
       const e = error as { meta?: { statusCode?: number }; name?: string };
-      if (e.meta?.statusCode && e.meta.statusCode < 500 && e.meta.statusCode !== 429) throw error;
+      if (e.meta?.statusCode && e.meta.statusCode < 500 && e.meta.statusCode !== 429) {
+        // Elasticsearch's own words name its index, fields and internals: they stay in the log
+        // (the error's cause), the client gets a coded 400.
+        throw Object.assign(new BookingErrors.SearchRefused(), { cause: error });
+      }
       const wrapped = new BookingErrors.SearchUnavailable() as unknown as Error & {
         retryAfterSeconds: number;
         cause: unknown;

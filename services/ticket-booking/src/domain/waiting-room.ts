@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { BookingErrors } from '../errors.ts';
@@ -10,11 +11,18 @@ export type RoomState =
 const ISSUER = 'ticket-booking';
 const audience = (eventId: string) => `event:${eventId}`;
 
+/** A verified access token, spent by the hold it let through; `refund` gives it back. */
+export interface SpentToken {
+  refund(): Promise<void>;
+}
+
 /**
  * Virtual waiting room for a hot event [004:1145-1155]: users join a Redis sorted set in arrival
  * order (ZADD NX: a retry or a refresh keeps the place), an admission tick pops N of them per
  * interval, and an admitted user gets a signed access token (HS256, 5 min) that the hold endpoint
- * requires while the room is on. The token is stateless: any instance verifies it without Redis.
+ * requires while the room is on. Any instance verifies the signature without Redis; a token is
+ * good for one hold: its id (the same for every copy of one admission) is marked spent in Redis,
+ * and given back only when the hold it let through was refused (seats taken).
  */
 export class WaitingRoom {
   readonly #redis: Redis;
@@ -80,16 +88,38 @@ export class WaitingRoom {
     return { admitted, waiting };
   }
 
-  /** Checks an access token for this event and user; throws a 403 naming what is wrong. */
-  async verify(token: string | undefined, eventId: string, userId: string): Promise<void> {
+  /**
+   * Checks an access token for this event and user and spends it; throws a 403 naming what is
+   * wrong (a token already spent included).
+   */
+  async spend(token: string | undefined, eventId: string, userId: string): Promise<SpentToken> {
+    const { jti, exp } = await this.#verify(token, eventId, userId);
+    const key = this.#keys.spentAccessToken(eventId, jti);
+    const ttlMs = Math.max(1000, exp * 1000 - Date.now());
+    const fresh = await this.#redis.set(key, '1', 'PX', ttlMs, 'NX');
+    if (fresh !== 'OK') throw new BookingErrors.AccessTokenInvalid('already used for a hold; join again');
+    return {
+      refund: async () => {
+        await this.#redis.del(key);
+      },
+    };
+  }
+
+  async #verify(
+    token: string | undefined,
+    eventId: string,
+    userId: string,
+  ): Promise<{ jti: string; exp: number }> {
     if (!token) throw new BookingErrors.AccessTokenRequired(eventId);
     try {
       const { payload } = await jwtVerify(token, this.#secret, {
         issuer: ISSUER,
         audience: audience(eventId),
         algorithms: ['HS256'],
+        requiredClaims: ['jti', 'exp'],
       });
       if (payload.sub !== userId) throw new BookingErrors.AccessTokenInvalid('issued to another user');
+      return { jti: payload.jti!, exp: payload.exp! };
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired)
         throw new BookingErrors.AccessTokenInvalid('expired; join again');
@@ -102,6 +132,10 @@ export class WaitingRoom {
     }
   }
 
+  #tokenId(eventId: string, userId: string, admittedAtMs: number): string {
+    return tokenIdOf(this.#secret, eventId, userId, admittedAtMs);
+  }
+
   async #toState(eventId: string, userId: string, state: number, value: number): Promise<RoomState> {
     if (state === 2) {
       const expiresAtMs = value + this.#tokenTtlMs;
@@ -111,6 +145,8 @@ export class WaitingRoom {
         .setSubject(userId)
         .setAudience(audience(eventId))
         .setIssuedAt(Math.floor(value / 1000))
+        // One id per admission: every copy of this token (join, status, a refresh) is one hold.
+        .setJti(this.#tokenId(eventId, userId, value))
         .setExpirationTime(Math.floor(expiresAtMs / 1000))
         .sign(this.#secret);
       return { status: 'admitted', accessToken, expiresAt: new Date(expiresAtMs).toISOString() };
@@ -121,6 +157,14 @@ export class WaitingRoom {
       estimatedWaitSeconds: estimateWaitSeconds(value, this.#batch, this.#everyMs),
     };
   }
+}
+
+/** Not guessable without the secret, and the same for every copy of one admission. */
+function tokenIdOf(secret: Uint8Array, eventId: string, userId: string, admittedAtMs: number): string {
+  return createHmac('sha256', secret)
+    .update(`${eventId}\n${userId}\n${admittedAtMs}`)
+    .digest('base64url')
+    .slice(0, 22);
 }
 
 /** "position / batch_size * batch_interval" [004:1153], counting the tick the user is admitted in. */

@@ -6,9 +6,12 @@ const Name = Type.String({ minLength: 1, maxLength: 200 });
 export const Category = Type.Union(CATEGORIES.map((c) => Type.Literal(c)));
 const Price = Type.Integer({ minimum: 0, maximum: 10_000_000 });
 
+/** A section name: printable, so it can never carry a NUL Postgres would refuse. */
+const SectionName = Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9 _-]+$' });
+
 export const SectionSchema = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9 _-]+$' }),
+    name: SectionName,
     rows: Type.Integer({ minimum: 1, maximum: 500 }),
     seatsPerRow: Type.Integer({ minimum: 1, maximum: 1000 }),
   },
@@ -44,7 +47,7 @@ export const EventBody = Type.Object(
     category: Category,
     startsAt: Timestamp,
     prices: Type.Optional(
-      Type.Array(Type.Object({ section: Type.String({ minLength: 1, maxLength: 32 }), priceCents: Price }), {
+      Type.Array(Type.Object({ section: SectionName, priceCents: Price }), {
         maxItems: 100,
       }),
     ),
@@ -86,6 +89,9 @@ export const EventSchema = Type.Object({
 
 export const SeatStatus = Type.Union([Type.Literal('AVAILABLE'), Type.Literal('HELD'), Type.Literal('SOLD')]);
 
+/** Seat ids are bigserial: anything past 2^53 is no seat, and no number Postgres can take as one. */
+const SeatIdCursor = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+
 export const SeatSchema = Type.Object({
   id: Type.Integer(),
   section: Type.String(),
@@ -97,9 +103,9 @@ export const SeatSchema = Type.Object({
 
 export const SeatsQuery = Type.Object(
   {
-    section: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+    section: Type.Optional(SectionName),
     status: Type.Optional(SeatStatus),
-    afterId: Type.Optional(Type.Integer({ minimum: 0 })),
+    afterId: Type.Optional(SeatIdCursor),
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
   },
   { additionalProperties: false },

@@ -3,7 +3,11 @@ import { Timestamp, Uuid } from './common.ts';
 
 export const HoldBody = Type.Object(
   {
-    seatIds: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 100 }),
+    // Seat ids are bigserial; past 2^53 a JSON number is no seat id (and would reach Postgres as one).
+    seatIds: Type.Array(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), {
+      minItems: 1,
+      maxItems: 100,
+    }),
   },
   { additionalProperties: false },
 );

@@ -1,5 +1,6 @@
-import { type App, PROBLEM_CONTENT_TYPE } from '@sdlab/service-kit';
-import { BookingErrors } from '../../errors.ts';
+import type { App } from '@sdlab/service-kit';
+import { perUser } from '../../domain/rate-limit.ts';
+import { userIdOf } from '../../http/user.ts';
 import { EventIdParams, Problem, UserHeaders } from '../../schemas/common.ts';
 import {
   HoldBody,
@@ -11,12 +12,13 @@ import {
 } from '../../schemas/holds.ts';
 
 export async function holdRoutes(app: App): Promise<void> {
-  const { holds, cache, waitingRoom, metrics, config } = app.booking;
+  const { holds } = app.booking;
   const tags = ['holds'];
 
   app.post(
     '/events/:eventId/holds',
     {
+      config: { rateLimit: perUser(userIdOf) },
       schema: {
         tags,
         summary: 'Hold seats for 10 minutes: all of them or none (409 names the seats already taken)',
@@ -29,49 +31,19 @@ export async function holdRoutes(app: App): Promise<void> {
           403: Problem,
           404: Problem,
           409: SeatsTakenProblem,
+          429: Problem,
           503: Problem,
         },
       },
     },
     async (request, reply) => {
-      const { eventId } = request.params;
-      const userId = request.headers['x-user-id'];
-      const { seatIds } = request.body;
-      if (new Set(seatIds).size > config.HOLD_MAX_SEATS)
-        throw new BookingErrors.TooManySeats(config.HOLD_MAX_SEATS);
-      const event = await cache.get(eventId);
-      if (!event) throw new BookingErrors.EventNotFound(eventId);
-      if (event.status !== 'SCHEDULED')
-        throw new BookingErrors.EventNotOnSale(eventId, event.status.toLowerCase());
-      if (event.waitingRoom) {
-        const token = request.headers.authorization?.replace(/^Bearer\s+/i, '');
-        try {
-          await waitingRoom.verify(token, eventId, userId);
-          metrics.accessTokens.inc({ outcome: 'accepted' });
-        } catch (error) {
-          metrics.accessTokens.inc({ outcome: 'rejected' });
-          throw error;
-        }
-      }
-      try {
-        return reply.code(201).send(await holds.hold(eventId, userId, seatIds));
-      } catch (error) {
-        const taken = (error as { takenSeatIds?: number[] }).takenSeatIds;
-        if (!taken) throw error;
-        // The kit's problem+json, plus the seats a client should stop offering.
-        return reply
-          .code(409)
-          .type(PROBLEM_CONTENT_TYPE)
-          .send({
-            type: 'urn:sdlab:problem:booking-seats-taken',
-            title: (error as Error).message,
-            status: 409,
-            detail: (error as Error).message,
-            instance: request.url,
-            code: 'SDLAB_BOOKING_SEATS_TAKEN',
-            takenSeatIds: taken,
-          });
-      }
+      const held = await holds.hold({
+        eventId: request.params.eventId,
+        userId: request.headers['x-user-id'],
+        seatIds: request.body.seatIds,
+        accessToken: request.headers.authorization?.replace(/^Bearer\s+/i, ''),
+      });
+      return reply.code(201).send(held);
     },
   );
 

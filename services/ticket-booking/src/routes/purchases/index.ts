@@ -1,5 +1,7 @@
 import type { App } from '@sdlab/service-kit';
+import { perUser } from '../../domain/rate-limit.ts';
 import { BookingErrors } from '../../errors.ts';
+import { userIdOf } from '../../http/user.ts';
 import { Problem, UserHeaders } from '../../schemas/common.ts';
 import { HoldIdParams } from '../../schemas/holds.ts';
 import { PurchaseBody, PurchaseHeaders, PurchaseIdParams, PurchaseSchema } from '../../schemas/purchases.ts';
@@ -11,6 +13,7 @@ export async function purchaseRoutes(app: App): Promise<void> {
   app.post(
     '/holds/:holdId/purchase',
     {
+      config: { rateLimit: perUser(userIdOf) },
       schema: {
         tags,
         summary: 'Pay for a hold (saga: charge, then HELD → SOLD; seats released if the charge fails)',
@@ -31,18 +34,19 @@ export async function purchaseRoutes(app: App): Promise<void> {
           409: Problem,
           410: Problem,
           422: Problem,
+          429: Problem,
           503: Problem,
         },
       },
     },
     async (request, reply) => {
       const { holdId } = request.params;
-      const { purchase, replayed } = await purchases.confirm(
+      const { purchase, replayed } = await purchases.confirm({
         holdId,
-        request.headers['x-user-id'],
-        request.headers['idempotency-key'],
-        request.body.paymentMethod,
-      );
+        userId: request.headers['x-user-id'],
+        idempotencyKey: request.headers['idempotency-key'],
+        paymentMethod: request.body.paymentMethod,
+      });
       if (replayed) reply.header('idempotent-replayed', 'true');
       if (purchase.status === 'PENDING') return reply.code(202).send(purchase);
       if (purchase.status === 'FAILED') {

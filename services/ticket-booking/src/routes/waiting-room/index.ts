@@ -1,9 +1,20 @@
 import type { ServerResponse } from 'node:http';
 import type { App } from '@sdlab/service-kit';
+import { perUser } from '../../domain/rate-limit.ts';
 import type { RoomState as State } from '../../domain/waiting-room.ts';
 import { BookingErrors } from '../../errors.ts';
+import { userIdOf } from '../../http/user.ts';
 import { EventIdParams, Problem, UserHeaders } from '../../schemas/common.ts';
 import { RoomState, StreamQuery } from '../../schemas/waiting-room.ts';
+
+/** What a stream may show: anyone can open one for any user id, so never the token itself. */
+function withoutToken(state: State): object {
+  return state.status === 'admitted' ? { status: state.status, expiresAt: state.expiresAt } : state;
+}
+
+function tooManyStreams(): Error {
+  return Object.assign(new BookingErrors.TooManyStreams(), { retryAfterSeconds: 5 });
+}
 
 /**
  * Join, poll, or stream one's place in a hot event's waiting room. The stream is Server-Sent
@@ -27,12 +38,13 @@ export async function waitingRoomRoutes(app: App): Promise<void> {
   app.post(
     '/events/:eventId/waiting-room/join',
     {
+      config: { rateLimit: perUser(userIdOf) },
       schema: {
         tags,
         summary: 'Join the queue (a retry keeps the position), or get the access token if admitted',
         params: EventIdParams,
         headers: UserHeaders,
-        response: { 200: RoomState, 400: Problem, 404: Problem, 409: Problem },
+        response: { 200: RoomState, 400: Problem, 404: Problem, 409: Problem, 429: Problem },
       },
     },
     async (request) => {
@@ -69,17 +81,22 @@ export async function waitingRoomRoutes(app: App): Promise<void> {
     {
       schema: {
         tags,
-        summary: 'Server-Sent Events: `position` every few seconds, then `admitted` with the access token',
-        description: 'EventSource cannot set headers, so the user id is a query parameter here.',
+        summary:
+          'Server-Sent Events: `position` every few seconds, then `admitted` (fetch the token from /status)',
+        description:
+          'EventSource cannot set headers, so the user id is a query parameter here; for that reason the ' +
+          'stream never carries the access token: on `admitted`, the client asks `/status` for it.',
         params: EventIdParams,
         querystring: StreamQuery,
-        response: { 400: Problem, 404: Problem, 409: Problem },
+        response: { 400: Problem, 404: Problem, 409: Problem, 503: Problem },
       },
     },
     async (request, reply) => {
       const { eventId } = request.params;
       const { userId } = request.query;
       await requireRoom(eventId);
+      // Each stream holds a socket and polls Redis for up to an hour: a bounded number per instance.
+      if (open.size >= config.WAITING_ROOM_MAX_STREAMS) throw tooManyStreams();
       let state: State = await waitingRoom.status(eventId, userId);
       reply.hijack();
       const res = reply.raw;
@@ -101,11 +118,8 @@ export async function waitingRoomRoutes(app: App): Promise<void> {
         let id = 0;
         for (;;) {
           const event = state.status === 'admitted' ? 'admitted' : 'position';
-          res.write(`id: ${++id}\nevent: ${event}\ndata: ${JSON.stringify(state)}\n\n`);
-          if (state.status === 'admitted') {
-            metrics.accessTokens.inc({ outcome: 'issued' });
-            break;
-          }
+          res.write(`id: ${++id}\nevent: ${event}\ndata: ${JSON.stringify(withoutToken(state))}\n\n`);
+          if (state.status === 'admitted') break;
           await new Promise((resolve) => setTimeout(resolve, config.WAITING_ROOM_PUSH_EVERY_MS));
           if (closed || res.writableEnded || Date.now() > deadline) break;
           try {

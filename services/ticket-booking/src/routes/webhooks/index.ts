@@ -43,7 +43,7 @@ export async function webhookRoutes(app: App): Promise<void> {
         tags: ['webhooks'],
         summary: 'Payment outcome from the provider (signed; duplicates change nothing)',
         body: PaymentWebhookBody,
-        response: { 200: Type.Object({ outcome: Type.String() }), 400: Problem, 401: Problem },
+        response: { 200: Type.Object({ outcome: Type.String() }), 400: Problem, 401: Problem, 503: Problem },
       },
     },
     async (request) => {
@@ -63,8 +63,7 @@ export async function webhookRoutes(app: App): Promise<void> {
         metrics.webhooks.inc({ outcome: 'ignored' });
         return { outcome: 'ignored' };
       }
-      const { kind } = await purchases.settle(payment.reference, payment, undefined, id);
-      const outcome = kind === 'duplicate' ? 'duplicate' : kind === 'unknown' ? 'ignored' : 'applied';
+      const outcome = await purchases.applyWebhook({ id, payment });
       metrics.webhooks.inc({ outcome });
       return { outcome };
     },

@@ -1,0 +1,36 @@
+import { parseRules, RateLimiter, type RouteRateLimit } from '@sdlab/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Config } from '../config.ts';
+
+export const USER_RULE = 'booking-user';
+
+/**
+ * One token bucket per user over the calls that take inventory or queue places (hold, purchase,
+ * waiting-room join), in Redis so every instance shares it. With Redis down the library's
+ * default policy (local-fallback) limits per instance.
+ */
+export function createUserLimiter(app: FastifyInstance, config: Config): RateLimiter {
+  return new RateLimiter({
+    redis: app.redis,
+    keys: app.keys.rateLimitPrefix,
+    registry: app.kit.metrics,
+    logger: app.log,
+    rules: parseRules(
+      [
+        {
+          name: USER_RULE,
+          algorithm: 'token-bucket',
+          capacity: config.USER_RATE_LIMIT_CAPACITY,
+          refillPerSec: config.USER_RATE_LIMIT_REFILL_PER_SEC,
+          description: 'holds, purchases and waiting-room joins per user',
+        },
+      ],
+      'ticket-booking user limit',
+    ),
+  });
+}
+
+/** The route option: charged to the user the request acts for. */
+export function perUser(userOf: (request: FastifyRequest) => string): RouteRateLimit {
+  return { rule: USER_RULE, key: userOf };
+}

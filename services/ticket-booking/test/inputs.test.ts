@@ -1,0 +1,54 @@
+import { test } from '@sdlab/testkit';
+import { describe, expect } from 'vitest';
+import { encodeCursor } from '../src/domain/search-query.ts';
+import { bookingEnv, createEvent, startBooking, user } from './helpers.ts';
+
+describe('inputs out of range', () => {
+  test('numbers past a seat id and control characters are 400 problems, never a 500 from Postgres', async ({
+    pg,
+    redis,
+    es,
+  }) => {
+    const { app } = await startBooking(bookingEnv({ pg, redis, es }));
+    try {
+      const { event } = await createEvent(app);
+      const cases = [
+        app.inject({ url: `/events/${event.id}/seats?afterId=1e30` }),
+        app.inject({ url: `/events/${event.id}/seats?afterId=9223372036854775808` }),
+        app.inject({ url: `/events/${event.id}/seats?section=%00` }),
+        app.inject({ url: `/events/${event.id}/seats?section=A%00B` }),
+        app.inject({
+          method: 'POST',
+          url: `/events/${event.id}/holds`,
+          headers: user('ivy'),
+          payload: { seatIds: [1e30] },
+        }),
+      ];
+      for (const res of await Promise.all(cases)) {
+        expect(res.statusCode, res.body).toBe(400);
+        expect(res.headers['content-type']).toContain('application/problem+json');
+        expect(res.json().code).toBe('SDLAB_VALIDATION');
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("a search Elasticsearch refuses is a coded 400 without Elasticsearch's words", async ({
+    pg,
+    redis,
+    es,
+  }) => {
+    const { app } = await startBooking(bookingEnv({ pg, redis, es }));
+    try {
+      // A well-formed cursor whose values do not fit the date sort's fields.
+      const cursor = encodeCursor(['not a date', 'not an id']);
+      const res = await app.inject({ url: `/events/search?sort=date&cursor=${cursor}` });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().code).toBe('SDLAB_BOOKING_SEARCH_REFUSED');
+      expect(res.body).not.toMatch(/parse|exception|index|\[/i);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -1,0 +1,185 @@
+import { test } from '@sdlab/testkit';
+import { describe, expect } from 'vitest';
+import { reconcilePurchases } from '../src/domain/purchase-reconciler.ts';
+import { admin, createEvent, startBookingWithProvider, until, user } from './helpers.ts';
+
+type Stack = Awaited<ReturnType<typeof startBookingWithProvider>>;
+
+async function hold(stack: Stack, eventId: string, userId: string, seatIds: number[]) {
+  const res = await stack.app.inject({
+    method: 'POST',
+    url: `/events/${eventId}/holds`,
+    headers: user(userId),
+    payload: { seatIds },
+  });
+  if (res.statusCode !== 201) throw new Error(`hold: ${res.statusCode} ${res.body}`);
+  return res.json().hold.id as string;
+}
+
+function purchase(stack: Stack, holdId: string, userId: string, key: string, paymentMethod = 'pm_card_visa') {
+  return stack.app.inject({
+    method: 'POST',
+    url: `/holds/${holdId}/purchase`,
+    headers: { ...user(userId), 'idempotency-key': key },
+    payload: { paymentMethod },
+  });
+}
+
+async function charges(stack: Stack, reference: string) {
+  const res = await fetch(`${stack.provider.url}/payments?reference=${reference}`);
+  return ((await res.json()) as { data: { id: string; status: string; amountCents: number }[] }).data;
+}
+
+async function seatStatuses(pool: import('pg').Pool, seatIds: number[]) {
+  const { rows } = await pool.query('SELECT status FROM booking.seats WHERE id = ANY($1) ORDER BY id', [
+    seatIds,
+  ]);
+  return rows.map((r) => r.status as string);
+}
+
+describe('purchase races', () => {
+  test('a retry under the same key with another card is refused before the provider; the first charge stands', async ({
+    pg,
+    redis,
+    es,
+  }) => {
+    const stack = await startBookingWithProvider(
+      { pg, redis, es },
+      {
+        booking: { PAYMENT_TIMEOUT_MS: '200', PAYMENT_RETRIES: '0' },
+        provider: { PAYMENT_SLOW_RESPONSE_MS: '1500', WEBHOOK_DELAY_MS: '800' },
+      },
+    );
+    try {
+      const { event, seatIds } = await createEvent(stack.app);
+      const seats = seatIds.slice(0, 2);
+      const holdId = await hold(stack, event.id, 'ana', seats);
+      const first = await purchase(stack, holdId, 'ana', 'mixed-key-0001', 'pm_card_timeout');
+      expect(first.statusCode).toBe(202);
+      const other = await purchase(stack, holdId, 'ana', 'mixed-key-0001', 'pm_card_visa');
+      expect(other.statusCode).toBe(422);
+      expect(other.json().code).toBe('SDLAB_BOOKING_IDEMPOTENCY_KEY_MISMATCH');
+      // The first charge went through: its webhook confirms the purchase, nothing is refunded.
+      await until('the webhook to confirm the purchase', async () => {
+        const res = await stack.app.inject({ url: `/purchases/${first.json().id}`, headers: user('ana') });
+        return res.json().status === 'CONFIRMED';
+      });
+      expect(await seatStatuses(pg.pool, seats)).toEqual(['SOLD', 'SOLD']);
+      const charged = await charges(stack, holdId);
+      expect(charged.map((c) => c.status)).toEqual(['succeeded']);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test("the provider's 422 for a key it already charged means outcome unknown: the seats stay held until the lookup", async ({
+    pg,
+    redis,
+    es,
+  }) => {
+    // The earlier charge's webhook comes late: the reconciler is what finds it here.
+    const stack = await startBookingWithProvider(
+      { pg, redis, es },
+      { provider: { WEBHOOK_DELAY_MS: '600000' } },
+    );
+    try {
+      const { event, seatIds } = await createEvent(stack.app, { priceCents: 5000 });
+      const holdId = await hold(stack, event.id, 'ben', seatIds.slice(0, 1));
+      // A charge under the hold's key that does not match this request is already at the provider.
+      const prior = await fetch(`${stack.provider.url}/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': `booking-hold-${holdId}` },
+        body: JSON.stringify({ amountCents: 4999, currency: 'EUR', reference: holdId }),
+      });
+      expect(prior.status).toBe(201);
+      const res = await purchase(stack, holdId, 'ben', 'conflict-key-01');
+      expect(res.statusCode).toBe(202);
+      expect(res.json().status).toBe('PENDING');
+      expect(await seatStatuses(pg.pool, seatIds.slice(0, 1))).toEqual(['HELD']);
+      // The reconciler finds that charge, which does not match the purchase: refunded, seats released.
+      const counts = await reconcilePurchases({
+        pool: pg.pool,
+        purchases: stack.app.booking.purchases,
+        log: stack.app.log,
+        staleAfterMs: 0,
+        batch: 10,
+        maxAttempts: 3,
+        retryBaseMs: 1000,
+        maxDelayMs: 1000,
+      });
+      expect(counts).toEqual({ failed: 1 });
+      const after = await stack.app.inject({ url: `/purchases/${res.json().id}`, headers: user('ben') });
+      expect(after.json()).toMatchObject({
+        status: 'FAILED',
+        failureReason: 'PAYMENT_MISMATCH',
+        refundStatus: 'REFUNDED',
+      });
+      expect(await seatStatuses(pg.pool, seatIds.slice(0, 1))).toEqual(['AVAILABLE']);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test('two holds bought at once under one key: one is charged, the other gets the coded idempotency error', async ({
+    pg,
+    redis,
+    es,
+  }) => {
+    const stack = await startBookingWithProvider({ pg, redis, es });
+    try {
+      const { event, seatIds } = await createEvent(stack.app);
+      for (let round = 0; round < 5; round++) {
+        const buyer = `twin-${round}`;
+        const a = await hold(stack, event.id, buyer, [seatIds[round * 2]!]);
+        const b = await hold(stack, event.id, buyer, [seatIds[round * 2 + 1]!]);
+        const key = `twin-key-${round}-0000`;
+        const answers = await Promise.all([purchase(stack, a, buyer, key), purchase(stack, b, buyer, key)]);
+        const byStatus = answers.map((r) => [r.statusCode, r.json().code ?? r.json().status]).sort();
+        expect(byStatus).toEqual([
+          [201, 'CONFIRMED'],
+          [422, 'SDLAB_BOOKING_IDEMPOTENCY_KEY_REUSED'],
+        ]);
+        const charged = [...(await charges(stack, a)), ...(await charges(stack, b))];
+        expect(charged).toHaveLength(1);
+      }
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test('a hold of a cancelled event, or one whose seats are gone, is never charged', async ({
+    pg,
+    redis,
+    es,
+  }) => {
+    const stack = await startBookingWithProvider({ pg, redis, es });
+    try {
+      const { event, seatIds } = await createEvent(stack.app);
+      const lost = await hold(stack, event.id, 'cal', seatIds.slice(0, 2));
+      // The sweeper released the seats while the hold row was locked (it skips locked holds).
+      await pg.pool.query(
+        `UPDATE booking.seats SET status = 'AVAILABLE', hold_id = NULL, held_until = NULL WHERE hold_id = $1`,
+        [lost],
+      );
+      const gone = await purchase(stack, lost, 'cal', 'lost-seats-key-1');
+      expect(gone.statusCode).toBe(410);
+      expect(gone.json().code).toBe('SDLAB_BOOKING_HOLD_EXPIRED');
+      expect(await charges(stack, lost)).toEqual([]);
+
+      const kept = await hold(stack, event.id, 'dee', seatIds.slice(2, 3));
+      const cancel = await stack.app.inject({
+        method: 'PATCH',
+        url: `/admin/events/${event.id}`,
+        headers: admin,
+        payload: { status: 'CANCELLED' },
+      });
+      expect(cancel.statusCode).toBe(200);
+      const refused = await purchase(stack, kept, 'dee', 'cancelled-key-1');
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json().code).toBe('SDLAB_BOOKING_EVENT_NOT_ON_SALE');
+      expect(await charges(stack, kept)).toEqual([]);
+    } finally {
+      await stack.close();
+    }
+  });
+});
