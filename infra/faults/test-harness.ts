@@ -283,7 +283,6 @@ function isolate(id: string, logDir: string) {
         HOST: '127.0.0.1',
         LOG_LEVEL: 'warn',
         REDIS_KEY_PREFIX: prefix,
-        RL_KEY_PREFIX: prefix,
         ...perService[service],
       };
       if (p.name === 'ad-click-aggregator') {

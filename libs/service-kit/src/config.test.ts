@@ -1,6 +1,6 @@
 import Type from 'typebox';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, mergeConfigSchema } from './config.ts';
+import { applyRenamedVariables, ConfigError, loadConfig, mergeConfigSchema } from './config.ts';
 
 const Schema = mergeConfigSchema(
   Type.Object({
@@ -62,5 +62,30 @@ describe('loadConfig', () => {
       { PORT: 1 },
     );
     expect(config.POOL_SIZE).toBe(10);
+  });
+});
+
+describe('applyRenamedVariables', () => {
+  const renamed = [{ from: 'OLD_NAME', to: 'NEW_NAME' }];
+
+  it('reads an old name under the new one and warns', () => {
+    expect(applyRenamedVariables({ OLD_NAME: 'x', OTHER: 'y' }, renamed)).toEqual({
+      env: { NEW_NAME: 'x', OTHER: 'y' },
+      warnings: ['OLD_NAME is renamed NEW_NAME; the old name works for one release only'],
+    });
+  });
+
+  it('lets the new name win when both are set, and says the old one is ignored', () => {
+    expect(applyRenamedVariables({ OLD_NAME: 'x', NEW_NAME: 'z' }, renamed)).toEqual({
+      env: { NEW_NAME: 'z' },
+      warnings: ['OLD_NAME is renamed NEW_NAME and ignored, since NEW_NAME is set'],
+    });
+  });
+
+  it('is silent when only the new name is used', () => {
+    expect(applyRenamedVariables({ NEW_NAME: 'z' }, renamed)).toEqual({
+      env: { NEW_NAME: 'z' },
+      warnings: [],
+    });
   });
 });

@@ -73,6 +73,36 @@ export function loadConfig<T extends TObject>(
   return data as Static<T>;
 }
 
+/** A variable renamed in this release: the old name still works, for one release, with a warning. */
+export interface RenamedVariable {
+  from: string;
+  to: string;
+}
+
+/**
+ * The environment with each renamed variable read under its new name when only the old one is
+ * set, and a warning for every old name still in use (the new name wins when both are set).
+ */
+export function applyRenamedVariables(
+  env: Record<string, string | undefined>,
+  renamed: readonly RenamedVariable[],
+): { env: Record<string, string | undefined>; warnings: string[] } {
+  const out = { ...env };
+  const warnings: string[] = [];
+  for (const { from, to } of renamed) {
+    const old = env[from];
+    if (old === undefined || old === '') continue;
+    delete out[from];
+    if (env[to] === undefined || env[to] === '') {
+      out[to] = old;
+      warnings.push(`${from} is renamed ${to}; the old name works for one release only`);
+    } else {
+      warnings.push(`${from} is renamed ${to} and ignored, since ${to} is set`);
+    }
+  }
+  return { env: out, warnings };
+}
+
 function describeErrors(errors: ErrorObject[]): string[] {
   const byVariable = new Map<string, ErrorObject[]>();
   for (const error of errors) {

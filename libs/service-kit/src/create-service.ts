@@ -13,7 +13,14 @@ import Fastify, {
 import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
 import type { Static, TObject, TProperties } from 'typebox';
-import { type BaseConfig, ConfigError, loadConfig, mergeConfigSchema } from './config.ts';
+import {
+  applyRenamedVariables,
+  type BaseConfig,
+  ConfigError,
+  loadConfig,
+  mergeConfigSchema,
+  type RenamedVariable,
+} from './config.ts';
 import { registerHealthRoutes } from './health-routes.ts';
 import { loggerOptions } from './logger.ts';
 import { createMetricsRegistry, registerHttpMetrics } from './metrics.ts';
@@ -80,6 +87,8 @@ export interface ServiceOptions<P extends TProperties> {
    * development, off by default in production, and a production start with one on exits 1.
    */
   devOnly?: readonly (keyof P & string)[];
+  /** Variables renamed in this release: read under the new name, with a warning in the log. */
+  renamedConfig?: readonly RenamedVariable[];
 }
 
 export interface Service<P extends TProperties> {
@@ -97,7 +106,7 @@ export interface Service<P extends TProperties> {
 
 /** A Fastify 5 app with config, logs, health, metrics, tracing names, problem+json and OpenAPI. */
 export async function createService<P extends TProperties>(options: ServiceOptions<P>): Promise<Service<P>> {
-  const env = options.env ?? process.env;
+  const { env, warnings } = applyRenamedVariables(options.env ?? process.env, options.renamedConfig ?? []);
   const schema = mergeConfigSchema(options.config);
   const mode = runMode(env);
   const guard = { secrets: options.secrets, devOnly: options.devOnly };
@@ -125,6 +134,7 @@ export async function createService<P extends TProperties>(options: ServiceOptio
     // Unknown fields are refused (400 naming the field) rather than silently dropped.
     ajv: { customOptions: { allErrors: true, removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  for (const warning of warnings) app.log.warn(warning);
 
   const kit: Kit = {
     name: options.name,

@@ -1,4 +1,10 @@
-export { BaseConfig, ConfigError, loadConfig } from './config.ts';
+export {
+  applyRenamedVariables,
+  BaseConfig,
+  ConfigError,
+  loadConfig,
+  type RenamedVariable,
+} from './config.ts';
 export {
   type App,
   createService,

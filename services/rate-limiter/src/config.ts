@@ -4,16 +4,25 @@ import Type from 'typebox';
 /** The rules committed with the service; the same relative path from src/ and from dist/. */
 export const DEFAULT_RULES_FILE = fileURLToPath(new URL('../config/rules.yaml', import.meta.url));
 
+/**
+ * Renamed to the names every other service uses; the old ones still work for one release, with a
+ * warning in the log.
+ */
+export const RENAMED_CONFIG = [
+  { from: 'RL_KEY_PREFIX', to: 'REDIS_KEY_PREFIX' },
+  { from: 'REDIS_TIMEOUT_MS', to: 'REDIS_COMMAND_TIMEOUT_MS' },
+] as const;
+
 /** The rate-limiter's settings (merged with the kit's HOST, PORT, LOG_LEVEL ...). */
 export const Config = Type.Object({
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', format: 'uri' }),
   /** Every key this service writes starts with it (tests pass their fixture's prefix). */
-  RL_KEY_PREFIX: Type.String({ default: 'rl:', minLength: 1, maxLength: 64, pattern: '^[^{}\\s]+$' }),
+  REDIS_KEY_PREFIX: Type.String({ default: 'rl:', minLength: 1, maxLength: 64, pattern: '^[^{}\\s]+$' }),
   RULES_FILE: Type.String({ default: DEFAULT_RULES_FILE, minLength: 1 }),
   /** Reload when the rules file changes (SIGHUP always reloads). */
   RULES_WATCH: Type.Boolean({ default: true }),
   /** A Redis call slower than this counts as a failure for the breaker. */
-  REDIS_TIMEOUT_MS: Type.Integer({ default: 200, minimum: 5, maximum: 10_000 }),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ default: 200, minimum: 5, maximum: 10_000 }),
   /** Consecutive Redis failures that open the breaker. */
   BREAKER_FAILURES: Type.Integer({ default: 5, minimum: 1, maximum: 1000 }),
   /** How long the breaker stays open before one trial call. */

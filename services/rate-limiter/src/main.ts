@@ -1,6 +1,6 @@
 import { createService, runService } from '@sdlab/service-kit';
 import { redisAdapter } from './adapters/redis.ts';
-import { Config } from './config.ts';
+import { Config, RENAMED_CONFIG } from './config.ts';
 import { limiterPlugin } from './domain/limiter.ts';
 import { checkRoutes } from './routes/checks/index.ts';
 import { ruleRoutes } from './routes/rules/index.ts';
@@ -15,6 +15,7 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
     env,
     // SIGHUP reloads the rules (the daemon convention); it must never stop the service.
     keepRunningOn: ['SIGHUP'],
+    renamedConfig: RENAMED_CONFIG,
   });
   const { app, config } = service;
 
@@ -22,8 +23,8 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
   await app.register(limiterPlugin, {
     rulesFile: config.RULES_FILE,
     watchRules: config.RULES_WATCH,
-    keyPrefix: config.RL_KEY_PREFIX,
-    redisTimeoutMs: config.REDIS_TIMEOUT_MS,
+    keyPrefix: config.REDIS_KEY_PREFIX,
+    redisTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
     breakerFailures: config.BREAKER_FAILURES,
     breakerHalfOpenMs: config.BREAKER_HALF_OPEN_MS,
     maxLocalKeys: config.LOCAL_MAX_KEYS,

@@ -43,12 +43,12 @@ describe('accuracy across three instances', () => {
       Array.from({ length: INSTANCES }, () =>
         startInstance({
           REDIS_URL: inject('sdlabEndpoints').redis,
-          RL_KEY_PREFIX: prefix,
+          REDIS_KEY_PREFIX: prefix,
           RULES_FILE: file.path,
           // The Redis timeout is wall-clock time; with every suite sharing two cores a busy event loop
           // can outlast 200 ms, and fail-closed would then deny what Redis admitted. That is the
           // policy working, not the accuracy under test, so the timeout is out of the way here.
-          REDIS_TIMEOUT_MS: '5000',
+          REDIS_COMMAND_TIMEOUT_MS: '5000',
           BREAKER_FAILURES: '1000',
         }),
       ),

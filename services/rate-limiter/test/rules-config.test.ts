@@ -97,7 +97,7 @@ describe('rules config', () => {
     const file = writeRules(good);
     const instance = await startInstance({
       REDIS_URL: redis.url,
-      RL_KEY_PREFIX: redis.prefix,
+      REDIS_KEY_PREFIX: redis.prefix,
       RULES_FILE: file.path,
       RULES_WATCH: 'false',
     });

@@ -22,7 +22,7 @@ describe('tracing', () => {
   }) => {
     const file = writeRules([{ name: 'free', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]);
     const instance = await startInstance(
-      { REDIS_URL: redis.url, RL_KEY_PREFIX: redis.prefix, RULES_FILE: file.path, RULES_WATCH: 'false' },
+      { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix, RULES_FILE: file.path, RULES_WATCH: 'false' },
       ['--import', SPAN_LOG],
     );
     try {

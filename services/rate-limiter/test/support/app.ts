@@ -11,14 +11,14 @@ export async function appWithRules(
   const file = writeRules(rules);
   const service = await buildApp({
     REDIS_URL: redis.url,
-    RL_KEY_PREFIX: redis.prefix,
+    REDIS_KEY_PREFIX: redis.prefix,
     RULES_FILE: file.path,
     RULES_WATCH: 'false',
     LOG_LEVEL: 'silent',
     PORT: '0',
     // Wall-clock timeouts misfire when every suite shares two cores; a killed Redis fails at once
     // anyway (no offline queue), so the outage test does not need a short one.
-    REDIS_TIMEOUT_MS: '5000',
+    REDIS_COMMAND_TIMEOUT_MS: '5000',
     ...env,
   });
   await service.app.ready();
