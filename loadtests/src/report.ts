@@ -110,7 +110,8 @@ export interface RunRecord {
     /** What ended the search: a broken threshold, the generator's limit, or the step count. */
     stoppedBy: 'threshold' | 'generator' | 'steps';
   };
-  documentedThroughput: { value: number; source: string; text: string };
+  /** The documented fleet-wide throughput; absent for the kit alone, which has none. */
+  documentedThroughput?: { value: number; source: string; text: string };
   passed: boolean;
 }
 
@@ -208,13 +209,13 @@ export function generatorLines(r: RunRecord): string[] {
 export function efficiencyRows(r: RunRecord): string[] {
   const unit = (r.unit ?? 'req/s').replace('/s', '');
   return [
-    `| config | cores | completed /s | achieved (${r.unit ?? 'req/s'}) | p50 / p95 / p99 | bare p99 | generator-bound | service CPU per request | bare CPU per request | efficiency (bare ÷ service) | ${unit} per core | cores for ${fmt(r.documentedThroughput.value, 0)}/s | k6 CPU per request (bare run's) |`,
+    `| config | cores | completed /s | achieved (${r.unit ?? 'req/s'}) | p50 / p95 / p99 | bare p99 | generator-bound | service CPU per request | bare CPU per request | efficiency (bare ÷ service) | ${unit} per core | cores for ${r.documentedThroughput ? `${fmt(r.documentedThroughput.value, 0)}/s` : 'a documented figure'} | k6 CPU per request (bare run's) |`,
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...r.runs.map((run, i) => {
       const v = r.verdicts[i]!;
       const bare = r.bare.find((b) => b.cores === run.cores?.service) ?? r.bare[0];
       const e = v.efficiency;
-      return `| ${run.config} | ${pinning(run)} | ${fmt(run.offeredPerS, 0)} | ${fmt(run.achievedPerS, 0)} | ${run.primary.p50.toFixed(2)} / ${run.primary.p95.toFixed(2)} / ${run.primary.p99.toFixed(2)} ms | ${ms(v.bareP99)} | ${v.generatorBound ? '**yes**' : 'no'} | ${cpuMs(run.cost.serviceMsPerRequest)} | ${cpuMs(bare?.msPerRequest ?? 0)} | ${e ? `**${e.ratio.toFixed(2)}×**` : '–'} | ${e ? fmt(e.unitsPerCore, 0) : '–'} | ${e ? fmt(e.coresForDocumented, 1) : '–'} | ${cpuMs(run.cost.k6MsPerRequest)} (${cpuMs(bare?.k6MsPerRequest ?? 0)}) |`;
+      return `| ${run.config} | ${pinning(run)} | ${fmt(run.offeredPerS, 0)} | ${fmt(run.achievedPerS, 0)} | ${run.primary.p50.toFixed(2)} / ${run.primary.p95.toFixed(2)} / ${run.primary.p99.toFixed(2)} ms | ${ms(v.bareP99)} | ${v.generatorBound ? '**yes**' : 'no'} | ${cpuMs(run.cost.serviceMsPerRequest)} | ${cpuMs(bare?.msPerRequest ?? 0)} | ${e ? `**${e.ratio.toFixed(2)}×**` : '–'} | ${e ? fmt(e.unitsPerCore, 0) : '–'} | ${e && r.documentedThroughput ? fmt(e.coresForDocumented, 1) : '–'} | ${cpuMs(run.cost.k6MsPerRequest)} (${cpuMs(bare?.k6MsPerRequest ?? 0)}) |`;
     }),
   ];
 }
@@ -231,7 +232,11 @@ export function markdown(r: RunRecord): string {
     `- machine: ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.cpuModel}; Node ${r.machine.node}; ${r.machine.k6}`,
     `- hot path: ${r.hotPath}; throughput unit: ${r.unit ?? 'req/s'}${r.rateUnit ? `; an arrival is one of ${r.rateUnit}` : ''}`,
     `- bare handler of the same shape: ${r.bare.map((b) => `${b.shape} at ${fmt(b.rate, 0)}/s (${b.cores ? `cores ${b.cores}` : 'unpinned'}): p50 ${ms(b.p50)}, p95 ${ms(b.p95)}, p99 ${ms(b.p99)}, ${cpuMs(b.msPerRequest)} CPU per request, machine ${pct(b.machineBusy)} busy`).join('; ')}`,
-    `- documented throughput ${fmt(r.documentedThroughput.value, 0)}/s (${r.documentedThroughput.text}, ${r.documentedThroughput.source}) is fleet-wide; "cores for" it is that figure over the service's ${r.unit ?? 'req/s'} per core of CPU`,
+    ...(r.documentedThroughput
+      ? [
+          `- documented throughput ${fmt(r.documentedThroughput.value, 0)}/s (${r.documentedThroughput.text}, ${r.documentedThroughput.source}) is fleet-wide; "cores for" it is that figure over the service's ${r.unit ?? 'req/s'} per core of CPU`,
+        ]
+      : []),
     ...(r.redisLimit
       ? [
           `- raw Redis limit: ${r.redisLimit.rps.toFixed(0)} EVALSHA/s (\`${r.redisLimit.command}\`); the lean run's throughput is ${r.redisLimit.ratio.toFixed(3)}× of it`,

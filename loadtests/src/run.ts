@@ -32,7 +32,14 @@ import {
   variantVerdict,
   writeReport,
 } from './report.ts';
-import { availableServices, type BareShape, REPO_ROOT, SERVICES, type ServiceUnderTest } from './services.ts';
+import {
+  availableServices,
+  type BareShape,
+  REPO_ROOT,
+  SERVICES,
+  type ServiceUnderTest,
+  scenarioPath,
+} from './services.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -163,7 +170,7 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
   const database = service.postgres ? `load_${service.name.replaceAll('-', '_')}_${uniqueId()}` : undefined;
   const databaseUrl = database ? await createTestDatabase(endpoints.postgres, database) : undefined;
   const bares = new Map<string, { running: Running; url: string }>();
-  const scenario = join(REPO_ROOT, 'loadtests/scenarios', `${service.name}.js`);
+  const scenario = scenarioPath(service);
   const runs: VariantRun[] = [];
   const bareRuns: BareRun[] = [];
   let capacity: RunRecord['capacity'];
@@ -356,6 +363,7 @@ function offeredRate(service: ServiceUnderTest, result: K6Result): number {
 
 /** `url-shortener-worker`, `chat-gateway (gw-2)`: what a process is, for the CPU table. */
 function processLabel(service: ServiceUnderTest, p: ServiceUnderTest['processes'][number]): string {
+  if (p.dir?.startsWith('..')) return p.entry.replace(/^.*\//, '').replace(/\.ts$/, '');
   const role = p.entry.replace(/^src\//, '').replace(/\.ts$/, '');
   const name = `${p.dir ?? service.name}${role === 'main' ? '' : `-${role}`}`;
   return p.env?.INSTANCE_ID ? `${name} (${p.env.INSTANCE_ID})` : name;
@@ -547,7 +555,7 @@ function record(
   capacity?: RunRecord['capacity'],
   redis?: { rps: number; command: string },
 ): RunRecord {
-  const documented = targets[service.name][service.throughputTarget];
+  const documented = service.throughputTarget ? targets[service.name][service.throughputTarget] : undefined;
   const lean = runs.find((r) => r.config === 'lean') ?? runs[0]!;
   const partial = {
     service: service.name,
@@ -571,12 +579,12 @@ function record(
     bare: bares,
     ...(capacity ? { capacity } : {}),
     ...(redis ? { redisLimit: { ...redis, ratio: lean.achievedPerS / Math.max(1, redis.rps) } } : {}),
-    documentedThroughput: documented,
+    ...(documented ? { documentedThroughput: documented } : {}),
     passed: runs.every((r) => r.passed),
   };
   return {
     ...partial,
-    verdicts: runs.map((run) => variantVerdict(run, bares, documented.value)),
+    verdicts: runs.map((run) => variantVerdict(run, bares, documented?.value ?? 0)),
   };
 }
 

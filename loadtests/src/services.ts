@@ -20,8 +20,10 @@ export interface ServiceUnderTest {
   processes: { entry: string; port: number; dir?: string; env?: Record<string, string> }[];
   /** A fresh database is created per run when the service uses Postgres. */
   postgres: boolean;
-  /** The documented fleet-wide throughput (key in targets.json) this run is compared with. */
-  throughputTarget: string;
+  /** The documented fleet-wide throughput (key in targets.json) this run is compared with, if any. */
+  throughputTarget?: string;
+  /** The k6 script, relative to loadtests/ (default: scenarios/<name>.js). */
+  scenario?: string;
   /** The k6 metric whose p95 is compared with the bare handler's (the path the throughput is about). */
   primaryMetric: string;
   /** A k6 counter whose rate is the throughput, where that is not HTTP requests (e.g. messages). */
@@ -43,6 +45,18 @@ export interface ServiceUnderTest {
 }
 
 export const SERVICES: ServiceUnderTest[] = [
+  {
+    // Not a service: what the kit alone costs. An empty route on createService(), read against the
+    // bare Fastify handler of the same shape (project goal: >= 0.9x per core).
+    name: 'service-kit',
+    processes: [{ dir: '../loadtests', entry: 'limits/kit-empty.ts', port: 8089 }],
+    postgres: false,
+    scenario: 'limits/bare.js',
+    primaryMetric: 'http_req_duration{scenario:bare}',
+    k6Env: { METHOD: 'GET' },
+    shape: { kind: 'http', method: 'GET', status: 200, requestBytes: 0, responseBytes: 11 },
+    hotPath: 'an empty route on the service kit (request id, hooks, RED metrics, problem+json, draining)',
+  },
   {
     name: 'url-shortener',
     processes: [
@@ -135,11 +149,15 @@ export const SERVICES: ServiceUnderTest[] = [
   },
 ];
 
-/** Services whose folder and scenario exist in this checkout. */
+export function scenarioPath(s: ServiceUnderTest): string {
+  return `${REPO_ROOT}loadtests/${s.scenario ?? `scenarios/${s.name}.js`}`;
+}
+
+/** Services whose entry points and scenario exist in this checkout. */
 export function availableServices(): ServiceUnderTest[] {
   return SERVICES.filter(
     (s) =>
-      existsSync(`${REPO_ROOT}services/${s.name}/src/main.ts`) &&
-      existsSync(`${REPO_ROOT}loadtests/scenarios/${s.name}.js`),
+      s.processes.every((p) => existsSync(`${REPO_ROOT}services/${p.dir ?? s.name}/${p.entry}`)) &&
+      existsSync(scenarioPath(s)),
   );
 }
