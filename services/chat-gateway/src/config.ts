@@ -1,4 +1,5 @@
 import { ConfigError } from '@sdlab/service-kit';
+import { jwtConfig } from '@sdlab/service-kit/auth';
 import Type, { type Static } from 'typebox';
 
 // The gateway's settings, read once by the kit at start-up. Nothing else reads process.env.
@@ -22,13 +23,14 @@ export const Config = Type.Object({
    */
   INSTANCE_ID: Type.String({ default: '', maxLength: 64, pattern: '^[A-Za-z0-9_.-]*$' }),
 
-  /** HS256 key for access tokens. The default is for local use only. */
-  JWT_SECRET: Type.String({ default: 'sdlab-chat-gateway-local-secret-not-for-production', minLength: 32 }),
-  JWT_ISSUER: Type.String({ default: 'sdlab-chat-gateway', minLength: 1 }),
-  JWT_AUDIENCE: Type.String({ default: 'sdlab-chat', minLength: 1 }),
+  /** HS256 key, issuer and audience of access tokens (the kit's shared settings; the key's default is public). */
+  ...jwtConfig({ audience: 'sdlab-chat' }),
   JWT_TTL_S: Type.Integer({ default: 3600, minimum: 10, maximum: 7 * 86_400 }),
-  /** `POST /tokens` mints a token for any user id: for local use and tests, off in production. */
-  TOKEN_ENDPOINT_ENABLED: Type.Boolean({ default: true }),
+  /**
+   * `POST /tokens` mints a token for any user id. Development only: the kit turns it on in
+   * development mode, off under NODE_ENV=production, and refuses a production start with it on.
+   */
+  TOKEN_ENDPOINT_ENABLED: Type.Boolean({ default: false }),
 
   /**
    * Every interval the gateway pings each socket and refreshes its registry entry; a socket that
@@ -63,6 +65,13 @@ export const Config = Type.Object({
   SEND_HIGH_WATER_BYTES: Type.Integer({ default: 262_144, minimum: 1024, maximum: 67_108_864 }),
   /** Frames queued per socket beyond that; one more closes the socket with 4008 (slow consumer). */
   SEND_QUEUE_MAX: Type.Integer({ default: 1000, minimum: 1, maximum: 100_000 }),
+  /** Bytes queued per socket beyond that; one more closes the socket with 4008, like SEND_QUEUE_MAX. */
+  SEND_QUEUE_MAX_BYTES: Type.Integer({ default: 1_048_576, minimum: 4096, maximum: 268_435_456 }),
+  /**
+   * Message bytes one history frame (sync reply) carries at most; past it the page ends early
+   * with hasMore. 200 messages of 4,000 characters would otherwise be ~850 KB-2.4 MB per frame.
+   */
+  HISTORY_FRAME_MAX_BYTES: Type.Integer({ default: 262_144, minimum: 1024, maximum: 16_777_216 }),
   /** A socket closed by the gateway that does not finish the closing handshake in time is cut. */
   CLOSE_GRACE_MS: Type.Integer({ default: 5000, minimum: 10, maximum: 60_000 }),
   /** On shutdown, clients get 1012 and this long to go before their sockets are cut. */
@@ -88,6 +97,10 @@ export function checkConfig(config: Config): void {
   }
   if (config.FRAME_HARD_LIMIT_BYTES < config.MAX_FRAME_BYTES) {
     problems.push('FRAME_HARD_LIMIT_BYTES must be at least MAX_FRAME_BYTES');
+  }
+  // A history frame that could never fit the queue would close every slow-ish reader.
+  if (config.SEND_QUEUE_MAX_BYTES < 2 * config.HISTORY_FRAME_MAX_BYTES) {
+    problems.push('SEND_QUEUE_MAX_BYTES must be at least twice HISTORY_FRAME_MAX_BYTES');
   }
   if (problems.length) throw new ConfigError('chat-gateway', problems);
 }

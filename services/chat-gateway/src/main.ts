@@ -18,6 +18,8 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
     config: Config,
     defaults: { PORT: 8083 },
     env,
+    secrets: ['JWT_SECRET'],
+    devOnly: ['TOKEN_ENDPOINT_ENABLED'],
   });
   const { app, config } = service;
   checkConfig(config);

@@ -17,6 +17,7 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
     config: Config,
     defaults: { PORT: 8086 },
     env,
+    secrets: ['WEBHOOK_SECRET'],
   });
   const { app, config, kit } = service;
   await app.register(postgresAdapter, { config });

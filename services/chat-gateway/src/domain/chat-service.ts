@@ -3,6 +3,7 @@ import type { RateLimiter } from '@sdlab/rate-limit';
 import type { FastifyBaseLogger } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type {
+  Message,
   PingFrame,
   ReceiptFrame,
   SendFrame,
@@ -33,6 +34,7 @@ export interface ChatServiceOptions {
   metrics: ChatMetrics;
   log: FastifyBaseLogger;
   pageMax: number;
+  historyFrameMaxBytes: number;
 }
 
 /**
@@ -48,6 +50,7 @@ export class ChatService {
   readonly #metrics: ChatMetrics;
   readonly #log: FastifyBaseLogger;
   readonly #pageMax: number;
+  readonly #historyFrameMaxBytes: number;
   // Typing indicators are frequent and worthless a few seconds later: their member lists come
   // from a short-lived cache instead of a query each. Messages always read members in their
   // own transaction, so membership changes apply to them at once.
@@ -60,6 +63,7 @@ export class ChatService {
     this.#metrics = options.metrics;
     this.#log = options.log;
     this.#pageMax = options.pageMax;
+    this.#historyFrameMaxBytes = options.historyFrameMaxBytes;
   }
 
   async send(conn: ConnectionContext, frame: SendFrame): Promise<void> {
@@ -221,13 +225,29 @@ export class ChatService {
     });
   }
 
-  /** Offline catch-up: one page per conversation after the client's last seen seq, in order. */
+  /**
+   * Offline catch-up: one page per conversation after the client's last seen seq, in order. Each
+   * page is charged to the connection's rate limit like a send (a sync is the costliest frame: a
+   * query and up to HISTORY_FRAME_MAX_BYTES out); once refused, the rest of the frame is refused
+   * with one rate_limited error naming the first conversation not served.
+   */
   async sync(conn: ConnectionContext, frame: SyncFrame): Promise<void> {
     const limit = frame.limit ?? this.#pageMax;
     await tracer.startActiveSpan(Span.sync, async (span) => {
       let sent = 0;
       try {
         for (const { conversationId, afterSeq } of frame.conversations) {
+          const decision = await this.#limiter.check(conn.id, SEND_RULE);
+          if (!decision.allowed) {
+            this.#metrics.frames.inc({ type: 'sync', outcome: 'rate_limited' });
+            conn.send(
+              errorFrame('rate_limited', 'too many sync pages; sync the rest later', {
+                ref: conversationId,
+                retryAfterMs: decision.retryAfterMs,
+              }),
+            );
+            return;
+          }
           const page = await this.#repo.page(conversationId, conn.userId, { afterSeq }, limit);
           if (!page) {
             conn.send(
@@ -237,15 +257,16 @@ export class ChatService {
             );
             continue;
           }
+          const messages = withinBytes(page.messages, this.#historyFrameMaxBytes);
           conn.send({
             v: 1,
             type: 'history',
             conversationId,
-            messages: page.messages,
-            hasMore: page.hasMore,
+            messages,
+            hasMore: page.hasMore || messages.length < page.messages.length,
             lastSeq: page.lastSeq,
           });
-          sent += page.messages.length;
+          sent += messages.length;
         }
         this.#metrics.frames.inc({ type: 'sync', outcome: 'ok' });
       } catch (err) {
@@ -300,4 +321,17 @@ export class ChatService {
       ),
     );
   }
+}
+
+/** Frame overhead per message besides its text (ids, seq, timestamps, JSON punctuation). */
+const MESSAGE_OVERHEAD_BYTES = 256;
+
+/** The longest prefix of a page whose messages fit `maxBytes`; always at least one message. */
+function withinBytes(messages: Message[], maxBytes: number): Message[] {
+  let bytes = 0;
+  for (let i = 0; i < messages.length; i++) {
+    bytes += Buffer.byteLength(messages[i]!.text) + MESSAGE_OVERHEAD_BYTES;
+    if (bytes > maxBytes && i > 0) return messages.slice(0, i);
+  }
+  return messages;
 }

@@ -10,6 +10,7 @@ import type { Identity } from './tokens.ts';
 export interface ConnectionLimits {
   sendHighWaterBytes: number;
   sendQueueMax: number;
+  sendQueueMaxBytes: number;
   inboundQueueMax: number;
   closeGraceMs: number;
 }
@@ -27,7 +28,10 @@ export class Connection implements ConnectionContext {
   readonly expiresAtMs: number;
   readonly ws: WebSocket;
   readonly outbox: Outbox;
-  /** Answered a ping (or sent anything) since the last heartbeat. */
+  /**
+   * Answered the last ping with a pong. Only pongs count: a client that keeps sending frames but
+   * never reads would otherwise stay "alive" while its unread replies pile up.
+   */
   alive = true;
   /** Its registry entry was written. */
   claimed = false;
@@ -60,6 +64,7 @@ export class Connection implements ConnectionContext {
     this.outbox = new Outbox(ws, {
       highWaterBytes: limits.sendHighWaterBytes,
       maxQueued: limits.sendQueueMax,
+      maxQueuedBytes: limits.sendQueueMaxBytes,
       onOverflow,
     });
     const { promise, resolve } = Promise.withResolvers<void>();

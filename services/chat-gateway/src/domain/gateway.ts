@@ -202,6 +202,7 @@ export class Gateway implements LocalSockets {
       {
         sendHighWaterBytes: config.SEND_HIGH_WATER_BYTES,
         sendQueueMax: config.SEND_QUEUE_MAX,
+        sendQueueMaxBytes: config.SEND_QUEUE_MAX_BYTES,
         inboundQueueMax: config.INBOUND_QUEUE_MAX,
         closeGraceMs: config.CLOSE_GRACE_MS,
       },
@@ -218,7 +219,6 @@ export class Gateway implements LocalSockets {
       conn.alive = true;
     });
     ws.on('message', (data, isBinary) => {
-      conn.alive = true;
       conn.enqueue(() => this.#frame(conn, data as Buffer, isBinary), onError);
     });
     ws.on('close', (code) => this.#closed(conn, code));
@@ -324,7 +324,7 @@ export class Gateway implements LocalSockets {
   }
 
   /**
-   * Every interval: a socket that answered nothing since the last ping is cut (the peer is gone
+   * Every interval: a socket that has not answered the last ping with a pong is cut (the peer is gone
    * without a FIN: a phone that lost coverage); the others are pinged, and their registry entries
    * are refreshed in one pipeline. An entry that now names another connection of the same device
    * means it reconnected elsewhere: this socket is closed.

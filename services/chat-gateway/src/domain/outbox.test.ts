@@ -23,7 +23,12 @@ function fakeSocket() {
 describe('outbox (bounded send queue)', () => {
   it('writes straight through while the socket drains', () => {
     const { target, sent } = fakeSocket();
-    const outbox = new Outbox(target, { highWaterBytes: 10, maxQueued: 2, onOverflow: () => {} });
+    const outbox = new Outbox(target, {
+      highWaterBytes: 10,
+      maxQueued: 2,
+      maxQueuedBytes: 1_000_000,
+      onOverflow: () => {},
+    });
     outbox.send('aaaa');
     target.complete();
     outbox.send('bbbb');
@@ -33,7 +38,12 @@ describe('outbox (bounded send queue)', () => {
 
   it('queues above the high-water mark and moves on as writes complete, in order', () => {
     const { target, sent } = fakeSocket();
-    const outbox = new Outbox(target, { highWaterBytes: 10, maxQueued: 5, onOverflow: () => {} });
+    const outbox = new Outbox(target, {
+      highWaterBytes: 10,
+      maxQueued: 5,
+      maxQueuedBytes: 1_000_000,
+      onOverflow: () => {},
+    });
     for (const frame of ['0123456789', 'b', 'c', 'd']) outbox.send(frame);
     expect(sent).toEqual(['0123456789']);
     expect(outbox.depth).toBe(3);
@@ -45,7 +55,12 @@ describe('outbox (bounded send queue)', () => {
   it('overflows once, closes, and drops the rest', () => {
     const { target, sent } = fakeSocket();
     let overflows = 0;
-    const outbox = new Outbox(target, { highWaterBytes: 1, maxQueued: 2, onOverflow: () => overflows++ });
+    const outbox = new Outbox(target, {
+      highWaterBytes: 1,
+      maxQueued: 2,
+      maxQueuedBytes: 1_000_000,
+      onOverflow: () => overflows++,
+    });
     const results = ['a', 'b', 'c', 'd', 'e'].map((frame) => outbox.send(frame));
     expect(results).toEqual([true, true, true, false, false]);
     expect(overflows).toBe(1);

@@ -9,6 +9,11 @@ export interface OutboxOptions {
   highWaterBytes: number;
   /** Frames that may wait here; one more means the consumer stays behind. */
   maxQueued: number;
+  /**
+   * Bytes that may wait here (UTF-8). Frames vary from a 60-byte typing note to a history page of
+   * hundreds of KB, so a frame count alone does not bound the memory a slow reader holds.
+   */
+  maxQueuedBytes: number;
   /** Called once, when the queue overflows: the owner closes the socket (4008). */
   onOverflow: () => void;
 }
@@ -27,6 +32,7 @@ export class Outbox {
   readonly #options: OutboxOptions;
   #queue: string[] = [];
   #head = 0;
+  #queuedBytes = 0;
   #closed = false;
   /** Bound once: a write callback per frame without a closure per frame. */
   readonly #written = (error?: Error) => {
@@ -43,6 +49,11 @@ export class Outbox {
     return this.#queue.length - this.#head;
   }
 
+  /** Bytes waiting in the gateway. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
   get closed(): boolean {
     return this.#closed;
   }
@@ -54,12 +65,14 @@ export class Outbox {
       this.#target.send(frame, this.#written);
       return true;
     }
-    if (this.depth >= this.#options.maxQueued) {
+    const bytes = Buffer.byteLength(frame);
+    if (this.depth >= this.#options.maxQueued || this.#queuedBytes + bytes > this.#options.maxQueuedBytes) {
       this.close();
       this.#options.onOverflow();
       return false;
     }
     this.#queue.push(frame);
+    this.#queuedBytes += bytes;
     return true;
   }
 
@@ -68,12 +81,14 @@ export class Outbox {
     this.#closed = true;
     this.#queue = [];
     this.#head = 0;
+    this.#queuedBytes = 0;
   }
 
   #flush(): void {
     while (!this.#closed && this.depth > 0 && this.#target.bufferedAmount < this.#options.highWaterBytes) {
       const frame = this.#queue[this.#head]!;
       this.#queue[this.#head++] = '';
+      this.#queuedBytes -= Buffer.byteLength(frame);
       this.#target.send(frame, this.#written);
     }
     // Compact now and then: the array is not shifted per frame (O(n) each), only once half is spent.

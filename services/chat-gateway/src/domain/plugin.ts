@@ -98,6 +98,7 @@ export const chatDomain = fp(
       metrics,
       log: app.log,
       pageMax: config.PAGE_MAX,
+      historyFrameMaxBytes: config.HISTORY_FRAME_MAX_BYTES,
     });
     const parser = new FrameParser({
       maxFrameBytes: config.MAX_FRAME_BYTES,

@@ -88,7 +88,20 @@ export class FrameParser {
         ...(ref ? { ref } : {}),
       };
     }
-    return { ok: true, frame: value as ClientFrame };
+    const frame = value as ClientFrame;
+    // One page per conversation: a frame naming one conversation 50 times would ask for 50 pages.
+    if (frame.type === 'sync') {
+      const ids = frame.conversations.map((c) => c.conversationId);
+      if (new Set(ids).size !== ids.length) {
+        return {
+          ok: false,
+          code: 'invalid_frame',
+          message: '/conversations must name each conversation once',
+          field: '/conversations',
+        };
+      }
+    }
+    return { ok: true, frame };
   }
 }
 

@@ -14,6 +14,12 @@ export const ClientMsgId = Type.String({
   pattern: '^[A-Za-z0-9_:.-]{1,64}$',
   description: 'client message id',
 });
+/**
+ * Pattern of user-written text: no NUL (U+0000), which Postgres cannot store in `text`; without
+ * it such a write fails in the database and looks like an outage the client retries forever.
+ */
+export const NO_NUL = '^[^\\u0000]*$';
+
 /** Per-conversation sequence number, allocated by the server when the message is stored. */
 export const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 time' });

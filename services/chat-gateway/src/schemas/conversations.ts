@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { ConversationId, Seq, Timestamp, UserId } from './common.ts';
+import { ConversationId, NO_NUL, Seq, Timestamp, UserId } from './common.ts';
 import { MessageSchema } from './frames.ts';
 
 export const ConversationSchema = Type.Object({
@@ -40,7 +40,7 @@ export const OpenDirectBody = Type.Object({ peerId: UserId }, { additionalProper
 export function createGroupBody(maxMembers: number) {
   return Type.Object(
     {
-      title: Type.String({ minLength: 1, maxLength: 100 }),
+      title: Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL }),
       /** Besides the creator, who becomes the owner. */
       memberIds: Type.Array(UserId, { minItems: 1, maxItems: maxMembers - 1, uniqueItems: true }),
     },

@@ -1,5 +1,5 @@
 import Type, { type Static, type TSchema } from 'typebox';
-import { ClientMsgId, ConversationId, Seq, UserId } from './common.ts';
+import { ClientMsgId, ConversationId, NO_NUL, Seq, UserId } from './common.ts';
 
 // The WebSocket frame protocol, version 1: one JSON object per text frame, each with `v` and
 // `type`. The README documents it; every inbound frame is validated against these schemas.
@@ -23,7 +23,7 @@ export function clientFrameSchemas(limits: FrameLimits) {
         type: Type.Literal('send'),
         conversationId: ConversationId,
         clientMsgId: ClientMsgId,
-        text: Type.String({ minLength: 1, maxLength: limits.maxMessageChars }),
+        text: Type.String({ minLength: 1, maxLength: limits.maxMessageChars, pattern: NO_NUL }),
         /** Sender's clock (ms since epoch), echoed to recipients: display and latency measurement only. */
         clientTs: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
       },
