@@ -1,6 +1,5 @@
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { reconcilePurchases } from '../src/domain/purchase-reconciler.ts';
 import { admin, createEvent, startBookingWithProvider, until, user } from './helpers.ts';
 
 type Stack = Awaited<ReturnType<typeof startBookingWithProvider>>;
@@ -97,6 +96,7 @@ describe('purchase races', () => {
       expect(res.json().status).toBe('PENDING');
       expect(await seatStatuses(pg.pool, seatIds.slice(0, 1))).toEqual(['HELD']);
       // The reconciler finds that charge, which does not match the purchase: refunded, seats released.
+      const { reconcilePurchases } = await import('../src/domain/purchase-reconciler.ts');
       const counts = await reconcilePurchases({
         pool: pg.pool,
         purchases: stack.app.booking.purchases,

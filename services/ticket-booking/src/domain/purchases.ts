@@ -43,6 +43,8 @@ export interface ConfirmResult {
   replayed: boolean;
 }
 
+const HOLD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export type WebhookOutcome = 'applied' | 'duplicate' | 'ignored' | 'mismatch';
 
 /** What applying an outcome to a purchase did. */
@@ -306,9 +308,12 @@ export class PurchaseService {
    */
   async applyWebhook(event: {
     id: string;
+    type: string;
     payment: Pick<Payment, 'id' | 'reference'>;
   }): Promise<WebhookOutcome> {
     const { payment } = event;
+    // Refunds are ours to start and settle nothing; a reference that is no hold id is not ours.
+    if (event.type === 'payment.refunded' || !HOLD_ID.test(payment.reference)) return 'ignored';
     const recorded = await this.#provider
       .findByIdempotencyKey(paymentKey(payment.reference))
       .catch((error) => {

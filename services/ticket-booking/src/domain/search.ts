@@ -63,9 +63,11 @@ export class EventSearch {
       return await fn();
     } catch (error) {
       const e = error as { meta?: { statusCode?: number }; name?: string };
-      if (e.meta?.statusCode && e.meta.statusCode < 500 && e.meta.statusCode !== 429) {
-        // Elasticsearch's own words name its index, fields and internals: they stay in the log
-        // (the error's cause), the client gets a coded 400.
+      const status = e.meta?.statusCode;
+      // 404 is a missing index: our side, not the query's (retriable once the worker creates it).
+      if (status && status < 500 && status !== 429 && status !== 404) {
+        // Elasticsearch's own words name its index, fields and internals: they stay on the
+        // error's cause, the client gets a coded 400.
         throw Object.assign(new BookingErrors.SearchRefused(), { cause: error });
       }
       const wrapped = new BookingErrors.SearchUnavailable() as unknown as Error & {
