@@ -61,7 +61,11 @@ export class RateLimiter {
     this.#keys = typeof options.keys === 'object' ? options.keys : limiterKeys(options.keys ?? 'rl:');
     this.#metrics = options.registry ? rateLimitMetrics(options.registry) : undefined;
     this.#logger = options.logger;
-    this.#breaker = new RedisBreaker(options.breaker, (state) => this.#onBreakerState(state));
+    this.#breaker = new RedisBreaker(
+      options.breaker,
+      (state) => this.#onBreakerState(state),
+      () => this.#metrics?.redisErrors.inc({ reason: 'late-answer' }),
+    );
     this.#metrics?.breakerState.set(0);
     this.#fallback = new LocalFallback(options.maxLocalKeys);
     this.#cache = new LocalCache({

@@ -37,7 +37,7 @@ export function rateLimitMetrics(registry: Registry): RateLimitMetrics {
     }),
     redisErrors: new Counter({
       name: 'sdlab_ratelimit_redis_errors_total',
-      help: 'Redis calls of the limiter that failed, by reason (error|timeout|breaker-open)',
+      help: 'Redis calls of the limiter that failed, by reason (error|timeout|breaker-open; late-answer = Redis answered a call after it timed out, so that check was decided twice)',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
