@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { RequestDurations } from './request-durations.ts';
 
 /** Seconds. Edges sit on the SLO thresholds (5, 10, 50, 100, 200, 500 ms) so a quantile can be read at each. */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5];
@@ -21,20 +22,12 @@ export function registerHttpMetrics(
   /** Where /metrics is served: the app itself, or its admin listener. */
   exposeOn: FastifyInstance = app,
 ): void {
-  const duration = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request duration in seconds, by route pattern, method and status code',
-    labelNames: ['route', 'method', 'status_code'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
-  app.addHook('onResponse', async (request, reply) => {
+  const durations = new RequestDurations(LATENCY_BUCKETS, registry);
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    if (route === '/metrics') return;
-    duration.observe(
-      { route, method: request.method, status_code: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
+    if (route !== '/metrics')
+      durations.observe(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
   exposeOn.get('/metrics', { schema: { hide: true }, config: { otel: false } }, async (_request, reply) => {
     reply.type(registry.contentType);

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { register } from 'node:module';
 import { basename, join } from 'node:path';
-import { FastifyOtelInstrumentation } from '@fastify/otel';
-import { type Context, context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace';
+import { ParentBasedSampler, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { RateLimitingSampler } from './rate-limiting-sampler.ts';
+import { SDK_KEY } from './trace-context.ts';
 
 /** Paths probed many times a second by orchestrators and Prometheus; tracing them is noise. */
 const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -17,6 +17,21 @@ export interface TelemetryOptions {
   serviceName?: string;
   /** Replaces the OTLP exporter, e.g. with an in-memory one in tests. */
   spanProcessors?: SpanProcessor[];
+}
+
+/** New traces a process starts per second at most, unless OTEL_TRACES_SAMPLER names another sampler. */
+export const DEFAULT_TRACES_PER_SECOND = 10;
+
+/**
+ * The standard OTEL_TRACES_SAMPLER, when set, wins (the SDK reads it). Otherwise: follow the
+ * caller's decision, and start at most SDLAB_TRACES_PER_SECOND traces a second of our own.
+ */
+export function defaultSampler(env: NodeJS.ProcessEnv = process.env): Sampler | undefined {
+  if (env.OTEL_TRACES_SAMPLER) return undefined;
+  const perSecond = Number(env.SDLAB_TRACES_PER_SECOND ?? DEFAULT_TRACES_PER_SECOND);
+  if (!Number.isFinite(perSecond) || perSecond < 0)
+    throw new Error(`SDLAB_TRACES_PER_SECOND must be a number >= 0, got "${env.SDLAB_TRACES_PER_SECOND}"`);
+  return new ParentBasedSampler({ root: new RateLimitingSampler(perSecond) });
 }
 
 /**
@@ -36,12 +51,6 @@ export function defaultServiceName(cwd = process.cwd(), entry = process.argv[1] 
   return role && role !== 'main' && role !== 'index' ? `${name}-${role}` : name;
 }
 
-/** Tracing is on when an OTLP endpoint is configured (the standard variables), and off otherwise. */
-export function telemetryConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env.OTEL_SDK_DISABLED === 'true') return false;
-  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
-}
-
 /**
  * Starts the OpenTelemetry SDK. It must run before fastify, pg, ioredis and kafkajs are loaded,
  * which is why services start through `--import @sdlab/service-kit/instrument`.
@@ -53,16 +62,17 @@ export function startTelemetry(options: TelemetryOptions = {}): NodeSDK {
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
   process.env.OTEL_METRICS_EXPORTER ??= 'none';
   process.env.OTEL_LOGS_EXPORTER ??= 'none';
+  const sampler = defaultSampler();
   const sdk = new NodeSDK({
     ...(options.serviceName ? { serviceName: options.serviceName } : {}),
     ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
+    ...(sampler ? { sampler } : {}),
+    // One server span per request (http, named after the route by the kit's onRequest hook) and
+    // one per call to a dependency. @fastify/otel is not here: it added a span per hook and
+    // handler to every request, and the server span already tells that story.
     instrumentations: [
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has((request.url ?? '').split('?')[0] ?? ''),
-      }),
-      new FastifyOtelInstrumentation({
-        registerOnInitialization: true,
-        ignorePaths: (route) => UNTRACED_PATHS.has(route.url),
       }),
       new PgInstrumentation({ requireParentSpan: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
@@ -74,30 +84,9 @@ export function startTelemetry(options: TelemetryOptions = {}): NodeSDK {
   return sdk;
 }
 
-// The SDK is started from the `--import` entry and stopped by the service's shutdown; a global
-// slot joins the two even when one runs from src/ and the other from dist/.
-const SDK_KEY = Symbol.for('sdlab.telemetry.sdk');
-
-/** Flushes and stops the SDK if one was started; a no-op otherwise. */
-export async function shutdownTelemetry(): Promise<void> {
-  const sdk = (globalThis as Record<symbol, NodeSDK | undefined>)[SDK_KEY];
-  if (!sdk) return;
-  delete (globalThis as Record<symbol, unknown>)[SDK_KEY];
-  await sdk.shutdown();
-}
-
-/**
- * Trace context for hops no instrumentation sees (an outbox row, a pub/sub payload, a batch
- * window): store `traceContextCarrier()` with the payload, and run the far side inside
- * `withTraceContext(carrier, fn)`.
- */
-export function traceContextCarrier(from: Context = context.active()): Record<string, string> {
-  const carrier: Record<string, string> = {};
-  propagation.inject(from, carrier);
-  return carrier;
-}
-
-export function withTraceContext<T>(carrier: Record<string, string> | undefined, fn: () => T): T {
-  const parent = carrier ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
-  return context.with(parent, fn);
-}
+export {
+  shutdownTelemetry,
+  telemetryConfigured,
+  traceContextCarrier,
+  withTraceContext,
+} from './trace-context.ts';

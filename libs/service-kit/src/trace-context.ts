@@ -1,0 +1,43 @@
+import { type Context, context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
+
+// Kept apart from telemetry.ts so a service that runs without tracing never loads the SDK (its
+// exporters, gRPC and instrumentations are tens of MB of an idle process's memory).
+
+// The SDK is started from the `--import` entry and stopped by the service's shutdown; a global
+// slot joins the two even when one runs from src/ and the other from dist/.
+export const SDK_KEY = Symbol.for('sdlab.telemetry.sdk');
+
+/** Tracing is on when an OTLP endpoint is configured (the standard variables), and off otherwise. */
+export function telemetryConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.OTEL_SDK_DISABLED === 'true') return false;
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
+/** Whether this process started the SDK (through the `--import` entry or startTelemetry). */
+export function telemetryStarted(): boolean {
+  return (globalThis as Record<symbol, unknown>)[SDK_KEY] !== undefined;
+}
+
+/** Flushes and stops the SDK if one was started; a no-op otherwise. */
+export async function shutdownTelemetry(): Promise<void> {
+  const sdk = (globalThis as Record<symbol, { shutdown(): Promise<void> } | undefined>)[SDK_KEY];
+  if (!sdk) return;
+  delete (globalThis as Record<symbol, unknown>)[SDK_KEY];
+  await sdk.shutdown();
+}
+
+/**
+ * Trace context for hops no instrumentation sees (an outbox row, a pub/sub payload, a batch
+ * window): store `traceContextCarrier()` with the payload, and run the far side inside
+ * `withTraceContext(carrier, fn)`.
+ */
+export function traceContextCarrier(from: Context = context.active()): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  propagation.inject(from, carrier);
+  return carrier;
+}
+
+export function withTraceContext<T>(carrier: Record<string, string> | undefined, fn: () => T): T {
+  const parent = carrier ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
+  return context.with(parent, fn);
+}
