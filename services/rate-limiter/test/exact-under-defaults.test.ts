@@ -5,7 +5,7 @@ import { type Instance, postJson, startInstance, untilReady } from './support/in
 import { writeRules } from './support/rules-file.ts';
 
 // Guarantee, with the settings the service ships with: three instances on one healthy Redis, no
-// REDIS_TIMEOUT_MS or breaker override, rules with the default failure policy (local-fallback)
+// REDIS_COMMAND_TIMEOUT_MS or breaker override, rules with the default failure policy (local-fallback)
 // and mode (exact). A burst of 1,000 concurrent checks on one key with a limit of 100 per minute
 // admits exactly 100, whatever the burst does to each instance's event loop. (A burst once made
 // replies wait behind queued requests past the 200 ms timeout: the breaker opened on every
@@ -36,7 +36,7 @@ describe('exact mode under the shipped defaults', () => {
       Array.from({ length: INSTANCES }, () =>
         startInstance({
           REDIS_URL: inject('sdlabEndpoints').redis,
-          RL_KEY_PREFIX: prefix,
+          REDIS_KEY_PREFIX: prefix,
           RULES_FILE: file.path,
         }),
       ),
