@@ -10,6 +10,7 @@ import { LocalCache } from './local-cache.ts';
 import { LocalFallback } from './local-fallback.ts';
 import { quotaOf, type Rule } from './rules.ts';
 import { scriptError } from './scripts/error-codes.ts';
+import { BATCH_INDEX, defineBatchScript } from './scripts/batch.ts';
 import { defineScripts, type ScriptName, type ScriptReply } from './scripts/loader.ts';
 import { RateLimitAttributes, type RateLimitMetrics, rateLimitMetrics } from './telemetry.ts';
 
@@ -58,6 +59,7 @@ export class RateLimiter {
   constructor(options: RateLimiterOptions) {
     this.#redis = options.redis;
     defineScripts(this.#redis);
+    defineBatchScript(this.#redis);
     this.#keys = typeof options.keys === 'object' ? options.keys : limiterKeys(options.keys ?? 'rl:');
     this.#metrics = options.registry ? rateLimitMetrics(options.registry) : undefined;
     this.#logger = options.logger;
@@ -115,8 +117,9 @@ export class RateLimiter {
   }
 
   /**
-   * Many checks in one Redis round trip: the exact-mode ones go into a single pipeline, the
-   * local-cache ones through their cache. Results are in request order.
+   * Many checks in one Redis round trip and one script run: the exact-mode ones go into a single
+   * batch script call (scripts/batch.ts), the local-cache ones through their cache. Results are in
+   * request order. Metrics are counted once per batch and label set, not once per decision.
    */
   async checkMany(requests: readonly CheckRequest[]): Promise<Decision[]> {
     const rules = requests.map((r) => this.#ruleFor(r.rule, r.cost ?? 1));
@@ -136,31 +139,67 @@ export class RateLimiter {
       }
     });
     if (exact.length) {
-      let replies: [Error | null, unknown][] | undefined;
+      let reply: number[] | undefined;
       let failure: unknown;
       try {
-        replies = await this.#breaker.execute(async () => {
-          const pipeline = this.#redis.pipeline();
-          for (const i of exact)
-            this.#queueScript(pipeline, rules[i]!, requests[i]!.key, requests[i]!.cost ?? 1, false);
-          return (await pipeline.exec()) ?? [];
-        });
+        reply = await this.#breaker.execute(() => this.#batchCall(exact, rules, requests));
       } catch (error) {
         failure = error;
       }
+      const counts = new Map<string, { rule: string; outcome: string; source: DecisionSource; n: number }>();
       for (const [n, i] of exact.entries()) {
         const rule = rules[i]!;
         const { key, cost = 1 } = requests[i]!;
-        const [error, reply] = replies?.[n] ?? [failure ?? new Error('no reply'), undefined];
         let outcome: Outcome;
         let source: DecisionSource = 'redis';
-        if (error) ({ outcome, source } = this.#onRedisFailure(rule, key, cost, error));
-        else outcome = toOutcome(reply as ScriptReply, rule, cost);
-        results[i] = this.#decided(rule, cost, outcome, source, started, false);
+        if (!reply) ({ outcome, source } = this.#onRedisFailure(rule, key, cost, failure));
+        else {
+          const allowed = reply[n * 4]!;
+          if (allowed < 0) throw scriptError(allowed, rule.algorithm, rule, cost);
+          outcome = {
+            allowed: allowed === 1,
+            remaining: reply[n * 4 + 1]!,
+            resetMs: reply[n * 4 + 2]!,
+            retryAfterMs: reply[n * 4 + 3]!,
+          };
+        }
+        const { limit, windowMs } = quotaOf(rule);
+        results[i] = { ...outcome, limit, windowMs, policy: rule.name, source };
+        const labels = `${rule.name}\0${outcome.allowed}\0${source}`;
+        const count = counts.get(labels);
+        if (count) count.n++;
+        else
+          counts.set(labels, { rule: rule.name, outcome: outcome.allowed ? 'allowed' : 'denied', source, n: 1 });
+      }
+      const seconds = (performance.now() - started) / 1000;
+      for (const { rule, outcome, source, n } of counts.values()) {
+        this.#metrics?.decisions.inc({ rule, outcome, source }, n);
+      }
+      // One observation per batch and source: every decision of the batch took the same call.
+      for (const source of new Set([...counts.values()].map((c) => c.source))) {
+        this.#metrics?.checkDuration.observe({ source }, seconds);
       }
     }
     await Promise.all(cached);
     return results;
+  }
+
+  #batchCall(exact: number[], rules: Rule[], requests: readonly CheckRequest[]): Promise<number[]> {
+    const keys = new Array<string>(exact.length);
+    const args = new Array<string | number>(exact.length * 6);
+    for (const [n, i] of exact.entries()) {
+      const rule = rules[i]!;
+      keys[n] = this.#keys.key(rule, requests[i]!.key);
+      const [limit, rateOrWindow] =
+        rule.algorithm === 'token-bucket' ? [rule.capacity, rule.refillPerSec] : [rule.limit, rule.windowMs];
+      args[n * 6] = BATCH_INDEX[SCRIPT[rule.algorithm]];
+      args[n * 6 + 1] = limit;
+      args[n * 6 + 2] = rateOrWindow;
+      args[n * 6 + 3] = requests[i]!.cost ?? 1;
+      args[n * 6 + 4] = 0;
+      args[n * 6 + 5] = rule.algorithm === 'sliding-window-log' ? randomBytes(9).toString('base64url') : '-';
+    }
+    return this.#redis.rateLimitBatch(exact.length, ...keys, ...args);
   }
 
   /** Commits what the local cache admitted; call on shutdown, before Redis is closed. */

@@ -1,0 +1,63 @@
+import { test } from '@sdlab/testkit';
+import { Redis } from 'ioredis';
+import { describe, expect } from 'vitest';
+import { RateLimiter } from '../src/limiter.ts';
+import { parseRules } from '../src/rules.ts';
+
+const ALGORITHMS = ['token-bucket', 'fixed-window', 'sliding-window-counter', 'sliding-window-log'] as const;
+const rules = parseRules(
+  ALGORITHMS.map((algorithm) =>
+    algorithm === 'token-bucket'
+      ? { name: algorithm, algorithm, capacity: 100, refillPerSec: 0.001 }
+      : { name: algorithm, algorithm, limit: 100, windowMs: 3_600_000 },
+  ),
+);
+
+describe('batched checks (one script run per batch)', () => {
+  test('decide in request order exactly as single checks do, for every algorithm in one batch', async ({
+    redis,
+  }) => {
+    const limiter = new RateLimiter({ redis: redis.client, rules, keys: redis.prefix });
+    // 120 checks per algorithm on one key, interleaved: the first 100 of each are admitted.
+    const requests = Array.from({ length: 480 }, (_, i) => ({ key: 'k', rule: ALGORITHMS[i % 4]!, cost: 1 }));
+    const decisions = await limiter.checkMany(requests);
+    for (const [n, algorithm] of ALGORITHMS.entries()) {
+      const mine = decisions.filter((_, i) => i % 4 === n);
+      expect(mine.map((d) => d.allowed)).toEqual(Array.from({ length: 120 }, (_, i) => i < 100));
+      expect(mine.every((d) => d.source === 'redis' && d.policy === algorithm && d.limit === 100)).toBe(true);
+      expect(mine[99]!.remaining).toBe(0);
+      expect(mine[100]!.retryAfterMs).toBeGreaterThan(0);
+    }
+    // A single check afterwards sees the counts the batch left.
+    expect((await limiter.check('k', 'fixed-window')).allowed).toBe(false);
+    await limiter.close();
+  });
+
+  test('admit exactly the limit per key across three instances batching at once, with the shipped defaults', async ({
+    redis,
+  }) => {
+    const clients = Array.from({ length: 3 }, () => new Redis(redis.url));
+    const limiters = clients.map((client) => new RateLimiter({ redis: client, rules, keys: redis.prefix }));
+    try {
+      const keys = Array.from({ length: 5 }, (_, i) => `user-${i}`);
+      // 3 instances x 20 batches x 50 checks = 3,000 checks per algorithm, 600 per key, limit 100.
+      const batches = limiters.flatMap((limiter) =>
+        Array.from({ length: 20 }, (_, b) =>
+          limiter.checkMany(
+            Array.from({ length: 50 }, (_, i) => ({ key: keys[(b + i) % 5]!, rule: ALGORITHMS[i % 4]! })),
+          ),
+        ),
+      );
+      const decisions = (await Promise.all(batches)).flat();
+      expect(decisions).toHaveLength(3000);
+      expect(decisions.filter((d) => d.source !== 'redis')).toEqual([]);
+      for (const algorithm of ALGORITHMS) {
+        const admitted = decisions.filter((d) => d.policy === algorithm && d.allowed).length;
+        expect(admitted, algorithm).toBe(5 * 100);
+      }
+    } finally {
+      for (const limiter of limiters) await limiter.close();
+      for (const client of clients) client.disconnect();
+    }
+  });
+});
