@@ -9,8 +9,8 @@ import { type LimiterKeys, limiterKeys } from './keys.ts';
 import { LocalCache } from './local-cache.ts';
 import { LocalFallback } from './local-fallback.ts';
 import { quotaOf, type Rule } from './rules.ts';
-import { scriptError } from './scripts/error-codes.ts';
 import { BATCH_INDEX, defineBatchScript } from './scripts/batch.ts';
+import { scriptError } from './scripts/error-codes.ts';
 import { defineScripts, type ScriptName, type ScriptReply } from './scripts/loader.ts';
 import { RateLimitAttributes, type RateLimitMetrics, rateLimitMetrics } from './telemetry.ts';
 
@@ -169,7 +169,12 @@ export class RateLimiter {
         const count = counts.get(labels);
         if (count) count.n++;
         else
-          counts.set(labels, { rule: rule.name, outcome: outcome.allowed ? 'allowed' : 'denied', source, n: 1 });
+          counts.set(labels, {
+            rule: rule.name,
+            outcome: outcome.allowed ? 'allowed' : 'denied',
+            source,
+            n: 1,
+          });
       }
       const seconds = (performance.now() - started) / 1000;
       for (const { rule, outcome, source, n } of counts.values()) {
@@ -186,20 +191,35 @@ export class RateLimiter {
 
   #batchCall(exact: number[], rules: Rule[], requests: readonly CheckRequest[]): Promise<number[]> {
     const keys = new Array<string>(exact.length);
-    const args = new Array<string | number>(exact.length * 6);
+    const ruleArgs: (string | number)[] = [];
+    const checkArgs = new Array<number>(exact.length * 2);
+    const ruleIndex = new Map<Rule, number>();
     for (const [n, i] of exact.entries()) {
       const rule = rules[i]!;
       keys[n] = this.#keys.key(rule, requests[i]!.key);
-      const [limit, rateOrWindow] =
-        rule.algorithm === 'token-bucket' ? [rule.capacity, rule.refillPerSec] : [rule.limit, rule.windowMs];
-      args[n * 6] = BATCH_INDEX[SCRIPT[rule.algorithm]];
-      args[n * 6 + 1] = limit;
-      args[n * 6 + 2] = rateOrWindow;
-      args[n * 6 + 3] = requests[i]!.cost ?? 1;
-      args[n * 6 + 4] = 0;
-      args[n * 6 + 5] = rule.algorithm === 'sliding-window-log' ? randomBytes(9).toString('base64url') : '-';
+      let index = ruleIndex.get(rule);
+      if (index === undefined) {
+        index = ruleIndex.size + 1;
+        ruleIndex.set(rule, index);
+        const [limit, rateOrWindow] =
+          rule.algorithm === 'token-bucket'
+            ? [rule.capacity, rule.refillPerSec]
+            : [rule.limit, rule.windowMs];
+        ruleArgs.push(BATCH_INDEX[SCRIPT[rule.algorithm]], limit, rateOrWindow);
+      }
+      checkArgs[n * 2] = index;
+      checkArgs[n * 2 + 1] = requests[i]!.cost ?? 1;
     }
-    return this.#redis.rateLimitBatch(exact.length, ...keys, ...args);
+    // The batch id makes each sliding-log member unique (the script appends the check's position).
+    const batchId = randomBytes(9).toString('base64url');
+    return this.#redis.rateLimitBatch(
+      exact.length,
+      ...keys,
+      batchId,
+      ruleIndex.size,
+      ...ruleArgs,
+      ...checkArgs,
+    );
   }
 
   /** Commits what the local cache admitted; call on shutdown, before Redis is closed. */

@@ -17,18 +17,23 @@ function batchLua(): string {
   return [
     ...functions,
     `local byIndex = { ${SCRIPT_NAMES.join(', ')} }`,
-    // ARGV: per check, 6 values: algorithm index (1-based, SCRIPT_NAMES order), then the five
-    // arguments every script takes. Reply: per check 4 integers; a negative first one is the
-    // script's error code.
+    // ARGV: the batch's id, the number of rules R, then per rule its algorithm index (1-based,
+    // SCRIPT_NAMES order), limit and rate or window, then per check its rule (1..R) and cost.
+    // A sliding log's member id is the batch id and the check's position: unique per decision.
+    // Reply: per check 4 integers; a negative first one is the script's error code.
+    'local batch = ARGV[1]',
+    'local rules = tonumber(ARGV[2])',
+    'local first = 3 + rules * 3',
     'local reply = {}',
     'for i = 1, #KEYS do',
-    '  local a = (i - 1) * 6',
-    '  local decide = byIndex[tonumber(ARGV[a + 1])]',
-    '  local r = decide({ KEYS[i] }, { ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6] })',
-    "  if type(r) == 'number' then",
-    '    reply[#reply + 1] = r; reply[#reply + 1] = 0; reply[#reply + 1] = 0; reply[#reply + 1] = 0',
+    '  local c = first + (i - 1) * 2',
+    '  local r = 3 + (tonumber(ARGV[c]) - 1) * 3',
+    '  local decide = byIndex[tonumber(ARGV[r])]',
+    "  local out = decide({ KEYS[i] }, { ARGV[r + 1], ARGV[r + 2], ARGV[c + 1], '0', batch .. ':' .. i })",
+    "  if type(out) == 'number' then",
+    '    reply[#reply + 1] = out; reply[#reply + 1] = 0; reply[#reply + 1] = 0; reply[#reply + 1] = 0',
     '  else',
-    '    reply[#reply + 1] = r[1]; reply[#reply + 1] = r[2]; reply[#reply + 1] = r[3]; reply[#reply + 1] = r[4]',
+    '    reply[#reply + 1] = out[1]; reply[#reply + 1] = out[2]; reply[#reply + 1] = out[3]; reply[#reply + 1] = out[4]',
     '  end',
     'end',
     'return reply',
@@ -37,7 +42,7 @@ function batchLua(): string {
 
 declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
-    /** `rateLimitBatch(n, ...n keys, ...6n arguments)`: 4 integers per check (see batch.ts). */
+    /** `rateLimitBatch(n, ...n keys, batchId, R, ...3R rule values, ...2n check values)`: 4 integers per check. */
     rateLimitBatch(numKeys: number, ...args: (string | number)[]): Result<number[], Context>;
   }
 }
