@@ -1,0 +1,88 @@
+// `pnpm load:table [file.json ...]`: the README's results table, built from full result files (by
+// default the newest full run of each target in results/), so no figure is typed twice.
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { DrainRecord } from './click-drain.ts';
+import type { RunRecord } from './report.ts';
+import { REPO_ROOT } from './services.ts';
+
+const RESULTS = join(REPO_ROOT, 'loadtests/results');
+
+const n = (v: number, digits = 0) => v.toLocaleString('en-US', { maximumFractionDigits: digits });
+const us = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
+
+/** The newest full result of each target (a batch run counts as its own target). */
+function newestFiles(): string[] {
+  const newest = new Map<string, string>();
+  for (const file of readdirSync(RESULTS)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
+    const record = JSON.parse(readFileSync(join(RESULTS, file), 'utf8')) as RunRecord | DrainRecord;
+    if (!('runs' in record) && record.profile !== 'drain') continue; // the old format
+    const batch = 'runs' in record && record.rateUnit ? ' batch' : '';
+    newest.set(`${record.service}${batch}-${record.profile}`, file);
+  }
+  return [...newest.values()];
+}
+
+export function efficiencyTable(records: { file: string; record: RunRecord }[]): string[] {
+  return [
+    '| target | hot path | config | rate | p99 (bare p99) | generator-bound | CPU per request: service (bare) | efficiency | per core | cores for the documented figure | RSS idle → loaded | result |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...records.flatMap(({ file, record: r }) =>
+      r.runs.map((run, i) => {
+        const v = r.verdicts[i]!;
+        const bare = r.bare.find((b) => b.cores === run.cores?.service) ?? r.bare[0];
+        const e = v.efficiency;
+        const unit = (r.unit ?? 'req/s').replace('/s', '');
+        const memory = run.memory.map((m) => `${n(m.idleRssMb)} → ${n(m.loadedRssMb)} MB`).join(', ');
+        return [
+          r.service,
+          r.hotPath,
+          `${run.config}${run.cores ? '' : ' (unpinned)'}`,
+          `${n(run.achievedPerS)} ${r.unit ?? 'req/s'}`,
+          `${run.primary.p99.toFixed(1)} ms (${v.bareP99.toFixed(1)} ms)`,
+          v.generatorBound ? '**yes**' : 'no',
+          `${us(run.cost.serviceMsPerRequest)} (${us(bare?.msPerRequest ?? 0)})`,
+          e ? `**${e.ratio.toFixed(2)}×**` : '–',
+          e ? `${n(e.unitsPerCore)} ${unit}` : '–',
+          e && r.documentedThroughput
+            ? `${n(e.coresForDocumented, 1)} for ${n(r.documentedThroughput.value)}/s`
+            : '–',
+          memory,
+          `[${basename(file, '.json')}](results/${basename(file, '.json')}.md)`,
+        ]
+          .join(' | ')
+          .replace(/^/, '| ')
+          .concat(' |');
+      }),
+    ),
+  ];
+}
+
+export function drainTable(records: { file: string; record: DrainRecord }[]): string[] {
+  return [
+    '| path | figure | exact | CPU while draining | bottleneck (measured) | result |',
+    '|---|---|---|---|---|---|',
+    ...records.map(
+      ({ file, record: r }) =>
+        `| one aggregator worker draining ${n(r.clicks)} preloaded clicks | **${n(r.drain.perS)} clicks/s** (${us(r.workerMsPerClick)} of worker CPU per click) | ${r.drain.exact ? 'yes' : '**no**'} | worker ${r.cores.worker.toFixed(2)}, Postgres ${r.cores.postgres.toFixed(2)}, Kafka ${r.cores.kafka.toFixed(2)} cores; machine ${(r.cores.machineBusy * 100).toFixed(0)} % busy | ${r.bottleneck} | [${basename(file, '.json')}](results/${basename(file, '.json')}.md) |`,
+    ),
+  ];
+}
+
+function main(): void {
+  const files = process.argv.slice(2).length ? process.argv.slice(2) : newestFiles();
+  const runs: { file: string; record: RunRecord }[] = [];
+  const drains: { file: string; record: DrainRecord }[] = [];
+  for (const file of files) {
+    const path = file.includes('/') ? file : join(RESULTS, file);
+    const record = JSON.parse(readFileSync(path, 'utf8')) as RunRecord | DrainRecord;
+    if ('runs' in record) runs.push({ file, record });
+    else drains.push({ file, record });
+  }
+  const lines = [...efficiencyTable(runs), ...(drains.length ? ['', ...drainTable(drains)] : [])];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+if (import.meta.main) main();
