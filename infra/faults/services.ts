@@ -4,6 +4,7 @@
  * creates carries a run id, so a run against a user's stack never meets earlier data.
  */
 import { randomBytes } from 'node:crypto';
+import { devToken } from '@sdlab/service-kit/auth';
 import { assert, call, expectStatus } from './probe.ts';
 
 export const runId = () => randomBytes(4).toString('hex');
@@ -30,13 +31,19 @@ export async function expectRedirect(
 
 // ---------- ad-click-aggregator
 
+/** An operator of the ads API (the stack runs in development mode, on the development JWT key). */
+const ADS_ADMIN = { authorization: `Bearer ${await devToken('sdlab-ads', ['admin'])}` };
+
 export async function createAd(base: string, adId: string, targetUrl: string, impressions: number) {
   expectStatus(
-    await call(`${base}/ads`, { json: { adId, campaignId: 'faults', targetUrl } }),
+    await call(`${base}/ads`, { json: { adId, campaignId: 'faults', targetUrl }, headers: ADS_ADMIN }),
     201,
     `create ad ${adId}`,
   );
-  const signed = await call(`${base}/ads/${adId}/impressions`, { json: { count: impressions } });
+  const signed = await call(`${base}/ads/${adId}/impressions`, {
+    json: { count: impressions },
+    headers: ADS_ADMIN,
+  });
   expectStatus(signed, 200, `impressions of ${adId}`);
   return (signed.body as { impressions: { id: string }[] }).impressions.map((i) => i.id);
 }
@@ -46,7 +53,9 @@ export async function adClicks(base: string, adId: string): Promise<number> {
   const hour = 3_600_000;
   const from = new Date(Math.floor(Date.now() / hour) * hour - 2 * hour).toISOString();
   const to = new Date(Math.floor(Date.now() / hour) * hour + 2 * hour).toISOString();
-  const answer = await call(`${base}/ads/${adId}/clicks?granularity=hour&from=${from}&to=${to}`);
+  const answer = await call(`${base}/ads/${adId}/clicks?granularity=hour&from=${from}&to=${to}`, {
+    headers: ADS_ADMIN,
+  });
   expectStatus(answer, 200, `clicks of ${adId}`);
   return (answer.body as { total: number }).total;
 }

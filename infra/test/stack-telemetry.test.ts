@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { devToken } from '@sdlab/service-kit/auth';
 import { test } from '@sdlab/testkit';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { planFromCompose } from '../stack/plan.ts';
@@ -88,7 +89,8 @@ describe('one ad click, one trace', () => {
     const plan = planFromCompose(ROOT, { ...endpoints, kafka: endpoints.kafka.join(',') });
     const ingest = `http://127.0.0.1:${plan.find((p) => p.name === 'ad-click-aggregator')!.port}`;
     const adId = `trace-${randomBytes(4).toString('hex')}`;
-    const json = { 'content-type': 'application/json' };
+    const operator = { authorization: `Bearer ${await devToken('sdlab-ads', ['admin'])}` };
+    const json = { 'content-type': 'application/json', ...operator };
     const created = await fetch(`${ingest}/ads`, {
       method: 'POST',
       headers: json,
@@ -118,7 +120,9 @@ describe('one ad click, one trace', () => {
         `${adId}'s click in the query API`,
         async () => {
           const body = (await (
-            await fetch(`${ingest}/ads/${adId}/clicks?granularity=hour&from=${from}&to=${to}`)
+            await fetch(`${ingest}/ads/${adId}/clicks?granularity=hour&from=${from}&to=${to}`, {
+              headers: operator,
+            })
           ).json()) as { buckets?: { clicks: number }[] };
           const total = (body.buckets ?? []).reduce((sum, w) => sum + w.clicks, 0);
           return total === 1 ? total : undefined;

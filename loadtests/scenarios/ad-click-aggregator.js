@@ -80,7 +80,10 @@ export const options = {
   },
 };
 
-const json = { headers: { 'content-type': 'application/json' }, responseType: 'text' };
+// The ads and stats API needs an advertiser's bearer token; the runner mints one with the
+// development key (services run in development mode under pnpm load).
+const AUTH = { authorization: `Bearer ${__ENV.ADS_TOKEN}` };
+const json = { headers: { 'content-type': 'application/json', ...AUTH }, responseType: 'text' };
 
 export function setup() {
   const run = Date.now().toString(36).slice(-6);
@@ -155,13 +158,14 @@ export function query(data) {
     const from = new Date(now - 3_600_000).toISOString();
     const response = http.get(
       `${BASE}/ads/${adId}/clicks?granularity=minute&from=${from}&to=${new Date(now).toISOString()}`,
-      { tags: { name: 'GET /ads/:adId/clicks' } },
+      { headers: AUTH, tags: { name: 'GET /ads/:adId/clicks' } },
     );
     check(response, { 'clicks query is 200': (r) => r.status === 200 });
   } else {
     const response = http.get(
       `${BASE}/top?granularity=minute&k=10&window=${new Date(now - 60_000).toISOString()}`,
       {
+        headers: AUTH,
         tags: { name: 'GET /top' },
       },
     );
@@ -174,6 +178,7 @@ function probeTotal(data) {
   const from = new Date(Math.floor(Date.now() / day) * day - day).toISOString();
   const to = new Date(Math.floor(Date.now() / day) * day + day).toISOString();
   const response = http.get(`${BASE}/ads/${data.probe}/clicks?granularity=day&from=${from}&to=${to}`, {
+    headers: AUTH,
     responseType: 'text',
     tags: { name: 'freshness poll' },
   });

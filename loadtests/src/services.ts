@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { devToken } from '@sdlab/service-kit/auth';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -122,6 +123,7 @@ export const SERVICES: ServiceUnderTest[] = [
     // The click redirect: a 302 to the ad's landing page.
     shape: { kind: 'http', method: 'GET', status: 302, requestBytes: 0, responseBytes: 0 },
     hotPath: 'GET /c/:impression (302), aggregation worker included',
+    k6Env: { ADS_TOKEN: await devToken('sdlab-ads', ['advertiser']) },
   },
   {
     name: 'ticket-booking',

@@ -25,6 +25,7 @@ export interface JwtSettings {
 
 /** The committed development key every service shares; `secrets: ['JWT_SECRET']` refuses it in production. */
 export const DEV_JWT_SECRET = 'sdlab-development-jwt-secret-not-for-production';
+export const DEV_JWT_ISSUER = 'sdlab-dev-identity';
 
 /**
  * The JWT settings a service spreads into its config schema. Every service verifies tokens of
@@ -35,7 +36,7 @@ export function jwtConfig(defaults: { audience: string; issuer?: string; secret?
     /** HS256 key of access tokens (shared with the identity provider). The default is public. */
     JWT_SECRET: Type.String({ default: defaults.secret ?? DEV_JWT_SECRET, minLength: 32, maxLength: 512 }),
     JWT_ISSUER: Type.String({
-      default: defaults.issuer ?? 'sdlab-dev-identity',
+      default: defaults.issuer ?? DEV_JWT_ISSUER,
       minLength: 1,
       maxLength: 256,
     }),
@@ -107,6 +108,15 @@ export class JwtIssuer {
   }
 }
 
+/**
+ * A token signed with the committed development key and issuer: for tests, the fault runner and
+ * load tests against services in development mode (production refuses that key).
+ */
+export async function devToken(audience: string, scopes: readonly string[], subject = 'dev-operator') {
+  const issuer = new JwtIssuer({ secret: DEV_JWT_SECRET, issuer: DEV_JWT_ISSUER, audience });
+  return (await issuer.issue(subject, { scopes, ttlS: 24 * 3600 })).token;
+}
+
 /** The token of an `Authorization: Bearer <token>` header, if it has that shape. */
 export function bearerToken(header: string | undefined): string | undefined {
   if (header === undefined || header.length > 8192) return undefined;
@@ -120,7 +130,11 @@ const principals = new WeakMap<FastifyRequest, Principal>();
  * one is named): 401 problem+json with `WWW-Authenticate: Bearer` without one, 403 without the
  * scope. The route reads the caller with `principalOf(request)`.
  */
-export function requireToken(verifier: JwtVerifier, options: { scope?: string } = {}) {
+export function requireToken(
+  verifier: JwtVerifier,
+  /** `scope`: that one is required; `anyScope`: one of them is (e.g. `['admin', 'advertiser']`). */
+  options: { scope?: string; anyScope?: readonly string[] } = {},
+) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const token = bearerToken(request.headers.authorization);
     if (!token) {
@@ -137,6 +151,9 @@ export function requireToken(verifier: JwtVerifier, options: { scope?: string } 
     if (options.scope && !principal.scopes.has(options.scope)) {
       throw new AuthErrors.Forbidden(options.scope);
     }
+    if (options.anyScope && !options.anyScope.some((scope) => principal.scopes.has(scope))) {
+      throw new AuthErrors.Forbidden(options.anyScope.join(' or '));
+    }
     principals.set(request, principal);
   };
 }
@@ -149,12 +166,27 @@ export function principalOf(request: FastifyRequest): Principal {
 }
 
 /**
- * A preHandler for service-to-service calls with one shared key (`Authorization: Bearer <key>`),
- * compared in constant time. For callers that are services, not users (a payment provider's API key).
+ * The settings of a service whose callers are services (a payment provider, a rate-limit decision
+ * API): one shared key, and a development-only switch that also lets calls without a key in.
+ * Declare `secrets: ['API_KEY'], devOnly: ['API_KEY_OPTIONAL']` so production refuses both.
  */
-export function requireApiKey(key: string) {
+export function apiKeyConfig(devKey: string) {
+  return {
+    /** Callers send `Authorization: Bearer <API_KEY>`. The default is public. */
+    API_KEY: Type.String({ default: devKey, minLength: 16, maxLength: 256 }),
+    /** Development only: calls without an Authorization header are let in (a wrong key never is). */
+    API_KEY_OPTIONAL: Type.Boolean({ default: false }),
+  };
+}
+
+/**
+ * A hook for service-to-service calls with one shared key (`Authorization: Bearer <key>`),
+ * compared in constant time. `optional` (development only) lets a call without the header in.
+ */
+export function requireApiKey(key: string, options: { optional?: boolean } = {}) {
   const expected = Buffer.from(key);
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (options.optional && request.headers.authorization === undefined) return;
     const given = Buffer.from(bearerToken(request.headers.authorization) ?? '');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       reply.header('www-authenticate', 'Bearer');

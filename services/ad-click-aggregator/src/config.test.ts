@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from '@sdlab/service-kit';
 import { describe, expect, it } from 'vitest';
-import { Config, DEV_IMPRESSION_KEY, signerEnabled } from './config.ts';
+import { Config, DEV_IMPRESSION_KEY, dedupTtlS, signerEnabled } from './config.ts';
 
 const load = (env: Record<string, string>) => loadConfig('ad-click-aggregator', Config, env);
 
@@ -8,7 +8,7 @@ describe('config', () => {
   it('works with no environment at all (the native stack on 127.0.0.1)', () => {
     const config = load({});
     expect(config.IMPRESSION_KEY).toBe(DEV_IMPRESSION_KEY);
-    expect(config.DEDUP_TTL_S).toBe(3600);
+    expect(dedupTtlS(config)).toBe(7 * 86_400 + 300);
     expect(config.ALLOWED_LATENESS_MS).toBe(300_000);
     expect(config.FLUSH_INTERVAL_MS).toBe(10_000);
     expect(config.RECONCILE_DRIFT_THRESHOLD).toBe(0.001);

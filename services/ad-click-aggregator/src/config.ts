@@ -1,3 +1,5 @@
+import { ConfigError } from '@sdlab/service-kit';
+import { jwtConfig } from '@sdlab/service-kit/auth';
 import Type, { type Static } from 'typebox';
 
 /** The public development key: anyone can read it here, so it signs nothing that matters. */
@@ -42,8 +44,12 @@ export const Config = Type.Object({
   IMPRESSION_MAX_AGE_S: Type.Integer({ default: 7 * 86_400, minimum: 60, maximum: 90 * 86_400 }),
   /** A click on an impression issued further than this in the future is refused as forged. */
   IMPRESSION_MAX_SKEW_S: Type.Integer({ default: 300, minimum: 0, maximum: 3600 }),
-  /** Second and later clicks on one impression within this window are duplicates [004:1228]. */
-  DEDUP_TTL_S: Type.Integer({ default: 3600, minimum: 1, maximum: 86_400 }),
+  /**
+   * Second and later clicks on one impression within this window are duplicates [004:1228]. It must
+   * cover the impression's whole life (IMPRESSION_MAX_AGE_S + IMPRESSION_MAX_SKEW_S, the default):
+   * a shorter window let a replayed click URL count again every window for as long as it is valid.
+   */
+  DEDUP_TTL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 91 * 86_400 })),
   /** Ads (target URLs) stay in the ingest's memory this long; served stale while Postgres is away. */
   AD_CACHE_TTL_MS: Type.Integer({ default: 60_000, minimum: 0, maximum: 3_600_000 }),
   AD_CACHE_MAX: Type.Integer({ default: 100_000, minimum: 1, maximum: 10_000_000 }),
@@ -75,6 +81,10 @@ export const Config = Type.Object({
   RECONCILE_DRIFT_THRESHOLD: Type.Number({ default: 0.001, minimum: 0, maximum: 1 }),
   /** Warn when more than this share of the windows needed a correction [004:1506]. */
   RECONCILE_ALERT_RATIO: Type.Number({ default: 0.005, minimum: 0, maximum: 1 }),
+  /** Reconciliations (full scans of raw clicks) waiting or running at once; one more is refused (429). */
+  RECONCILE_QUEUE_MAX: Type.Integer({ default: 3, minimum: 1, maximum: 100 }),
+  /** Bearer JWTs of the ads and stats API (`advertiser` or `admin` scope) and reconciliations (`admin`). */
+  ...jwtConfig({ audience: 'sdlab-ads' }),
   /** The worker runs scheduled reconciliations (several workers share them through BullMQ). */
   RECONCILE_ENABLED: Type.Boolean({ default: true }),
 });
@@ -82,6 +92,26 @@ export type Config = Static<typeof Config>;
 
 export const DEFAULT_PORT = 8084;
 export const DEFAULT_WORKER_PORT = 9484;
+
+/** The dedup window: the impression's whole life unless set (and then at least that). */
+export function dedupTtlS(config: Config): number {
+  return config.DEDUP_TTL_S ?? config.IMPRESSION_MAX_AGE_S + config.IMPRESSION_MAX_SKEW_S;
+}
+
+/** Relations between settings that one field cannot express; `production` is the kit's run mode. */
+export function checkConfig(config: Config, mode: 'production' | 'development'): void {
+  const problems: string[] = [];
+  const life = config.IMPRESSION_MAX_AGE_S + config.IMPRESSION_MAX_SKEW_S;
+  if (dedupTtlS(config) < life) {
+    problems.push(
+      `DEDUP_TTL_S (${config.DEDUP_TTL_S}) must cover an impression's life, IMPRESSION_MAX_AGE_S + IMPRESSION_MAX_SKEW_S (${life}): unset it`,
+    );
+  }
+  if (mode === 'production' && config.IMPRESSION_SIGNER === 'on') {
+    problems.push('IMPRESSION_SIGNER=on exposes a development-only impression signer: set it to auto or off');
+  }
+  if (problems.length) throw new ConfigError('ad-click-aggregator', problems);
+}
 
 export function signerEnabled(config: Config): boolean {
   if (config.IMPRESSION_SIGNER === 'auto') return config.IMPRESSION_KEY === DEV_IMPRESSION_KEY;

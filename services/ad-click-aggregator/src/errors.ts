@@ -21,6 +21,12 @@ export const AdClickErrors = {
     'no reconciliation "%s"',
     404,
   ),
+  CannotReconcile: createError('SDLAB_ADCLICK_CANNOT_RECONCILE', 'cannot reconcile this period: %s', 422),
+  ReconcileBusy: createError(
+    'SDLAB_ADCLICK_RECONCILE_BUSY',
+    'already %s reconciliations queued or running; retry later',
+    429,
+  ),
   SignerDisabled: createError(
     'SDLAB_ADCLICK_SIGNER_DISABLED',
     'impression signing is off here (IMPRESSION_SIGNER); the ad server signs impressions',

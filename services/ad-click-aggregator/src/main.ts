@@ -1,9 +1,10 @@
 import { createService, runService } from '@sdlab/service-kit';
+import { JwtVerifier } from '@sdlab/service-kit/auth';
 import type { SocketFactory } from './adapters/kafka.ts';
 import { postgresAdapter } from './adapters/postgres.ts';
 import { redisAdapter } from './adapters/redis.ts';
 import { spoolAdapter } from './adapters/spool.ts';
-import { Config, DEFAULT_PORT } from './config.ts';
+import { Config, checkConfig, DEFAULT_PORT } from './config.ts';
 import { domainPlugin } from './domain/plugin.ts';
 import adRoutes from './routes/ads/index.ts';
 import clickRoutes from './routes/clicks/index.ts';
@@ -25,8 +26,16 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env, deps: AppDe
     config: Config,
     defaults: { PORT: DEFAULT_PORT },
     env,
+    secrets: ['IMPRESSION_KEY', 'JWT_SECRET'],
   });
   const { app, config } = service;
+  checkConfig(config, service.kit.mode);
+  // Advertisers and operators sign in with bearer JWTs; only the click redirect is anonymous.
+  const verifier = new JwtVerifier({
+    secret: config.JWT_SECRET,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+  });
   const now = deps.now ?? Date.now;
 
   await app.register(postgresAdapter, { config });
@@ -36,9 +45,9 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env, deps: AppDe
   await app.register(domainPlugin, { config, now });
 
   await app.register(clickRoutes);
-  await app.register(adRoutes, { config, now });
-  await app.register(topRoutes);
-  await app.register(reconciliationRoutes);
+  await app.register(adRoutes, { config, now, verifier });
+  await app.register(topRoutes, { verifier });
+  await app.register(reconciliationRoutes, { config, verifier });
   return service;
 }
 

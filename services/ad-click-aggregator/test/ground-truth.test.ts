@@ -5,6 +5,7 @@ import { signImpression } from '../src/domain/impression.ts';
 import { buildApp } from '../src/main.ts';
 import { buildWorker } from '../src/worker.ts';
 import {
+  ADMIN,
   createTopics,
   increment,
   metric,
@@ -68,6 +69,7 @@ describe('ground truth', () => {
       for (const adId of ADS) {
         const r = await app.inject({
           method: 'POST',
+          headers: ADMIN,
           url: '/ads',
           payload: { adId, campaignId: 'spring', targetUrl: `https://example.com/${adId}` },
         });
@@ -151,9 +153,10 @@ describe('ground truth', () => {
 
       // The query API reads the same numbers.
       const ad = ADS[0]!;
-      const perMinute = await app.inject(
-        `/ads/${ad}/clicks?granularity=minute&from=${new Date(T0).toISOString()}&to=${new Date(T0 + 20 * MIN).toISOString()}`,
-      );
+      const perMinute = await app.inject({
+        headers: ADMIN,
+        url: `/ads/${ad}/clicks?granularity=minute&from=${new Date(T0).toISOString()}&to=${new Date(T0 + 20 * MIN).toISOString()}`,
+      });
       expect(perMinute.statusCode).toBe(200);
       const wanted = [...expected].filter(([k]) => k.startsWith(`${ad}|`));
       expect(
@@ -161,9 +164,10 @@ describe('ground truth', () => {
           .json()
           .buckets.map((b: { start: string; clicks: number }) => [`${ad}|${b.start}`, b.clicks]),
       ).toEqual(sorted(new Map(wanted)));
-      const perDay = await app.inject(
-        `/ads/${ad}/clicks?granularity=day&from=${new Date(T0 - 12 * 60 * MIN).toISOString()}&to=${new Date(T0 + 12 * 60 * MIN).toISOString()}`,
-      );
+      const perDay = await app.inject({
+        headers: ADMIN,
+        url: `/ads/${ad}/clicks?granularity=day&from=${new Date(T0 - 12 * 60 * MIN).toISOString()}&to=${new Date(T0 + 12 * 60 * MIN).toISOString()}`,
+      });
       expect(perDay.json().total).toBe(wanted.reduce((n, [, c]) => n + c, 0));
 
       const window = T0 + 2 * MIN;
@@ -173,9 +177,9 @@ describe('ground truth', () => {
         .sort((a, b) => b.clicks - a.clicks || (a.adId < b.adId ? 1 : -1))
         .slice(0, 3);
       const top = `/top?granularity=minute&k=3&window=${new Date(window + 5000).toISOString()}`;
-      const seeded = (await app.inject(top)).json();
+      const seeded = (await app.inject({ url: top, headers: ADMIN })).json();
       expect(seeded).toMatchObject({ source: 'postgres', ads: inWindow });
-      const cached = (await app.inject(top)).json();
+      const cached = (await app.inject({ url: top, headers: ADMIN })).json();
       expect(cached).toMatchObject({ source: 'redis', ads: inWindow });
 
       console.info('ground truth observed', { ...sent, windows: expected.size, end });

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEV_JWT_SECRET, JwtIssuer } from '@sdlab/service-kit/auth';
 import type { KafkaFixture, PgFixture, RedisFixture } from '@sdlab/testkit';
 import type { Admin } from 'kafkajs';
 import type pg from 'pg';
@@ -167,3 +168,16 @@ export function rollUp(minutes: Map<string, number>, unitMs: number): Map<string
 }
 
 export const sorted = (m: Map<string, number>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+const issuer = new JwtIssuer({ secret: DEV_JWT_SECRET, issuer: 'sdlab-dev-identity', audience: 'sdlab-ads' });
+
+/** An Authorization header with a development token of these scopes. */
+export async function bearer(
+  scopes: string[],
+  subject = 'test-operator',
+): Promise<{ authorization: string }> {
+  return { authorization: `Bearer ${(await issuer.issue(subject, { scopes })).token}` };
+}
+
+/** Headers of an operator: may register ads, read stats and run reconciliations. */
+export const ADMIN = await bearer(['admin']);

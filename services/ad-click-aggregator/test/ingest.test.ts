@@ -3,7 +3,7 @@ import { describe, expect } from 'vitest';
 import { DEV_IMPRESSION_KEY } from '../src/config.ts';
 import { signImpression } from '../src/domain/impression.ts';
 import { buildApp } from '../src/main.ts';
-import { createTopics, metric, serviceEnv, spoolDir, waitFor } from './helpers.ts';
+import { ADMIN, createTopics, metric, serviceEnv, spoolDir, waitFor } from './helpers.ts';
 
 describe('click ingest', () => {
   test('verifies the signed impression, drops repeats, spools and produces each click once, keyed by ad', async ({
@@ -18,12 +18,14 @@ describe('click ingest', () => {
     try {
       const created = await app.inject({
         method: 'POST',
+        headers: ADMIN,
         url: '/ads',
         payload: { adId: 'ad-1', campaignId: 'spring', targetUrl: 'https://shop.example.com/sale' },
       });
       expect(created.statusCode).toBe(201);
       const signed = await app.inject({
         method: 'POST',
+        headers: ADMIN,
         url: '/ads/ad-1/impressions',
         payload: { count: 2 },
       });
@@ -116,10 +118,16 @@ describe('click ingest', () => {
     try {
       await app.inject({
         method: 'POST',
+        headers: ADMIN,
         url: '/ads',
         payload: { adId: 'ad-1', campaignId: 'c', targetUrl: 'https://example.com/' },
       });
-      const response = await app.inject({ method: 'POST', url: '/ads/ad-1/impressions', payload: {} });
+      const response = await app.inject({
+        method: 'POST',
+        url: '/ads/ad-1/impressions',
+        headers: ADMIN,
+        payload: {},
+      });
       expect(response.statusCode).toBe(404);
       expect(response.json()).toMatchObject({ code: 'SDLAB_ADCLICK_SIGNER_DISABLED' });
     } finally {

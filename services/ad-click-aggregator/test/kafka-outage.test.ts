@@ -5,6 +5,7 @@ import type { SocketFactory } from '../src/adapters/kafka.ts';
 import { buildApp } from '../src/main.ts';
 import { buildWorker } from '../src/worker.ts';
 import {
+  ADMIN,
   createTopics,
   metric,
   serviceEnv,
@@ -66,6 +67,7 @@ describe('Kafka outage at the ingest', () => {
       const target = second?.app ?? app;
       const signed = await target.inject({
         method: 'POST',
+        headers: ADMIN,
         url: '/ads/ad-1/impressions',
         payload: { count: n },
       });
@@ -88,6 +90,7 @@ describe('Kafka outage at the ingest', () => {
     try {
       await app.inject({
         method: 'POST',
+        headers: ADMIN,
         url: '/ads',
         payload: { adId: 'ad-1', campaignId: 'c', targetUrl: 'https://example.com/landing' },
       });

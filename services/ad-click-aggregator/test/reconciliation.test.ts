@@ -4,6 +4,7 @@ import { buildApp } from '../src/main.ts';
 import { buildWorker } from '../src/worker.ts';
 import { ClickPlan } from './generator.ts';
 import {
+  ADMIN,
   createTopics,
   metric,
   serviceEnv,
@@ -62,13 +63,14 @@ describe('reconciliation', () => {
 
       const queued = await app.inject({
         method: 'POST',
+        headers: ADMIN,
         url: '/reconciliations',
         payload: { from: new Date(T0).toISOString(), to: new Date(T0 + 3_600_000).toISOString() },
       });
       expect(queued.statusCode).toBe(202);
       const { id } = queued.json();
       const done = await waitFor('the reconciliation job', async () => {
-        const status = (await app.inject(`/reconciliations/${id}`)).json();
+        const status = (await app.inject({ url: `/reconciliations/${id}`, headers: ADMIN })).json();
         if (status.state === 'failed') throw new Error(status.failedReason);
         return status.state === 'completed' ? status : undefined;
       });

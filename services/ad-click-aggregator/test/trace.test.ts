@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { createTopics, serviceEnv, spoolDir, waitAllCommitted, waitFor } from './helpers.ts';
+import { ADMIN, createTopics, serviceEnv, spoolDir, waitAllCommitted, waitFor } from './helpers.ts';
 import { type RunningProcess, startProcess } from './worker-process.ts';
 
 const SPAN_LOG = fileURLToPath(new URL('./fixtures/instrument-span-log.ts', import.meta.url));
@@ -47,7 +47,7 @@ describe('tracing', () => {
       const post = (path: string, body: unknown) =>
         fetch(`${ingest!.url}${path}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...ADMIN },
           body: JSON.stringify(body),
         });
       expect(

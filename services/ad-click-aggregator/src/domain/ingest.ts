@@ -1,7 +1,7 @@
 import { traceContextCarrier } from '@sdlab/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config.ts';
+import { type Config, dedupTtlS } from '../config.ts';
 import { AdClickErrors, storeUnavailable } from '../errors.ts';
 import type { Keys } from '../keys.ts';
 import type { IngestMetrics } from '../telemetry.ts';
@@ -31,6 +31,7 @@ export type ClickResult = { location: string; outcome: 'recorded' | 'duplicate' 
  */
 export function createClickIngest(deps: IngestDeps) {
   const { config, metrics } = deps;
+  const dedupTtl = dedupTtlS(config);
 
   function reject(reason: ImpressionRejection | 'unknown_ad', adId?: string): never {
     metrics.rejected.inc({ reason });
@@ -70,7 +71,7 @@ export function createClickIngest(deps: IngestDeps) {
       const dedupKey = deps.keys.dedup(impression.id);
       let dedup: SpoolRecord['dedup'] = 'redis';
       try {
-        const first = await deps.redis.set(dedupKey, '1', 'EX', config.DEDUP_TTL_S, 'NX');
+        const first = await deps.redis.set(dedupKey, '1', 'EX', dedupTtl, 'NX');
         if (first === null) {
           metrics.clicks.inc({ outcome: 'duplicate' });
           return { location: ad.targetUrl, outcome: 'duplicate' };

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import type { AggregatorMetrics } from '../telemetry.ts';
 import { ceilTo, floorTo, GRANULARITIES, type Granularity, TABLE } from './granularity.ts';
+import { assertReconcilable } from './reconcile-guard.ts';
 import type { TopK } from './topk.ts';
 
 // The batch layer [004:1495-1502]: recount a past period from the raw clicks, compare with the
@@ -103,6 +104,8 @@ export async function reconcile(
   options: ReconcileOptions,
 ): Promise<ReconcileReport> {
   const { pool, log, metrics } = deps;
+  // Checked again here, when the job runs: partitions may have been dropped since it was queued.
+  await assertReconcilable(pool, period);
   const startedAt = new Date();
   const granularities = {} as Record<Granularity, GranularityReport>;
   const corrections: ReconcileReport['corrections'] = [];

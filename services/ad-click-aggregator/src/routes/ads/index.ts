@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { App } from '@sdlab/service-kit';
+import { BEARER_SECURITY, type JwtVerifier, requireToken } from '@sdlab/service-kit/auth';
 import { type Config, signerEnabled } from '../../config.ts';
 import { GRANULARITY_MS, type Granularity } from '../../domain/granularity.ts';
 import { signImpression } from '../../domain/impression.ts';
+import { STATS_SCOPES } from '../../domain/scopes.ts';
 import { AdClickErrors, storeUnavailable } from '../../errors.ts';
 import {
   AdParams,
@@ -18,17 +20,31 @@ import { ProblemSchema } from '../../schemas/common.ts';
 /** Most buckets one query may span (a week of minutes). */
 export const MAX_BUCKETS = 10_080;
 
-export default async function adRoutes(app: App, opts: { config: Config; now: () => number }) {
+export default async function adRoutes(
+  app: App,
+  opts: { config: Config; now: () => number; verifier: JwtVerifier },
+) {
   const { config } = opts;
+  // Anyone who can register an ad chooses where /c/... redirects: without this, an open redirect.
+  const advertiser = requireToken(opts.verifier, { anyScope: STATS_SCOPES });
 
   app.post(
     '/ads',
     {
+      preHandler: advertiser,
       schema: {
+        security: BEARER_SECURITY,
         tags: ['ads'],
         summary: 'Register an ad and its landing page',
         body: CreateAdBody,
-        response: { 201: AdSchema, 400: ProblemSchema, 409: ProblemSchema, 503: ProblemSchema },
+        response: {
+          201: AdSchema,
+          400: ProblemSchema,
+          401: ProblemSchema,
+          403: ProblemSchema,
+          409: ProblemSchema,
+          503: ProblemSchema,
+        },
       },
     },
     async (request, reply) => {
@@ -47,11 +63,13 @@ export default async function adRoutes(app: App, opts: { config: Config; now: ()
   app.get(
     '/ads/:adId',
     {
+      preHandler: advertiser,
       schema: {
+        security: BEARER_SECURITY,
         tags: ['ads'],
         summary: 'An ad',
         params: AdParams,
-        response: { 200: AdSchema, 404: ProblemSchema },
+        response: { 200: AdSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema },
       },
     },
     async (request) => {
@@ -64,14 +82,21 @@ export default async function adRoutes(app: App, opts: { config: Config; now: ()
   app.post(
     '/ads/:adId/impressions',
     {
+      preHandler: advertiser,
       schema: {
+        security: BEARER_SECURITY,
         tags: ['ads'],
         summary: 'Mint signed impression ids (development only: the ad server does this)',
         description:
           'On only while IMPRESSION_SIGNER allows it (by default: while the key is the public development key).',
         params: AdParams,
         body: SignBody,
-        response: { 200: SignedImpressionsSchema, 404: ProblemSchema },
+        response: {
+          200: SignedImpressionsSchema,
+          401: ProblemSchema,
+          403: ProblemSchema,
+          404: ProblemSchema,
+        },
       },
     },
     async (request) => {
@@ -94,13 +119,21 @@ export default async function adRoutes(app: App, opts: { config: Config; now: ()
   app.get(
     '/ads/:adId/clicks',
     {
+      preHandler: advertiser,
       schema: {
+        security: BEARER_SECURITY,
         tags: ['queries'],
         summary: 'Clicks of one ad per minute, hour or day over [from, to)',
         description: `Reads the pre-computed roll-up of that granularity; at most ${MAX_BUCKETS} windows per query.`,
         params: AdParams,
         querystring: ClicksQuery,
-        response: { 200: ClicksSchema, 400: ProblemSchema, 503: ProblemSchema },
+        response: {
+          200: ClicksSchema,
+          400: ProblemSchema,
+          401: ProblemSchema,
+          403: ProblemSchema,
+          503: ProblemSchema,
+        },
       },
     },
     async (request) => {

@@ -1,6 +1,10 @@
 import type { App } from '@sdlab/service-kit';
+import { BEARER_SECURITY, type JwtVerifier, requireToken } from '@sdlab/service-kit/auth';
+import type { Config } from '../../config.ts';
 import { GRANULARITY_MS } from '../../domain/granularity.ts';
-import { AdClickErrors } from '../../errors.ts';
+import { assertReconcilable } from '../../domain/reconcile-guard.ts';
+import { ADMIN_SCOPE } from '../../domain/scopes.ts';
+import { AdClickErrors, storeUnavailable } from '../../errors.ts';
 import { ProblemSchema } from '../../schemas/common.ts';
 import {
   ReconcileAccepted,
@@ -12,15 +16,28 @@ import {
 /** Longest period one on-demand reconciliation may cover. */
 const MAX_PERIOD_MS = 31 * GRANULARITY_MS.day;
 
-export default async function reconciliationRoutes(app: App) {
+export default async function reconciliationRoutes(
+  app: App,
+  opts: { config: Config; verifier: JwtVerifier },
+) {
+  const admin = requireToken(opts.verifier, { scope: ADMIN_SCOPE });
   app.post(
     '/reconciliations',
     {
+      preHandler: admin,
       schema: {
+        security: BEARER_SECURITY,
         tags: ['reconciliation'],
         summary: 'Recount a period from the raw clicks and correct drifting windows (runs on a worker)',
         body: ReconcileBody,
-        response: { 202: ReconcileAccepted, 400: ProblemSchema },
+        response: {
+          202: ReconcileAccepted,
+          400: ProblemSchema,
+          401: ProblemSchema,
+          403: ProblemSchema,
+          422: ProblemSchema,
+          429: ProblemSchema,
+        },
       },
     },
     async (request, reply) => {
@@ -29,6 +46,17 @@ export default async function reconciliationRoutes(app: App) {
       if (!(from < to)) throw new AdClickErrors.RangeInvalid('from must be before to');
       if (to - from > MAX_PERIOD_MS)
         throw new AdClickErrors.RangeInvalid('the period is longer than 31 days');
+      await assertReconcilable(app.pg, { from, to }).catch((error: unknown) => {
+        if (error instanceof AdClickErrors.CannotReconcile) throw error;
+        throw storeUnavailable('postgres', error);
+      });
+      // Each job is a full scan of the period's raw clicks: a bounded number may wait. (Checked
+      // before the add, so concurrent requests can pass it together: at most a few over.)
+      const counts = await app.reconcileQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      const queued = Object.values(counts).reduce((n, c) => n + c, 0);
+      if (queued >= opts.config.RECONCILE_QUEUE_MAX) {
+        throw Object.assign(new AdClickErrors.ReconcileBusy(queued), { retryAfterSeconds: 60 });
+      }
       const job = await app.reconcileQueue.add(
         'reconcile',
         { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
@@ -41,11 +69,13 @@ export default async function reconciliationRoutes(app: App) {
   app.get(
     '/reconciliations/:id',
     {
+      preHandler: admin,
       schema: {
+        security: BEARER_SECURITY,
         tags: ['reconciliation'],
         summary: 'State and report of a reconciliation',
         params: ReconcileParams,
-        response: { 200: ReconcileStatus, 404: ProblemSchema },
+        response: { 200: ReconcileStatus, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema },
       },
     },
     async (request) => {

@@ -1,18 +1,28 @@
 import type { App } from '@sdlab/service-kit';
+import { BEARER_SECURITY, type JwtVerifier, requireToken } from '@sdlab/service-kit/auth';
 import { floorTo, type Granularity } from '../../domain/granularity.ts';
+import { STATS_SCOPES } from '../../domain/scopes.ts';
 import { storeUnavailable } from '../../errors.ts';
 import { ProblemSchema } from '../../schemas/common.ts';
 import { TopQuery, TopSchema } from '../../schemas/top.ts';
 
-export default async function topRoutes(app: App) {
+export default async function topRoutes(app: App, opts: { verifier: JwtVerifier }) {
   app.get(
     '/top',
     {
+      preHandler: requireToken(opts.verifier, { anyScope: STATS_SCOPES }),
       schema: {
+        security: BEARER_SECURITY,
         tags: ['queries'],
         summary: 'The K most clicked ads of one window',
         querystring: TopQuery,
-        response: { 200: TopSchema, 400: ProblemSchema, 503: ProblemSchema },
+        response: {
+          200: TopSchema,
+          400: ProblemSchema,
+          401: ProblemSchema,
+          403: ProblemSchema,
+          503: ProblemSchema,
+        },
       },
     },
     async (request) => {
