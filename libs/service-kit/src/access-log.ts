@@ -1,4 +1,6 @@
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
+import { requestTraceContext } from './server-span.ts';
 
 /**
  * One access-log line per request, at debug level. At info (the stack's level) requests are not
@@ -11,15 +13,18 @@ export function registerAccessLog(app: FastifyInstance): void {
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url;
     if (route !== '/healthz' && route !== '/readyz' && route !== '/metrics') {
-      request.log.debug(
-        {
-          method: request.method,
-          url: request.url,
-          route,
-          statusCode: reply.statusCode,
-          responseTime: reply.elapsedTime,
-        },
-        'request completed',
+      // The response's finish event runs outside the request's trace: enter it for the trace id.
+      context.with(requestTraceContext(request) ?? ROOT_CONTEXT, () =>
+        request.log.debug(
+          {
+            method: request.method,
+            url: request.url,
+            route,
+            statusCode: reply.statusCode,
+            responseTime: reply.elapsedTime,
+          },
+          'request completed',
+        ),
       );
     }
     done();

@@ -29,7 +29,7 @@ import { registerProblemDetails } from './problem-details.ts';
 import { Readiness } from './readiness.ts';
 import { Resources } from './resources.ts';
 import { modeDefaults, productionProblems, type RunMode, runMode } from './run-mode.ts';
-import { registerServerSpanNaming } from './server-span.ts';
+import { registerServerSpans } from './server-span.ts';
 import { shutdownTelemetry } from './trace-context.ts';
 
 export type App = FastifyInstance<
@@ -191,7 +191,7 @@ export async function createService<P extends TProperties>(options: ServiceOptio
     app.addHook('onClose', async () => admin.close());
   }
   registerAccessLog(app);
-  registerServerSpanNaming(app);
+  registerServerSpans(app);
 
   return {
     app,

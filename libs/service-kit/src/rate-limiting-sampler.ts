@@ -21,6 +21,15 @@ export class RateLimitingSampler implements Sampler {
     this.#tokens = this.#burst;
   }
 
+  /**
+   * Whether the next root span would be sampled, without taking the token: the kit's server span
+   * asks first, so a request that will not be traced costs no span, ids or context at all.
+   */
+  wouldSample(): boolean {
+    this.#refill();
+    return this.#tokens >= 1;
+  }
+
   shouldSample(
     _context: Context,
     _traceId: string,
@@ -29,9 +38,7 @@ export class RateLimitingSampler implements Sampler {
     _attributes: Attributes,
     _links: Link[],
   ): SamplingResult {
-    const now = performance.now();
-    this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#last) * this.#perMs);
-    this.#last = now;
+    this.#refill();
     if (this.#tokens < 1) return { decision: SamplingDecision.NOT_RECORD };
     this.#tokens -= 1;
     return { decision: SamplingDecision.RECORD_AND_SAMPLED };
@@ -39,5 +46,11 @@ export class RateLimitingSampler implements Sampler {
 
   toString(): string {
     return `RateLimitingSampler{${this.perSecond}/s}`;
+  }
+
+  #refill(): void {
+    const now = performance.now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#last) * this.#perMs);
+    this.#last = now;
   }
 }

@@ -13,6 +13,19 @@ export function telemetryConfigured(env: NodeJS.ProcessEnv = process.env): boole
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
+const ROOT_SAMPLER_KEY = Symbol.for('sdlab.telemetry.root-sampler');
+
+/** The rate-limiting root sampler, when the kit chose the sampler (not OTEL_TRACES_SAMPLER). */
+export function setRootSampler(sampler: { wouldSample(): boolean }): void {
+  (globalThis as Record<symbol, unknown>)[ROOT_SAMPLER_KEY] = sampler;
+}
+
+/** Whether a new root trace would be sampled now; true when another sampler decides. */
+export function rootWouldSample(): boolean {
+  const sampler = (globalThis as Record<symbol, { wouldSample(): boolean } | undefined>)[ROOT_SAMPLER_KEY];
+  return sampler ? sampler.wouldSample() : true;
+}
+
 /** Whether this process started the SDK (through the `--import` entry or startTelemetry). */
 export function telemetryStarted(): boolean {
   return (globalThis as Record<symbol, unknown>)[SDK_KEY] !== undefined;
