@@ -1,3 +1,4 @@
+import { apiKeyConfig } from '@sdlab/service-kit/auth';
 import Type, { type Static } from 'typebox';
 
 // The provider's settings, read once by the kit at start-up; nothing else reads process.env.
@@ -28,6 +29,8 @@ export const Config = Type.Object({
   WEBHOOK_MAX_ATTEMPTS: Type.Integer({ default: 8, minimum: 1, maximum: 100 }),
   WEBHOOK_RETRY_BASE_MS: Type.Integer({ default: 200, minimum: 10, maximum: 600_000 }),
   WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, maximum: 60_000 }),
+  /** The merchant's key: `Authorization: Bearer <API_KEY>` on every payment and refund call. */
+  ...apiKeyConfig('dev-payment-provider-api-key'),
   WEBHOOK_POLL_MS: Type.Integer({ default: 250, minimum: 10, maximum: 60_000 }),
 });
 export type Config = Static<typeof Config>;

@@ -1,6 +1,7 @@
 // The payment provider: a local stand-in for a card processor (clearly not a real one). Wiring
 // list: config, Postgres, the webhook dispatcher, routes, start.
 import { createService, runService } from '@sdlab/service-kit';
+import { requireApiKey } from '@sdlab/service-kit/auth';
 import { postgresAdapter } from './adapters/postgres.ts';
 import { Config } from './config.ts';
 import { PaymentsRepository } from './domain/payments.ts';
@@ -17,7 +18,8 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
     config: Config,
     defaults: { PORT: 8086 },
     env,
-    secrets: ['WEBHOOK_SECRET'],
+    secrets: ['WEBHOOK_SECRET', 'API_KEY'],
+    devOnly: ['API_KEY_OPTIONAL'],
   });
   const { app, config, kit } = service;
   await app.register(postgresAdapter, { config });
@@ -40,7 +42,11 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
     kit.resources.add('webhook-dispatcher', () => dispatcher.stop());
   }
 
-  await app.register(paymentRoutes, { config, payments, dispatcher, metrics });
+  // Charges and refunds move money: only the merchant (its API key) may ask for them.
+  await app.register(async (merchant) => {
+    merchant.addHook('onRequest', requireApiKey(config.API_KEY, { optional: config.API_KEY_OPTIONAL }));
+    await merchant.register(paymentRoutes, { config, payments, dispatcher, metrics });
+  });
   await app.ready();
   return service;
 }

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { apiKeyConfig } from '@sdlab/service-kit/auth';
 import Type from 'typebox';
 
 /** The rules committed with the service; the same relative path from src/ and from dist/. */
@@ -34,4 +35,6 @@ export const Config = Type.Object({
   BATCH_MAX: Type.Integer({ default: 1000, minimum: 1, maximum: 10_000 }),
   /** Keys held in memory per rule by the local fallback, and overall by the local cache. */
   LOCAL_MAX_KEYS: Type.Integer({ default: 10_000, minimum: 100, maximum: 10_000_000 }),
+  /** Gateways send `Authorization: Bearer <API_KEY>` with every check and rules read. */
+  ...apiKeyConfig('dev-rate-limiter-api-key'),
 });

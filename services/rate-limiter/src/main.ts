@@ -1,4 +1,5 @@
 import { createService, runService } from '@sdlab/service-kit';
+import { requireApiKey } from '@sdlab/service-kit/auth';
 import { redisAdapter } from './adapters/redis.ts';
 import { Config, RENAMED_CONFIG } from './config.ts';
 import { limiterPlugin } from './domain/limiter.ts';
@@ -15,6 +16,8 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
     env,
     // SIGHUP reloads the rules (the daemon convention); it must never stop the service.
     keepRunningOn: ['SIGHUP'],
+    secrets: ['API_KEY'],
+    devOnly: ['API_KEY_OPTIONAL'],
     renamedConfig: RENAMED_CONFIG,
   });
   const { app, config } = service;
@@ -29,8 +32,12 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
     breakerHalfOpenMs: config.BREAKER_HALF_OPEN_MS,
     maxLocalKeys: config.LOCAL_MAX_KEYS,
   });
-  await app.register(checkRoutes, { batchMax: config.BATCH_MAX });
-  await app.register(ruleRoutes);
+  // Decisions are asked for by gateways acting for their callers, never by the callers themselves.
+  await app.register(async (gateways) => {
+    gateways.addHook('onRequest', requireApiKey(config.API_KEY, { optional: config.API_KEY_OPTIONAL }));
+    await gateways.register(checkRoutes, { batchMax: config.BATCH_MAX });
+    await gateways.register(ruleRoutes);
+  });
   return service;
 }
 
