@@ -38,16 +38,22 @@ describe('Jaeger (real collector and query API)', () => {
       ['--import', INSTRUMENT],
     );
     try {
-      expect((await fetch(`${service.url}/hello/ada`)).status).toBe(200);
+      const echo = await fetch(`${service.url}/echo`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'hi', count: 1 }),
+      });
+      expect(echo.status).toBe(200);
     } finally {
       service.child.kill('SIGTERM'); // shutdown flushes the batch of spans
     }
     expect(await service.exited).toBe(0);
 
-    const traces = await findTraces(endpoints.jaeger!, serviceName, 'GET /hello/:name');
+    // The request's server span and the handler's own span under it.
+    const traces = await findTraces(endpoints.jaeger!, serviceName, 'POST /echo');
     expect(traces).toHaveLength(1);
     const [trace] = traces;
-    const root = trace!.spans.find((s) => s.operationName === 'GET /hello/:name')!;
+    const root = trace!.spans.find((s) => s.operationName === 'POST /echo')!;
     expect(trace!.spans.some((s) => s.references.some((r) => r.spanID === root.spanID))).toBe(true);
   });
 });

@@ -22,6 +22,12 @@ describe('tracing', () => {
     const service = await startExample({ LOG_LEVEL: 'debug' }, ['--import', SPAN_LOG]);
     try {
       expect((await fetch(`${service.url}/hello/ada`)).status).toBe(200);
+      const echo = await fetch(`${service.url}/echo`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'hi', count: 1 }),
+      });
+      expect(echo.status).toBe(200);
       expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
     } finally {
       service.child.kill('SIGTERM');
@@ -37,6 +43,14 @@ describe('tracing', () => {
     // One server span per request: no span per Fastify hook or handler (the route calls nothing).
     const inTrace = spans.filter((s) => s.traceId === server!.traceId);
     expect(inTrace.map((s) => s.span)).toEqual(['GET /hello/:name']);
+
+    // A handler that runs after the body was read (socket events, not the request's) still runs
+    // inside the request's span.
+    const post = spans.find((s) => s.span === 'POST /echo');
+    expect(post, `spans: ${spans.map((s) => s.span).join(', ')}`).toBeDefined();
+    const composed = spans.find((s) => s.span === 'echo.compose');
+    expect(composed?.parentSpanId).toBe(post!.spanId);
+    expect(composed?.traceId).toBe(post!.traceId);
     expect(spans.some((s) => s.span.includes('healthz'))).toBe(false);
 
     const logs = service.lines.filter(
