@@ -14,7 +14,7 @@ export {
   type Service,
   type ServiceOptions,
 } from './create-service.ts';
-export { AuthErrors, KitErrors } from './errors.ts';
+export { AuthErrors, createUnavailableError, KitErrors, type RetryLater } from './errors.ts';
 export { LATENCY_BUCKETS } from './metrics.ts';
 export { PROBLEM_CONTENT_TYPE, type Problem, sendProblem } from './problem-details.ts';
 export { type CheckResult, Readiness, type ReadinessCheck } from './readiness.ts';

@@ -3,6 +3,8 @@ import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import type { KitHost } from './create-service.ts';
 
+export { isPostgresUnavailable } from './retry.ts';
+
 /** What the runner logs through: a service's pino (or Fastify) logger. */
 export type MigrationLog = Pick<FastifyBaseLogger, 'debug' | 'info' | 'warn' | 'error'>;
 

@@ -120,10 +120,12 @@ const RETRIABLE_CODES = new Set([
 ]);
 /** Too many requests, and a proxy or server that is down or overloaded right now. */
 const RETRIABLE_STATUS = new Set([429, 502, 503, 504]);
-// SQLSTATE: 08 connection exception, 40001 serialization failure, 40P01 deadlock, 53300 too many
-// connections, 57P01-57P03 admin/crash shutdown and cannot connect now.
+// SQLSTATE: 08 connection exception, 53300 too many connections, 57P01-57P03 admin/crash shutdown
+// and cannot connect now (the server is out of reach); 40001 serialization failure, 40P01 deadlock
+// (it answered, and the same transaction may pass next time).
 const SQLSTATE = /^[0-9A-Z]{5}$/;
-const RETRIABLE_SQLSTATE = /^(08...|40001|40P01|53300|57P0[1-3])$/;
+const UNREACHABLE_SQLSTATE = /^(08...|53300|57P0[1-3])$/;
+const CONFLICT_SQLSTATE = /^(40001|40P01)$/;
 // pg reports a dropped connection or a pool connect timeout without a code, only in the message;
 // a query on a client whose connection already failed (the server ended it) says so too.
 const PG_CONNECTION_LOST =
@@ -169,11 +171,29 @@ function classify(error: unknown, depth: number): boolean {
   if (typeof status === 'number') return RETRIABLE_STATUS.has(status);
   if (typeof e.code === 'string') {
     if (RETRIABLE_CODES.has(e.code)) return true;
-    if (SQLSTATE.test(e.code)) return RETRIABLE_SQLSTATE.test(e.code);
+    if (SQLSTATE.test(e.code)) return UNREACHABLE_SQLSTATE.test(e.code) || CONFLICT_SQLSTATE.test(e.code);
   }
   if (typeof e.message === 'string' && PG_CONNECTION_LOST.test(e.message)) return true;
   // Node's connect tries every address of a host and reports them together.
   if (Array.isArray(e.errors) && e.errors.some((inner) => classify(inner, depth + 1))) return true;
   // fetch rejects with TypeError('fetch failed') and the socket's error as the cause.
   return classify(e.cause, depth + 1);
+}
+
+/**
+ * The one test for "Postgres is down": the call failed because the server is out of reach (a
+ * refused, dropped or timed-out connection, the pool's connect timeout, SQLSTATE 08, 53300,
+ * 57P01-57P03), not because it refused the statement. A service answers the first with its coded
+ * 503 and lets anything else surface: a bug stays a logged 500, a conflict keeps its own code.
+ */
+export function isPostgresUnavailable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as ErrorLike;
+  if (typeof e.code === 'string') {
+    if (RETRIABLE_CODES.has(e.code)) return true;
+    if (SQLSTATE.test(e.code)) return UNREACHABLE_SQLSTATE.test(e.code);
+  }
+  if (typeof e.message === 'string' && PG_CONNECTION_LOST.test(e.message)) return true;
+  // Node's connect tries every address of a host and reports them together.
+  return Array.isArray(e.errors) && e.errors.some(isPostgresUnavailable);
 }

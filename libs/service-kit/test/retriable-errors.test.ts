@@ -3,7 +3,7 @@ import { freePort, test } from '@sdlab/testkit';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { describe, expect } from 'vitest';
-import { isRetriable } from '../src/retry.ts';
+import { isPostgresUnavailable, isRetriable } from '../src/retry.ts';
 
 // The errors the clients really raise, from real servers (and from a port nobody listens on).
 const failure = (promise: Promise<unknown>) =>
@@ -107,5 +107,48 @@ describe('isRetriable on what the real clients throw', () => {
       mappings: { dynamic: 'strict', properties: { a: { type: 'long' } } },
     });
     expect(isRetriable(await failure(es.client.index({ index, document: { b: 1 } })))).toBe(false);
+  });
+});
+
+describe('isPostgresUnavailable on what pg really throws', () => {
+  test('down: nothing listening, a pool that cannot connect in time, a terminated connection', async ({
+    pg: db,
+  }) => {
+    const port = await freePort();
+    const refused = await failure(
+      new pg.Client({ connectionString: `postgres://x@127.0.0.1:${port}/x` }).connect(),
+    );
+    expect(isPostgresUnavailable(refused)).toBe(true);
+
+    // A pool whose one connection is taken: the next query times out waiting for it.
+    const pool = new pg.Pool({ connectionString: db.url, max: 1, connectionTimeoutMillis: 100 });
+    const held = await pool.connect();
+    try {
+      expect(isPostgresUnavailable(await failure(pool.query('SELECT 1')))).toBe(true);
+    } finally {
+      held.release();
+      await pool.end();
+    }
+
+    const client = new pg.Client({ connectionString: db.url });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await db.pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      expect(isPostgresUnavailable(await failure(client.query('SELECT 1')))).toBe(true);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  });
+
+  test('not down: a refused statement, a constraint, a bug', async ({ pg: db }) => {
+    await db.pool.query('CREATE TABLE u (id int PRIMARY KEY)');
+    await db.pool.query('INSERT INTO u VALUES (1)');
+    expect(isPostgresUnavailable(await failure(db.pool.query('INSERT INTO u VALUES (1)')))).toBe(false);
+    expect(isPostgresUnavailable(await failure(db.pool.query('SELEC 1')))).toBe(false);
+    expect(isPostgresUnavailable(new TypeError("Cannot read properties of undefined (reading 'id')"))).toBe(
+      false,
+    );
   });
 });

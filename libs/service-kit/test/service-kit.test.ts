@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { createUnavailableError } from '../src/index.ts';
 import { buildExample } from './fixtures/example-service.ts';
 
 type Example = Awaited<ReturnType<typeof buildExample>>;
@@ -92,6 +93,33 @@ describe('problem+json', () => {
       instance: '/boom',
     });
     expect(response.body).not.toContain('secret');
+  });
+
+  it('renders a dependency that is down as a coded 503 with Retry-After', async () => {
+    const { app } = await example({ EXAMPLE_DEPENDENCY_UP: 'false' });
+    const response = await app.inject({ method: 'GET', url: '/through-dependency' });
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['retry-after']).toBe('1');
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.json()).toMatchObject({
+      status: 503,
+      code: 'SDLAB_KIT_DEPENDENCY_UNAVAILABLE',
+      title: 'example-dependency is unavailable; try again shortly',
+    });
+  });
+
+  it("builds a service's own coded 503 with its cause and its Retry-After", () => {
+    const Busy = createUnavailableError('SDLAB_EXAMPLE_BUSY', 'the %s queue is full', 5);
+    const cause = new Error('too many');
+    const error = new Busy('upload', { cause });
+    expect(error).toMatchObject({
+      code: 'SDLAB_EXAMPLE_BUSY',
+      statusCode: 503,
+      message: 'the upload queue is full',
+      retryAfterSeconds: 5,
+      cause,
+    });
+    expect(new Busy('upload')).toBeInstanceOf(Busy);
   });
 
   it('renders an unknown route as a 404 problem', async () => {

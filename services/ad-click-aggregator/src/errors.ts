@@ -1,4 +1,5 @@
 import createError from '@fastify/error';
+import { createUnavailableError } from '@sdlab/service-kit';
 
 // The service's coded errors; the kit renders each as problem+json with its code and status.
 export const AdClickErrors = {
@@ -32,14 +33,8 @@ export const AdClickErrors = {
     'impression signing is off here (IMPRESSION_SIGNER); the ad server signs impressions',
     404,
   ),
-  StoreUnavailable: createError(
+  StoreUnavailable: createUnavailableError(
     'SDLAB_ADCLICK_STORE_UNAVAILABLE',
     'the %s store is unavailable; retry shortly',
-    503,
   ),
 };
-
-/** A 503 the kit turns into a Retry-After header. */
-export function storeUnavailable(store: 'postgres' | 'redis', cause: unknown): Error {
-  return Object.assign(new AdClickErrors.StoreUnavailable(store), { retryAfterSeconds: 1, cause });
-}

@@ -1,4 +1,5 @@
 import createError from '@fastify/error';
+import { createUnavailableError } from '@sdlab/service-kit';
 
 // The provider's coded errors; the kit renders each as problem+json with its code and status.
 export const PaymentErrors = {
@@ -13,15 +14,8 @@ export const PaymentErrors = {
     'payment "%s" is %s; only succeeded payments can be refunded',
     409,
   ),
-  Unavailable: createError(
+  Unavailable: createUnavailableError(
     'SDLAB_PAYMENTS_UNAVAILABLE',
     'the processor is unavailable (simulated); nothing was charged, retry with the same Idempotency-Key',
-    503,
   ),
 };
-
-export function unavailable(): Error {
-  const error = new PaymentErrors.Unavailable() as unknown as Error & { retryAfterSeconds: number };
-  error.retryAfterSeconds = 1;
-  return error;
-}

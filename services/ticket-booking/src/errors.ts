@@ -1,4 +1,5 @@
 import createError from '@fastify/error';
+import { createUnavailableError } from '@sdlab/service-kit';
 
 // The service's coded errors; the kit renders each as problem+json with its code and status.
 export const BookingErrors = {
@@ -19,20 +20,17 @@ export const BookingErrors = {
     404,
   ),
   SeatsTaken: createError('SDLAB_BOOKING_SEATS_TAKEN', 'seats already taken: %s', 409),
-  LockUnavailable: createError(
+  LockUnavailable: createUnavailableError(
     'SDLAB_BOOKING_LOCK_UNAVAILABLE',
     'the seat lock service is unavailable; nothing was held, retry shortly',
-    503,
   ),
-  PaymentsUnavailable: createError(
+  PaymentsUnavailable: createUnavailableError(
     'SDLAB_BOOKING_PAYMENTS_UNAVAILABLE',
     'the payment provider could not be asked; nothing was changed, retry shortly',
-    503,
   ),
-  StoreUnavailable: createError(
+  StoreUnavailable: createUnavailableError(
     'SDLAB_BOOKING_STORE_UNAVAILABLE',
     'the booking database is unavailable; nothing was changed, retry shortly',
-    503,
   ),
   HoldNotFound: createError('SDLAB_BOOKING_HOLD_NOT_FOUND', 'no hold with id "%s" for this user', 404),
   HoldNotActive: createError('SDLAB_BOOKING_HOLD_NOT_ACTIVE', 'hold "%s" is %s', 409),
@@ -91,15 +89,14 @@ export const BookingErrors = {
     'the search could not be run with these parameters (a cursor from another query, or a filter out of range)',
     400,
   ),
-  SearchUnavailable: createError(
+  SearchUnavailable: createUnavailableError(
     'SDLAB_BOOKING_SEARCH_UNAVAILABLE',
     'search is unavailable; retry shortly',
-    503,
   ),
-  TooManyStreams: createError(
+  TooManyStreams: createUnavailableError(
     'SDLAB_BOOKING_TOO_MANY_STREAMS',
     'too many waiting-room streams on this instance; poll /status instead, or retry shortly',
-    503,
+    5,
   ),
   NotInQueue: createError(
     'SDLAB_BOOKING_NOT_IN_QUEUE',
@@ -107,17 +104,3 @@ export const BookingErrors = {
     404,
   ),
 };
-
-type Retriable = Error & { retryAfterSeconds: number; cause: unknown };
-
-/** A 503 the kit turns into a Retry-After header. */
-export function unavailable(which: 'lock' | 'store' | 'payments', cause: unknown): Error {
-  const error = (which === 'lock'
-    ? new BookingErrors.LockUnavailable()
-    : which === 'store'
-      ? new BookingErrors.StoreUnavailable()
-      : new BookingErrors.PaymentsUnavailable()) as unknown as Retriable;
-  error.retryAfterSeconds = 1;
-  error.cause = cause;
-  return error;
-}

@@ -1,4 +1,6 @@
 import createError from '@fastify/error';
+import { createUnavailableError } from '@sdlab/service-kit';
+import { isPostgresUnavailable } from '@sdlab/service-kit/postgres';
 
 // The service's coded errors; the kit renders each as problem+json with its code and status.
 export const ShortenerErrors = {
@@ -13,10 +15,9 @@ export const ShortenerErrors = {
   ),
   LinkNotFound: createError('SDLAB_SHORTENER_LINK_NOT_FOUND', 'no link with code "%s"', 404),
   LinkExpired: createError('SDLAB_SHORTENER_LINK_EXPIRED', 'the link "%s" has expired', 410),
-  StoreUnavailable: createError(
+  StoreUnavailable: createUnavailableError(
     'SDLAB_SHORTENER_STORE_UNAVAILABLE',
     'the link store (%s) is unavailable; nothing was saved, retry shortly',
-    503,
   ),
   CodeSpaceExhausted: createError('SDLAB_SHORTENER_CODE_SPACE_EXHAUSTED', 'no short codes are left', 503),
   CodeCollisions: createError(
@@ -26,7 +27,9 @@ export const ShortenerErrors = {
   ),
 };
 
-/** A 503 the kit turns into a Retry-After header. */
-export function storeUnavailable(store: 'postgres' | 'redis', cause: unknown): Error {
-  return Object.assign(new ShortenerErrors.StoreUnavailable(store), { retryAfterSeconds: 1, cause });
+/** "Postgres is down" as the service's 503 (with Retry-After); any other error as it is. */
+export function asStoreError(error: unknown): unknown {
+  return isPostgresUnavailable(error)
+    ? new ShortenerErrors.StoreUnavailable('postgres', { cause: error })
+    : error;
 }

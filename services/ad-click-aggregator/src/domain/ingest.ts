@@ -1,8 +1,9 @@
 import { traceContextCarrier } from '@sdlab/service-kit';
+import { isPostgresUnavailable } from '@sdlab/service-kit/postgres';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import { type Config, dedupTtlS } from '../config.ts';
-import { AdClickErrors, storeUnavailable } from '../errors.ts';
+import { AdClickErrors } from '../errors.ts';
 import type { Keys } from '../keys.ts';
 import type { IngestMetrics } from '../telemetry.ts';
 import type { AdDirectory } from './ads.ts';
@@ -64,7 +65,9 @@ export function createClickIngest(deps: IngestDeps) {
       try {
         ad = await deps.ads.get(impression.adId);
       } catch (error) {
-        throw storeUnavailable('postgres', error);
+        throw isPostgresUnavailable(error)
+          ? new AdClickErrors.StoreUnavailable('postgres', { cause: error })
+          : error;
       }
       if (!ad) reject('unknown_ad', impression.adId);
 

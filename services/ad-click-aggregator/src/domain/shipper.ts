@@ -1,10 +1,14 @@
 import { type Link, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { withTraceContext } from '@sdlab/service-kit';
+import { backoffDelay } from '@sdlab/service-kit/retry';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Producer } from 'kafkajs';
 import { Attr, type IngestMetrics, MAX_LINKS, tracer } from '../telemetry.ts';
 import { encodeClick, type SpoolRecord } from './click-event.ts';
 import type { Spool } from './spool.ts';
+
+/** Ceiling of the first wait after a failed send; it doubles up to `retryMaxMs`. */
+const FIRST_RETRY_MS = 100;
 
 export interface ShipperOptions {
   spool: Spool;
@@ -92,7 +96,11 @@ export class Shipper {
         const broken = this.#producer;
         this.#producer = undefined;
         await broken?.disconnect().catch(() => undefined);
-        await this.#sleep(backoff(failures, this.#o.retryMaxMs));
+        // The kit's backoff without its retry(): this loop never gives up, keeps spool order and
+        // replaces the producer.
+        await this.#sleep(
+          backoffDelay(failures, { baseDelayMs: FIRST_RETRY_MS, maxDelayMs: this.#o.retryMaxMs }),
+        );
       }
     }
   }
@@ -163,11 +171,4 @@ export class Shipper {
     await this.#producer?.disconnect().catch(() => undefined);
     this.#producer = undefined;
   }
-}
-
-// Not the kit's retry(): this loop never gives up, keeps spool order and replaces the producer.
-/** Capped exponential backoff with full jitter between half and all of the step. */
-export function backoff(attempt: number, capMs: number): number {
-  const step = Math.min(capMs, 100 * 2 ** Math.min(attempt - 1, 16));
-  return Math.round(step / 2 + (Math.random() * step) / 2);
 }

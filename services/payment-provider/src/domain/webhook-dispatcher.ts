@@ -3,10 +3,13 @@
 // trace would not continue at the other side).
 import http from 'node:http';
 import { withTraceContext } from '@sdlab/service-kit';
+import { backoffDelay } from '@sdlab/service-kit/retry';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import type { Metrics } from '../telemetry.ts';
 import { SIGNATURE_HEADER, sign } from './signature.ts';
+
+const MAX_RETRY_DELAY_MS = 60_000;
 
 interface Due {
   id: string;
@@ -103,7 +106,12 @@ export class WebhookDispatcher {
       metrics.webhooks.inc({ outcome: 'delivered' });
     } catch (error) {
       const attempts = row.attempts + 1;
-      const backoff = Math.min(60_000, this.#o.retryBaseMs * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
+      // The kit's backoff, but the wait is kept in the row (next_attempt_at), not slept here: the
+      // delivery outlives this process and any instance may take the retry.
+      const backoff = backoffDelay(attempts, {
+        baseDelayMs: this.#o.retryBaseMs,
+        maxDelayMs: MAX_RETRY_DELAY_MS,
+      });
       await pool.query(
         `UPDATE payments.webhook_deliveries
          SET attempts = $2, last_error = $3, next_attempt_at = now() + make_interval(secs => $4::double precision / 1000)

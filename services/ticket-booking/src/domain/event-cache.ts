@@ -1,11 +1,11 @@
 import { trace } from '@opentelemetry/api';
+import { isPostgresUnavailable } from '@sdlab/service-kit/postgres';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
-import { unavailable } from '../errors.ts';
+import { BookingErrors } from '../errors.ts';
 import type { Keys } from '../keys.ts';
 import { Attr, type ServiceMetrics } from '../telemetry.ts';
 import type { CatalogueRepository, EventDetails } from './catalogue.ts';
-import { isConnectionError } from './pg-errors.ts';
 
 /**
  * Cache-aside for event details (the page every buyer of a hot event opens, and every hold reads
@@ -57,7 +57,7 @@ export class EventCache {
       event = await this.#catalogue.getEvent(eventId);
     } catch (error) {
       // A miss while Postgres is away: the coded 503 with Retry-After, not a bare 500.
-      throw isConnectionError(error) ? unavailable('store', error) : error;
+      throw isPostgresUnavailable(error) ? new BookingErrors.StoreUnavailable({ cause: error }) : error;
     }
     this.#record(redisOk ? 'miss' : 'error');
     if (event && redisOk) {

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
-import { inTransaction } from '@sdlab/service-kit/postgres';
+import { inTransaction, isPostgresUnavailable } from '@sdlab/service-kit/postgres';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
-import { BookingErrors, unavailable } from '../errors.ts';
+import { BookingErrors } from '../errors.ts';
 import { Attr, type ServiceMetrics } from '../telemetry.ts';
 import type { EventCache } from './event-cache.ts';
-import { isConnectionError } from './pg-errors.ts';
 import type { SeatLocks } from './seat-locks.ts';
 import {
   type HeldSeat,
@@ -126,7 +125,7 @@ export class HoldService {
       if (isCodedError(error)) throw error;
       if (this.#redisPolicy === 'fail-closed') {
         this.#metrics.holds.inc({ outcome: 'unavailable' });
-        throw unavailable('lock', error);
+        throw new BookingErrors.LockUnavailable({ cause: error });
       }
       this.#metrics.lockBypass.inc();
       span?.setAttribute(Attr.lockMode, 'db-only');
@@ -145,7 +144,7 @@ export class HoldService {
       return result;
     } catch (error) {
       if (locked) await this.#locks.release(eventId, seatIds, holdId).catch(() => undefined);
-      if (isConnectionError(error)) throw unavailable('store', error);
+      if (isPostgresUnavailable(error)) throw new BookingErrors.StoreUnavailable({ cause: error });
       throw error;
     }
   }

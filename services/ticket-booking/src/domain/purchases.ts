@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { trace } from '@opentelemetry/api';
-import { inTransaction } from '@sdlab/service-kit/postgres';
+import { inTransaction, isPostgresUnavailable } from '@sdlab/service-kit/postgres';
 import { retry } from '@sdlab/service-kit/retry';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
@@ -10,10 +10,9 @@ import {
   type PaymentProvider,
   PaymentUnknownError,
 } from '../adapters/payment-provider.ts';
-import { BookingErrors, unavailable } from '../errors.ts';
+import { BookingErrors } from '../errors.ts';
 import { Attr, type ServiceMetrics } from '../telemetry.ts';
 import { type Hold, toHold } from './holds.ts';
-import { isConnectionError } from './pg-errors.ts';
 import {
   insertPending,
   keyInUse,
@@ -123,7 +122,7 @@ export class PurchaseService {
   }): Promise<ConfirmResult> {
     // Nothing is charged before step 1 commits, so an unreachable database here is a clean 503.
     const started = await this.#begin(request).catch((error: unknown) => {
-      if (isConnectionError(error)) throw unavailable('store', error);
+      if (isPostgresUnavailable(error)) throw new BookingErrors.StoreUnavailable({ cause: error });
       // Two holds bought at once under one key: the loser's INSERT meets the winner's row.
       if (isUniqueViolation(error, 'purchases_user_id_idempotency_key_key'))
         throw new BookingErrors.IdempotencyKeyReused();
@@ -317,7 +316,7 @@ export class PurchaseService {
     const recorded = await this.#provider
       .findByIdempotencyKey(paymentKey(payment.reference))
       .catch((error) => {
-        throw unavailable('payments', error);
+        throw new BookingErrors.PaymentsUnavailable({ cause: error });
       });
     if (!recorded || recorded.id !== payment.id || recorded.reference !== payment.reference)
       return 'mismatch';

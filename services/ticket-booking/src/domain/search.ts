@@ -70,13 +70,7 @@ export class EventSearch {
         // error's cause, the client gets a coded 400.
         throw Object.assign(new BookingErrors.SearchRefused(), { cause: error });
       }
-      const wrapped = new BookingErrors.SearchUnavailable() as unknown as Error & {
-        retryAfterSeconds: number;
-        cause: unknown;
-      };
-      wrapped.retryAfterSeconds = 1;
-      wrapped.cause = error;
-      throw wrapped;
+      throw new BookingErrors.SearchUnavailable({ cause: error });
     }
   }
 }

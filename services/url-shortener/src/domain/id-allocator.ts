@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
-import { storeUnavailable } from '../errors.ts';
+import { ShortenerErrors } from '../errors.ts';
 import { reseedIdCounter, reserveIdBlock } from '../scripts/index.ts';
 import type { ServiceMetrics } from '../telemetry.ts';
 import type { IdHighWater } from './id-high-water.ts';
@@ -124,12 +124,11 @@ export class IdAllocator {
           this.#metrics.idBlocksRefused.inc();
           this.#floor = Math.max(this.#floor, claim.high);
           if (refused + 1 >= MAX_REFUSED_BLOCKS) {
-            throw storeUnavailable(
-              'redis',
-              new Error(
+            throw new ShortenerErrors.StoreUnavailable('redis', {
+              cause: new Error(
                 `${MAX_REFUSED_BLOCKS} ID blocks in a row were below the high-water mark ${claim.high}`,
               ),
-            );
+            });
           }
         }
       } catch (error) {
@@ -168,6 +167,6 @@ async function fromRedis<T>(call: Promise<T>): Promise<T> {
   try {
     return await call;
   } catch (error) {
-    throw storeUnavailable('redis', error);
+    throw new ShortenerErrors.StoreUnavailable('redis', { cause: error });
   }
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { asStoreError } from './pg-errors.ts';
+import { asStoreError } from '../errors.ts';
 
 const READ = 'SELECT high FROM shortener.id_high_water';
 const RAISE = 'UPDATE shortener.id_high_water SET high = GREATEST(high, $1) RETURNING high';

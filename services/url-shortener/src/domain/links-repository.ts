@@ -1,7 +1,7 @@
 import { withClient } from '@sdlab/service-kit/postgres';
 import type pg from 'pg';
+import { asStoreError } from '../errors.ts';
 import type { ServiceMetrics } from '../telemetry.ts';
-import { asStoreError } from './pg-errors.ts';
 
 /** What the redirect path needs to know about a code (and what the caches hold). */
 export interface CachedLink {

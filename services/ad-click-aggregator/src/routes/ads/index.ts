@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { App } from '@sdlab/service-kit';
 import { BEARER_SECURITY, type JwtVerifier, requireToken } from '@sdlab/service-kit/auth';
+import { isPostgresUnavailable } from '@sdlab/service-kit/postgres';
 import { type Config, signerEnabled } from '../../config.ts';
 import { GRANULARITY_MS, type Granularity } from '../../domain/granularity.ts';
 import { signImpression } from '../../domain/impression.ts';
 import { STATS_SCOPES } from '../../domain/scopes.ts';
-import { AdClickErrors, storeUnavailable } from '../../errors.ts';
+import { AdClickErrors } from '../../errors.ts';
 import {
   AdParams,
   AdSchema,
@@ -52,7 +53,9 @@ export default async function adRoutes(
       const ad = await app.ads
         .create({ adId, campaignId: request.body.campaignId, targetUrl: request.body.targetUrl })
         .catch((error: unknown) => {
-          throw storeUnavailable('postgres', error);
+          throw isPostgresUnavailable(error)
+            ? new AdClickErrors.StoreUnavailable('postgres', { cause: error })
+            : error;
         });
       if (!ad) throw new AdClickErrors.AdExists(adId);
       app.adDirectory.forget(adId);
@@ -148,7 +151,9 @@ export default async function adRoutes(
         app.clickQueries.clicksForAd(request.params.adId, g, from, to),
         app.clickQueries.finalBefore(),
       ]).catch((error: unknown) => {
-        throw storeUnavailable('postgres', error);
+        throw isPostgresUnavailable(error)
+          ? new AdClickErrors.StoreUnavailable('postgres', { cause: error })
+          : error;
       });
       return {
         adId: request.params.adId,

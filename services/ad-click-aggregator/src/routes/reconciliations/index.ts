@@ -1,10 +1,11 @@
 import type { App } from '@sdlab/service-kit';
 import { BEARER_SECURITY, type JwtVerifier, requireToken } from '@sdlab/service-kit/auth';
+import { isPostgresUnavailable } from '@sdlab/service-kit/postgres';
 import type { Config } from '../../config.ts';
 import { GRANULARITY_MS } from '../../domain/granularity.ts';
 import { assertReconcilable } from '../../domain/reconcile-guard.ts';
 import { ADMIN_SCOPE } from '../../domain/scopes.ts';
-import { AdClickErrors, storeUnavailable } from '../../errors.ts';
+import { AdClickErrors } from '../../errors.ts';
 import { ProblemSchema } from '../../schemas/common.ts';
 import {
   ReconcileAccepted,
@@ -47,8 +48,9 @@ export default async function reconciliationRoutes(
       if (to - from > MAX_PERIOD_MS)
         throw new AdClickErrors.RangeInvalid('the period is longer than 31 days');
       await assertReconcilable(app.pg, { from, to }).catch((error: unknown) => {
-        if (error instanceof AdClickErrors.CannotReconcile) throw error;
-        throw storeUnavailable('postgres', error);
+        throw isPostgresUnavailable(error)
+          ? new AdClickErrors.StoreUnavailable('postgres', { cause: error })
+          : error;
       });
       // Each job is a full scan of the period's raw clicks: a bounded number may wait. (Checked
       // before the add, so concurrent requests can pass it together: at most a few over.)

@@ -1,8 +1,9 @@
 import type { App } from '@sdlab/service-kit';
 import { BEARER_SECURITY, type JwtVerifier, requireToken } from '@sdlab/service-kit/auth';
+import { isPostgresUnavailable } from '@sdlab/service-kit/postgres';
 import { floorTo, type Granularity } from '../../domain/granularity.ts';
 import { STATS_SCOPES } from '../../domain/scopes.ts';
-import { storeUnavailable } from '../../errors.ts';
+import { AdClickErrors } from '../../errors.ts';
 import { ProblemSchema } from '../../schemas/common.ts';
 import { TopQuery, TopSchema } from '../../schemas/top.ts';
 
@@ -31,7 +32,9 @@ export default async function topRoutes(app: App, opts: { verifier: JwtVerifier 
       const result = await app.topK
         .top(g, windowStart, request.query.k ?? 10, request.query.source ?? 'auto')
         .catch((error: unknown) => {
-          throw storeUnavailable('postgres', error);
+          throw isPostgresUnavailable(error)
+            ? new AdClickErrors.StoreUnavailable('postgres', { cause: error })
+            : error;
         });
       return { granularity: g, windowStart: new Date(windowStart).toISOString(), ...result };
     },

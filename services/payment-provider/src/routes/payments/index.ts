@@ -6,7 +6,7 @@ import type { Config } from '../../config.ts';
 import { decide, latencyMs } from '../../domain/behaviour.ts';
 import { fingerprint, type PaymentsRepository } from '../../domain/payments.ts';
 import type { WebhookDispatcher } from '../../domain/webhook-dispatcher.ts';
-import { PaymentErrors, unavailable } from '../../errors.ts';
+import { PaymentErrors } from '../../errors.ts';
 import {
   ChargeBody,
   IdempotencyKeyHeader,
@@ -62,7 +62,7 @@ export async function paymentRoutes(app: App, opts: PaymentRoutesOptions): Promi
       });
       if (decision.kind === 'unavailable') {
         metrics.unavailable.inc();
-        throw unavailable();
+        throw new PaymentErrors.Unavailable();
       }
       await sleep(latencyMs(config.PAYMENT_LATENCY_MS, config.PAYMENT_LATENCY_JITTER_MS));
       const result = await payments.charge(key, body, decision, {

@@ -12,10 +12,6 @@ function withoutToken(state: State): object {
   return state.status === 'admitted' ? { status: state.status, expiresAt: state.expiresAt } : state;
 }
 
-function tooManyStreams(): Error {
-  return Object.assign(new BookingErrors.TooManyStreams(), { retryAfterSeconds: 5 });
-}
-
 /**
  * Join, poll, or stream one's place in a hot event's waiting room. The stream is Server-Sent
  * Events: one-way, plain HTTP, reconnects by itself (`retry:`), which is all a queue position
@@ -96,7 +92,7 @@ export async function waitingRoomRoutes(app: App): Promise<void> {
       const { userId } = request.query;
       await requireRoom(eventId);
       // Each stream holds a socket and polls Redis for up to an hour: a bounded number per instance.
-      if (open.size >= config.WAITING_ROOM_MAX_STREAMS) throw tooManyStreams();
+      if (open.size >= config.WAITING_ROOM_MAX_STREAMS) throw new BookingErrors.TooManyStreams();
       let state: State = await waitingRoom.status(eventId, userId);
       reply.hijack();
       const res = reply.raw;

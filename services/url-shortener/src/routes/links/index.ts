@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { createLinkLimit } from '../../domain/rate-limit.ts';
-import { ShortenerErrors, storeUnavailable } from '../../errors.ts';
+import { ShortenerErrors } from '../../errors.ts';
 import { CodeParams, ProblemSchema } from '../../schemas/common.ts';
 import { CreateLinkBody, CreateLinkHeaders, LinkSchema, LinkStatsSchema } from '../../schemas/links.ts';
 
@@ -53,7 +53,7 @@ export const linkRoutes: FastifyPluginAsyncTypebox = async (app) => {
       try {
         uniqueVisitors = await app.redis.pfcount(app.keys.visitors(code));
       } catch (error) {
-        throw storeUnavailable('redis', error);
+        throw new ShortenerErrors.StoreUnavailable('redis', { cause: error });
       }
       return {
         code,
