@@ -1,3 +1,4 @@
+import { jwtConfig } from '@sdlab/service-kit/auth';
 import Type, { type Static } from 'typebox';
 
 // The service's settings, read once by the kit at start-up (src/main.ts and src/worker.ts).
@@ -34,8 +35,11 @@ export const Config = Type.Object({
   /** How often Elasticsearch makes new writes searchable; part of the index lag (~1 s [004:521]). */
   SEARCH_REFRESH_INTERVAL: Type.String({ default: '1s', pattern: '^(-1|\\d+(ms|s))$' }),
 
-  /** Bearer token of the admin endpoints (catalogue writes). */
-  ADMIN_TOKEN: Type.String({ default: 'dev-admin-token-change-me', minLength: 16, maxLength: 256 }),
+  /**
+   * Who a request acts for: an HS256 access token (kit's JwtVerifier) whose subject is the user;
+   * catalogue writes need its `admin` scope. The committed secret is refused in production.
+   */
+  ...jwtConfig({ audience: 'ticket-booking' }),
 
   /** Per user: a burst of this many holds, purchases and waiting-room joins ... */
   USER_RATE_LIMIT_CAPACITY: Type.Integer({ default: 20, minimum: 1, maximum: 100_000 }),

@@ -3,7 +3,6 @@ import { createUnavailableError } from '@sdlab/service-kit';
 
 // The service's coded errors; the kit renders each as problem+json with its code and status.
 export const BookingErrors = {
-  Unauthorized: createError('SDLAB_BOOKING_UNAUTHORIZED', 'a valid admin bearer token is required', 401),
   VenueNotFound: createError('SDLAB_BOOKING_VENUE_NOT_FOUND', 'no venue with id "%s"', 404),
   EventNotFound: createError('SDLAB_BOOKING_EVENT_NOT_FOUND', 'no event with id "%s"', 404),
   EventNotOnSale: createError('SDLAB_BOOKING_EVENT_NOT_ON_SALE', 'event "%s" is %s', 409),

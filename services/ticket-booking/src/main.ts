@@ -23,6 +23,8 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
     config: Config,
     defaults: { PORT: 8085 },
     env,
+    // Committed development values: a production start with any of them exits 1 naming it.
+    secrets: ['JWT_SECRET', 'PAYMENT_WEBHOOK_SECRET', 'WAITING_ROOM_SECRET'],
   });
   const { app, config } = service;
 

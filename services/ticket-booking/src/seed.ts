@@ -5,11 +5,14 @@
 //   pnpm --filter @sdlab/ticket-booking seed                      # 1000 events, a few million seats
 //   SEED_EVENTS=100 SEED_BASE_URL=http://127.0.0.1:8085 pnpm --filter @sdlab/ticket-booking seed
 import { loadConfig } from '@sdlab/service-kit';
+import { JwtIssuer, jwtConfig } from '@sdlab/service-kit/auth';
 import Type from 'typebox';
+import { ADMIN_SCOPE } from './routes/admin/index.ts';
 
 const SeedConfig = Type.Object({
   SEED_BASE_URL: Type.String({ default: 'http://127.0.0.1:8085', format: 'uri' }),
-  ADMIN_TOKEN: Type.String({ default: 'dev-admin-token-change-me', minLength: 16 }),
+  /** The service's token settings: the seed signs itself an admin token with them. */
+  ...jwtConfig({ audience: 'ticket-booking' }),
   SEED_VENUES: Type.Integer({ default: 60, minimum: 1, maximum: 10_000 }),
   SEED_EVENTS: Type.Integer({ default: 1000, minimum: 1, maximum: 1_000_000 }),
   SEED_CONCURRENCY: Type.Integer({ default: 4, minimum: 1, maximum: 64 }),
@@ -198,7 +201,13 @@ async function main(): Promise<void> {
   const config = loadConfig('ticket-booking-seed', SeedConfig, process.env);
   const r = prng(config.SEED_RANDOM_SEED);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(r() * items.length)]!;
-  const headers = { authorization: `Bearer ${config.ADMIN_TOKEN}`, 'content-type': 'application/json' };
+  const issuer = new JwtIssuer({
+    secret: config.JWT_SECRET,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+  });
+  const { token } = await issuer.issue('seed', { scopes: [ADMIN_SCOPE], ttlS: 6 * 3600 });
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const post = async (path: string, body: unknown) => {
     const res = await fetch(`${config.SEED_BASE_URL}${path}`, {
       method: 'POST',

@@ -19,6 +19,8 @@ export async function buildWorker(env: NodeJS.ProcessEnv = process.env) {
     config: Config,
     defaults: { PORT: 9485 },
     env,
+    // Committed development values: a production start with any of them exits 1 naming it.
+    secrets: ['JWT_SECRET', 'PAYMENT_WEBHOOK_SECRET', 'WAITING_ROOM_SECRET'],
     kind: 'worker',
   });
   const { app, config, kit } = service;

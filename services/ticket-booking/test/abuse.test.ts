@@ -1,15 +1,16 @@
 import type { AddressInfo } from 'node:net';
+import { JwtIssuer } from '@sdlab/service-kit/auth';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { bookingEnv, createEvent, startBooking, user } from './helpers.ts';
+import { admin, bookingEnv, createEvent, startBooking, user } from './helpers.ts';
 
 type App = Awaited<ReturnType<typeof startBooking>>['app'];
 
-function hold(app: App, eventId: string, userId: string, seatIds: number[], token?: string) {
+async function hold(app: App, eventId: string, userId: string, seatIds: number[], token?: string) {
   return app.inject({
     method: 'POST',
     url: `/events/${eventId}/holds`,
-    headers: { ...user(userId), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: { ...(await user(userId)), ...(token ? { 'x-waiting-room-token': token } : {}) },
     payload: { seatIds },
   });
 }
@@ -30,6 +31,55 @@ async function readUntil(res: Response, event: string): Promise<Record<string, u
     await reader.cancel().catch(() => undefined);
   }
 }
+
+describe('identity', () => {
+  test('a user is who a verified token says, never a header; cancelling an event needs the admin scope', async ({
+    pg,
+    redis,
+    es,
+  }) => {
+    const { app } = await startBooking(bookingEnv({ pg, redis, es }));
+    try {
+      const { event, seatIds } = await createEvent(app);
+      const attempts = [
+        { 'x-user-id': 'mallory' },
+        { authorization: 'Bearer not-a-token' },
+        // Signed with another key (the committed default of another deployment, say).
+        {
+          authorization: `Bearer ${(await new JwtIssuer({ secret: 'x'.repeat(40), issuer: 'sdlab-dev-identity', audience: 'ticket-booking' }).issue('mallory')).token}`,
+        },
+      ];
+      for (const headers of attempts) {
+        const res = await app.inject({
+          method: 'POST',
+          url: `/events/${event.id}/holds`,
+          headers,
+          payload: { seatIds: [seatIds[0]] },
+        });
+        expect(res.statusCode).toBe(401);
+        expect(res.json().code).toBe('SDLAB_AUTH_UNAUTHENTICATED');
+      }
+      const held = await hold(app, event.id, 'alice', [seatIds[0]!]);
+      expect(held.json().hold.userId).toBe('alice');
+      // Someone else's token does not reach alice's hold.
+      const peek = await app.inject({ url: `/holds/${held.json().hold.id}`, headers: await user('bob') });
+      expect(peek.statusCode).toBe(404);
+
+      const cancelEvent = (headers: Record<string, string>) =>
+        app.inject({
+          method: 'PATCH',
+          url: `/admin/events/${event.id}`,
+          headers,
+          payload: { status: 'CANCELLED' },
+        });
+      expect((await cancelEvent(await user('alice'))).statusCode).toBe(403);
+      expect((await cancelEvent({ authorization: 'Bearer dev-admin-token-change-me' })).statusCode).toBe(401);
+      expect((await cancelEvent(admin)).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
 
 describe('one caller cannot take everything', () => {
   test('a user has at most HOLD_MAX_ACTIVE_PER_USER open holds, even when they all arrive at once', async ({
@@ -58,7 +108,7 @@ describe('one caller cannot take everything', () => {
       // Another user is not affected; a cancelled hold frees a place.
       expect((await hold(app, event.id, 'someone-else', [seatIds[20]!])).statusCode).toBe(201);
       const mine = answers.find((r) => r.statusCode === 201)!.json().hold.id;
-      await app.inject({ method: 'DELETE', url: `/holds/${mine}`, headers: user('hoarder') });
+      await app.inject({ method: 'DELETE', url: `/holds/${mine}`, headers: await user('hoarder') });
       expect((await hold(app, event.id, 'hoarder', [seatIds[21]!])).statusCode).toBe(201);
     } finally {
       await app.close();
@@ -95,7 +145,11 @@ describe('one caller cannot take everything', () => {
       const { event, seatIds } = await createEvent(app, { waitingRoom: true });
       const join = async (u: string) =>
         (
-          await app.inject({ method: 'POST', url: `/events/${event.id}/waiting-room/join`, headers: user(u) })
+          await app.inject({
+            method: 'POST',
+            url: `/events/${event.id}/waiting-room/join`,
+            headers: await user(u),
+          })
         ).json();
       await join('u1');
       await join('u2');
@@ -133,7 +187,7 @@ describe('one caller cannot take everything', () => {
       await app.inject({
         method: 'POST',
         url: `/events/${event.id}/waiting-room/join`,
-        headers: user('victim'),
+        headers: await user('victim'),
       });
       await app.booking.waitingRoom.admit(event.id);
       const spy = await fetch(`${base}/events/${event.id}/waiting-room/stream?userId=victim`);
@@ -142,7 +196,11 @@ describe('one caller cannot take everything', () => {
       expect(admitted).not.toHaveProperty('accessToken');
 
       for (const u of ['w1', 'w2', 'w3']) {
-        await app.inject({ method: 'POST', url: `/events/${event.id}/waiting-room/join`, headers: user(u) });
+        await app.inject({
+          method: 'POST',
+          url: `/events/${event.id}/waiting-room/join`,
+          headers: await user(u),
+        });
       }
       for (const u of ['w1', 'w2']) {
         const res = await fetch(`${base}/events/${event.id}/waiting-room/stream?userId=${u}`);

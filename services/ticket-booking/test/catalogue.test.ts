@@ -13,7 +13,7 @@ describe('catalogue', () => {
       const payload = { name: 'V', city: 'Nantes', sections: [{ name: 'A', rows: 1, seatsPerRow: 1 }] };
       const none = await app.inject({ method: 'POST', url: '/admin/venues', payload });
       expect(none.statusCode).toBe(401);
-      expect(none.json().code).toBe('SDLAB_BOOKING_UNAUTHORIZED');
+      expect(none.json().code).toBe('SDLAB_AUTH_UNAUTHENTICATED');
       const wrong = await app.inject({
         method: 'POST',
         url: '/admin/venues',

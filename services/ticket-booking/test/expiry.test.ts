@@ -19,7 +19,7 @@ describe('hold expiry', () => {
       const first = await app.inject({
         method: 'POST',
         url: `/events/${event.id}/holds`,
-        headers: user('ann'),
+        headers: await user('ann'),
         payload: { seatIds: seats },
       });
       expect(first.statusCode).toBe(201);
@@ -41,7 +41,7 @@ describe('hold expiry', () => {
       const again = await app.inject({
         method: 'POST',
         url: `/events/${event.id}/holds`,
-        headers: user('ben'),
+        headers: await user('ben'),
         payload: { seatIds: seats },
       });
       expect(again.statusCode).toBe(201);
@@ -49,7 +49,7 @@ describe('hold expiry', () => {
       const late = await app.inject({
         method: 'POST',
         url: `/holds/${holdId}/purchase`,
-        headers: { ...user('ann'), 'idempotency-key': 'late-key-00001' },
+        headers: { ...(await user('ann')), 'idempotency-key': 'late-key-00001' },
         payload: {},
       });
       expect(late.statusCode).toBe(410);

@@ -1,11 +1,22 @@
 import { buildApp as buildProvider } from '@sdlab/payment-provider';
 import type { App } from '@sdlab/service-kit';
+import { DEV_JWT_SECRET, JwtIssuer } from '@sdlab/service-kit/auth';
 import { type EsFixture, freePort, type PgFixture, type RedisFixture } from '@sdlab/testkit';
 import { buildApp } from '../src/main.ts';
+import { ADMIN_SCOPE } from '../src/routes/admin/index.ts';
 
-export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const WEBHOOK_SECRET = 'test-webhook-secret-0123456789';
-export const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+/** Signs access tokens as an identity provider would, with the service's development settings. */
+const issuer = new JwtIssuer({
+  secret: DEV_JWT_SECRET,
+  issuer: 'sdlab-dev-identity',
+  audience: 'ticket-booking',
+});
+/** Headers of an operator: a token with the admin scope. */
+export const admin = {
+  authorization: `Bearer ${(await issuer.issue('test-admin', { scopes: [ADMIN_SCOPE] })).token}`,
+};
 
 /** The booking service's environment for one test: its own database, key prefix and index. */
 export function bookingEnv(
@@ -18,7 +29,6 @@ export function bookingEnv(
     REDIS_KEY_PREFIX: fx.redis.prefix,
     ELASTICSEARCH_URL: fx.es.url,
     SEARCH_INDEX: fx.es.index('events'),
-    ADMIN_TOKEN,
     PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PG_POOL_MAX: '8',
@@ -150,8 +160,13 @@ export async function until<T>(
   }
 }
 
-export function user(id: string) {
-  return { 'x-user-id': id };
+/** Headers of a request acting for user `id`: a valid access token for them. */
+export async function user(id: string): Promise<{ authorization: string }> {
+  return { authorization: `Bearer ${await userToken(id)}` };
+}
+
+export async function userToken(id: string): Promise<string> {
+  return (await issuer.issue(id)).token;
 }
 
 export interface Span {

@@ -20,7 +20,7 @@ describe('inputs out of range', () => {
         app.inject({
           method: 'POST',
           url: `/events/${event.id}/holds`,
-          headers: user('ivy'),
+          headers: await user('ivy'),
           payload: { seatIds: [1e30] },
         }),
       ];

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { expect } from 'vitest';
+import { user } from './helpers.ts';
 
 export interface BuyerReport {
   counts: Record<string, number>;
@@ -49,12 +50,13 @@ export async function runBuyers(options: {
   async function buyer(i: number) {
     const base = urls[i % urls.length]!;
     const userId = `buyer-${i}`;
+    const auth = await user(userId);
     const size = Math.random() < 0.6 ? 1 : 2 + Math.floor(Math.random() * 3);
     const start = Math.floor(Math.random() * (seatIds.length - size + 1));
     const wanted = seatIds.slice(start, start + size);
     const hold = await call(`${base}/events/${eventId}/holds`, {
       method: 'POST',
-      headers: { 'x-user-id': userId },
+      headers: auth,
       body: JSON.stringify({ seatIds: wanted }),
     });
     if (hold.status !== 201) {
@@ -69,7 +71,7 @@ export async function runBuyers(options: {
       const confirm = () =>
         call(`${urls[(i + 1) % urls.length]}/holds/${holdId}/purchase`, {
           method: 'POST',
-          headers: { 'x-user-id': userId, 'idempotency-key': key },
+          headers: { ...auth, 'idempotency-key': key },
           body: JSON.stringify({ paymentMethod: 'pm_card_visa' }),
         });
       // One in five buyers double-clicks: two confirms with the same key, at once, on both instances.
@@ -82,7 +84,7 @@ export async function runBuyers(options: {
     } else if (action < 0.8) {
       const cancel = await call(`${base}/holds/${holdId}`, {
         method: 'DELETE',
-        headers: { 'x-user-id': userId },
+        headers: auth,
       });
       bump(cancel.status === 200 ? 'cancels' : 'cancelsRefused');
     } else {

@@ -44,7 +44,7 @@ async function purchaseThrough(
     const held = await app.inject({
       method: 'POST',
       url: `/events/${event.id}/holds`,
-      headers: user('kim'),
+      headers: await user('kim'),
       payload: { seatIds: [seatIds[0]] },
     });
     const started = performance.now();
@@ -52,7 +52,7 @@ async function purchaseThrough(
       app.inject({
         method: 'POST',
         url: `/holds/${held.json().hold.id}/purchase`,
-        headers: { ...user('kim'), 'idempotency-key': 'client-key-0001' },
+        headers: { ...(await user('kim')), 'idempotency-key': 'client-key-0001' },
         payload: { paymentMethod: 'pm_card_visa' },
       }),
       new Promise<never>((_, reject) =>

@@ -8,18 +8,24 @@ async function hold(stack: Stack, eventId: string, userId: string, seatIds: numb
   const res = await stack.app.inject({
     method: 'POST',
     url: `/events/${eventId}/holds`,
-    headers: user(userId),
+    headers: await user(userId),
     payload: { seatIds },
   });
   if (res.statusCode !== 201) throw new Error(`hold: ${res.statusCode} ${res.body}`);
   return res.json().hold.id as string;
 }
 
-function purchase(stack: Stack, holdId: string, userId: string, key: string, paymentMethod = 'pm_card_visa') {
+async function purchase(
+  stack: Stack,
+  holdId: string,
+  userId: string,
+  key: string,
+  paymentMethod = 'pm_card_visa',
+) {
   return stack.app.inject({
     method: 'POST',
     url: `/holds/${holdId}/purchase`,
-    headers: { ...user(userId), 'idempotency-key': key },
+    headers: { ...(await user(userId)), 'idempotency-key': key },
     payload: { paymentMethod },
   });
 }
@@ -60,7 +66,10 @@ describe('purchase races', () => {
       expect(other.json().code).toBe('SDLAB_BOOKING_IDEMPOTENCY_KEY_MISMATCH');
       // The first charge went through: its webhook confirms the purchase, nothing is refunded.
       await until('the webhook to confirm the purchase', async () => {
-        const res = await stack.app.inject({ url: `/purchases/${first.json().id}`, headers: user('ana') });
+        const res = await stack.app.inject({
+          url: `/purchases/${first.json().id}`,
+          headers: await user('ana'),
+        });
         return res.json().status === 'CONFIRMED';
       });
       expect(await seatStatuses(pg.pool, seats)).toEqual(['SOLD', 'SOLD']);
@@ -108,7 +117,10 @@ describe('purchase races', () => {
         maxDelayMs: 1000,
       });
       expect(counts).toEqual({ failed: 1 });
-      const after = await stack.app.inject({ url: `/purchases/${res.json().id}`, headers: user('ben') });
+      const after = await stack.app.inject({
+        url: `/purchases/${res.json().id}`,
+        headers: await user('ben'),
+      });
       expect(after.json()).toMatchObject({
         status: 'FAILED',
         failureReason: 'PAYMENT_MISMATCH',

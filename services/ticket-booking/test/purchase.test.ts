@@ -10,18 +10,24 @@ async function hold(app: Inject, eventId: string, userId: string, seatIds: numbe
   const res = await app.inject({
     method: 'POST',
     url: `/events/${eventId}/holds`,
-    headers: user(userId),
+    headers: await user(userId),
     payload: { seatIds },
   });
   if (res.statusCode !== 201) throw new Error(`hold: ${res.statusCode} ${res.body}`);
   return res.json().hold.id as string;
 }
 
-function purchase(app: Inject, holdId: string, userId: string, key: string, paymentMethod = 'pm_card_visa') {
+async function purchase(
+  app: Inject,
+  holdId: string,
+  userId: string,
+  key: string,
+  paymentMethod = 'pm_card_visa',
+) {
   return app.inject({
     method: 'POST',
     url: `/holds/${holdId}/purchase`,
-    headers: { ...user(userId), 'idempotency-key': key },
+    headers: { ...(await user(userId)), 'idempotency-key': key },
     payload: { paymentMethod },
   });
 }
@@ -183,7 +189,7 @@ describe('purchase', () => {
       expect(pending.json().status).toBe('PENDING');
       const purchaseId = pending.json().id;
       const settled = await until('the webhook to confirm the purchase', async () => {
-        const res = await app.inject({ url: `/purchases/${purchaseId}`, headers: user('erin') });
+        const res = await app.inject({ url: `/purchases/${purchaseId}`, headers: await user('erin') });
         return res.json().status === 'CONFIRMED' ? (res.json() as { seatIds: number[] }) : undefined;
       });
       expect(settled.seatIds).toEqual(seatIds.slice(0, 2));

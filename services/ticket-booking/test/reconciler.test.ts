@@ -38,7 +38,7 @@ describe('purchase reconciler', () => {
       const held = await app.inject({
         method: 'POST',
         url: `/events/${event.id}/holds`,
-        headers: user('gil'),
+        headers: await user('gil'),
         payload: { seatIds: [seatIds[0]] },
       });
       const holdId = held.json().hold.id as string;

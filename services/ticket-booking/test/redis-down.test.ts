@@ -1,7 +1,7 @@
 import { freePort, startPrivateRedis, test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { buildApp } from '../src/main.ts';
-import { bookingEnv, createEvent, startProvider, until } from './helpers.ts';
+import { bookingEnv, createEvent, startProvider, until, user } from './helpers.ts';
 import { checkInvariants, conflictLayers, runBuyers } from './invariants.ts';
 
 describe('Redis stopped mid-run', () => {
@@ -56,7 +56,7 @@ describe('Redis stopped mid-run', () => {
       // The fail-closed instance said so clearly.
       const refused = await fetch(`${urls[1]}/events/${event.id}/holds`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-user-id': 'late' },
+        headers: { 'content-type': 'application/json', ...(await user('late')) },
         body: JSON.stringify({ seatIds: [seatIds[0]] }),
       });
       expect(refused.status).toBe(503);

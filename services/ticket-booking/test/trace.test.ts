@@ -1,6 +1,6 @@
 import { freePort, test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { admin, bookingEnv, type Span, spawnBooking, until, WEBHOOK_SECRET } from './helpers.ts';
+import { admin, bookingEnv, type Span, spawnBooking, until, user, WEBHOOK_SECRET } from './helpers.ts';
 
 /** Walks up from a span to the root of its trace, through the recorded parents. */
 function ancestors(spans: Span[], span: Span): Span[] {
@@ -58,7 +58,7 @@ describe('traces', () => {
       const hold = await post(
         `/events/${event.id}/holds`,
         { seatIds: [seats.data[0]!.id, seats.data[1]!.id] },
-        { 'x-user-id': 'tracy' },
+        await user('tracy'),
       );
       const holdId = (hold.hold as { id: string }).id;
 
@@ -143,13 +143,13 @@ describe('traces', () => {
       const seats = (await (await fetch(`${api.url}/events/${event.id}/seats`)).json()) as {
         data: { id: number }[];
       };
-      const user = { 'x-user-id': 'payer' };
-      const hold = await post(`/events/${event.id}/holds`, { seatIds: [seats.data[0]!.id] }, user);
+      const payer = await user('payer');
+      const hold = await post(`/events/${event.id}/holds`, { seatIds: [seats.data[0]!.id] }, payer);
       const holdId = (hold.hold as { id: string }).id;
       await post(
         `/holds/${holdId}/purchase`,
         { paymentMethod: 'pm_card_visa' },
-        { ...user, 'idempotency-key': 'trace-purchase-1' },
+        { ...payer, 'idempotency-key': 'trace-purchase-1' },
       );
 
       const purchase = await until('the purchase request span', async () =>

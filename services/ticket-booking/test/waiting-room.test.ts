@@ -50,7 +50,11 @@ describe('waiting room', () => {
       const { event, seatIds } = await createEvent(app, { waitingRoom: true });
       const join = async (u: string) =>
         (
-          await app.inject({ method: 'POST', url: `/events/${event.id}/waiting-room/join`, headers: user(u) })
+          await app.inject({
+            method: 'POST',
+            url: `/events/${event.id}/waiting-room/join`,
+            headers: await user(u),
+          })
         ).json();
       expect(await join('u1')).toMatchObject({ status: 'waiting', position: 1, estimatedWaitSeconds: 10 });
       expect(await join('u2')).toMatchObject({ status: 'waiting', position: 2 });
@@ -59,11 +63,11 @@ describe('waiting room', () => {
       expect(await join('u1')).toMatchObject({ status: 'waiting', position: 1 });
 
       // No token, no hold while the room is on.
-      const hold = (u: string, token?: string) =>
+      const hold = async (u: string, token?: string) =>
         app.inject({
           method: 'POST',
           url: `/events/${event.id}/holds`,
-          headers: { ...user(u), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          headers: { ...(await user(u)), ...(token ? { 'x-waiting-room-token': token } : {}) },
           payload: { seatIds: [seatIds[0]] },
         });
       const refused = await hold('u1');
@@ -90,7 +94,7 @@ describe('waiting room', () => {
       const forged = await hold('u1', `${admitted.accessToken.slice(0, -4)}AAAA`);
       expect(forged.statusCode).toBe(403);
 
-      // The next tick admits u3; the same stream ends with the token.
+      // The next tick admits u3; the same stream ends with `admitted` (the token itself comes from /status).
       await app.booking.waitingRoom.admit(event.id);
       expect(await stream.until((e) => e.event === 'admitted')).toMatchObject({
         data: { status: 'admitted' },
@@ -98,7 +102,7 @@ describe('waiting room', () => {
       await stream.close();
       const status = await app.inject({
         url: `/events/${event.id}/waiting-room/status`,
-        headers: user('u3'),
+        headers: await user('u3'),
       });
       expect(status.json().status).toBe('admitted');
 
@@ -113,7 +117,7 @@ describe('waiting room', () => {
       const off = await app.inject({
         method: 'POST',
         url: `/events/${event.id}/waiting-room/join`,
-        headers: user('u5'),
+        headers: await user('u5'),
       });
       expect(off.json().code).toBe('SDLAB_BOOKING_WAITING_ROOM_OFF');
     } finally {

@@ -9,7 +9,7 @@ async function hold(stack: Stack, eventId: string, userId: string, seatIds: numb
   const res = await stack.app.inject({
     method: 'POST',
     url: `/events/${eventId}/holds`,
-    headers: user(userId),
+    headers: await user(userId),
     payload: { seatIds },
   });
   if (res.statusCode !== 201) throw new Error(`hold: ${res.statusCode} ${res.body}`);
@@ -40,7 +40,7 @@ describe('payment webhooks', () => {
       const pending = await stack.app.inject({
         method: 'POST',
         url: `/holds/${victim}/purchase`,
-        headers: { ...user('eve'), 'idempotency-key': 'forge-key-0001' },
+        headers: { ...(await user('eve')), 'idempotency-key': 'forge-key-0001' },
         payload: { paymentMethod: 'pm_card_unavailable' },
       });
       expect(pending.statusCode).toBe(202);
@@ -66,7 +66,7 @@ describe('payment webhooks', () => {
       const paid = await stack.app.inject({
         method: 'POST',
         url: `/holds/${other}/purchase`,
-        headers: { ...user('fox'), 'idempotency-key': 'real-key-000001' },
+        headers: { ...(await user('fox')), 'idempotency-key': 'real-key-000001' },
         payload: { paymentMethod: 'pm_card_visa' },
       });
       expect(paid.statusCode).toBe(201);
@@ -77,7 +77,10 @@ describe('payment webhooks', () => {
       });
       expect(swapped.json()).toEqual({ outcome: 'mismatch' });
 
-      const after = await stack.app.inject({ url: `/purchases/${pending.json().id}`, headers: user('eve') });
+      const after = await stack.app.inject({
+        url: `/purchases/${pending.json().id}`,
+        headers: await user('eve'),
+      });
       expect(after.json().status).toBe('PENDING');
       const { rows } = await pg.pool.query('SELECT status FROM booking.seats WHERE hold_id = $1', [victim]);
       expect(rows.map((r) => r.status)).toEqual(['HELD', 'HELD']);

@@ -1,3 +1,4 @@
+import { JwtVerifier } from '@sdlab/service-kit/auth';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { PaymentProvider } from '../adapters/payment-provider.ts';
@@ -13,6 +14,8 @@ import { WaitingRoom } from './waiting-room.ts';
 
 export interface Booking {
   config: Config;
+  /** Verifies the access tokens that say who a request acts for. */
+  tokens: JwtVerifier;
   metrics: ServiceMetrics;
   catalogue: CatalogueRepository;
   cache: EventCache;
@@ -60,6 +63,11 @@ export const bookingDomain = fp(
     });
     app.decorate('booking', {
       config,
+      tokens: new JwtVerifier({
+        secret: config.JWT_SECRET,
+        issuer: config.JWT_ISSUER,
+        audience: config.JWT_AUDIENCE,
+      }),
       metrics,
       catalogue,
       cache,

@@ -3,9 +3,10 @@ import Type from 'typebox';
 export const Uuid = Type.String({ format: 'uuid' });
 export const Timestamp = Type.String({ format: 'date-time' });
 
-/** Who is buying. Stand-in for authentication: a real deployment takes it from the session. */
+/** Who is buying: the access token (`Authorization: Bearer <JWT>`), verified by the route. */
 export const UserHeaders = Type.Object({
-  'x-user-id': Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.@:-]+$' }),
+  // Optional here so a request without one gets the 401 of requireToken, not a 400.
+  authorization: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
 });
 
 export const Problem = Type.Object(

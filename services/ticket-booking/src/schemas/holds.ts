@@ -13,9 +13,10 @@ export const HoldBody = Type.Object(
 );
 
 export const HoldHeaders = Type.Object({
-  'x-user-id': Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.@:-]+$' }),
-  /** The waiting room's access token, while the event's room is on. */
-  authorization: Type.Optional(Type.String({ maxLength: 2048 })),
+  // Optional here so a request without one gets the 401 of requireToken, not a 400.
+  authorization: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+  /** The waiting room's pass, while the event's room is on. */
+  'x-waiting-room-token': Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
 });
 
 export const HoldStatus = Type.Union([

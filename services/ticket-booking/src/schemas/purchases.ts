@@ -2,7 +2,8 @@ import Type from 'typebox';
 import { Timestamp, Uuid } from './common.ts';
 
 export const PurchaseHeaders = Type.Object({
-  'x-user-id': Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.@:-]+$' }),
+  // Optional here so a request without one gets the 401 of requireToken, not a 400.
+  authorization: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
   'idempotency-key': Type.String({ minLength: 8, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$' }),
 });
 

@@ -1,4 +1,5 @@
 import type { App } from '@sdlab/service-kit';
+import { BEARER_SECURITY, requireToken } from '@sdlab/service-kit/auth';
 import { perUser } from '../../domain/rate-limit.ts';
 import { userIdOf } from '../../http/user.ts';
 import { EventIdParams, Problem, UserHeaders } from '../../schemas/common.ts';
@@ -12,14 +13,17 @@ import {
 } from '../../schemas/holds.ts';
 
 export async function holdRoutes(app: App): Promise<void> {
-  const { holds } = app.booking;
+  const { holds, tokens } = app.booking;
+  const signedIn = requireToken(tokens);
   const tags = ['holds'];
 
   app.post(
     '/events/:eventId/holds',
     {
       config: { rateLimit: perUser(userIdOf) },
+      preHandler: signedIn,
       schema: {
+        security: BEARER_SECURITY,
         tags,
         summary: 'Hold seats for 10 minutes: all of them or none (409 names the seats already taken)',
         params: EventIdParams,
@@ -28,6 +32,7 @@ export async function holdRoutes(app: App): Promise<void> {
         response: {
           201: HoldCreated,
           400: Problem,
+          401: Problem,
           403: Problem,
           404: Problem,
           409: SeatsTakenProblem,
@@ -39,9 +44,9 @@ export async function holdRoutes(app: App): Promise<void> {
     async (request, reply) => {
       const held = await holds.hold({
         eventId: request.params.eventId,
-        userId: request.headers['x-user-id'],
+        userId: userIdOf(request),
         seatIds: request.body.seatIds,
-        accessToken: request.headers.authorization?.replace(/^Bearer\s+/i, ''),
+        accessToken: request.headers['x-waiting-room-token'],
       });
       return reply.code(201).send(held);
     },
@@ -50,27 +55,31 @@ export async function holdRoutes(app: App): Promise<void> {
   app.get(
     '/holds/:holdId',
     {
+      preHandler: signedIn,
       schema: {
+        security: BEARER_SECURITY,
         tags,
         params: HoldIdParams,
         headers: UserHeaders,
-        response: { 200: HoldSchema, 400: Problem, 404: Problem },
+        response: { 200: HoldSchema, 400: Problem, 401: Problem, 404: Problem },
       },
     },
-    async (request) => holds.get(request.params.holdId, request.headers['x-user-id']),
+    async (request) => holds.get(request.params.holdId, userIdOf(request)),
   );
 
   app.delete(
     '/holds/:holdId',
     {
+      preHandler: signedIn,
       schema: {
+        security: BEARER_SECURITY,
         tags,
         summary: 'Cancel a hold: its seats go back on sale at once (idempotent)',
         params: HoldIdParams,
         headers: UserHeaders,
-        response: { 200: HoldSchema, 400: Problem, 404: Problem, 409: Problem },
+        response: { 200: HoldSchema, 400: Problem, 401: Problem, 404: Problem, 409: Problem },
       },
     },
-    async (request) => holds.cancel(request.params.holdId, request.headers['x-user-id']),
+    async (request) => holds.cancel(request.params.holdId, userIdOf(request)),
   );
 }

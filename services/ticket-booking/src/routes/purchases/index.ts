@@ -1,4 +1,5 @@
 import type { App } from '@sdlab/service-kit';
+import { BEARER_SECURITY, requireToken } from '@sdlab/service-kit/auth';
 import { perUser } from '../../domain/rate-limit.ts';
 import { BookingErrors } from '../../errors.ts';
 import { userIdOf } from '../../http/user.ts';
@@ -7,14 +8,17 @@ import { HoldIdParams } from '../../schemas/holds.ts';
 import { PurchaseBody, PurchaseHeaders, PurchaseIdParams, PurchaseSchema } from '../../schemas/purchases.ts';
 
 export async function purchaseRoutes(app: App): Promise<void> {
-  const { purchases } = app.booking;
+  const { purchases, tokens } = app.booking;
+  const signedIn = requireToken(tokens);
   const tags = ['purchases'];
 
   app.post(
     '/holds/:holdId/purchase',
     {
       config: { rateLimit: perUser(userIdOf) },
+      preHandler: signedIn,
       schema: {
+        security: BEARER_SECURITY,
         tags,
         summary: 'Pay for a hold (saga: charge, then HELD → SOLD; seats released if the charge fails)',
         description:
@@ -29,6 +33,7 @@ export async function purchaseRoutes(app: App): Promise<void> {
           201: PurchaseSchema,
           202: PurchaseSchema,
           400: Problem,
+          401: Problem,
           402: Problem,
           404: Problem,
           409: Problem,
@@ -43,7 +48,7 @@ export async function purchaseRoutes(app: App): Promise<void> {
       const { holdId } = request.params;
       const { purchase, replayed } = await purchases.confirm({
         holdId,
-        userId: request.headers['x-user-id'],
+        userId: userIdOf(request),
         idempotencyKey: request.headers['idempotency-key'],
         paymentMethod: request.body.paymentMethod,
       });
@@ -62,13 +67,15 @@ export async function purchaseRoutes(app: App): Promise<void> {
   app.get(
     '/purchases/:purchaseId',
     {
+      preHandler: signedIn,
       schema: {
+        security: BEARER_SECURITY,
         tags,
         params: PurchaseIdParams,
         headers: UserHeaders,
-        response: { 200: PurchaseSchema, 400: Problem, 404: Problem },
+        response: { 200: PurchaseSchema, 400: Problem, 401: Problem, 404: Problem },
       },
     },
-    async (request) => purchases.get(request.params.purchaseId, request.headers['x-user-id']),
+    async (request) => purchases.get(request.params.purchaseId, userIdOf(request)),
   );
 }

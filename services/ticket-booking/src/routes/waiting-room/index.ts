@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { App } from '@sdlab/service-kit';
+import { BEARER_SECURITY, requireToken } from '@sdlab/service-kit/auth';
 import { perUser } from '../../domain/rate-limit.ts';
 import type { RoomState as State } from '../../domain/waiting-room.ts';
 import { BookingErrors } from '../../errors.ts';
@@ -18,7 +19,8 @@ function withoutToken(state: State): object {
  * needs; it ends with an `admitted` event carrying the access token.
  */
 export async function waitingRoomRoutes(app: App): Promise<void> {
-  const { waitingRoom, cache, metrics, config } = app.booking;
+  const { waitingRoom, cache, metrics, config, tokens } = app.booking;
+  const signedIn = requireToken(tokens);
   const tags = ['waiting-room'];
   const open = new Set<ServerResponse>();
   app.addHook('onClose', async () => {
@@ -35,18 +37,20 @@ export async function waitingRoomRoutes(app: App): Promise<void> {
     '/events/:eventId/waiting-room/join',
     {
       config: { rateLimit: perUser(userIdOf) },
+      preHandler: signedIn,
       schema: {
+        security: BEARER_SECURITY,
         tags,
         summary: 'Join the queue (a retry keeps the position), or get the access token if admitted',
         params: EventIdParams,
         headers: UserHeaders,
-        response: { 200: RoomState, 400: Problem, 404: Problem, 409: Problem, 429: Problem },
+        response: { 200: RoomState, 400: Problem, 401: Problem, 404: Problem, 409: Problem, 429: Problem },
       },
     },
     async (request) => {
       const { eventId } = request.params;
       await requireRoom(eventId);
-      const { state, joined } = await waitingRoom.join(eventId, request.headers['x-user-id']);
+      const { state, joined } = await waitingRoom.join(eventId, userIdOf(request));
       metrics.waitingRoomJoins.inc({
         outcome: state.status === 'admitted' ? 'already_admitted' : joined ? 'new' : 'rejoin',
       });
@@ -58,17 +62,19 @@ export async function waitingRoomRoutes(app: App): Promise<void> {
   app.get(
     '/events/:eventId/waiting-room/status',
     {
+      preHandler: signedIn,
       schema: {
+        security: BEARER_SECURITY,
         tags,
         summary: 'Current position, or the access token once admitted',
         params: EventIdParams,
         headers: UserHeaders,
-        response: { 200: RoomState, 400: Problem, 404: Problem, 409: Problem },
+        response: { 200: RoomState, 400: Problem, 401: Problem, 404: Problem, 409: Problem },
       },
     },
     async (request) => {
       await requireRoom(request.params.eventId);
-      return waitingRoom.status(request.params.eventId, request.headers['x-user-id']);
+      return waitingRoom.status(request.params.eventId, userIdOf(request));
     },
   );
 
