@@ -62,7 +62,13 @@ export async function adClicks(base: string, adId: string): Promise<number> {
 
 // ---------- ticket-booking
 
-export const ADMIN = { authorization: 'Bearer dev-admin-token-change-me' };
+/** An operator: a development token with the admin scope (catalogue writes). */
+export const ADMIN = { authorization: `Bearer ${await devToken('ticket-booking', ['admin'])}` };
+
+/** Headers of a request acting for `userId` (a development access token). */
+export async function as(userId: string): Promise<{ authorization: string }> {
+  return { authorization: `Bearer ${await devToken('ticket-booking', [], userId)}` };
+}
 
 /** A venue and an event on sale with `seats` seats; returns the event id and its seat ids. */
 export async function createEvent(base: string, name: string, seats: number, waitingRoom = false) {
@@ -98,14 +104,14 @@ export async function createEvent(base: string, name: string, seats: number, wai
 export async function roomStatus(base: string, eventId: string, userId: string, join = false) {
   const answer = await call(`${base}/events/${eventId}/waiting-room/${join ? 'join' : 'status'}`, {
     method: join ? 'POST' : 'GET',
-    headers: { 'x-user-id': userId },
+    headers: await as(userId),
   });
   expectStatus(answer, 200, `waiting room ${join ? 'join' : 'status'}`);
   return (answer.body as { status: string }).status;
 }
 
-export function hold(base: string, eventId: string, userId: string, seatIds: number[]) {
-  return call(`${base}/events/${eventId}/holds`, { headers: { 'x-user-id': userId }, json: { seatIds } });
+export async function hold(base: string, eventId: string, userId: string, seatIds: number[]) {
+  return call(`${base}/events/${eventId}/holds`, { headers: await as(userId), json: { seatIds } });
 }
 
 // ---------- any service

@@ -3,18 +3,38 @@
 // buyers join, wait for admission and race for its seats.
 //
 // Needs the service, its worker and the payment provider running (see services/ticket-booking/README.md):
-//   BASE_URL=http://127.0.0.1:8085 ADMIN_TOKEN=... k6 run -e PROFILE=smoke loadtests/scenarios/ticket-booking.js
+//   BASE_URL=http://127.0.0.1:8085 k6 run -e PROFILE=smoke loadtests/scenarios/ticket-booking.js
+// Requests carry access tokens (HS256 JWTs) signed here with the service's JWT settings: the
+// development defaults, or JWT_SECRET / JWT_ISSUER / JWT_AUDIENCE of the deployment under test.
 // For the contention scenario run the worker with a short admission interval
 // (WAITING_ROOM_ADMIT_EVERY_MS=1000), so buyers are admitted within the scenario.
 import { check, sleep } from 'k6';
+import crypto from 'k6/crypto';
+import encoding from 'k6/encoding';
 import exec from 'k6/execution';
 import http from 'k6/http';
 import { Counter, Trend } from 'k6/metrics';
 import { duration, errorRate, profile, rate, target } from '../lib/targets.js';
 
 const BASE = __ENV.BASE_URL || 'http://127.0.0.1:8085';
+const JWT = {
+  secret: __ENV.JWT_SECRET || 'sdlab-development-jwt-secret-not-for-production',
+  issuer: __ENV.JWT_ISSUER || 'sdlab-dev-identity',
+  audience: __ENV.JWT_AUDIENCE || 'ticket-booking',
+};
+/** An access token for `subject`, as the identity provider would sign it (scope: e.g. 'admin'). */
+function accessToken(subject, scope) {
+  const part = (value) => encoding.b64encode(JSON.stringify(value), 'rawurl');
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { sub: subject, iss: JWT.issuer, aud: JWT.audience, iat: now, exp: now + 4 * 3600 };
+  if (scope) claims.scope = scope;
+  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`;
+  const signature = crypto.hmac('sha256', JWT.secret, unsigned, 'binary');
+  return `${unsigned}.${encoding.b64encode(signature, 'rawurl')}`;
+}
+const as = (user) => ({ authorization: `Bearer ${accessToken(user)}` });
 const ADMIN = {
-  authorization: `Bearer ${__ENV.ADMIN_TOKEN || 'dev-admin-token-change-me'}`,
+  authorization: `Bearer ${accessToken('k6-admin', 'admin')}`,
   'content-type': 'application/json',
 };
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -142,7 +162,7 @@ function hold(event, user, extraHeaders = {}) {
     `${BASE}/events/${event.id}/holds`,
     JSON.stringify({ seatIds: pickSeats(event, 1 + Math.floor(Math.random() * 2)) }),
     {
-      headers: { ...JSON_HEADERS, 'x-user-id': user, ...extraHeaders },
+      headers: { ...JSON_HEADERS, ...as(user), ...extraHeaders },
       tags: { name: 'hold' },
     },
   );
@@ -169,7 +189,7 @@ function holdScenario(data) {
   // Give the seats back, so the run measures holds rather than a shrinking inventory.
   if (res.status === 201) {
     http.del(`${BASE}/holds/${res.json().hold.id}`, null, {
-      headers: { 'x-user-id': user },
+      headers: as(user),
       tags: { name: 'cancel' },
     });
   }
@@ -184,7 +204,7 @@ export function purchase(data) {
     `${BASE}/holds/${held.json().hold.id}/purchase`,
     JSON.stringify({ paymentMethod: 'pm_card_visa' }),
     {
-      headers: { ...JSON_HEADERS, 'x-user-id': user, 'idempotency-key': `k6-${held.json().hold.id}` },
+      headers: { ...JSON_HEADERS, ...as(user), 'idempotency-key': `k6-${held.json().hold.id}` },
       tags: { name: 'purchase' },
     },
   );
@@ -197,7 +217,7 @@ export function contention(data) {
   const started = Date.now();
   let state = http
     .post(`${BASE}/events/${data.hot.id}/waiting-room/join`, null, {
-      headers: { 'x-user-id': user },
+      headers: as(user),
       tags: { name: 'join' },
     })
     .json();
@@ -205,14 +225,15 @@ export function contention(data) {
     sleep(1);
     state = http
       .get(`${BASE}/events/${data.hot.id}/waiting-room/status`, {
-        headers: { 'x-user-id': user },
+        headers: as(user),
         tags: { name: 'status' },
       })
       .json();
   }
   if (state.status !== 'admitted') return;
   admissionWait.add(Date.now() - started);
-  const res = hold(data.hot, user, { authorization: `Bearer ${state.accessToken}` });
+  // The waiting room's pass: good for one hold.
+  const res = hold(data.hot, user, { 'x-waiting-room-token': state.accessToken });
   check(res, { 'hot hold 201 or 409': (r) => r.status === 201 || r.status === 409 });
 }
 

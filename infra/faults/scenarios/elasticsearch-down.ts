@@ -10,6 +10,7 @@ import { assert, call, expectProblem, expectStatus, query } from '../probe.ts';
 import type { FaultScenario } from '../scenario.ts';
 import {
   ADMIN,
+  as,
   createEvent,
   expectAliveNotReady,
   expectReadiness,
@@ -62,7 +63,7 @@ export const scenario: FaultScenario = {
         expectStatus(held, 201, 'hold');
         const holdId = (held.body as { hold: { id: string } }).hold.id;
         const bought = await call(`${booking}/holds/${holdId}/purchase`, {
-          headers: { 'x-user-id': user, 'idempotency-key': `${user}-${attempt}` },
+          headers: { ...(await as(user)), 'idempotency-key': `${user}-${attempt}` },
           json: { paymentMethod: 'pm_card_visa' },
         });
         if (bought.status === 402) continue;

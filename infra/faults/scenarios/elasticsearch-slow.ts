@@ -13,6 +13,7 @@ import { type Answer, assert, call, expectProblem, expectStatus, query } from '.
 import type { FaultScenario } from '../scenario.ts';
 import {
   ADMIN,
+  as,
   createEvent,
   expectAliveNotReady,
   expectReadiness,
@@ -164,7 +165,7 @@ export const scenario: FaultScenario = {
           fast(held, 'hold');
           const holdId = (held.body as { hold: { id: string } }).hold.id;
           const bought = await call(`${booking}/holds/${holdId}/purchase`, {
-            headers: { 'x-user-id': user, 'idempotency-key': `${user}-${attempt}` },
+            headers: { ...(await as(user)), 'idempotency-key': `${user}-${attempt}` },
             json: { paymentMethod: 'pm_card_visa' },
           });
           fast(bought, 'purchase');

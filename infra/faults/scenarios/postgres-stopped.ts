@@ -11,6 +11,7 @@ import { assert, call, expectProblem, expectStatus, query } from '../probe.ts';
 import type { FaultScenario } from '../scenario.ts';
 import {
   adClicks,
+  as,
   createAd,
   createEvent,
   createLink,
@@ -232,7 +233,7 @@ export const scenario: FaultScenario = {
         'a purchase: 503 problem+json, nothing charged',
         async () => {
           const answer = await call(`${booking}/holds/${aliceHold}/purchase`, {
-            headers: { 'x-user-id': `alice-${id}`, 'idempotency-key': `buy-${id}` },
+            headers: { ...(await as(`alice-${id}`)), 'idempotency-key': `buy-${id}` },
             json: { paymentMethod: 'pm_card_visa' },
           });
           expectProblem(answer, 503, 'SDLAB_BOOKING_STORE_UNAVAILABLE', 'purchase');
@@ -410,7 +411,7 @@ export const scenario: FaultScenario = {
         'the purchase retried with its key completes (201, or 402 if the card is declined)',
         async () => {
           const answer = await call(`${booking}/holds/${aliceHold}/purchase`, {
-            headers: { 'x-user-id': `alice-${id}`, 'idempotency-key': `buy-${id}` },
+            headers: { ...(await as(`alice-${id}`)), 'idempotency-key': `buy-${id}` },
             json: { paymentMethod: 'pm_card_visa' },
           });
           expectStatus(answer, [201, 402], 'purchase');
