@@ -58,6 +58,12 @@ export const Config = Type.Object({
   SWEEP_BATCH: Type.Integer({ default: 1000, minimum: 1, maximum: 100_000 }),
 
   PAYMENT_PROVIDER_URL: Type.String({ default: 'http://127.0.0.1:8086', format: 'uri' }),
+  /** The provider's API key (its API_KEY), sent as `Authorization: Bearer` on every call. */
+  PAYMENT_PROVIDER_API_KEY: Type.String({
+    default: 'dev-payment-provider-api-key',
+    minLength: 16,
+    maxLength: 256,
+  }),
   /**
    * One call to the provider takes at most this long, first byte to last; then the outcome is
    * unknown (a charge is retried with the same key).

@@ -24,7 +24,7 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
     defaults: { PORT: 8085 },
     env,
     // Committed development values: a production start with any of them exits 1 naming it.
-    secrets: ['JWT_SECRET', 'PAYMENT_WEBHOOK_SECRET', 'WAITING_ROOM_SECRET'],
+    secrets: ['JWT_SECRET', 'PAYMENT_WEBHOOK_SECRET', 'WAITING_ROOM_SECRET', 'PAYMENT_PROVIDER_API_KEY'],
   });
   const { app, config } = service;
 

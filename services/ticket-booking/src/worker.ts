@@ -20,7 +20,7 @@ export async function buildWorker(env: NodeJS.ProcessEnv = process.env) {
     defaults: { PORT: 9485 },
     env,
     // Committed development values: a production start with any of them exits 1 naming it.
-    secrets: ['JWT_SECRET', 'PAYMENT_WEBHOOK_SECRET', 'WAITING_ROOM_SECRET'],
+    secrets: ['JWT_SECRET', 'PAYMENT_WEBHOOK_SECRET', 'WAITING_ROOM_SECRET', 'PAYMENT_PROVIDER_API_KEY'],
     kind: 'worker',
   });
   const { app, config, kit } = service;

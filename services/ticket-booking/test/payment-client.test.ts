@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { bookingEnv, createEvent, startBooking, user } from './helpers.ts';
+import { bookingEnv, createEvent, startBooking, startBookingWithProvider, user } from './helpers.ts';
 
 /**
  * A provider that misbehaves on the wire (the simulated provider cannot): it answers charges by
@@ -110,6 +110,33 @@ describe('payment client', () => {
       expect(result).toMatchObject({ statusCode: 202, status: 'PENDING' });
     } finally {
       await provider.close();
+    }
+  });
+
+  test("sends the provider's API key: a provider that requires it charges", async ({ pg, redis, es }) => {
+    const key = 'test-provider-api-key-0123456789';
+    const stack = await startBookingWithProvider(
+      { pg, redis, es },
+      { provider: { API_KEY: key, API_KEY_OPTIONAL: 'false' }, booking: { PAYMENT_PROVIDER_API_KEY: key } },
+    );
+    try {
+      const { event, seatIds } = await createEvent(stack.app);
+      const held = await stack.app.inject({
+        method: 'POST',
+        url: `/events/${event.id}/holds`,
+        headers: await user('lea'),
+        payload: { seatIds: [seatIds[0]] },
+      });
+      const bought = await stack.app.inject({
+        method: 'POST',
+        url: `/holds/${held.json().hold.id}/purchase`,
+        headers: { ...(await user('lea')), 'idempotency-key': 'api-key-test-01' },
+        payload: { paymentMethod: 'pm_card_visa' },
+      });
+      expect(bought.statusCode).toBe(201);
+      expect(bought.json().status).toBe('CONFIRMED');
+    } finally {
+      await stack.close();
     }
   });
 });

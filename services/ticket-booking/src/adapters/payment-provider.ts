@@ -35,6 +35,8 @@ export class PaymentRejectedError extends Error {
 
 export interface PaymentProviderOptions {
   baseUrl: string;
+  /** The merchant's key at the provider. */
+  apiKey: string;
   /** Each call, connection to last byte, ends by then: the outcome is then unknown. */
   timeoutMs: number;
   currency: string;
@@ -115,6 +117,7 @@ export class PaymentProvider {
           method,
           headers: {
             ...options.headers,
+            authorization: `Bearer ${this.#o.apiKey}`,
             ...(payload
               ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
               : {}),

@@ -41,6 +41,7 @@ export const bookingDomain = fp(
     const locks = new SeatLocks(app.redis, app.keys);
     const provider = new PaymentProvider({
       baseUrl: config.PAYMENT_PROVIDER_URL,
+      apiKey: config.PAYMENT_PROVIDER_API_KEY,
       timeoutMs: config.PAYMENT_TIMEOUT_MS,
       currency: config.PAYMENT_CURRENCY,
       maxResponseBytes: config.PAYMENT_MAX_RESPONSE_BYTES,
