@@ -23,6 +23,7 @@ import {
   type RenamedVariable,
 } from './config.ts';
 import { registerHealthRoutes } from './health-routes.ts';
+import { clientErrorHandler, frameworkErrors, registerNulGuard } from './hostile-input.ts';
 import { loggerOptions } from './logger.ts';
 import { createMetricsRegistry, registerHttpMetrics } from './metrics.ts';
 import { registerProblemDetails } from './problem-details.ts';
@@ -133,6 +134,8 @@ export async function createService<P extends TProperties>(options: ServiceOptio
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     // Unknown fields are refused (400 naming the field) rather than silently dropped.
     ajv: { customOptions: { allErrors: true, removeAdditional: false } },
+    frameworkErrors,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
   for (const warning of warnings) app.log.warn(warning);
 
@@ -163,6 +166,7 @@ export async function createService<P extends TProperties>(options: ServiceOptio
   });
 
   registerProblemDetails(app);
+  registerNulGuard(app);
   // With ADMIN_PORT set, /metrics and /docs live on a second listener (bind it to a private
   // address); the public port keeps only the API and the probes.
   const admin = config.ADMIN_PORT === undefined ? undefined : createAdminApp(options.name, config.LOG_LEVEL);

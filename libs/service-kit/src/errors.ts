@@ -24,6 +24,7 @@ export function createUnavailableError<C extends string, Args extends unknown[] 
 /** Coded errors of the kit itself. Each package keeps its own `errors.ts` like this one. */
 export const KitErrors = {
   NotFound: createError('SDLAB_KIT_NOT_FOUND', 'No route for %s %s', 404),
+  NulCharacter: createError('SDLAB_KIT_NUL_CHARACTER', 'NUL characters (U+0000) are not accepted in %s', 400),
   /** For a dependency that has no coded 503 of its service's own. */
   DependencyUnavailable: createUnavailableError(
     'SDLAB_KIT_DEPENDENCY_UNAVAILABLE',

@@ -1,2 +1,3 @@
 export { type EsFixture, type KafkaFixture, type PgFixture, type RedisFixture, test } from './fixtures.ts';
 export * from './infra.ts';
+export { type FuzzFinding, type FuzzReport, fuzzOpenApi } from './openapi-fuzz.ts';

@@ -1,0 +1,79 @@
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { KitErrors } from './errors.ts';
+import { PROBLEM_CONTENT_TYPE, sendProblem } from './problem-details.ts';
+
+// Input no route handler ever sees, answered as problem+json like everything else: URLs the router
+// cannot decode or that exceed its limits (Fastify's framework errors), requests Node's HTTP parser
+// refuses (oversized headers, garbage), and NUL characters, which no service can store (Postgres
+// refuses U+0000 in text) and which otherwise surfaced as a 500 from the database.
+
+/** Fastify's `frameworkErrors` option: a bad URL or an overlong parameter as a coded 4xx problem. */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status =
+    error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+  sendProblem(reply, {
+    type: 'urn:sdlab:problem:bad-request',
+    title: 'Malformed request',
+    status,
+    detail:
+      error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is malformed',
+    instance: request.url.split('?')[0]?.slice(0, 200),
+    code: 'SDLAB_KIT_BAD_REQUEST',
+  });
+}
+
+/** Fastify's `clientErrorHandler`: what Node's parser refused, as problem+json on the raw socket. */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const body = JSON.stringify({
+    type: 'urn:sdlab:problem:bad-request',
+    title: 'Malformed request',
+    status,
+    detail: status === 431 ? 'request headers are too large' : 'the request could not be parsed',
+    code: 'SDLAB_KIT_BAD_REQUEST',
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n` +
+      `Connection: close\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+const NUL_IN_URL = /%00/i;
+
+/** Refuses NUL in the URL (path and query) and anywhere in a JSON body: 400, naming where. */
+export function registerNulGuard(app: FastifyInstance): void {
+  app.addHook('onRequest', (request, _reply, done) => {
+    done(NUL_IN_URL.test(request.url) ? new KitErrors.NulCharacter('the URL') : undefined);
+  });
+  app.addHook('preValidation', (request, _reply, done) => {
+    const at = request.body !== undefined && request.body !== null ? nulPath(request.body) : undefined;
+    done(at === undefined ? undefined : new KitErrors.NulCharacter(`body${at}`));
+  });
+}
+
+/** Where the first string (or key) with a NUL is, e.g. `.messages[2].text`; iterative, so depth costs no stack. */
+function nulPath(root: unknown): string | undefined {
+  if (typeof root === 'string') return root.includes('\u0000') ? '' : undefined;
+  if (typeof root !== 'object' || root === null) return undefined;
+  const stack: [unknown, string][] = [[root, '']];
+  while (stack.length) {
+    const [value, path] = stack.pop()!;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return path;
+    } else if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) stack.push([value[i], `${path}[${i}]`]);
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [key, child] of Object.entries(value)) {
+        if (key.includes('\u0000')) return `${path}.${JSON.stringify(key)}`;
+        stack.push([child, `${path}.${key}`]);
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,27 @@
+import { fuzzOpenApi, test } from '@sdlab/testkit';
+import { describe, expect } from 'vitest';
+import { buildApp } from '../src/main.ts';
+import { ADMIN, createTopics, serviceEnv, spoolDir } from './helpers.ts';
+
+describe('fuzz: every operation of the OpenAPI document', () => {
+  test('hostile input gets a 4xx problem+json, never a 5xx or a dropped connection', async ({
+    pg,
+    redis,
+    kafka,
+  }) => {
+    const topics = await createTopics(kafka, 1);
+    const spool = spoolDir();
+    const { app } = await buildApp(serviceEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir }));
+    try {
+      const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+      const report = await fuzzOpenApi({ baseUrl, document: app.swagger(), headers: ADMIN });
+      expect(report.cases).toBeGreaterThan(100);
+      expect(report.findings).toEqual([]);
+      expect((await fetch(`${baseUrl}/readyz`)).status).toBe(200);
+    } finally {
+      await app.reconcileQueue.obliterate({ force: true }).catch(() => undefined);
+      await app.close();
+      spool.remove();
+    }
+  });
+});

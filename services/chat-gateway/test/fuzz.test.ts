@@ -1,0 +1,25 @@
+import { fuzzOpenApi, test } from '@sdlab/testkit';
+import { describe, expect } from 'vitest';
+import { gatewayEnv, startGateway, tokenFor } from './helpers/gateways.ts';
+
+describe('fuzz: every operation of the OpenAPI document', () => {
+  test('hostile input gets a 4xx problem+json, never a 5xx or a dropped connection', async ({
+    pg,
+    redis,
+  }) => {
+    const gateway = await startGateway(gatewayEnv(pg, redis));
+    try {
+      const token = await tokenFor(gateway.url, 'fuzzer');
+      const report = await fuzzOpenApi({
+        baseUrl: gateway.url,
+        document: gateway.app.swagger(),
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(report.cases).toBeGreaterThan(100);
+      expect(report.findings).toEqual([]);
+      expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
