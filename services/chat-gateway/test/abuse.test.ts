@@ -156,7 +156,7 @@ describe('chat gateway under hostile clients', () => {
         memberIds: ['peer'],
       });
       expect(group.status).toBe(400);
-      expect(group.body.code).toBe('SDLAB_VALIDATION');
+      expect(group.body.code).toBe('SDLAB_KIT_NUL_CHARACTER');
     } finally {
       await gateway.close();
     }
