@@ -27,7 +27,8 @@ describe('inputs out of range', () => {
       for (const res of await Promise.all(cases)) {
         expect(res.statusCode, res.body).toBe(400);
         expect(res.headers['content-type']).toContain('application/problem+json');
-        expect(res.json().code).toBe('SDLAB_VALIDATION');
+        // A NUL is refused by the kit before validation, the rest by the route's schema.
+        expect(res.json().code).toMatch(/^SDLAB_(VALIDATION|KIT_NUL_CHARACTER)$/);
       }
     } finally {
       await app.close();
