@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import type { ClientContext, Redis, Result } from 'ioredis';
+import { loadLuaScripts } from '@sdlab/service-kit/redis-scripts';
+import type { ClientContext, Result } from 'ioredis';
 
 /** A script's reply: the algorithm's outcome as integers, or a negative code (error-codes.ts). */
 export type ScriptReply = [allowed: 0 | 1, remaining: number, resetMs: number, retryAfterMs: number] | number;
@@ -26,34 +26,14 @@ declare module 'ioredis' {
 export const SCRIPT_NAMES = ['tokenBucket', 'fixedWindow', 'slidingCounter', 'slidingLog'] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
-const SCRIPT_FILE = /^([a-zA-Z]+)-(\d+)\.lua$/;
+// Every `<algorithm>-1.lua` in this folder (dist/scripts after a build, which copies them),
+// through the kit's loader.
+const scripts = loadLuaScripts(new URL('./', import.meta.url), SCRIPT_NAMES);
 
-/** The scripts in this folder (dist/scripts after a build, which copies them): name, key count, source. */
-export function readScripts(
-  dir: URL = new URL('./', import.meta.url),
-): { name: string; keys: number; lua: string }[] {
-  return readdirSync(dir)
-    .map((file) => ({ file, match: SCRIPT_FILE.exec(file) }))
-    .filter((f): f is { file: string; match: RegExpExecArray } => f.match !== null)
-    .map(({ file, match }) => ({
-      name: match[1]!,
-      keys: Number(match[2]),
-      lua: readFileSync(new URL(file, dir), 'utf8'),
-    }));
+/** The scripts: name, key count, source. */
+export function readScripts(): { name: string; keys: number; lua: string }[] {
+  return scripts.list.map((s) => ({ name: s.name, keys: s.numberOfKeys ?? 1, lua: s.lua }));
 }
 
-const registered = new WeakSet<Redis>();
-
-/**
- * Registers every script on the client once, through `defineCommand`: ioredis then runs each by
- * its SHA (EVALSHA), sending the source only the first time per connection or after a NOSCRIPT
- * (a restarted Redis has an empty script cache), in pipelines too.
- */
-export function defineScripts(redis: Redis): void {
-  if (registered.has(redis)) return;
-  const scripts = readScripts();
-  const missing = SCRIPT_NAMES.filter((name) => !scripts.some((s) => s.name === name));
-  if (missing.length) throw new Error(`rate-limit: missing Lua scripts: ${missing.join(', ')}`);
-  for (const { name, keys, lua } of scripts) redis.defineCommand(name, { numberOfKeys: keys, lua });
-  registered.add(redis);
-}
+/** Registers every script on the client once (EVALSHA, with the source resent after a NOSCRIPT). */
+export const defineScripts = scripts.define;

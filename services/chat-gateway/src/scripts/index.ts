@@ -1,15 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import type { ClientContext, Redis, Result } from 'ioredis';
-
-// Loads every `<verbNoun>-<keyCount>.lua` beside this file once per client through defineCommand,
-// which runs them by SHA (EVALSHA) and falls back to EVAL after a Redis restart.
-const DIR = fileURLToPath(new URL('.', import.meta.url));
-const NAME = /^([a-z][A-Za-z]*)-(\d+)\.lua$/;
-
-export const SCRIPT_NAMES = readdirSync(DIR)
-  .filter((file) => NAME.test(file))
-  .map((file) => file.replace(/\.lua$/, ''));
+import { loadLuaScripts } from '@sdlab/service-kit/redis-scripts';
+import type { ClientContext, Result } from 'ioredis';
 
 declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
@@ -44,13 +34,14 @@ declare module 'ioredis' {
   }
 }
 
-export function defineScripts(redis: Redis): void {
-  for (const file of readdirSync(DIR)) {
-    const match = file.match(NAME);
-    if (!match) continue;
-    redis.defineCommand(match[1]!, {
-      numberOfKeys: Number(match[2]),
-      lua: readFileSync(`${DIR}${file}`, 'utf8'),
-    });
-  }
-}
+// Every `<verbNoun>-<keyCount>.lua` beside this file, through the kit's loader.
+const scripts = loadLuaScripts(new URL('./', import.meta.url), [
+  'claimSession',
+  'refreshSession',
+  'releaseSession',
+]);
+
+/** Registers the scripts on a client (once per client). */
+export const defineScripts = scripts.define;
+/** The script files, `<verbNoun>-<keyCount>`. */
+export const SCRIPT_NAMES = scripts.list.map((s) => s.file);

@@ -1,9 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import type { ClientContext, Redis, Result } from 'ioredis';
+import { loadLuaScripts } from '@sdlab/service-kit/redis-scripts';
+import type { ClientContext, Result } from 'ioredis';
 
-// Loads every `<verbNoun>-<keyCount>.lua` beside this file once per client through defineCommand,
-// which runs them by SHA (EVALSHA) and falls back to EVAL after a Redis restart. A key count of
-// `N` means the caller passes the number of keys first (a hold locks a variable number of seats).
+// Every `<verbNoun>-<keyCount>.lua` beside this file, through the kit's loader. A key count of `N`
+// means the caller passes the number of keys first (a hold locks a variable number of seats).
 
 declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
@@ -27,29 +26,15 @@ declare module 'ioredis' {
   }
 }
 
-const FILE = /^([a-z][A-Za-z]*)-(\d+|N)\.lua$/;
+const scripts = loadLuaScripts(new URL('./', import.meta.url), [
+  'holdSeats',
+  'releaseSeats',
+  'joinQueue',
+  'admitBatch',
+]);
 
-export function readScripts(dir: URL = new URL('./', import.meta.url)) {
-  return readdirSync(dir)
-    .map((file) => ({ file, match: FILE.exec(file) }))
-    .filter((f): f is { file: string; match: RegExpExecArray } => f.match !== null)
-    .map(({ file, match }) => ({
-      name: match[1]!,
-      keys: match[2] === 'N' ? undefined : Number(match[2]),
-      lua: readFileSync(new URL(file, dir), 'utf8'),
-    }));
-}
-
-export const SCRIPT_NAMES = ['holdSeats', 'releaseSeats', 'joinQueue', 'admitBatch'] as const;
-
-export function defineScripts(redis: Redis): void {
-  const scripts = readScripts();
-  const missing = SCRIPT_NAMES.filter((name) => !scripts.some((s) => s.name === name));
-  if (missing.length) throw new Error(`ticket-booking: missing Lua scripts: ${missing.join(', ')}`);
-  for (const { name, keys, lua } of scripts) {
-    redis.defineCommand(name, keys === undefined ? { lua } : { numberOfKeys: keys, lua });
-  }
-}
+/** Registers the scripts on a client (once per client). */
+export const defineScripts = scripts.define;
 
 /** The small negative codes the scripts return instead of a reply; the one place they are read. */
 export const ScriptCode = { BadArgument: -1 } as const;

@@ -1,39 +1,32 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import { loadLuaScripts } from '@sdlab/service-kit/redis-scripts';
+import type { ClientContext, Redis, Result } from 'ioredis';
 
-// Loads every `<verbNoun>-<keyCount>.lua` beside this file once per client through defineCommand,
-// which runs them by SHA (EVALSHA) and falls back to EVAL after a Redis restart.
-const DIR = fileURLToPath(new URL('.', import.meta.url));
-const NAME = /^([a-z][A-Za-z]*)-(\d+)\.lua$/;
-
-export const SCRIPT_NAMES = readdirSync(DIR)
-  .filter((file) => NAME.test(file))
-  .map((file) => file.replace(/\.lua$/, ''));
-
-export function defineScripts(redis: Redis): void {
-  for (const file of readdirSync(DIR)) {
-    const match = file.match(NAME);
-    if (!match) continue;
-    redis.defineCommand(match[1]!, {
-      numberOfKeys: Number(match[2]),
-      lua: readFileSync(`${DIR}${file}`, 'utf8'),
-    });
+declare module 'ioredis' {
+  interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
+    getWithTtl(key: string): Result<[string | null, number], Context>;
+    reserveIdBlock(key: string, size: number, floor: number): Result<number, Context>;
+    reseedIdCounter(key: string, size: number, floor: number): Result<[number, string | null], Context>;
   }
 }
 
-interface ScriptCommands {
-  getWithTtl(key: string): Promise<[string | null, number]>;
-  reserveIdBlock(key: string, size: number, floor: number): Promise<number>;
-  reseedIdCounter(key: string, size: number, floor: number): Promise<[number, string | null]>;
-}
+// Every `<verbNoun>-<keyCount>.lua` beside this file, through the kit's loader.
+const scripts = loadLuaScripts(new URL('./', import.meta.url), [
+  'getWithTtl',
+  'reseedIdCounter',
+  'reserveIdBlock',
+]);
+
+/** Registers the scripts on a client (once per client). */
+export const defineScripts = scripts.define;
+/** The script files, `<verbNoun>-<keyCount>`. */
+export const SCRIPT_NAMES = scripts.list.map((s) => s.file);
 
 /** reserveIdBlock's reply when the counter is below the caller's floor. */
 const COUNTER_BEHIND = -1;
 
 /** The cached value (null when absent) and its remaining lifetime in ms. */
 export async function getWithTtl(redis: Redis, key: string): Promise<{ value: string | null; pttl: number }> {
-  const [value, pttl] = await (redis as unknown as ScriptCommands).getWithTtl(key);
+  const [value, pttl] = await redis.getWithTtl(key);
   return { value: value ?? null, pttl };
 }
 
@@ -47,7 +40,7 @@ export async function reserveIdBlock(
   size: number,
   floor: number,
 ): Promise<number | undefined> {
-  const end = await (redis as unknown as ScriptCommands).reserveIdBlock(key, size, floor);
+  const end = await redis.reserveIdBlock(key, size, floor);
   return end === COUNTER_BEHIND ? undefined : end;
 }
 
@@ -58,6 +51,6 @@ export async function reseedIdCounter(
   size: number,
   floor: number,
 ): Promise<{ end: number; before: number | null }> {
-  const [end, before] = await (redis as unknown as ScriptCommands).reseedIdCounter(key, size, floor);
+  const [end, before] = await redis.reseedIdCounter(key, size, floor);
   return { end, before: before == null ? null : Number(before) };
 }
