@@ -32,7 +32,7 @@ export async function expectRedirect(
 // ---------- ad-click-aggregator
 
 /** An operator of the ads API (the stack runs in development mode, on the development JWT key). */
-const ADS_ADMIN = { authorization: `Bearer ${await devToken('sdlab-ads', ['admin'])}` };
+export const ADS_ADMIN = { authorization: `Bearer ${await devToken('sdlab-ads', ['admin'])}` };
 
 export async function createAd(base: string, adId: string, targetUrl: string, impressions: number) {
   expectStatus(

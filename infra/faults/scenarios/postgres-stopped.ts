@@ -10,6 +10,7 @@ import { ChatClient, chatToken, directConversation } from '../chat-client.ts';
 import { assert, call, expectProblem, expectStatus, query } from '../probe.ts';
 import type { FaultScenario } from '../scenario.ts';
 import {
+  ADS_ADMIN,
   adClicks,
   as,
   createAd,
@@ -207,7 +208,9 @@ export const scenario: FaultScenario = {
           const hour = 3_600_000;
           const from = new Date(Math.floor(Date.now() / hour) * hour).toISOString();
           const to = new Date(Math.floor(Date.now() / hour) * hour + hour).toISOString();
-          const answer = await call(`${ads}/ads/${adId}/clicks?granularity=minute&from=${from}&to=${to}`);
+          const answer = await call(`${ads}/ads/${adId}/clicks?granularity=minute&from=${from}&to=${to}`, {
+            headers: ADS_ADMIN,
+          });
           expectStatus(answer, 503, 'query');
           assert(
             (answer.headers.get('content-type') ?? '').startsWith('application/problem+json'),
