@@ -70,6 +70,7 @@ export function validateCompose(sources: ComposeSources, rules: ComposeRules): s
       ...dependsOnProblems(name, service, services),
       ...portProblems(name, service),
       ...volumeProblems(name, service, interpolated.value, sources.baseDir),
+      ...heapProblems(name, service),
     );
   }
   problems.push(...memoryProblems(services, sources.compose, rules));
@@ -94,6 +95,7 @@ export function serviceMemoryLimits(sources: ComposeSources): Map<string, number
 // Interpolation: `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `$VAR`, `$$`.
 // ------------------------------------------------------------------------------------------------
 
+const ONE_VARIABLE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[-?][^}]*)?\}$/;
 const VARIABLE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;
 
 interface Interpolated {
@@ -105,7 +107,11 @@ interface Interpolated {
 export function interpolate(node: unknown, env: NodeJS.Dict<string>): Interpolated {
   const problems = new Set<string>();
   const walk = (value: unknown): unknown => {
-    if (typeof value === 'string') return interpolateString(value, env, problems);
+    if (typeof value === 'string') {
+      const text = interpolateString(value, env, problems);
+      // Compose casts a value that is one whole variable to the type the field needs (ulimits).
+      return ONE_VARIABLE.test(value) && /^\d+$/.test(text) ? Number(text) : text;
+    }
     if (Array.isArray(value)) return value.map(walk);
     if (isRecord(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
     return value;
@@ -426,6 +432,31 @@ function memoryProblems(services: Map<string, Record_>, composeText: string, rul
     );
   }
   return problems;
+}
+
+/** Node's old-space limit as a share of the container's: room left for code, buffers and stacks. */
+export const HEAP_SHARE = { min: 0.5, max: 0.65 };
+
+/**
+ * Every service built here is a Node process: its heap is sized from its container's limit
+ * (NODE_OPTIONS=--max-old-space-size), so V8 collects before the kernel's OOM killer acts.
+ */
+function heapProblems(name: string, service: Record_): string[] {
+  if (service.build === undefined) return [];
+  const limit = memoryLimitOf(service);
+  if (typeof limit === 'string') return [];
+  const options = String(dig(service, 'environment', 'NODE_OPTIONS') ?? '');
+  const heap = /--max-old-space-size=(\d+)/.exec(options)?.[1];
+  if (heap === undefined)
+    return [`${name}: NODE_OPTIONS sets no --max-old-space-size for its ${toMiB(limit)} MiB limit`];
+  const share = (Number(heap) * MIB) / limit;
+  if (share < HEAP_SHARE.min || share > HEAP_SHARE.max) {
+    return [
+      `${name}: a ${heap} MiB heap is ${Math.round(share * 100)}% of its ${toMiB(limit)} MiB limit ` +
+        `(keep it within ${HEAP_SHARE.min * 100}-${HEAP_SHARE.max * 100}%)`,
+    ];
+  }
+  return [];
 }
 
 /** The container's limit in bytes, or a sentence saying why there is none. */

@@ -23,8 +23,9 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 
-// SLO.md: the whole compose stack within 4 GiB of memory limits.
-const RULES = { memoryBudgetBytes: 4 * GiB };
+// SLO.md's goal was 4 GiB of memory limits for the whole stack; the services' measured use under
+// load needs 5 GiB (docker-compose.yml's header and infra/compose/README.md say why).
+const RULES = { memoryBudgetBytes: 5 * GiB };
 // The infrastructure's share; the rest is for the Node services and their workers.
 const INFRA_BUDGET_BYTES = 3 * GiB;
 const INFRA = ['postgres', 'redis', 'kafka', 'elasticsearch', 'jaeger', 'prometheus', 'grafana'];
@@ -132,6 +133,27 @@ describe('docker-compose.yml', () => {
       'SDLAB_DEV_MODE',
     ]);
   });
+  it('builds every service FROM the NODE_IMAGE the compose file passes, defaulting to .env', async () => {
+    const document = parseComposeYaml(real.compose) as ComposeDocument;
+    const pinned = parseEnv(real.env).NODE_IMAGE;
+    expect(pinned).toMatch(/^node:24\.\d+\.\d+-/);
+    const dockerfiles = new Set<string>();
+    for (const [name, s] of Object.entries(document.services)) {
+      const build = s.build as { dockerfile?: string; args?: Record<string, string> } | undefined;
+      if (!build) continue;
+      expect({ [name]: build.args?.NODE_IMAGE }).toEqual({ [name]: variable('NODE_IMAGE') });
+      dockerfiles.add(build.dockerfile ?? 'Dockerfile');
+    }
+    for (const file of dockerfiles) {
+      const text = await readFile(join(repoRoot, file), 'utf8');
+      // No `# syntax=` line: it would pull the frontend from a registry before every build.
+      expect({ [file]: text.match(/^# *syntax=.*/m)?.[0] }).toEqual({ [file]: undefined });
+      expect({ [file]: text.match(/^ARG NODE_IMAGE=(.*)$/m)?.[1] }).toEqual({ [file]: pinned });
+      const bases = [...text.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+      expect({ [file]: bases.every((b) => b === variable('NODE_IMAGE')) }).toEqual({ [file]: true });
+    }
+  });
+
   it('documents every overridable setting in .env.example with the default it really has', async () => {
     const example = parseEnv(await readFile(join(repoRoot, '.env.example'), 'utf8'));
     const defaults = [...real.compose.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*):-([^}]*)\}/g)];
@@ -255,12 +277,25 @@ describe('validateCompose on a broken copy', () => {
     {
       name: 'limits over the memory budget',
       sources: () => withKey('kafka', 'mem_limit', '2g'),
-      expected: /^memory limits total \d+ MiB, over the budget of 4096 MiB/,
+      expected: /^memory limits total \d+ MiB, over the budget of 5120 MiB/,
     },
     {
       name: 'a header that no longer states the total',
       sources: () => withKey('redis', 'mem_limit', '192m'),
       expected: /^the header comment states \d+ MiB of memory limits, but they total \d+ MiB/,
+    },
+    {
+      name: 'a Node service whose heap is not sized from its limit',
+      sources: () =>
+        composeWith((d) => {
+          delete (service(d, 'rate-limiter').environment as Service).NODE_OPTIONS;
+        }),
+      expected: /^rate-limiter: NODE_OPTIONS sets no --max-old-space-size/,
+    },
+    {
+      name: 'a limit raised without its heap',
+      sources: () => withKey('rate-limiter', 'mem_limit', '1g'),
+      expected: /^rate-limiter: a \d+ MiB heap is \d+% of its 1024 MiB limit/,
     },
     {
       name: 'replicas that multiply a limit',

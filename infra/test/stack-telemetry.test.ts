@@ -10,6 +10,8 @@ import { planFromCompose } from '../stack/plan.ts';
 // The whole native stack as `pnpm stack up` starts it, checked the way a user would look at it:
 // every service and worker ready and scraped by Prometheus, and one ad click traced end to end in
 // Jaeger: ingest → spool ship → Kafka → the aggregator's flush → Postgres.
+// SDLAB_STACK=compose checks a running `docker compose up` stack instead (CI's compose step): the
+// servers come from the environment variables, the services answer on their published ports.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const STACK = fileURLToPath(new URL('../stack/stack.ts', import.meta.url));
 const exec = promisify(execFile);
@@ -20,13 +22,22 @@ const stack = (command: string, ...args: string[]) =>
     timeout: 300_000,
   });
 
+const COMPOSE = process.env.SDLAB_STACK === 'compose';
+
 beforeAll(async () => {
-  await stack('up');
+  if (!COMPOSE) await stack('up');
 }, 320_000);
 
 afterAll(async () => {
-  await stack('down', '--keep-infra');
+  if (!COMPOSE) await stack('down', '--keep-infra');
 }, 120_000);
+
+/** Where a process answers from the host: its own port natively, its published port under compose. */
+function hostUrl(name: string, port: number): string {
+  if (!COMPOSE) return `http://127.0.0.1:${port}`;
+  const published = process.env[`SDLAB_${name.toUpperCase().replaceAll('-', '_')}_PORT`] ?? port;
+  return `http://127.0.0.1:${published}`;
+}
 
 async function poll<T>(
   what: string | (() => string),
@@ -43,12 +54,12 @@ async function poll<T>(
   }
 }
 
-describe('the native stack (pnpm stack up)', () => {
+describe(COMPOSE ? 'the compose stack (docker compose up)' : 'the native stack (pnpm stack up)', () => {
   test('every service and worker is ready and up in Prometheus', async ({ endpoints }) => {
     const plan = planFromCompose(ROOT, { ...endpoints, kafka: endpoints.kafka.join(',') });
     expect(plan.length).toBeGreaterThanOrEqual(3);
     for (const p of plan) {
-      expect((await fetch(`http://127.0.0.1:${p.port}/readyz`)).status, p.name).toBe(200);
+      expect((await fetch(`${hostUrl(p.name, p.port)}/readyz`)).status, p.name).toBe(200);
       const up = await poll(
         `up{job="${p.name}"}`,
         async () => {
@@ -87,7 +98,7 @@ describe('one ad click, one trace', () => {
   }, async ({ endpoints }) => {
     expect(endpoints.jaeger, 'the native stack provides the Jaeger query API').toBeDefined();
     const plan = planFromCompose(ROOT, { ...endpoints, kafka: endpoints.kafka.join(',') });
-    const ingest = `http://127.0.0.1:${plan.find((p) => p.name === 'ad-click-aggregator')!.port}`;
+    const ingest = hostUrl('ad-click-aggregator', plan.find((p) => p.name === 'ad-click-aggregator')!.port);
     const adId = `trace-${randomBytes(4).toString('hex')}`;
     const operator = { authorization: `Bearer ${await devToken('sdlab-ads', ['admin'])}` };
     const json = { 'content-type': 'application/json', ...operator };
@@ -131,7 +142,8 @@ describe('one ad click, one trace', () => {
       );
     } catch (error) {
       // What the worker was doing: its assignment, lag and flushes say where the click stopped.
-      const metrics = await (await fetch(`http://127.0.0.1:${workerPort}/metrics`)).text().catch(String);
+      const worker = hostUrl('ad-click-aggregator-worker', workerPort);
+      const metrics = await (await fetch(`${worker}/metrics`)).text().catch(String);
       const lines = metrics.split('\n').filter((l) => l.startsWith('sdlab_adclick_'));
       throw new Error(`${(error as Error).message}; worker metrics:\n${lines.join('\n')}`);
     }

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# CI's compose step: the whole stack but Grafana with `docker compose up -d --wait`, on images built
+# from package registries where no image registry answers; then the README tour as a script, every
+# k6 scenario's smoke profile against the containers, a check that no container was OOM-killed or
+# restarted, the telemetry test against the containers, and `docker compose down -v`.
+#
+#   bash infra/compose/ci.sh
+#
+# Host ports are the defaults plus 10000 (SDLAB_PORT_OFFSET), so the step runs beside a native
+# stack on the standard ports. Everything slow is cached: the Go-built plugins under
+# ~/.cache/sdlab/docker, the images (rebuilt only when their inputs change) and BuildKit's layers
+# and pnpm store in the engine.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+started=$SECONDS
+step() { printf '\n==> compose: %s (t+%ss)\n' "$1" "$((SECONDS - started))"; }
+source scripts/toolchain.sh
+
+step 'engine, compose and buildx (installed once)'
+bash infra/images/engine.sh install
+bash infra/images/engine.sh up
+
+step 'images: pinned ones from a registry, else built from package registries'
+bash infra/images/select.sh
+set -a
+# shellcheck disable=SC1090
+source "${SDLAB_CACHE:-$HOME/.cache/sdlab}/images/selected.env"
+set +a
+
+SDLAB_ES_NOFILE=$(bash infra/images/engine.sh nofile)
+export SDLAB_ES_NOFILE
+offset=${SDLAB_PORT_OFFSET:-10000}
+port() { export "$1=$(($2 + offset))"; }
+port SDLAB_PG_PORT 5432; port SDLAB_REDIS_PORT 6379; port SDLAB_KAFKA_PORT 9092; port SDLAB_ES_PORT 9200
+port SDLAB_JAEGER_OTLP_GRPC_PORT 4317; port SDLAB_JAEGER_OTLP_HTTP_PORT 4318; port SDLAB_JAEGER_QUERY_PORT 16686
+port SDLAB_PROM_PORT 9090; port SDLAB_GRAFANA_PORT 3000
+port SDLAB_URL_SHORTENER_PORT 8081; port SDLAB_RATE_LIMITER_PORT 8082; port SDLAB_CHAT_GATEWAY_PORT 8083
+port SDLAB_CHAT_GATEWAY_2_PORT 8093; port SDLAB_AD_CLICK_AGGREGATOR_PORT 8084; port SDLAB_TICKET_BOOKING_PORT 8085
+port SDLAB_PAYMENT_PROVIDER_PORT 8086; port SDLAB_URL_SHORTENER_WORKER_PORT 9481
+port SDLAB_AD_CLICK_AGGREGATOR_WORKER_PORT 9484; port SDLAB_TICKET_BOOKING_WORKER_PORT 9485
+
+status=0
+stats_pid=
+finish() {
+  [[ -n $stats_pid ]] && kill "$stats_pid" 2>/dev/null || true
+  step 'docker compose down -v'
+  docker compose logs --no-color --tail 200 >"${SDLAB_CACHE:-$HOME/.cache/sdlab}/compose-ci.log" 2>&1 || true
+  docker compose down -v --remove-orphans || true
+  step "done (exit $status)"
+}
+trap finish EXIT
+
+step 'service images (each once, one at a time; cached layers and pnpm store make warm runs quick)'
+bash infra/compose/build-images.sh
+
+step 'docker compose up -d --wait (everything but Grafana)'
+t0=$SECONDS
+if ! docker compose up -d --wait --wait-timeout 600; then
+  docker compose ps -a
+  docker compose logs --no-color --tail 60
+  status=1
+  exit 1
+fi
+echo "compose up took $((SECONDS - t0)) s"
+docker compose ps --format 'table {{.Service}}\t{{.Status}}'
+
+# Peak memory per container while the checks run (docker stats samples every few seconds).
+stats_file=$(mktemp)
+(while true; do docker stats --no-stream --format '{{.Name}} {{.MemUsage}}' >>"$stats_file" 2>/dev/null; sleep 2; done) &
+stats_pid=$!
+
+step 'the README tour (infra/compose/tour.sh)'
+bash infra/compose/tour.sh || status=1
+
+step 'k6 smoke profiles against the containers'
+K6_BIN=$(node -e 'try{process.stdout.write(require(process.argv[1]).k6??"")}catch{}' \
+  "${SDLAB_CACHE:-$HOME/.cache/sdlab}/run/endpoints.json")
+export K6_BIN=${K6_BIN:-k6}
+node --conditions=@sdlab/source loadtests/src/running-stack.ts all --profile smoke || status=1
+
+step 'telemetry test against the containers (infra/test/stack-telemetry.test.ts)'
+SDLAB_STACK=compose SDLAB_TEST_DOCKER=false \
+  DATABASE_URL=postgres://sdlab:sdlab@127.0.0.1:$SDLAB_PG_PORT/sdlab REDIS_URL=redis://127.0.0.1:$SDLAB_REDIS_PORT \
+  KAFKA_BROKERS=127.0.0.1:$SDLAB_KAFKA_PORT ELASTICSEARCH_URL=http://127.0.0.1:$SDLAB_ES_PORT \
+  OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$SDLAB_JAEGER_OTLP_HTTP_PORT \
+  JAEGER_QUERY_URL=http://127.0.0.1:$SDLAB_JAEGER_QUERY_PORT PROMETHEUS_URL=http://127.0.0.1:$SDLAB_PROM_PORT \
+  pnpm vitest run --project infra test/stack-telemetry.test.ts || status=1
+
+kill "$stats_pid" 2>/dev/null || true
+stats_pid=
+step 'no container OOM-killed or restarted; peak memory against each limit'
+node infra/compose/container-health.ts "$stats_file" || status=1
+rm -f "$stats_file"
+exit "$status"

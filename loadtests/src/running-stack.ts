@@ -1,0 +1,75 @@
+// `node --conditions=@sdlab/source loadtests/src/running-stack.ts [service|all] [--profile smoke|full]`:
+// each k6 scenario against services that already run (CI's `docker compose up`), with their
+// thresholds enforced. Unlike run.ts it starts nothing and measures no CPU or bare-handler limit:
+// it answers "does the running stack hold the scenario", not "what does one process hold".
+// Ports are the published ones (the SDLAB_*_PORT variables docker-compose.yml reads).
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runK6 } from './k6.ts';
+import { summarise } from './report.ts';
+import { availableServices, REPO_ROOT } from './services.ts';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { profile: { type: 'string', default: 'smoke' } },
+});
+const profile = values.profile === 'full' ? 'full' : 'smoke';
+
+/** A compose service's URL on the host: `SDLAB_<NAME>_PORT`, else its own port. */
+function published(name: string, port: number): string {
+  const value = process.env[`SDLAB_${name.toUpperCase().replaceAll('-', '_')}_PORT`] ?? String(port);
+  return `http://127.0.0.1:${value}`;
+}
+
+/** What each scenario reads besides BASE_URL, pointed at the published ports. */
+const EXTRA: Record<string, Record<string, string>> = {
+  'chat-gateway': { BASE_URL_2: published('chat-gateway-2', 8093) },
+  'ad-click-aggregator': { WORKER_URL: published('ad-click-aggregator-worker', 9484) },
+};
+
+async function main(): Promise<number> {
+  const wanted = positionals[0] ?? 'all';
+  const services = availableServices().filter((s) => wanted === 'all' || s.name === wanted);
+  if (services.length === 0) throw new Error(`no scenario for "${wanted}"`);
+  const k6 = process.env.K6_BIN ?? 'k6';
+  let failures = 0;
+  for (const service of services) {
+    const api = service.processes.find((p) => !p.dir && p.entry === 'src/main.ts') ?? service.processes[0]!;
+    const env = {
+      PROFILE: profile,
+      BASE_URL: published(service.name, api.port),
+      ...EXTRA[service.name],
+      ...(service.k6Env?.BATCH ? { BATCH: service.k6Env.BATCH } : {}),
+    };
+    process.stdout.write(`\n=== ${service.name} (${profile}, running stack at ${env.BASE_URL}) ===\n`);
+    const result = await runK6(k6, join(REPO_ROOT, 'loadtests/scenarios', `${service.name}.js`), env);
+    const { metrics, errorRate } = summarise(result, service.measures);
+    for (const m of metrics) {
+      for (const t of m.thresholds) {
+        process.stdout.write(
+          `${t.ok ? 'ok    ' : 'BROKEN'} ${m.metric} ${t.expression} (p95 ${m.p95?.toFixed(1)} ms)\n`,
+        );
+      }
+    }
+    const passed = result.exitCode === 0 && result.thresholds.every((t) => t.ok);
+    process.stdout.write(
+      `${service.name}: ${passed ? 'passed' : 'FAILED'}, error rate ${(errorRate * 100).toFixed(2)}%\n`,
+    );
+    if (!passed) {
+      failures++;
+      process.stdout.write(`${result.output.slice(-3000)}\n`);
+    }
+  }
+  process.stdout.write(`\nload (running stack): ${services.length - failures} passed, ${failures} failed\n`);
+  return failures === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `load: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

