@@ -90,8 +90,11 @@ check 'the message is stored with its sequence number' grep -q '"text":"hi bob"'
 
 step '4. Ad click aggregator: exactly one click counted in its minute'
 AD=tour-ad-$RUN
-curl -s -XPOST "$A/ads" -H "$JSON" -d "{\"adId\":\"$AD\",\"campaignId\":\"tour\",\"targetUrl\":\"https://shop.example.com/sale\"}" >/dev/null
-URL=$(curl -s -XPOST "$A/ads/$AD/impressions" -H "$JSON" -d '{"count":1}' | jq -r '.impressions[0].clickUrl')
+T=$(cd services/ad-click-aggregator && node --conditions=@sdlab/source -e \
+  "import('@sdlab/service-kit/auth').then(async (a) => console.log(await a.devToken('sdlab-ads', ['advertiser'])))")
+AUTH="authorization: Bearer $T"
+curl -s -XPOST "$A/ads" -H "$AUTH" -H "$JSON" -d "{\"adId\":\"$AD\",\"campaignId\":\"tour\",\"targetUrl\":\"https://shop.example.com/sale\"}" >/dev/null
+URL=$(curl -s -XPOST "$A/ads/$AD/impressions" -H "$AUTH" -H "$JSON" -d '{"count":1}' | jq -r '.impressions[0].clickUrl')
 first=$(curl -si "$A$URL" | tr -d '\r' | grep -i '^location\|^x-click-outcome')
 second=$(curl -si "$A$URL" | tr -d '\r' | grep -i '^x-click-outcome')
 printf '  %s\n' "$first" "$second"
@@ -99,7 +102,7 @@ check 'the first click is recorded and redirected' grep -qi '^x-click-outcome: r
 check 'the second is a duplicate (Redis SET NX)' grep -qi '^x-click-outcome: duplicate' <<<"$second"
 counted() {
   curl -s "$A/ads/$AD/clicks?granularity=minute&from=$(date -u -d '-1 hour' +%FT%TZ)&to=$(date -u -d '+1 hour' +%FT%TZ)" \
-    | jq -e '[.buckets[] | select(.clicks > 0)] | length == 1 and .[0].clicks == 1' >/dev/null
+    -H "$AUTH" | jq -e '[.buckets[] | select(.clicks > 0)] | length == 1 and .[0].clicks == 1' >/dev/null
 }
 check 'one click in its minute after a flush' poll 60 counted
 
