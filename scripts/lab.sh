@@ -11,7 +11,6 @@
 # Both are idempotent: a second run finds everything installed and running and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 SDLAB_CACHE=${SDLAB_CACHE:-$HOME/.cache/sdlab}
 export SDLAB_CACHE
 started=$SECONDS
@@ -65,12 +64,15 @@ toolchain() {
   pnpm install --frozen-lockfile --reporter=append-only | grep -v '^Progress' || true
 }
 
+native_running() { [[ -n $(bash infra/native/infra.sh status 2>/dev/null | awk 'NR > 1 && $1 != "k6" && $4 == "yes"') ]]; }
+
 engine_answers() { command -v docker >/dev/null && docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 mode() {
   case ${SDLAB_LAB:-auto} in
     compose | native) echo "$SDLAB_LAB" ;;
-    auto) if engine_answers; then echo compose; else echo native; fi ;;
+    # A native stack already running holds the ports compose would publish: keep using it.
+    auto) if native_running; then echo native; elif engine_answers; then echo compose; else echo native; fi ;;
     *) die "SDLAB_LAB must be compose, native or auto" ;;
   esac
 }
@@ -83,17 +85,16 @@ native_install() {
 }
 
 urls() {
-  local p=${1:-0}
   cat <<URLS
 
-The lab is up ($2):
-  url-shortener        http://127.0.0.1:$((8081 + p))/docs
-  rate-limiter         http://127.0.0.1:$((8082 + p))/docs
-  chat-gateway         http://127.0.0.1:$((8083 + p))/docs  (second instance :$((8093 + p)))
-  ad-click-aggregator  http://127.0.0.1:$((8084 + p))/docs
-  ticket-booking       http://127.0.0.1:$((8085 + p))/docs  (payment provider :$((8086 + p)))
-  Jaeger               http://127.0.0.1:$((16686 + p))
-  Prometheus           http://127.0.0.1:$((9090 + p))
+The lab is up ($1):
+  url-shortener        http://127.0.0.1:${SDLAB_URL_SHORTENER_PORT:-8081}/docs
+  rate-limiter         http://127.0.0.1:${SDLAB_RATE_LIMITER_PORT:-8082}/docs
+  chat-gateway         http://127.0.0.1:${SDLAB_CHAT_GATEWAY_PORT:-8083}/docs  (second instance :${SDLAB_CHAT_GATEWAY_2_PORT:-8093})
+  ad-click-aggregator  http://127.0.0.1:${SDLAB_AD_CLICK_AGGREGATOR_PORT:-8084}/docs
+  ticket-booking       http://127.0.0.1:${SDLAB_TICKET_BOOKING_PORT:-8085}/docs  (payment provider :${SDLAB_PAYMENT_PROVIDER_PORT:-8086})
+  Jaeger               http://127.0.0.1:${SDLAB_JAEGER_QUERY_PORT:-16686}
+  Prometheus           http://127.0.0.1:${SDLAB_PROM_PORT:-9090}
 Next: the README's tour (bash infra/compose/tour.sh runs it), then: bash scripts/lab.sh test
 URLS
 }
@@ -120,12 +121,12 @@ cmd_up() {
     step 'docker compose up -d --wait'
     docker compose up -d --wait
     docker compose ps --format 'table {{.Service}}\t{{.Status}}'
-    urls 0 'docker compose; stop it with: bash scripts/lab.sh down'
+    urls 'docker compose; stop it with: bash scripts/lab.sh down'
   else
     native_install
     step 'servers, services, workers and seed data: pnpm stack up'
     pnpm stack up
-    urls 0 'native processes; stop them with: bash scripts/lab.sh down'
+    urls 'native processes; stop them with: bash scripts/lab.sh down'
   fi
   echo "(t+$((SECONDS - started))s)"
 }
@@ -151,11 +152,15 @@ cmd_test() {
 }
 
 cmd_down() {
-  if engine_answers && [[ -n $(docker compose ps -q 2>/dev/null) ]]; then docker compose down; fi
-  if [[ -f $SDLAB_CACHE/run/endpoints.json ]]; then
+  # Whichever of the two runs: a compose stack, or the native processes `pnpm stack up` started.
+  if engine_answers && [[ -n $(docker compose ps -q 2>/dev/null) ]]; then
+    docker compose down
+  elif native_running; then
     # shellcheck source=toolchain.sh
     source scripts/toolchain.sh
     pnpm stack down
+  else
+    echo "lab: nothing is running"
   fi
 }
 
