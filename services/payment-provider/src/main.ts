@@ -9,7 +9,8 @@ import { WebhookDispatcher } from './domain/webhook-dispatcher.ts';
 import { paymentRoutes } from './routes/payments/index.ts';
 import { createMetrics } from './telemetry.ts';
 
-export { SIGNATURE_HEADER, sign as signWebhook, verify as verifyWebhook } from './domain/signature.ts';
+// Merchants' tests sign webhooks as the provider does.
+export { SIGNATURE_HEADER, signWebhook } from '@sdlab/service-kit/webhook-signature';
 
 export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
   const service = await createService({

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { verifyWebhook as verify } from '@sdlab/service-kit/webhook-signature';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { verify } from '../src/domain/signature.ts';
 import { buildApp } from '../src/main.ts';
 
 const SECRET = 'test-webhook-secret-0123456789';

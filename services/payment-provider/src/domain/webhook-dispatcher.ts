@@ -4,10 +4,10 @@
 import http from 'node:http';
 import { withTraceContext } from '@sdlab/service-kit';
 import { backoffDelay } from '@sdlab/service-kit/retry';
+import { SIGNATURE_HEADER, signWebhook } from '@sdlab/service-kit/webhook-signature';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import type { Metrics } from '../telemetry.ts';
-import { SIGNATURE_HEADER, sign } from './signature.ts';
 
 const MAX_RETRY_DELAY_MS = 60_000;
 
@@ -98,7 +98,7 @@ export class WebhookDispatcher {
     const { pool, metrics } = this.#o;
     const body = JSON.stringify(row.body);
     try {
-      await post(this.#o.url, body, sign(this.#o.secret, body), this.#o.timeoutMs);
+      await post(this.#o.url, body, signWebhook(this.#o.secret, body), this.#o.timeoutMs);
       await pool.query(
         'UPDATE payments.webhook_deliveries SET delivered_at = now(), attempts = attempts + 1 WHERE id = $1',
         [row.id],

@@ -1,6 +1,6 @@
 import type { App } from '@sdlab/service-kit';
+import { SIGNATURE_HEADER, verifyWebhook } from '@sdlab/service-kit/webhook-signature';
 import Type from 'typebox';
-import { SIGNATURE_HEADER, verifySignature } from '../../domain/webhook-signature.ts';
 import { BookingErrors } from '../../errors.ts';
 import { Problem } from '../../schemas/common.ts';
 import { PaymentWebhookBody } from '../../schemas/purchases.ts';
@@ -46,7 +46,7 @@ export async function webhookRoutes(app: App): Promise<void> {
     },
     async (request) => {
       if (
-        !verifySignature(
+        !verifyWebhook(
           config.PAYMENT_WEBHOOK_SECRET,
           request.rawBody ?? '',
           request.headers[SIGNATURE_HEADER] as string,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sign, verify } from './signature.ts';
+import { signWebhook as sign, verifyWebhook as verify } from './webhook-signature.ts';
 
 describe('webhook signature', () => {
   const secret = 'a-secret-of-some-length';

@@ -1,17 +1,22 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 // Webhook signatures in the shape card providers use (Stripe's `t=…,v1=…`): an HMAC-SHA256 of
-// `<unix seconds>.<raw body>` with a secret shared with the merchant. The timestamp lets the
-// receiver refuse replays of an old, captured request.
+// `<unix seconds>.<raw body>` with a secret shared with the merchant. The sender (payment-provider)
+// and the receiver (ticket-booking) use this one module. The receiver verifies over the raw body,
+// in constant time, and refuses timestamps outside the tolerance (a captured request replayed).
 
 export const SIGNATURE_HEADER = 'sdlab-signature';
 
-export function sign(secret: string, body: string, nowSeconds = Math.floor(Date.now() / 1000)): string {
+export function signWebhook(
+  secret: string,
+  body: string,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): string {
   const mac = createHmac('sha256', secret).update(`${nowSeconds}.${body}`).digest('hex');
   return `t=${nowSeconds},v1=${mac}`;
 }
 
-export function verify(
+export function verifyWebhook(
   secret: string,
   body: string,
   header: string | undefined,
