@@ -11,17 +11,27 @@ interface JaegerTrace {
   spans: { operationName: string; spanID: string; references: { spanID: string }[] }[];
 }
 
-async function findTraces(jaeger: string, service: string, operation: string): Promise<JaegerTrace[]> {
+/**
+ * The traces Jaeger holds for an operation, polled until `complete` says they are all there: the
+ * collector indexes spans as they arrive, so a query can see a trace before its last span.
+ */
+async function findTraces(
+  jaeger: string,
+  service: string,
+  operation: string,
+  complete: (traces: JaegerTrace[]) => boolean,
+): Promise<JaegerTrace[]> {
   const url = `${jaeger}/api/traces?service=${encodeURIComponent(service)}&operation=${encodeURIComponent(operation)}&limit=20`;
+  let data: JaegerTrace[] = [];
   for (let attempt = 0; attempt < 40; attempt++) {
     const response = await fetch(url);
     if (response.ok) {
-      const { data } = (await response.json()) as { data: JaegerTrace[] };
-      if (data.length > 0) return data;
+      ({ data } = (await response.json()) as { data: JaegerTrace[] });
+      if (data.length > 0 && complete(data)) return data;
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  return [];
+  return data;
 }
 
 describe('Jaeger (real collector and query API)', () => {
@@ -50,7 +60,12 @@ describe('Jaeger (real collector and query API)', () => {
     expect(await service.exited).toBe(0);
 
     // The request's server span and the handler's own span under it.
-    const traces = await findTraces(endpoints.jaeger!, serviceName, 'POST /echo');
+    const traces = await findTraces(
+      endpoints.jaeger!,
+      serviceName,
+      'POST /echo',
+      ([t]) => (t?.spans.length ?? 0) > 1,
+    );
     expect(traces).toHaveLength(1);
     const [trace] = traces;
     const root = trace!.spans.find((s) => s.operationName === 'POST /echo')!;
