@@ -52,9 +52,30 @@ export function registerNulGuard(app: FastifyInstance): void {
     done(NUL_IN_URL.test(request.url) ? new KitErrors.NulCharacter('the URL') : undefined);
   });
   app.addHook('preValidation', (request, _reply, done) => {
-    const at = request.body !== undefined && request.body !== null ? nulPath(request.body) : undefined;
+    const body = request.body;
+    // Most bodies hold no NUL: look without building a path per value, name the place only when found.
+    const at = body !== undefined && body !== null && hasNul(body) ? nulPath(body) : undefined;
     done(at === undefined ? undefined : new KitErrors.NulCharacter(`body${at}`));
   });
+}
+
+/** Whether any string or key in a parsed JSON value holds a NUL; iterative, allocation-light. */
+function hasNul(root: unknown): boolean {
+  if (typeof root === 'string') return root.includes('\u0000');
+  if (typeof root !== 'object' || root === null) return false;
+  const stack: object[] = [root];
+  while (stack.length) {
+    const value = stack.pop() as Record<string, unknown>;
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      if (key.includes('\u0000')) return true;
+      const child = value[key];
+      if (typeof child === 'string') {
+        if (child.includes('\u0000')) return true;
+      } else if (typeof child === 'object' && child !== null) stack.push(child);
+    }
+  }
+  return false;
 }
 
 /** Where the first string (or key) with a NUL is, e.g. `.messages[2].text`; iterative, so depth costs no stack. */
