@@ -16,7 +16,7 @@ export {
 } from './create-service.ts';
 export { AuthErrors, createUnavailableError, KitErrors, type RetryLater } from './errors.ts';
 export { LATENCY_BUCKETS } from './metrics.ts';
-export { PROBLEM_CONTENT_TYPE, type Problem, sendProblem } from './problem-details.ts';
+export { PROBLEM_CONTENT_TYPE, type Problem, ProblemSchema, sendProblem } from './problem-details.ts';
 export { type CheckResult, Readiness, type ReadinessCheck } from './readiness.ts';
 export { Resources } from './resources.ts';
 export { DEV_MODE_VARIABLE, type RunMode, runMode } from './run-mode.ts';

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Type from 'typebox';
 import { KitErrors } from './errors.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -15,6 +16,24 @@ export interface Problem {
   /** Extension members (RFC 9457 §3.2) a coded error adds, e.g. the seats that were taken. */
   [extension: string]: unknown;
 }
+
+/**
+ * The response schema of every problem the kit renders, for routes to document their 4xx/5xx.
+ * Extension members (a validation problem's `errors`, a coded error's problemExtensions, /readyz's
+ * `checks`) pass through.
+ */
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String()),
+    code: Type.Optional(Type.String()),
+    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+  },
+  { additionalProperties: true, description: 'application/problem+json' },
+);
 
 interface AjvLikeError {
   instancePath: string;

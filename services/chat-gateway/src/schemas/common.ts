@@ -24,16 +24,4 @@ export const NO_NUL = '^[^\\u0000]*$';
 export const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 time' });
 
-/** An RFC 9457 problem, as the kit renders every error (documented on each route's 4xx/5xx). */
-export const ProblemSchema = Type.Object(
-  {
-    type: Type.String(),
-    title: Type.String(),
-    status: Type.Integer(),
-    detail: Type.Optional(Type.String()),
-    instance: Type.Optional(Type.String()),
-    code: Type.Optional(Type.String()),
-    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
-  },
-  { additionalProperties: true },
-);
+export { ProblemSchema } from '@sdlab/service-kit';

@@ -44,7 +44,4 @@ export const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const Problem = Type.Object(
-  { type: Type.String(), title: Type.String(), status: Type.Integer(), code: Type.Optional(Type.String()) },
-  { additionalProperties: true },
-);
+export { ProblemSchema as Problem } from '@sdlab/service-kit';

@@ -9,16 +9,6 @@ export const UserHeaders = Type.Object({
   authorization: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
 });
 
-export const Problem = Type.Object(
-  {
-    type: Type.String(),
-    title: Type.String(),
-    status: Type.Integer(),
-    detail: Type.Optional(Type.String()),
-    code: Type.Optional(Type.String()),
-    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
-  },
-  { additionalProperties: true },
-);
+export { ProblemSchema as Problem } from '@sdlab/service-kit';
 
 export const EventIdParams = Type.Object({ eventId: Uuid });
