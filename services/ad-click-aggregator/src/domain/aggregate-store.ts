@@ -147,7 +147,7 @@ export function createAggregateStore(pool: pg.Pool, options: { topic: string; wo
             clicks.map((c) => new Date(c.clickedAt).toISOString()),
             clicks.map((c) => c.adId),
             clicks.map((c) => c.campaignId),
-            clicks.map((c) => c.late),
+            clicks.map((c) => c.deadLettered),
             clicks.map((c) => c.dedup),
             clicks.map((c) => c.partition),
             clicks.map((c) => c.offset),

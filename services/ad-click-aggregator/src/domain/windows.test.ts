@@ -32,7 +32,7 @@ describe('tumbling windows with a watermark', () => {
     expect(w.add(4, click(T0 + 5 * MINUTE_MS + 5)).disposition).toBe('late_counted');
     expect(w.add(5, click(T0 + 5 * MINUTE_MS + 4)).disposition).toBe('dead_letter');
     const flush = w.snapshot();
-    expect(flush.clicks.map((c) => c.late)).toEqual([false, false, false, false, false, true]);
+    expect(flush.clicks.map((c) => c.deadLettered)).toEqual([false, false, false, false, false, true]);
     expect(flush.deadLetters).toHaveLength(1);
     expect(flush.deadLetters[0]).toMatchObject({ offset: 5, reason: 'too_late', lagMs: LATENESS + 1 });
     expect(flush.nextOffset).toBe(6);

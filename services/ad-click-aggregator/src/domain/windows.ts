@@ -21,8 +21,11 @@ export type Disposition = 'on_time' | 'late_counted' | 'dead_letter';
 export interface CountedClick extends ClickEvent {
   partition: number;
   offset: number;
-  /** Dead-lettered clicks are stored raw (for reconciliation and review) but never counted. */
-  late: boolean;
+  /**
+   * Dead-lettered (older than the watermark): stored raw, for reconciliation and review, but never
+   * counted. The raw_clicks column is still called `late`.
+   */
+  deadLettered: boolean;
 }
 
 export interface DeadLetter {
@@ -111,9 +114,9 @@ export class PartitionWindows {
     } else {
       disposition = 'on_time';
     }
-    const late = disposition === 'dead_letter';
-    this.#clicks.push({ ...click, partition: this.partition, offset, late });
-    if (late) {
+    const deadLettered = disposition === 'dead_letter';
+    this.#clicks.push({ ...click, partition: this.partition, offset, deadLettered });
+    if (deadLettered) {
       this.#deadLetters.push({
         partition: this.partition,
         offset,
