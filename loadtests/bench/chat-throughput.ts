@@ -1,0 +1,220 @@
+// `pnpm load:chat-throughput [--pairs 100] [--in-flight 4] [--seconds 20]`: how many messages two
+// chat gateways deliver when the client is not the limit. A closed loop in Node (k6 spends about
+// a millisecond of CPU per WebSocket message, so it cannot offer thousands per second on these
+// cores): users in pairs across the two gateways, each sender keeping N messages in flight (the
+// next goes out when an ack comes back). Reports delivered messages per second, delivery and ack
+// latency, the gateways' and Postgres's CPU per delivered message, and checks on the data that
+// every acked message is stored (an ack is only sent after the INSERT commits).
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createTestDatabase, dropTestDatabase, resolveEndpoints, uniqueId } from '@sdlab/testkit/infra';
+import pg from 'pg';
+import { machineCpuMs, processCpuMs, serverCpuMs } from '../src/cpu-usage.ts';
+import { commit } from '../src/machine.ts';
+import { assertPortFree, type Running, startNode, waitReady } from '../src/processes.ts';
+import { REPO_ROOT } from '../src/services.ts';
+
+const { values } = parseArgs({
+  options: {
+    pairs: { type: 'string', default: '100' },
+    'in-flight': { type: 'string', default: '4' },
+    seconds: { type: 'string', default: '20' },
+  },
+});
+const PAIRS = Number(values.pairs);
+const IN_FLIGHT = Number(values['in-flight']);
+const SECONDS = Number(values.seconds);
+const PORTS = [38083, 38093];
+
+type Frame = { type: string } & Record<string, unknown>;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : 0;
+}
+
+async function json(url: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${url}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as Record<string, unknown>;
+}
+
+function open(url: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.addEventListener('open', () => resolve(ws), { once: true });
+    ws.addEventListener('error', () => reject(new Error(`cannot open ${url}`)), { once: true });
+  });
+}
+
+async function main(): Promise<void> {
+  const { endpoints, stop } = await resolveEndpoints();
+  const run = uniqueId().slice(0, 8);
+  const database = `load_chat_${run}`;
+  const databaseUrl = await createTestDatabase(endpoints.postgres, database);
+  const gateways: Running[] = [];
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+  try {
+    for (const port of PORTS) await assertPortFree(port);
+    for (const [i, port] of PORTS.entries()) {
+      const gateway = await startNode(
+        `chat-bench-${i}`,
+        join(REPO_ROOT, 'services/chat-gateway'),
+        'src/main.ts',
+        {
+          NODE_ENV: 'production',
+          SDLAB_DEV_MODE: 'true',
+          LOG_LEVEL: 'warn',
+          PORT: String(port),
+          INSTANCE_ID: `bench-${i + 1}`,
+          DATABASE_URL: databaseUrl,
+          REDIS_URL: endpoints.redis,
+          REDIS_KEY_PREFIX: `chat-bench-${run}:`,
+          // A closed loop sends as fast as acks come back: the per-connection limit would pace it.
+          SEND_RATE_CAPACITY: '100000',
+          SEND_RATE_REFILL_PER_S: '100000',
+        },
+        join(REPO_ROOT, 'loadtests/results/logs'),
+      );
+      gateways.push(gateway);
+      await waitReady(`http://127.0.0.1:${port}/readyz`, gateway);
+    }
+    const base = `http://127.0.0.1:${PORTS[0]}`;
+    const users = await Promise.all(
+      Array.from({ length: PAIRS * 2 }, async (_, i) => {
+        const userId = `bench-${run}-${i}`;
+        // The gateway's development token endpoint (on in development mode): a token per device.
+        const minted = await json(`${base}/tokens`, { userId, deviceId: 'bench' });
+        return { userId, token: String(minted.token) };
+      }),
+    );
+    const conversations: string[] = [];
+    for (let p = 0; p < PAIRS; p++) {
+      const created = await json(
+        `${base}/conversations/direct`,
+        { peerId: users[2 * p + 1]!.userId },
+        users[2 * p]!.token,
+      );
+      conversations.push(String(created.id));
+    }
+    const delivery: number[] = [];
+    const acks: number[] = [];
+    let delivered = 0;
+    let acked = 0;
+    let errors = 0;
+    let measuring = false;
+    let sending = true;
+    const sockets = await Promise.all(
+      users.map((u, i) =>
+        open(`ws://127.0.0.1:${PORTS[i % 2]}/ws?access_token=${encodeURIComponent(u.token)}`),
+      ),
+    );
+    // Receivers: every other socket; delivery latency from the sender's clientTs (one clock).
+    for (let p = 0; p < PAIRS; p++) {
+      sockets[2 * p + 1]!.addEventListener('message', (event) => {
+        const frame = JSON.parse(String(event.data)) as Frame;
+        if (frame.type === 'message' && measuring) {
+          delivered++;
+          delivery.push(Date.now() - Number(frame.clientTs));
+        }
+      });
+    }
+    // Senders: N in flight each; the next message leaves when an ack arrives.
+    for (let p = 0; p < PAIRS; p++) {
+      const ws = sockets[2 * p]!;
+      const sentAt = new Map<string, number>();
+      let counter = 0;
+      const sendOne = () => {
+        if (!sending) return;
+        const clientMsgId = `${p}-${++counter}`;
+        const now = Date.now();
+        sentAt.set(clientMsgId, now);
+        ws.send(
+          JSON.stringify({
+            v: 1,
+            type: 'send',
+            conversationId: conversations[p],
+            clientMsgId,
+            text: `bench ${counter}`,
+            clientTs: now,
+          }),
+        );
+      };
+      ws.addEventListener('message', (event) => {
+        const frame = JSON.parse(String(event.data)) as Frame;
+        if (frame.type === 'ack') {
+          const at = sentAt.get(String(frame.clientMsgId));
+          sentAt.delete(String(frame.clientMsgId));
+          if (measuring && at !== undefined) {
+            acked++;
+            acks.push(Date.now() - at);
+          }
+          sendOne();
+        } else if (frame.type === 'error') {
+          errors++;
+          sendOne();
+        }
+      });
+      for (let i = 0; i < IN_FLIGHT; i++) sendOne();
+    }
+    // A few seconds of warm-up (JIT, pools), then the measured window.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const pids = gateways.map((g) => g.child.pid!);
+    const before = {
+      gw: pids.map((pid) => processCpuMs(pid) ?? 0),
+      servers: serverCpuMs(),
+      machine: machineCpuMs(),
+    };
+    const started = performance.now();
+    measuring = true;
+    await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
+    measuring = false;
+    const wallMs = performance.now() - started;
+    const after = {
+      gw: pids.map((pid) => processCpuMs(pid) ?? 0),
+      servers: serverCpuMs(),
+      machine: machineCpuMs(),
+    };
+    sending = false;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    for (const ws of sockets) ws.close();
+    // Every acked message is in Postgres: acks only follow the commit.
+    const { rows } = await pool.query<{ n: string }>('SELECT count(*)::bigint AS n FROM chat.messages');
+    const stored = Number(rows[0]!.n);
+    const gatewayMs = after.gw.reduce((s, v, i) => s + v - before.gw[i]!, 0);
+    const total = after.machine.total - before.machine.total;
+    delivery.sort((a, b) => a - b);
+    acks.sort((a, b) => a - b);
+    const perS = (delivered * 1000) / wallMs;
+    const cores = {
+      gateways: gatewayMs / wallMs,
+      postgres: (after.servers.postgres! - before.servers.postgres!) / wallMs,
+      redis: (after.servers.redis! - before.servers.redis!) / wallMs,
+      machine: total > 0 ? (after.machine.busy - before.machine.busy) / total : 0,
+    };
+    process.stdout.write(
+      [
+        `# chat-gateway — closed-loop delivery, ${new Date().toISOString()}`,
+        '',
+        `- commit \`${commit()}\`; command \`pnpm load:chat-throughput --pairs ${PAIRS} --in-flight ${IN_FLIGHT} --seconds ${SECONDS}\``,
+        `- two gateways (LOG_LEVEL=warn, no tracing, per-connection send limit raised), ${PAIRS} pairs across them, ${IN_FLIGHT} messages in flight per sender, ${SECONDS} s measured after 3 s of warm-up; the client is a Node closed loop on the same machine (not k6)`,
+        `- **delivered ${Math.round(perS).toLocaleString('en-US')} messages/s**; delivery p50 ${percentile(delivery, 0.5)} ms, p95 ${percentile(delivery, 0.95)} ms, p99 ${percentile(delivery, 0.99)} ms; ack p95 ${percentile(acks, 0.95)} ms; ${errors} error frames`,
+        `- stored before acked: ${stored.toLocaleString('en-US')} messages in Postgres ≥ ${acked.toLocaleString('en-US')} acked in the window: ${stored >= acked ? 'yes' : '**NO**'}`,
+        `- cores: gateways ${cores.gateways.toFixed(2)}, Postgres ${cores.postgres.toFixed(2)}, Redis ${cores.redis.toFixed(2)}; machine ${(cores.machine * 100).toFixed(0)} % busy (the client takes the rest)`,
+        `- gateway CPU per delivered message: ${((gatewayMs * 1000) / Math.max(1, delivered)).toFixed(0)} µs (both gateways); Postgres: ${(((after.servers.postgres! - before.servers.postgres!) * 1000) / Math.max(1, delivered)).toFixed(0)} µs`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await pool.end();
+    for (const g of gateways.reverse()) await g.stop();
+    await dropTestDatabase(endpoints.postgres, database).catch(() => undefined);
+    await stop?.();
+  }
+}
+
+await main();
+process.exit(0);
