@@ -5,6 +5,7 @@
 // next goes out when an ack comes back). Reports delivered messages per second, delivery and ack
 // latency, the gateways' and Postgres's CPU per delivered message, and checks on the data that
 // every acked message is stored (an ack is only sent after the INSERT commits).
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createTestDatabase, dropTestDatabase, resolveEndpoints, uniqueId } from '@sdlab/testkit/infra';
@@ -195,19 +196,26 @@ async function main(): Promise<void> {
       redis: (after.servers.redis! - before.servers.redis!) / wallMs,
       machine: total > 0 ? (after.machine.busy - before.machine.busy) / total : 0,
     };
-    process.stdout.write(
-      [
-        `# chat-gateway — closed-loop delivery, ${new Date().toISOString()}`,
-        '',
-        `- commit \`${commit()}\`; command \`pnpm load:chat-throughput --pairs ${PAIRS} --in-flight ${IN_FLIGHT} --seconds ${SECONDS}\``,
-        `- two gateways (LOG_LEVEL=warn, no tracing, per-connection send limit raised), ${PAIRS} pairs across them, ${IN_FLIGHT} messages in flight per sender, ${SECONDS} s measured after 3 s of warm-up; the client is a Node closed loop on the same machine (not k6)`,
-        `- **delivered ${Math.round(perS).toLocaleString('en-US')} messages/s**; delivery p50 ${percentile(delivery, 0.5)} ms, p95 ${percentile(delivery, 0.95)} ms, p99 ${percentile(delivery, 0.99)} ms; ack p95 ${percentile(acks, 0.95)} ms; ${errors} error frames`,
-        `- stored before acked: ${stored.toLocaleString('en-US')} messages in Postgres ≥ ${acked.toLocaleString('en-US')} acked in the window: ${stored >= acked ? 'yes' : '**NO**'}`,
-        `- cores: gateways ${cores.gateways.toFixed(2)}, Postgres ${cores.postgres.toFixed(2)}, Redis ${cores.redis.toFixed(2)}; machine ${(cores.machine * 100).toFixed(0)} % busy (the client takes the rest)`,
-        `- gateway CPU per delivered message: ${((gatewayMs * 1000) / Math.max(1, delivered)).toFixed(0)} µs (both gateways); Postgres: ${(((after.servers.postgres! - before.servers.postgres!) * 1000) / Math.max(1, delivered)).toFixed(0)} µs`,
-        '',
-      ].join('\n'),
+    const date = new Date().toISOString();
+    const text = [
+      `# chat-gateway — closed-loop delivery, ${date}`,
+      '',
+      `- commit \`${commit()}\`; command \`pnpm load:chat-throughput --pairs ${PAIRS} --in-flight ${IN_FLIGHT} --seconds ${SECONDS}\``,
+      `- two gateways (LOG_LEVEL=warn, no tracing, per-connection send limit raised), ${PAIRS} pairs across them, ${IN_FLIGHT} messages in flight per sender, ${SECONDS} s measured after 3 s of warm-up; the client is a Node closed loop on the same machine (not k6)`,
+      `- **delivered ${Math.round(perS).toLocaleString('en-US')} messages/s**; delivery p50 ${percentile(delivery, 0.5)} ms, p95 ${percentile(delivery, 0.95)} ms, p99 ${percentile(delivery, 0.99)} ms; ack p95 ${percentile(acks, 0.95)} ms; ${errors} error frames`,
+      `- stored before acked: ${stored.toLocaleString('en-US')} messages in Postgres ≥ ${acked.toLocaleString('en-US')} acked in the window: ${stored >= acked ? 'yes' : '**NO**'}`,
+      `- cores: gateways ${cores.gateways.toFixed(2)}, Postgres ${cores.postgres.toFixed(2)}, Redis ${cores.redis.toFixed(2)}; machine ${(cores.machine * 100).toFixed(0)} % busy (the client takes the rest)`,
+      `- gateway CPU per delivered message: ${((gatewayMs * 1000) / Math.max(1, delivered)).toFixed(0)} µs (both gateways); Postgres: ${(((after.servers.postgres! - before.servers.postgres!) * 1000) / Math.max(1, delivered)).toFixed(0)} µs`,
+      '- no k6 runs here; the closed-loop client shares the machine and is part of its busy share',
+      '',
+    ].join('\n');
+    const file = join(
+      REPO_ROOT,
+      'loadtests/results',
+      `chat-gateway-closed-loop-${date.replace(/[-:]/g, '').slice(0, 13)}.md`,
     );
+    await writeFile(file, text);
+    process.stdout.write(`${text}\nresult: ${file}\n`);
   } finally {
     await pool.end();
     for (const g of gateways.reverse()) await g.stop();

@@ -4,6 +4,7 @@
 // SHIP_BATCH_MAX) with acks from all replicas, then consumes them all from the start of the topic
 // as a group member. It prints messages per second and the client process's CPU per message.
 import { execFileSync, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import {
   Consumer,
@@ -187,20 +188,27 @@ async function main(): Promise<void> {
     rows.push(...(JSON.parse(output.trim().split('\n').at(-1)!) as PhaseResult[]));
   }
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  process.stdout.write(
-    [
-      '',
-      `${new Date().toISOString()}, commit ${commit}, ${n.toLocaleString('en-US')} click events of ~150 B, ${PARTITIONS} partitions, batches of ${BATCH}, acks=all, idempotent producer; consume from the start as a group member, JSON-parsing each value`,
-      '',
-      '| client | phase | messages/s | client CPU per message |',
-      '|---|---|---|---|',
-      ...rows.map(
-        (r) =>
-          `| ${r.client} | ${r.phase} | ${Math.round(r.perS).toLocaleString('en-US')} | ${r.cpuUsPerMessage.toFixed(1)} µs |`,
-      ),
-      '',
-    ].join('\n'),
+  const date = new Date().toISOString();
+  const text = [
+    `# Node Kafka clients on the click workload, ${date}`,
+    '',
+    `${date}, commit ${commit}, ${n.toLocaleString('en-US')} click events of ~150 B, ${PARTITIONS} partitions, batches of ${BATCH}, acks=all, idempotent producer; consume from the start as a group member, JSON-parsing each value`,
+    '',
+    '| client | phase | messages/s | client CPU per message |',
+    '|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.client} | ${r.phase} | ${Math.round(r.perS).toLocaleString('en-US')} | ${r.cpuUsPerMessage.toFixed(1)} µs |`,
+    ),
+    '',
+    'No load generator: each client runs alone against the broker on the same machine. @confluentinc/kafka-javascript is not in the table: its install compiles librdkafka, whose configure downloads zlib, OpenSSL, zstd and curl sources from their sites, which this machine cannot reach.',
+    '',
+  ].join('\n');
+  const file = fileURLToPath(
+    new URL(`../results/kafka-clients-${date.replace(/[-:]/g, '').slice(0, 13)}.md`, import.meta.url),
   );
+  await writeFile(file, text);
+  process.stdout.write(`${text}\nresult: ${file}\n`);
 }
 
 await main();
