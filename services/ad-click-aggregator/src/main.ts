@@ -3,9 +3,9 @@ import { JwtVerifier } from '@sdlab/service-kit/auth';
 import type { SocketFactory } from './adapters/kafka.ts';
 import { postgresAdapter } from './adapters/postgres.ts';
 import { redisAdapter } from './adapters/redis.ts';
-import { spoolAdapter } from './adapters/spool.ts';
+import { spoolAdapter } from './adapters/spool-shipper.ts';
 import { Config, checkConfig, DEFAULT_PORT } from './config.ts';
-import { domainPlugin } from './domain/plugin.ts';
+import { apiPlugin } from './domain/api-plugin.ts';
 import adRoutes from './routes/ads/index.ts';
 import clickRoutes from './routes/clicks/index.ts';
 import reconciliationRoutes from './routes/reconciliations/index.ts';
@@ -42,7 +42,7 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env, deps: AppDe
   await app.register(redisAdapter, { config });
   await app.register(spoolAdapter, { config, socketFactory: deps.kafkaSocketFactory });
 
-  await app.register(domainPlugin, { config, now });
+  await app.register(apiPlugin, { config, now });
 
   await app.register(clickRoutes);
   await app.register(adRoutes, { config, now, verifier });

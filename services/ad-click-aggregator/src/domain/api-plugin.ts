@@ -21,7 +21,7 @@ declare module 'fastify' {
 }
 
 /** The ingest and query side's domain: ads, click acceptance, roll-up reads, top-K. */
-export const domainPlugin = fp(
+export const apiPlugin = fp(
   async (app: FastifyInstance, opts: { config: Config; now: () => number }) => {
     const { config } = opts;
     const ads = createAdsRepository(app.pg);
