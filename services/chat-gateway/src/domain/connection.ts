@@ -2,8 +2,8 @@ import type { WebSocket } from 'ws';
 import type { ServerFrame } from '../schemas/frames.ts';
 import type { DisconnectReason } from '../telemetry.ts';
 import type { ConnectionContext } from './chat-service.ts';
-import { Outbox } from './outbox.ts';
 import { encode } from './protocol.ts';
+import { SendQueue } from './send-queue.ts';
 import type { SessionRef } from './session-registry.ts';
 import type { Identity } from './tokens.ts';
 
@@ -27,7 +27,7 @@ export class Connection implements ConnectionContext {
   readonly deviceId: string;
   readonly expiresAtMs: number;
   readonly ws: WebSocket;
-  readonly outbox: Outbox;
+  readonly sendQueue: SendQueue;
   /**
    * Answered the last ping with a pong. Only pongs count: a client that keeps sending frames but
    * never reads would otherwise stay "alive" while its unread replies pile up.
@@ -61,7 +61,7 @@ export class Connection implements ConnectionContext {
     this.expiresAtMs = identity.expiresAtMs;
     this.ws = ws;
     this.#limits = limits;
-    this.outbox = new Outbox(ws, {
+    this.sendQueue = new SendQueue(ws, {
       highWaterBytes: limits.sendHighWaterBytes,
       maxQueued: limits.sendQueueMax,
       maxQueuedBytes: limits.sendQueueMaxBytes,
@@ -86,11 +86,11 @@ export class Connection implements ConnectionContext {
   }
 
   send(frame: ServerFrame): void {
-    this.outbox.send(encode(frame));
+    this.sendQueue.send(encode(frame));
   }
 
   sendText(text: string): boolean {
-    return this.outbox.send(text);
+    return this.sendQueue.send(text);
   }
 
   /** Queues work behind the frames already waiting; skipped once the socket is closing. */
@@ -117,7 +117,7 @@ export class Connection implements ConnectionContext {
     if (this.#closing) return;
     this.#closing = true;
     this.closeReason = why;
-    this.outbox.close();
+    this.sendQueue.close();
     this.ws.close(code, reason);
     this.#timers.push(setTimeout(() => this.ws.terminate(), graceMs).unref());
   }
@@ -126,7 +126,7 @@ export class Connection implements ConnectionContext {
   terminate(why: DisconnectReason): void {
     if (!this.#closing) this.closeReason = why;
     this.#closing = true;
-    this.outbox.close();
+    this.sendQueue.close();
     this.ws.terminate();
   }
 
@@ -138,7 +138,7 @@ export class Connection implements ConnectionContext {
   /** The socket closed: stop timers, mark it closed. */
   dispose(): void {
     this.#closing = true;
-    this.outbox.close();
+    this.sendQueue.close();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers = [];
     this.#resolveClosed();

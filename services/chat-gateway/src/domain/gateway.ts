@@ -86,7 +86,7 @@ export class Gateway implements LocalSockets {
     let maxQueuedFrames = 0;
     let bufferedBytes = 0;
     for (const conn of this.#byId.values()) {
-      const depth = conn.outbox.depth;
+      const depth = conn.sendQueue.depth;
       queuedFrames += depth;
       if (depth > maxQueuedFrames) maxQueuedFrames = depth;
       bufferedBytes += conn.ws.bufferedAmount;

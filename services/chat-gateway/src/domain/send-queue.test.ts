@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Outbox, type SendTarget } from './outbox.ts';
+import { SendQueue, type SendTarget } from './send-queue.ts';
 
 /** A socket whose writes complete only when the test says so. */
 function fakeSocket() {
@@ -20,52 +20,52 @@ function fakeSocket() {
   return { target, sent };
 }
 
-describe('outbox (bounded send queue)', () => {
+describe('send queue (per socket, bounded in frames and bytes)', () => {
   it('writes straight through while the socket drains', () => {
     const { target, sent } = fakeSocket();
-    const outbox = new Outbox(target, {
+    const sendQueue = new SendQueue(target, {
       highWaterBytes: 10,
       maxQueued: 2,
       maxQueuedBytes: 1_000_000,
       onOverflow: () => {},
     });
-    outbox.send('aaaa');
+    sendQueue.send('aaaa');
     target.complete();
-    outbox.send('bbbb');
+    sendQueue.send('bbbb');
     expect(sent).toEqual(['aaaa', 'bbbb']);
-    expect(outbox.depth).toBe(0);
+    expect(sendQueue.depth).toBe(0);
   });
 
   it('queues above the high-water mark and moves on as writes complete, in order', () => {
     const { target, sent } = fakeSocket();
-    const outbox = new Outbox(target, {
+    const sendQueue = new SendQueue(target, {
       highWaterBytes: 10,
       maxQueued: 5,
       maxQueuedBytes: 1_000_000,
       onOverflow: () => {},
     });
-    for (const frame of ['0123456789', 'b', 'c', 'd']) outbox.send(frame);
+    for (const frame of ['0123456789', 'b', 'c', 'd']) sendQueue.send(frame);
     expect(sent).toEqual(['0123456789']);
-    expect(outbox.depth).toBe(3);
+    expect(sendQueue.depth).toBe(3);
     target.complete();
     expect(sent).toEqual(['0123456789', 'b', 'c', 'd']);
-    expect(outbox.depth).toBe(0);
+    expect(sendQueue.depth).toBe(0);
   });
 
   it('overflows once, closes, and drops the rest', () => {
     const { target, sent } = fakeSocket();
     let overflows = 0;
-    const outbox = new Outbox(target, {
+    const sendQueue = new SendQueue(target, {
       highWaterBytes: 1,
       maxQueued: 2,
       maxQueuedBytes: 1_000_000,
       onOverflow: () => overflows++,
     });
-    const results = ['a', 'b', 'c', 'd', 'e'].map((frame) => outbox.send(frame));
+    const results = ['a', 'b', 'c', 'd', 'e'].map((frame) => sendQueue.send(frame));
     expect(results).toEqual([true, true, true, false, false]);
     expect(overflows).toBe(1);
-    expect(outbox.closed).toBe(true);
-    expect(outbox.depth).toBe(0);
+    expect(sendQueue.closed).toBe(true);
+    expect(sendQueue.depth).toBe(0);
     target.complete();
     expect(sent).toEqual(['a']);
   });

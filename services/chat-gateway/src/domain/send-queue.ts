@@ -1,10 +1,10 @@
-/** The part of a `ws` WebSocket the outbox uses (a fake in unit tests). */
+/** The part of a `ws` WebSocket the send queue uses (a fake in unit tests). */
 export interface SendTarget {
   readonly bufferedAmount: number;
   send(data: string, callback: (error?: Error) => void): void;
 }
 
-export interface OutboxOptions {
+export interface SendQueueOptions {
   /** Bytes the socket may hold unsent (ws `bufferedAmount`) before frames wait here instead. */
   highWaterBytes: number;
   /** Frames that may wait here; one more means the consumer stays behind. */
@@ -27,9 +27,9 @@ export interface OutboxOptions {
  * gateway's memory without bound; nothing is lost, since every message is in Postgres and the
  * client syncs from its last seq when it reconnects.
  */
-export class Outbox {
+export class SendQueue {
   readonly #target: SendTarget;
-  readonly #options: OutboxOptions;
+  readonly #options: SendQueueOptions;
   #queue: string[] = [];
   #head = 0;
   #queuedBytes = 0;
@@ -39,7 +39,7 @@ export class Outbox {
     if (!error) this.#flush();
   };
 
-  constructor(target: SendTarget, options: OutboxOptions) {
+  constructor(target: SendTarget, options: SendQueueOptions) {
     this.#target = target;
     this.#options = options;
   }
@@ -58,7 +58,7 @@ export class Outbox {
     return this.#closed;
   }
 
-  /** Queues or sends one frame; false when the outbox is closed or just overflowed. */
+  /** Queues or sends one frame; false when the send queue is closed or just overflowed. */
   send(frame: string): boolean {
     if (this.#closed) return false;
     if (this.depth === 0 && this.#target.bufferedAmount < this.#options.highWaterBytes) {
