@@ -6,7 +6,7 @@
 #
 #   bash infra/compose/ci.sh
 #
-# Host ports are the defaults plus 10000 (SDLAB_PORT_OFFSET), so the step runs beside a native
+# Host ports are the defaults plus 20000 (SDLAB_PORT_OFFSET), so the step runs beside a native
 # stack on the standard ports. Everything slow is cached: the Go-built plugins under
 # ~/.cache/sdlab/docker, the images (rebuilt only when their inputs change) and BuildKit's layers
 # and pnpm store in the engine.
@@ -29,7 +29,7 @@ set +a
 
 SDLAB_ES_NOFILE=$(bash infra/images/engine.sh nofile)
 export SDLAB_ES_NOFILE
-offset=${SDLAB_PORT_OFFSET:-10000}
+offset=${SDLAB_PORT_OFFSET:-20000}
 port() { export "$1=$(($2 + offset))"; }
 port SDLAB_PG_PORT 5432; port SDLAB_REDIS_PORT 6379; port SDLAB_KAFKA_PORT 9092; port SDLAB_ES_PORT 9200
 port SDLAB_JAEGER_OTLP_GRPC_PORT 4317; port SDLAB_JAEGER_OTLP_HTTP_PORT 4318; port SDLAB_JAEGER_QUERY_PORT 16686
@@ -38,6 +38,14 @@ port SDLAB_URL_SHORTENER_PORT 8081; port SDLAB_RATE_LIMITER_PORT 8082; port SDLA
 port SDLAB_CHAT_GATEWAY_2_PORT 8093; port SDLAB_AD_CLICK_AGGREGATOR_PORT 8084; port SDLAB_TICKET_BOOKING_PORT 8085
 port SDLAB_PAYMENT_PROVIDER_PORT 8086; port SDLAB_URL_SHORTENER_WORKER_PORT 9481
 port SDLAB_AD_CLICK_AGGREGATOR_WORKER_PORT 9484; port SDLAB_TICKET_BOOKING_WORKER_PORT 9485
+
+# A taken host port fails `up` only after the images are built; say which one at once.
+for var in $(compgen -e | grep -E '^SDLAB_.*_PORT$'); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/${!var}") 2>/dev/null; then
+    echo "compose: host port ${!var} ($var) is taken; set SDLAB_PORT_OFFSET to another offset" >&2
+    exit 1
+  fi
+done
 
 status=0
 stats_pid=
