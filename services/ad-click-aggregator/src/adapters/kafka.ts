@@ -1,3 +1,4 @@
+import { retry } from '@sdlab/service-kit/retry';
 import type { FastifyBaseLogger } from 'fastify';
 import { type Admin, Kafka, type KafkaConfig, type LogEntry, logLevel } from 'kafkajs';
 import { brokers, type Config } from '../config.ts';
@@ -61,7 +62,15 @@ export async function ensureTopics(admin: Admin, config: Config, log: FastifyBas
     });
     log.info({ topics: missing }, 'created kafka topics');
   }
-  const metadata = await admin.fetchTopicMetadata({ topics: [config.CLICKS_TOPIC] });
+  // A topic another process has just created may not have its leaders yet ("This server does not
+  // host this topic-partition"): wait for it, within the start-up budget, instead of exiting.
+  const metadata = await retry(() => admin.fetchTopicMetadata({ topics: [config.CLICKS_TOPIC] }), {
+    maxAttempts: 30,
+    maxElapsedMs: 30_000,
+    isRetriable: (error) => (error as { retriable?: boolean }).retriable === true,
+    onRetry: ({ error, attempt }) =>
+      log.info({ err: error, attempt }, 'clicks topic has no leader yet; waiting'),
+  });
   const partitions = metadata.topics[0]?.partitions.length ?? 0;
   if (partitions !== config.CLICKS_TOPIC_PARTITIONS) {
     log.warn(
