@@ -4,6 +4,7 @@ import { type Admin, Kafka, type KafkaConfig, type LogEntry, logLevel } from 'ka
 import { brokers, type Config } from '../config.ts';
 
 const REBALANCING = /rebalanc/i;
+const NOT_READY = /does not host this topic-partition|leader|coordinator is loading/i;
 const CONNECTION = /connection error|failed to connect|ECONNREFUSED|timed out|closed connection/i;
 
 /** How kafkajs opens its TCP connections; tests pass one that can cut the link to the broker. */
@@ -53,24 +54,31 @@ export async function ensureTopics(admin: Admin, config: Config, log: FastifyBas
     { topic: config.CLICKS_TOPIC, numPartitions: config.CLICKS_TOPIC_PARTITIONS },
     { topic: config.DEAD_LETTER_TOPIC, numPartitions: 1 },
   ];
-  const existing = new Set(await admin.listTopics());
-  const missing = wanted.filter((t) => !existing.has(t.topic));
-  if (missing.length) {
-    await admin.createTopics({ topics: missing, waitForLeaders: true }).catch((error: unknown) => {
-      // Another instance created it first.
-      if ((error as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw error;
-    });
-    log.info({ topics: missing }, 'created kafka topics');
-  }
-  // A topic another process has just created may not have its leaders yet ("This server does not
-  // host this topic-partition"): wait for it, within the start-up budget, instead of exiting.
-  const metadata = await retry(() => admin.fetchTopicMetadata({ topics: [config.CLICKS_TOPIC] }), {
-    maxAttempts: 30,
-    maxElapsedMs: 30_000,
-    isRetriable: (error) => (error as { retriable?: boolean }).retriable === true,
-    onRetry: ({ error, attempt }) =>
-      log.info({ err: error, attempt }, 'clicks topic has no leader yet; waiting'),
-  });
+  // A topic just created (by this process or by the API starting beside it) can answer "This
+  // server does not host this topic-partition" until its leaders are known, a retriable error
+  // that kafkajs' own wait for leaders does not retry: try again, within a start-up budget,
+  // instead of exiting.
+  const metadata = await retry(
+    async () => {
+      const existing = new Set(await admin.listTopics());
+      const missing = wanted.filter((t) => !existing.has(t.topic));
+      if (missing.length) {
+        await admin.createTopics({ topics: missing, waitForLeaders: true }).catch((error: unknown) => {
+          // Another instance created it first.
+          if ((error as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw error;
+        });
+        log.info({ topics: missing }, 'created kafka topics');
+      }
+      return admin.fetchTopicMetadata({ topics: [config.CLICKS_TOPIC] });
+    },
+    {
+      maxAttempts: 30,
+      maxElapsedMs: 30_000,
+      isRetriable: (error) => (error as { retriable?: boolean }).retriable === true,
+      onRetry: ({ error, attempt }) =>
+        log.info({ err: error, attempt }, 'clicks topic not ready yet; waiting'),
+    },
+  );
   const partitions = metadata.topics[0]?.partitions.length ?? 0;
   if (partitions !== config.CLICKS_TOPIC_PARTITIONS) {
     log.warn(
