@@ -14,6 +14,7 @@ import {
   resolveEndpoints,
   uniqueId,
 } from '@sdlab/testkit/infra';
+import { runCli } from './cli.ts';
 import { drainMarkdown, runDrain } from './click-drain.ts';
 import { processRssMb, startCpuAccount } from './cpu-usage.ts';
 import { coreSplit, generatorBound, parseLatencyThreshold } from './efficiency.ts';
@@ -588,12 +589,4 @@ function record(
   };
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(
-      `load: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runCli(main);

@@ -4,6 +4,7 @@
 // it answers "does the running stack hold the scenario", not "what does one process hold".
 // Ports are the published ones (the SDLAB_*_PORT variables docker-compose.yml reads).
 import { parseArgs } from 'node:util';
+import { runCli } from './cli.ts';
 import { runK6 } from './k6.ts';
 import { summarise } from './report.ts';
 import { availableServices, scenarioPath } from './services.ts';
@@ -74,12 +75,4 @@ async function main(): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(
-      `load: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runCli(main);
