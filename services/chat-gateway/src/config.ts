@@ -58,6 +58,8 @@ export const Config = Type.Object({
   SEND_RATE_REFILL_PER_S: Type.Number({ default: 10, exclusiveMinimum: 0, maximum: 100_000 }),
   /** A rate-limit call to Redis slower than this counts as failed and the limiter's fallback answers. */
   RATE_LIMIT_TIMEOUT_MS: Type.Integer({ default: 200, minimum: 10, maximum: 10_000 }),
+  /** In-memory send-limit entries kept while Redis is away: one per connection this instance may hold. */
+  RATE_LIMIT_LOCAL_KEYS: Type.Integer({ default: 65_536, minimum: 1000, maximum: 1_000_000 }),
   /** Frames of one connection waiting to be handled; past it the gateway stops reading the socket. */
   INBOUND_QUEUE_MAX: Type.Integer({ default: 64, minimum: 1, maximum: 10_000 }),
 

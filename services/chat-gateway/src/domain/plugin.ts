@@ -1,17 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { parseRules, RateLimiter } from '@sdlab/rate-limit';
+import type { RateLimiter } from '@sdlab/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.ts';
 import { ChatErrors } from '../errors.ts';
 import { type ChatMetrics, createChatMetrics } from '../telemetry.ts';
-import { ChatService, SEND_RULE } from './chat-service.ts';
+import { ChatService } from './chat-service.ts';
 import { ConversationsRepository } from './conversations-repository.ts';
 import { Gateway, SYNC_CONVERSATIONS_MAX } from './gateway.ts';
 import { FrameParser } from './protocol.ts';
 import { Retention } from './retention.ts';
 import { Router } from './router.ts';
+import { createSendLimiter } from './send-limiter.ts';
 import { SessionRegistry } from './session-registry.ts';
 import { bearerToken, type Identity, TokenService } from './tokens.ts';
 
@@ -70,23 +71,10 @@ export const chatDomain = fp(
       metrics,
       log: app.log,
     });
-    // Per connection, shared by all instances through Redis; if Redis fails, each instance limits
-    // its own connections in memory (local-fallback), which is exact here since a connection
-    // lives on one instance.
-    const limiter = new RateLimiter({
+    const limiter = createSendLimiter({
       redis: app.redis,
-      rules: parseRules([
-        {
-          name: SEND_RULE,
-          algorithm: 'token-bucket',
-          capacity: config.SEND_RATE_CAPACITY,
-          refillPerSec: config.SEND_RATE_REFILL_PER_S,
-          failurePolicy: 'local-fallback',
-          description: 'send and typing frames per WebSocket connection',
-        },
-      ]),
-      keys: app.keys.rateLimitPrefix,
-      breaker: { timeoutMs: config.RATE_LIMIT_TIMEOUT_MS },
+      config,
+      keyPrefix: app.keys.rateLimitPrefix,
       registry: app.kit.metrics,
       logger: app.log,
     });
