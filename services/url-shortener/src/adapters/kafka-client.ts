@@ -1,6 +1,9 @@
+import { retry } from '@sdlab/service-kit/retry';
 import type { FastifyBaseLogger } from 'fastify';
 import { type Admin, Kafka, type LogEntry, logLevel } from 'kafkajs';
 import type { Config } from '../config.ts';
+
+const NOT_READY = /does not host this topic-partition|leader|coordinator is loading/i;
 
 export function createKafka(config: Config, clientId: string, log: FastifyBaseLogger): Kafka {
   return new Kafka({
@@ -23,20 +26,33 @@ export function createKafka(config: Config, clientId: string, log: FastifyBaseLo
  */
 export async function ensureClicksTopic(admin: Admin, config: Config, log: FastifyBaseLogger): Promise<void> {
   const topic = config.CLICKS_TOPIC;
-  // Asking first keeps the usual restart quiet: kafkajs logs the broker's "already exists" answer
-  // at error level. Two instances racing past this check still end well (createTopics → false).
-  const existing = (await admin.listTopics()).includes(topic);
-  const created =
-    !existing &&
-    (await admin.createTopics({
-      topics: [{ topic, numPartitions: config.CLICKS_TOPIC_PARTITIONS }],
-      waitForLeaders: true,
-    }));
-  if (created) {
-    log.info({ topic, partitions: config.CLICKS_TOPIC_PARTITIONS }, 'created kafka topic');
-    return;
-  }
-  const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+  // A topic just created (here or by the other process starting beside this one) can answer
+  // "This server does not host this topic-partition" until its leaders are known, which kafkajs'
+  // own wait for leaders does not retry: try again within a start-up budget instead of exiting.
+  const metadata = await retry(
+    async () => {
+      // Asking first keeps the usual restart quiet: kafkajs logs the broker's "already exists"
+      // answer at error level. Two instances racing past this check still end well (false).
+      const existing = (await admin.listTopics()).includes(topic);
+      const created =
+        !existing &&
+        (await admin.createTopics({
+          topics: [{ topic, numPartitions: config.CLICKS_TOPIC_PARTITIONS }],
+          waitForLeaders: true,
+        }));
+      if (created) log.info({ topic, partitions: config.CLICKS_TOPIC_PARTITIONS }, 'created kafka topic');
+      return admin.fetchTopicMetadata({ topics: [topic] });
+    },
+    {
+      maxAttempts: 30,
+      maxElapsedMs: 30_000,
+      isRetriable: (error) =>
+        (error as { retriable?: boolean }).retriable === true ||
+        NOT_READY.test(String((error as Error).message)),
+      onRetry: ({ error, attempt }) =>
+        log.info({ err: error, attempt }, 'clicks topic not ready yet; waiting'),
+    },
+  );
   const partitions = metadata.topics[0]?.partitions.length ?? 0;
   if (partitions !== config.CLICKS_TOPIC_PARTITIONS) {
     log.warn(
