@@ -53,6 +53,9 @@ async function main(): Promise<number> {
       ...EXTRA[service.name],
     };
     process.stdout.write(`\n=== ${service.name} (${profile}, running stack at ${env.BASE_URL}) ===\n`);
+    // Warm up first, unmeasured, as run.ts does and a deployment does before taking traffic
+    // [000:1212]: a fresh container's JIT, pools and Elasticsearch caches are cold.
+    await runK6(k6, scenarioPath(service), { ...env, PROFILE: 'smoke', DURATION: '5s' });
     const result = await runK6(k6, scenarioPath(service), env);
     const { metrics, errorRate } = summarise(result, service.measures);
     for (const m of metrics) {
