@@ -80,8 +80,8 @@ K6_BIN=$(node -e 'try{process.stdout.write(require(process.argv[1]).k6??"")}catc
   "${SDLAB_CACHE:-$HOME/.cache/sdlab}/run/endpoints.json")
 export K6_BIN=${K6_BIN:-k6}
 # Reported, not gating (yet): on the 2-core CI machine the containers share the cores with k6 and
-# the idle native stack, and a latency threshold broke in one of two runs each time (booking search
-# p95 451 ms, then rate-limiter p99 > 10 ms) while the native smoke above held every threshold.
+# the idle native stack. In two runs booking search p95 broke both times (451 and 667 ms, against
+# 200) and the rate-limiter's p99 < 10 ms once, while the native smoke above held every threshold.
 # The tour, the telemetry test and the container health below do gate. Issue 18 stays open on this.
 if ! node --conditions=@sdlab/source loadtests/src/running-stack.ts all --profile smoke; then
   echo "compose: WARNING: a k6 smoke threshold broke against the containers (not gating; see above)"
