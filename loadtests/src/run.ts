@@ -17,7 +17,7 @@ import {
 import { runCli } from './cli.ts';
 import { drainMarkdown, runDrain } from './click-drain.ts';
 import { processRssMb, startCpuAccount } from './cpu-usage.ts';
-import { coreSplit, generatorBound, parseLatencyThreshold } from './efficiency.ts';
+import { coreSplit, generatorBound, msPerUnit, parseLatencyThreshold } from './efficiency.ts';
 import { achievedRate, type K6Result, runK6 } from './k6.ts';
 import { commit, machineProfile } from './machine.ts';
 import { assertPortFree, listeningAddress, type Running, startNode, waitReady } from './processes.ts';
@@ -344,8 +344,8 @@ async function measureBare(
     p50: counts.p50,
     p95: counts.p95,
     p99: counts.p99,
-    msPerRequest: counts.count > 0 ? (cpu.processes[0]?.cpuMs ?? 0) / counts.count : 0,
-    k6MsPerRequest: counts.count > 0 ? result.cpuMs / counts.count : 0,
+    msPerRequest: msPerUnit(cpu.processes[0]?.cpuMs ?? 0, counts.count) ?? 0,
+    k6MsPerRequest: msPerUnit(result.cpuMs, counts.count) ?? 0,
     machineBusy: cpu.machineBusy,
   };
 }
@@ -535,8 +535,8 @@ function variantRun(
     cost: {
       requests,
       units,
-      serviceMsPerRequest: requests > 0 ? serviceCpuMs / requests : 0,
-      serviceMsPerUnit: units > 0 ? serviceCpuMs / units : 0,
+      serviceMsPerRequest: msPerUnit(serviceCpuMs, requests) ?? 0,
+      serviceMsPerUnit: msPerUnit(serviceCpuMs, units) ?? 0,
       k6MsPerRequest:
         httpRequests > 0 ? result.cpuMs / (service.shape.kind === 'ws' ? requests : httpRequests) : 0,
     },
