@@ -14,6 +14,7 @@ import {
   resolveEndpoints,
   uniqueId,
 } from '@sdlab/testkit/infra';
+import { closedLoopMarkdown, durationSeconds, runBatchClosedLoop } from './batch-closed-loop.ts';
 import { runCli } from './cli.ts';
 import { drainMarkdown, runDrain } from './click-drain.ts';
 import { processRssMb, startCpuAccount } from './cpu-usage.ts';
@@ -62,6 +63,8 @@ const { values, positionals } = parseArgs({
     batch: { type: 'string' },
     /** ad-click-aggregator only: preload this many clicks, time one worker draining them to exact counts. */
     drain: { type: 'string' },
+    /** With --batch: this many connections, each with one call in flight, instead of k6 (the ceiling, not a rate). */
+    'closed-loop': { type: 'string' },
   },
 });
 
@@ -116,9 +119,24 @@ async function main(): Promise<number> {
     process.stderr.write('load: --drain <1000..50000000> is for the ad-click-aggregator alone\n');
     return 2;
   }
+  const closedLoop = values['closed-loop'] === undefined ? undefined : Number(values['closed-loop']);
+  if (
+    closedLoop !== undefined &&
+    (!values.batch || !Number.isInteger(closedLoop) || closedLoop < 1 || closedLoop > 256)
+  ) {
+    process.stderr.write('load: --closed-loop <1..256> goes with --batch <size> (rate-limiter)\n');
+    return 2;
+  }
   const { endpoints, stop } = await resolveEndpoints();
   if (!endpoints.k6) throw new Error('load: no k6 binary in the endpoints (run pnpm infra:install)');
   k6Binary = endpoints.k6;
+  if (closedLoop !== undefined) {
+    try {
+      return await closedLoopRun(services[0]!, endpoints, Number(values.batch), closedLoop);
+    } finally {
+      await stop?.();
+    }
+  }
   if (drain !== undefined) {
     try {
       const result = await runDrain(
@@ -154,6 +172,42 @@ async function main(): Promise<number> {
   }
   process.stdout.write(`\nload: ${services.length - failures} passed, ${failures} failed\n`);
   return failures === 0 ? 0 : 1;
+}
+
+/** The batch path's ceiling: one lean instance, unpinned, driven by a closed loop in this process. */
+async function closedLoopRun(
+  service: ServiceUnderTest,
+  endpoints: Endpoints,
+  size: number,
+  connections: number,
+): Promise<number> {
+  for (const p of service.processes) await assertPortFree(p.port);
+  const [api] = await startProcesses(service, { config: 'lean', cores: undefined }, undefined, endpoints);
+  try {
+    const seconds = durationSeconds(DURATION ?? '20s');
+    if (!seconds) throw new Error(`load: --duration ${DURATION} is not a duration like 20s or 1m`);
+    process.stdout.write(
+      `closed loop: ${connections} connections x ${size} checks a call, ${seconds} s after a warm-up ...\n`,
+    );
+    const result = await runBatchClosedLoop({
+      url: `http://127.0.0.1:${service.processes[0]!.port}/v1/checks/batch`,
+      servicePid: api!.child.pid!,
+      size,
+      connections,
+      seconds,
+      command: `pnpm load rate-limiter --batch ${size} --closed-loop ${connections}${DURATION ? ` --duration ${DURATION}` : ''}`,
+      k6Binary,
+    });
+    const stamp = result.date.replace(/[-:]/g, '').slice(0, 13);
+    const base = join(REPO_ROOT, 'loadtests/results', `rate-limiter-closed-loop-${stamp}`);
+    await mkdir(dirname(base), { recursive: true });
+    await writeFile(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
+    await writeFile(`${base}.md`, closedLoopMarkdown(result));
+    process.stdout.write(`${closedLoopMarkdown(result)}\nresult: ${base}.md\n`);
+    return result.passed ? 0 : 1;
+  } finally {
+    await api!.stop();
+  }
 }
 
 function describeVariant(v: (typeof variants)[number]): string {
