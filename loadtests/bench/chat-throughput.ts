@@ -20,11 +20,14 @@ const { values } = parseArgs({
     pairs: { type: 'string', default: '100' },
     'in-flight': { type: 'string', default: '4' },
     seconds: { type: 'string', default: '20' },
+    // A directory: each gateway writes a V8 CPU profile there when it stops (node --cpu-prof).
+    'cpu-prof': { type: 'string' },
   },
 });
 const PAIRS = Number(values.pairs);
 const IN_FLIGHT = Number(values['in-flight']);
 const SECONDS = Number(values.seconds);
+const CPU_PROF = values['cpu-prof'];
 const PORTS = [38083, 38093];
 
 type Frame = { type: string } & Record<string, unknown>;
@@ -79,6 +82,7 @@ async function main(): Promise<void> {
           SEND_RATE_REFILL_PER_S: '100000',
         },
         join(REPO_ROOT, 'loadtests/results/logs'),
+        CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] } : {},
       );
       gateways.push(gateway);
       await waitReady(`http://127.0.0.1:${port}/readyz`, gateway);

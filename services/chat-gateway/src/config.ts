@@ -63,6 +63,18 @@ export const Config = Type.Object({
   /** Frames of one connection waiting to be handled; past it the gateway stops reading the socket. */
   INBOUND_QUEUE_MAX: Type.Integer({ default: 64, minimum: 1, maximum: 10_000 }),
 
+  /**
+   * Group commit: sends that arrive while a commit is in flight (or within GROUP_COMMIT_WINDOW_MS
+   * of an idle gateway's first one) are stored in one transaction, each acked after it commits.
+   * A batch holds at most this many messages and bytes of text; the rest wait for the next.
+   */
+  GROUP_COMMIT_MAX_MESSAGES: Type.Integer({ default: 256, minimum: 1, maximum: 5000 }),
+  GROUP_COMMIT_MAX_BYTES: Type.Integer({ default: 1_048_576, minimum: 65_536, maximum: 67_108_864 }),
+  /** 0: an idle gateway commits at the end of the current event-loop turn; more waits that long. */
+  GROUP_COMMIT_WINDOW_MS: Type.Integer({ default: 0, minimum: 0, maximum: 1000 }),
+  /** Commits in flight at once per gateway (each holds one pooled connection). */
+  GROUP_COMMIT_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, maximum: 32 }),
+
   /** Bytes a socket may have in flight (ws `bufferedAmount`) before frames queue in the gateway. */
   SEND_HIGH_WATER_BYTES: Type.Integer({ default: 262_144, minimum: 1024, maximum: 67_108_864 }),
   /** Frames queued per socket beyond that; one more closes the socket with 4008 (slow consumer). */
@@ -103,6 +115,14 @@ export function checkConfig(config: Config): void {
   // A history frame that could never fit the queue would close every slow-ish reader.
   if (config.SEND_QUEUE_MAX_BYTES < 2 * config.HISTORY_FRAME_MAX_BYTES) {
     problems.push('SEND_QUEUE_MAX_BYTES must be at least twice HISTORY_FRAME_MAX_BYTES');
+  }
+  // Each commit holds a pooled connection; REST and sync need some too.
+  if (config.GROUP_COMMIT_CONCURRENCY >= config.PG_POOL_MAX) {
+    problems.push('GROUP_COMMIT_CONCURRENCY must be less than PG_POOL_MAX');
+  }
+  // A message of MAX_MESSAGE_CHARS must fit a batch.
+  if (config.GROUP_COMMIT_MAX_BYTES < 4 * config.MAX_MESSAGE_CHARS + 1024) {
+    problems.push('GROUP_COMMIT_MAX_BYTES must hold one message of MAX_MESSAGE_CHARS (4 bytes a character)');
   }
   if (problems.length) throw new ConfigError('chat-gateway', problems);
 }

@@ -123,6 +123,18 @@ export function createChatMetrics(registry: Registry, sample: () => SocketSample
       buckets: LATENCY_BUCKETS,
       registers,
     }),
+    commitBatch: new Histogram({
+      name: 'sdlab_chat_commit_batch_messages',
+      help: 'Messages stored by one group commit (one transaction, one multi-row INSERT)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers,
+    }),
+    commits: new Counter({
+      name: 'sdlab_chat_commits_total',
+      help: 'Group commits by result (ok, failed: every message in it got unavailable, none was acked)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
     deliveryLag: new Histogram({
       name: 'sdlab_chat_delivery_lag_seconds',
       help: 'From a message stored to it being written to a recipient socket on this instance (same clock source across instances on one host)',

@@ -13,6 +13,7 @@ import type {
 } from '../schemas/frames.ts';
 import { Attr, type ChatMetrics, Span, tracer } from '../telemetry.ts';
 import type { ConversationsRepository } from './conversations-repository.ts';
+import type { GroupCommit } from './group-commit.ts';
 import { encode, errorFrame } from './protocol.ts';
 import type { Router } from './router.ts';
 
@@ -29,6 +30,8 @@ export interface ConnectionContext {
 
 export interface ChatServiceOptions {
   repository: ConversationsRepository;
+  /** Stores sends in group commits; a send's promise settles after the commit that holds it. */
+  commits: GroupCommit;
   router: Router;
   limiter: RateLimiter;
   metrics: ChatMetrics;
@@ -38,13 +41,14 @@ export interface ChatServiceOptions {
 }
 
 /**
- * What each client frame does. Messages: rate limit, store with the next seq (durable before the
- * ack), ack, then route a copy to every other device of every member. Receipts: store the
+ * What each client frame does. Messages: rate limit, store with the next seq in a group commit
+ * (durable before the ack), ack, then route a copy to every other device of every member. Receipts: store the
  * cumulative position, tell the senders. Typing: route only, never stored. Sync: pages from
  * Postgres after the client's last seen seq.
  */
 export class ChatService {
   readonly #repo: ConversationsRepository;
+  readonly #commits: GroupCommit;
   readonly #router: Router;
   readonly #limiter: RateLimiter;
   readonly #metrics: ChatMetrics;
@@ -58,6 +62,7 @@ export class ChatService {
 
   constructor(options: ChatServiceOptions) {
     this.#repo = options.repository;
+    this.#commits = options.commits;
     this.#router = options.router;
     this.#limiter = options.limiter;
     this.#metrics = options.metrics;
@@ -86,7 +91,8 @@ export class ChatService {
           );
           return;
         }
-        const result = await this.#repo.append({
+        // Settles after the transaction holding this message committed (or failed: nothing acked).
+        const result = await this.#commits.append({
           conversationId: frame.conversationId,
           senderId: conn.userId,
           clientMsgId: frame.clientMsgId,

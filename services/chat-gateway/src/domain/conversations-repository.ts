@@ -26,6 +26,14 @@ export interface ConversationSummary extends Conversation {
   readSeq: number;
 }
 
+export interface AppendInput {
+  conversationId: string;
+  senderId: string;
+  clientMsgId: string;
+  text: string;
+  clientTs?: number | undefined;
+}
+
 export type AppendResult =
   | { status: 'stored' | 'duplicate'; message: Message; members: string[] }
   | { status: 'not_a_member' }
@@ -42,10 +50,13 @@ export interface ReceiptResult {
   current: { delivered: number; read: number };
 }
 
-// The send path is one round trip to a function of the migration (chat.append_message): it
-// locks the conversation, finds a retried send's stored message or takes the next seq and stores
-// it, and returns the members to route to. One statement is one transaction: durable on return.
-const APPEND = 'SELECT * FROM chat.append_message($1, $2, $3, $4, $5)';
+// The send path: one round trip to a function of the migrations (chat.append_messages) per group
+// commit. It locks the batch's conversations, finds retried sends' stored messages, takes the next
+// seqs per conversation and stores the new messages in one INSERT, and returns, per input row in
+// order, the message and the members to route to. One statement is one transaction: durable on
+// return, or nothing of the batch stored.
+const APPEND_BATCH =
+  'SELECT * FROM chat.append_messages($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[])';
 
 const MESSAGE_COLUMNS = 'seq, sender_id, client_msg_id, body, client_ts, created_at';
 
@@ -57,30 +68,37 @@ export class ConversationsRepository {
     this.#pool = pool;
   }
 
-  /** Stores a message with the next seq of its conversation, or finds the one a retry refers to. */
-  async append(input: {
-    conversationId: string;
-    senderId: string;
-    clientMsgId: string;
-    text: string;
-    clientTs?: number | undefined;
-  }): Promise<AppendResult> {
-    const { conversationId, senderId, clientMsgId, text } = input;
-    const { rows } = await this.#pool.query(APPEND, [
-      conversationId,
-      senderId,
-      clientMsgId,
-      text,
-      input.clientTs ?? null,
+  /** One message in its own transaction (the send path batches through GroupCommit instead). */
+  async append(input: AppendInput): Promise<AppendResult> {
+    const [result] = await this.appendBatch([input]);
+    return result!;
+  }
+
+  /**
+   * Stores a batch of messages in one transaction: each with the next seq of its conversation (in
+   * batch order), or found as the one an earlier try stored. Results are in input order. Throws
+   * if the transaction fails, and then none of them is stored.
+   */
+  async appendBatch(inputs: readonly AppendInput[]): Promise<AppendResult[]> {
+    const { rows } = await this.#pool.query(APPEND_BATCH, [
+      inputs.map((i) => i.conversationId),
+      inputs.map((i) => i.senderId),
+      inputs.map((i) => i.clientMsgId),
+      inputs.map((i) => i.text),
+      inputs.map((i) => i.clientTs ?? null),
     ]);
-    const row = rows[0];
-    if (!row || row.status === 'not_a_member') return { status: 'not_a_member' };
-    if (row.sender_id !== senderId) return { status: 'client_msg_id_taken' };
-    return {
-      status: row.status === 'stored' ? 'stored' : 'duplicate',
-      members: row.members ?? [],
-      message: toMessage(conversationId, { ...row, client_msg_id: clientMsgId }),
-    };
+    if (rows.length !== inputs.length)
+      throw new Error(`append_messages answered ${rows.length} rows for ${inputs.length} messages`);
+    return inputs.map((input, i): AppendResult => {
+      const row = rows[i];
+      if (row.status === 'not_a_member') return { status: 'not_a_member' };
+      if (row.sender_id !== input.senderId) return { status: 'client_msg_id_taken' };
+      return {
+        status: row.status === 'stored' ? 'stored' : 'duplicate',
+        members: row.members ?? [],
+        message: toMessage(input.conversationId, { ...row, client_msg_id: input.clientMsgId }),
+      };
+    });
   }
 
   /**

@@ -9,6 +9,7 @@ import { type ChatMetrics, createChatMetrics } from '../telemetry.ts';
 import { ChatService } from './chat-service.ts';
 import { ConversationsRepository } from './conversations-repository.ts';
 import { Gateway, SYNC_CONVERSATIONS_MAX } from './gateway.ts';
+import { GroupCommit } from './group-commit.ts';
 import { FrameParser } from './protocol.ts';
 import { Retention } from './retention.ts';
 import { Router } from './router.ts';
@@ -79,8 +80,17 @@ export const chatDomain = fp(
       logger: app.log,
     });
     app.kit.resources.add('rate-limiter', () => limiter.close());
+    const commits = new GroupCommit({
+      commit: (batch) => repository.appendBatch(batch),
+      maxMessages: config.GROUP_COMMIT_MAX_MESSAGES,
+      maxBytes: config.GROUP_COMMIT_MAX_BYTES,
+      windowMs: config.GROUP_COMMIT_WINDOW_MS,
+      concurrency: config.GROUP_COMMIT_CONCURRENCY,
+      metrics,
+    });
     const service = new ChatService({
       repository,
+      commits,
       router,
       limiter,
       metrics,
