@@ -50,7 +50,11 @@ describe('crash recovery', () => {
         async () =>
           metricFromText(await first.metrics(), 'sdlab_adclick_aggregator_consumed_offset') === phase1,
       );
-      const committedAtKill = await committedTotal(pg.pool);
+      // Flushes commit while consumption goes on: the last size flush may still be in flight.
+      const committedAtKill = await waitFor('the last size flush to commit', async () => {
+        const committed = await committedTotal(pg.pool);
+        return committed === phase1 - (phase1 % 1000) ? committed : undefined;
+      });
       expect(committedAtKill).toBe(phase1 - (phase1 % 1000));
       expect(committedAtKill).toBeLessThan(phase1);
       await first.kill('SIGKILL');

@@ -1,6 +1,7 @@
 import { inTransaction } from '@sdlab/service-kit/postgres';
 import type pg from 'pg';
 import { GRANULARITIES, type Granularity } from './granularity.ts';
+import { booleanArrayLiteral, integerArrayLiteral, textArrayLiteral } from './pg-array-literal.ts';
 import type { CountedClick, PartitionFlush } from './windows.ts';
 
 /** Thrown when another consumer moved a partition's stored offset: this state is stale. */
@@ -45,9 +46,13 @@ const rollup = (g: Granularity, table: string) => `
 
 const FLUSH_SQL = `
 WITH input AS (
-  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::boolean[], $6::text[],
-                       $7::integer[], $8::bigint[])
-    AS t(impression_id, clicked_at, ad_id, campaign_id, late, dedup, kafka_partition, kafka_offset)
+  -- Click times travel as epoch milliseconds (exact in the interval arithmetic below), cheaper to
+  -- build and to parse than 20,000 ISO strings.
+  SELECT impression_id, 'epoch'::timestamptz + clicked_ms * interval '1 millisecond' AS clicked_at,
+         ad_id, campaign_id, late, dedup, kafka_partition, kafka_offset
+  FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::boolean[], $6::text[],
+              $7::integer[], $8::bigint[])
+    AS t(impression_id, clicked_ms, ad_id, campaign_id, late, dedup, kafka_partition, kafka_offset)
 ), inserted AS (
   INSERT INTO adclick.raw_clicks
     (impression_id, clicked_at, ad_id, campaign_id, late, dedup, kafka_partition, kafka_offset)
@@ -143,14 +148,14 @@ export function createAggregateStore(pool: pg.Pool, options: { topic: string; wo
             window_start: Date | null;
             clicks: number;
           }>(FLUSH_SQL, [
-            clicks.map((c) => c.impressionId),
-            clicks.map((c) => new Date(c.clickedAt).toISOString()),
-            clicks.map((c) => c.adId),
-            clicks.map((c) => c.campaignId),
-            clicks.map((c) => c.deadLettered),
-            clicks.map((c) => c.dedup),
-            clicks.map((c) => c.partition),
-            clicks.map((c) => c.offset),
+            textArrayLiteral(clicks.map((c) => c.impressionId)),
+            integerArrayLiteral(clicks.map((c) => c.clickedAt)),
+            textArrayLiteral(clicks.map((c) => c.adId)),
+            textArrayLiteral(clicks.map((c) => c.campaignId)),
+            booleanArrayLiteral(clicks.map((c) => c.deadLettered)),
+            textArrayLiteral(clicks.map((c) => c.dedup)),
+            integerArrayLiteral(clicks.map((c) => c.partition)),
+            integerArrayLiteral(clicks.map((c) => c.offset)),
           ]);
           for (const row of rows) {
             if (row.granularity === 'counted') counted = row.clicks;
@@ -202,12 +207,15 @@ function partitionName(day: number): string {
 
 /** The same click twice in one flush (two copies in the topic) goes to the insert once. */
 function dedupeWithinBatch(clicks: CountedClick[]): CountedClick[] {
-  const seen = new Set<string>();
+  // Keyed by impression, with the click times met for it: no key string built per click.
+  const seen = new Map<string, number | number[]>();
   const unique: CountedClick[] = [];
   for (const c of clicks) {
-    const key = `${c.impressionId}\u0000${c.clickedAt}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
+    const times = seen.get(c.impressionId);
+    if (times === undefined) seen.set(c.impressionId, c.clickedAt);
+    else if (times === c.clickedAt || (Array.isArray(times) && times.includes(c.clickedAt))) continue;
+    else if (Array.isArray(times)) times.push(c.clickedAt);
+    else seen.set(c.impressionId, [times, c.clickedAt]);
     unique.push(c);
   }
   return unique;

@@ -16,7 +16,7 @@ import { type AggregateStore, FencedError, type FlushResult } from './aggregate-
 import { decodeClick } from './click-event.ts';
 import { Mutex } from './mutex.ts';
 import type { TopK } from './topk.ts';
-import { type DeadLetter, type PartitionFlush, PartitionWindows } from './windows.ts';
+import { type DeadLetter, type Disposition, type PartitionFlush, PartitionWindows } from './windows.ts';
 
 export interface AggregatorOptions {
   kafka: Kafka;
@@ -60,6 +60,14 @@ export class Aggregator {
   readonly #highWatermarks = new Map<number, number>();
   /** Trace contexts of the first clicks consumed since the last flush (parent + links). */
   #traces: Record<string, string>[] = [];
+  /**
+   * The flush whose transaction is running. Consumption goes on meanwhile into the same partition
+   * states (a snapshot took what the flush writes); at most one flush runs at a time, because the
+   * next snapshot's compare-and-set guard is the offset this one stores.
+   */
+  #inFlight: Promise<void> | undefined;
+  /** Messages in the running flush's snapshot: consumed, not yet committed, already on their way. */
+  #inFlightMessages = 0;
   #timer: NodeJS.Timeout | undefined;
   #paused = false;
   #crashed: Error | undefined;
@@ -91,14 +99,14 @@ export class Aggregator {
     const events = this.#consumer.events;
     // kafkajs is about to rejoin: the partitions may move, so hand over what is consumed now.
     this.#consumer.on(events.REBALANCING, () => {
-      void this.#mutex.run(() => this.#flushLocked('rebalance'));
+      void this.#mutex.run(() => this.#flushNow('rebalance'));
     });
     this.#consumer.on(events.GROUP_JOIN, (event) => {
       const assigned = event.payload.memberAssignment[topic] ?? [];
       void this.#mutex.run(async () => {
         // Anything consumed since REBALANCING is flushed (fenced if the partition moved), then all
         // state is dropped: each partition reloads from Postgres on its first batch.
-        await this.#flushLocked('rebalance');
+        await this.#flushNow('rebalance');
         this.#states.clear();
         this.#startAt.clear();
         this.#traces = [];
@@ -125,8 +133,11 @@ export class Aggregator {
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.#mutex.run(() => this.#eachBatch(payload)),
     });
+    // The interval starts a flush and returns: consumption goes on while it commits.
     this.#timer = setInterval(() => {
-      void this.#mutex.run(() => this.#flushLocked('interval'));
+      void this.#mutex.run(async () => {
+        if (!this.#inFlight) this.#begin('interval');
+      });
     }, this.#o.flushIntervalMs);
   }
 
@@ -148,32 +159,54 @@ export class Aggregator {
         return;
       }
     }
-    for (const message of batch.messages) {
-      if (!isRunning() || isStale() || this.#states.get(partition) !== state) break;
-      const offset = Number(message.offset);
-      if (offset < (state.nextOffset ?? this.#startAt.get(partition)!)) continue;
-      this.#consume(state, offset, message);
-      resolveOffset(message.offset);
-      if (this.#pending() >= this.#o.flushMaxEvents) {
-        await this.#flushLocked('size');
+    // kafkajs' isRunning/isStale and resolveOffset cost a map lookup and Long parsing each; per
+    // message they were ~10 % of the worker's CPU in a drain profile. Nothing changes them while
+    // this loop runs synchronously, so they are checked at the start and after every await, and
+    // the last consumed offset is resolved once, before returning.
+    const live = () => isRunning() && !isStale() && this.#states.get(partition) === state;
+    const counts = { on_time: 0, late_counted: 0, dead_letter: 0, malformed: 0 };
+    let resolved: string | undefined;
+    let room = this.#o.flushMaxEvents - this.#unflushed();
+    if (live()) {
+      for (const message of batch.messages) {
+        const offset = Number(message.offset);
+        if (offset < (state.nextOffset ?? this.#startAt.get(partition)!)) continue;
+        this.#consume(state, offset, message, counts);
+        resolved = message.offset;
+        if (--room > 0) continue;
+        // Size trigger: wait for the flush in flight (backpressure: one window commits while the
+        // next is consumed, never more), then start the next one and keep consuming.
+        resolveOffset(resolved);
+        await this.#settled();
+        if (!live()) break;
+        this.#begin('size');
         await heartbeat();
+        if (!live()) break;
+        room = this.#o.flushMaxEvents - this.#unflushed();
       }
     }
+    if (resolved !== undefined) resolveOffset(resolved);
+    for (const [disposition, n] of Object.entries(counts))
+      if (n > 0) metrics.consumed.inc({ disposition }, n);
     metrics.pending.set(this.#pending());
     this.#observe(state);
   }
 
-  #consume(state: PartitionWindows, offset: number, message: KafkaMessage): void {
-    const { metrics } = this.#o;
+  #consume(
+    state: PartitionWindows,
+    offset: number,
+    message: KafkaMessage,
+    counts: Record<Disposition | 'malformed', number>,
+  ): void {
     const click = decodeClick(message.value);
     if (!click) {
       state.addMalformed(offset, message.key, message.value);
-      metrics.consumed.inc({ disposition: 'malformed' });
+      counts.malformed++;
       return;
     }
     const { disposition, lagMs } = state.add(offset, click);
-    metrics.consumed.inc({ disposition });
-    metrics.lateness.observe(lagMs / 1000);
+    counts[disposition]++;
+    this.#o.metrics.lateness.observe(lagMs / 1000);
     if (this.#traces.length <= MAX_LINKS) {
       const carrier = carrierOf(message.headers);
       if (carrier) this.#traces.push(carrier);
@@ -186,17 +219,50 @@ export class Aggregator {
     return n;
   }
 
+  /** Consumed messages no flush has taken yet. */
+  #unflushed(): number {
+    return this.#pending() - this.#inFlightMessages;
+  }
+
+  /** Resolves once no flush is running (a flush that fails resolves too: its state is kept). */
+  async #settled(): Promise<void> {
+    while (this.#inFlight) await this.#inFlight;
+  }
+
+  /** Waits for the flush in flight, then flushes everything consumed so far and waits for it. */
+  async #flushNow(trigger: FlushTrigger): Promise<void> {
+    await this.#settled();
+    this.#begin(trigger);
+    await this.#settled();
+  }
+
+  /**
+   * Starts a flush of everything consumed so far, without waiting for it; the caller makes sure
+   * none is running. The snapshot is taken now, synchronously, so what consumption adds from here
+   * on stays for the next flush.
+   */
+  #begin(trigger: FlushTrigger): void {
+    if (this.#inFlight) throw new Error('a flush is already running');
+    this.#inFlight = this.#flush(trigger).finally(() => {
+      this.#inFlight = undefined;
+      this.#inFlightMessages = 0;
+    });
+  }
+
   async #earliest(partition: number): Promise<number> {
     const offsets = await this.#o.admin.fetchTopicOffsets(this.#o.topic);
     const low = offsets.find((o) => o.partition === partition)?.low;
     return low === undefined ? 0 : Number(low);
   }
 
-  async #flushLocked(trigger: FlushTrigger): Promise<void> {
+  /** One flush (and its retries after a fence). Must take its snapshot before its first await. */
+  async #flush(trigger: FlushTrigger): Promise<void> {
     const { metrics, log } = this.#o;
-    const parts = [...this.#states.values()].filter((s) => s.dirty || s.pending > 0).map((s) => s.snapshot());
+    const taken = [...this.#states.values()].filter((s) => s.dirty || s.pending > 0);
+    const parts = taken.map((s) => s.snapshot());
     if (parts.length === 0) return;
-    const traces = this.#traces;
+    this.#inFlightMessages = parts.reduce((n, p) => n + p.messages, 0);
+    const traces = this.#traces.slice();
     const started = performance.now();
     let result: FlushResult;
     try {
@@ -206,13 +272,15 @@ export class Aggregator {
         // Another consumer committed these partitions after this state was loaded: this state is
         // stale. Drop it (the next batch reloads and seeks) and flush the others again.
         for (const p of error.partitions) this.#states.delete(p);
+        this.#inFlightMessages = 0;
         metrics.flushes.inc({ trigger, result: 'fenced' });
         log.warn(
           { partitions: error.partitions, trigger },
           'flush fenced: partitions moved to another consumer',
         );
-        return this.#flushLocked(trigger);
+        return this.#flush(trigger);
       }
+      this.#inFlightMessages = 0; // not taken any more: the next flush takes them again
       metrics.flushes.inc({ trigger, result: 'failed' });
       log.error(
         { err: error, trigger, partitions: parts.map((p) => p.partition) },
@@ -226,11 +294,16 @@ export class Aggregator {
       }
       return;
     }
-    for (const part of parts) {
-      const state = this.#states.get(part.partition);
-      state?.committed(part);
-      if (state) this.#observe(state);
-    }
+    // In the same synchronous step as the states drop what committed, so that #unflushed() is
+    // never read between the two (a batch starting there subtracted the committed flush twice).
+    this.#inFlightMessages = 0;
+    parts.forEach((part, i) => {
+      // The state the snapshot came from, unless a rebalance replaced it meanwhile.
+      const state = taken[i]!;
+      if (this.#states.get(part.partition) !== state) return;
+      state.committed(part);
+      this.#observe(state);
+    });
     this.#traces = this.#traces.slice(traces.length);
     metrics.flushes.inc({ trigger, result: 'committed' });
     metrics.flushDuration.observe((performance.now() - started) / 1000);
@@ -322,7 +395,7 @@ export class Aggregator {
     } catch {
       // not running
     }
-    await this.#mutex.run(() => this.#flushLocked('shutdown'));
+    await this.#mutex.run(() => this.#flushNow('shutdown'));
     await this.#consumer.disconnect();
     await this.#producer.disconnect();
   }

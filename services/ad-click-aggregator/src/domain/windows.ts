@@ -115,7 +115,17 @@ export class PartitionWindows {
       disposition = 'on_time';
     }
     const deadLettered = disposition === 'dead_letter';
-    this.#clicks.push({ ...click, partition: this.partition, offset, deadLettered });
+    // Written out rather than spread: one object shape for every buffered click.
+    this.#clicks.push({
+      impressionId: click.impressionId,
+      adId: click.adId,
+      campaignId: click.campaignId,
+      clickedAt: click.clickedAt,
+      dedup: click.dedup,
+      partition: this.partition,
+      offset,
+      deadLettered,
+    });
     if (deadLettered) {
       this.#deadLetters.push({
         partition: this.partition,
