@@ -11,20 +11,36 @@ export const Attr = {
   cacheLayer: 'sdlab.shortener.cache_layer',
   clickCount: 'sdlab.shortener.click_count',
   batchSize: 'sdlab.shortener.batch_size',
+  /** Links whose unique-visitor sketch a stats batch updated (one PFADD each, not traced one by one). */
+  visitorLinks: 'sdlab.shortener.visitor_links',
   partition: 'sdlab.shortener.partition',
 } as const;
 
 export type CacheLayer = 'lru' | 'redis' | 'postgres';
 export type CacheResult = 'hit' | 'negative' | 'miss';
 
+/** LRU answers, tallied as plain numbers on the redirect path and added to the counter at scrape time. */
+export type LruTally = Record<CacheResult, number>;
+
 export function createServiceMetrics(registry: Registry) {
   const registers = [registry];
+  // A labelled prom-client inc hashes and validates its labels on every call; on a cache hit that
+  // was a measurable part of a redirect, so the LRU layer's counts are moved in at collect time.
+  const lruLookups: LruTally = { hit: 0, negative: 0, miss: 0 };
   return {
+    lruLookups,
     cacheLookups: new Counter({
       name: 'sdlab_shortener_cache_lookups_total',
       help: 'Code lookups by layer and result: hit (a link), negative (a cached "unknown"), miss (asked the next layer)',
       labelNames: ['layer', 'result'] as const,
       registers,
+      collect() {
+        for (const result of ['hit', 'negative', 'miss'] as const) {
+          if (lruLookups[result] === 0) continue;
+          this.inc({ layer: 'lru', result }, lruLookups[result]);
+          lruLookups[result] = 0;
+        }
+      },
     }),
     dbReads: new Counter({
       name: 'sdlab_shortener_db_reads_total',
@@ -98,7 +114,7 @@ export function createServiceMetrics(registry: Registry) {
     }),
     lookupDuration: new Histogram({
       name: 'sdlab_shortener_lookup_duration_seconds',
-      help: 'Time to resolve a code, by the layer that answered',
+      help: 'Time to resolve a code that missed the in-process LRU, by the layer that answered (redis or postgres)',
       labelNames: ['layer'] as const,
       buckets: LATENCY_BUCKETS,
       registers,

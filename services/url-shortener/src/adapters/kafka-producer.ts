@@ -8,6 +8,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     kafka: Kafka;
     clicksProducer: Producer;
+    /** The clicks topic's partition count: the publisher packs a flush's clicks per partition. */
+    clicksPartitions: number;
   }
 }
 
@@ -24,6 +26,8 @@ export const kafkaProducerAdapter = fp(
     await admin.connect();
     app.kit.resources.add('kafka-admin', () => admin.disconnect());
     await ensureClicksTopic(admin, opts.config, app.log);
+    const metadata = await admin.fetchTopicMetadata({ topics: [opts.config.CLICKS_TOPIC] });
+    const partitions = metadata.topics[0]?.partitions.length ?? opts.config.CLICKS_TOPIC_PARTITIONS;
     const producer = kafka.producer({
       allowAutoTopicCreation: false,
       // Named explicitly: the murmur2 partitioner Java clients use, so a code's partition is the
@@ -34,6 +38,7 @@ export const kafkaProducerAdapter = fp(
     app.kit.resources.add('kafka-producer', () => producer.disconnect());
     app.decorate('kafka', kafka);
     app.decorate('clicksProducer', producer);
+    app.decorate('clicksPartitions', partitions);
   },
   { name: 'kafka-producer' },
 );

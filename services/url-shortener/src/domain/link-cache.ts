@@ -21,6 +21,8 @@ export interface Lookup {
   layer: CacheLayer;
 }
 
+const NEGATIVE_LRU: Lookup = Object.freeze({ link: null, layer: 'lru' });
+
 type CacheSettings = Pick<
   Config,
   | 'LRU_MAX_ENTRIES'
@@ -77,14 +79,15 @@ export class LinkCache {
   }
 
   async lookup(code: string): Promise<Lookup> {
-    const started = performance.now();
     const local = this.#lru.get(code);
     if (local !== undefined) {
-      this.#metrics.cacheLookups.inc({ layer: 'lru', result: local === MISSING ? 'negative' : 'hit' });
-      this.#observe('lru', started);
-      return { link: local === MISSING ? null : local, layer: 'lru' };
+      // The hot path: a tally, no labelled metric call and no timing (an in-process map read).
+      this.#metrics.lruLookups[local === MISSING ? 'negative' : 'hit']++;
+      trace.getActiveSpan()?.setAttribute(Attr.cacheLayer, 'lru');
+      return local === MISSING ? NEGATIVE_LRU : { link: local, layer: 'lru' };
     }
-    this.#metrics.cacheLookups.inc({ layer: 'lru', result: 'miss' });
+    this.#metrics.lruLookups.miss++;
+    const started = performance.now();
     const found = await this.#flights.run(
       code,
       () => this.#loadShared(code),

@@ -61,6 +61,7 @@ export const shortenerDomain = fp(
     const clicks = new ClickPublisher({
       producer: app.clicksProducer,
       topic: config.CLICKS_TOPIC,
+      partitions: app.clicksPartitions,
       flushMs: config.CLICK_FLUSH_MS,
       batchMax: config.CLICK_BATCH_MAX,
       bufferMax: config.CLICK_BUFFER_MAX,

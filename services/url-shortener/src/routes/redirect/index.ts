@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { trace } from '@opentelemetry/api';
 import { traceContextCarrier } from '@sdlab/service-kit';
 import Type from 'typebox';
-import { visitorId } from '../../domain/clicks.ts';
+import { connectionVisitorId } from '../../domain/clicks.ts';
 import { ShortenerErrors } from '../../errors.ts';
 import { CodeParams, ProblemSchema } from '../../schemas/common.ts';
 import { Attr } from '../../telemetry.ts';
@@ -34,17 +34,19 @@ export const redirectRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { code } = request.params;
-      trace.getActiveSpan()?.setAttribute(Attr.code, code);
+      // Only a traced request (sampled) has a span; the others skip the attribute and the carrier.
+      const span = trace.getActiveSpan();
+      span?.setAttribute(Attr.code, code);
       const { link } = await cache.lookup(code);
       if (!link) throw new ShortenerErrors.LinkNotFound(code);
       const now = Date.now();
       if (link.expiresAt !== null && link.expiresAt <= now) throw new ShortenerErrors.LinkExpired(code);
-      const trace_ = traceContextCarrier();
+      const carrier = span ? traceContextCarrier() : undefined;
       clicks.publish({
         code,
         at: now,
-        visitor: visitorId(request.ip, request.headers['user-agent']),
-        ...(trace_.traceparent ? { trace: trace_ } : {}),
+        visitor: connectionVisitorId(request.raw.socket, request.ip, request.headers['user-agent']),
+        ...(carrier?.traceparent ? { trace: carrier } : {}),
       });
       return reply.header('cache-control', 'private, no-store').redirect(link.url, 302);
     },
