@@ -40,6 +40,15 @@ interface Header {
   tc?: Record<string, string>;
 }
 
+interface PendingRoute {
+  userIds: readonly string[];
+  frame: string;
+  options: Omit<DeliverOptions, 'path'>;
+  carrier: Record<string, string>;
+  resolve(result: { online: number; instances: number }): void;
+  reject(error: unknown): void;
+}
+
 /**
  * Routing across gateway instances with Redis pub/sub and the connection registry [004:1199]:
  * look up the recipients' instances in the registry, then publish one payload per instance on
@@ -61,6 +70,8 @@ export class Router {
   readonly #log: FastifyBaseLogger;
   #local: LocalSockets | undefined;
   readonly #onMessage = (channel: string, payload: string) => this.#receive(channel, payload);
+  #pending: PendingRoute[] = [];
+  #flushScheduled = false;
 
   constructor(options: {
     redis: Redis;
@@ -98,42 +109,83 @@ export class Router {
   /**
    * Delivers `frame` to every live device of `userIds`, wherever it is connected. Returns how
    * many users were online and on how many instances.
+   *
+   * Routes asked for in the same event-loop turn (the sends of one group commit are acked and
+   * routed together) share one registry pipeline and one PUBLISH per target instance: a batch
+   * of N messages costs two Redis round trips, not 2N, and two socket writes instead of 2N.
    */
-  async route(
+  route(
     userIds: readonly string[],
     frame: string,
     options: Omit<DeliverOptions, 'path'>,
   ): Promise<{ online: number; instances: number }> {
-    const located = await this.#registry.locate(userIds);
-    const byInstance = new Map<string, string[]>();
-    for (const [userId, entries] of located) {
-      for (const instanceId of new Set(entries.map((e) => e.instanceId))) {
-        const users = byInstance.get(instanceId);
-        if (users) users.push(userId);
-        else byInstance.set(instanceId, [userId]);
-      }
+    const { promise, resolve, reject } = Promise.withResolvers<{ online: number; instances: number }>();
+    // Captured now: the flush runs outside this caller's span.
+    const carrier = traceContextCarrier();
+    this.#pending.push({ userIds, frame, options, carrier, resolve, reject });
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => void this.#flush());
     }
-    const remote = [...byInstance].filter(([instanceId]) => instanceId !== this.#instanceId);
-    if (remote.length) {
-      const carrier = traceContextCarrier();
-      const pipeline = this.#redis.pipeline();
-      for (const [instanceId, users] of remote) {
-        const header: Header = { k: options.kind, u: users };
-        if (options.exceptConnectionId) header.x = options.exceptConnectionId;
-        if (options.storedAtMs) header.t = options.storedAtMs;
-        if (carrier.traceparent) header.tc = carrier;
-        pipeline.publish(this.#keys.instanceChannel(instanceId), `${JSON.stringify(header)}\n${frame}`);
+    return promise;
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushScheduled = false;
+    const routes = this.#pending;
+    this.#pending = [];
+    try {
+      const located = await this.#registry.locate([...new Set(routes.flatMap((r) => r.userIds))]);
+      // Per target instance, the records (header line, frame line) of every route that reaches it.
+      const remote = new Map<string, string[]>();
+      const answers = routes.map((route) => {
+        const byInstance = new Map<string, string[]>();
+        let online = 0;
+        for (const userId of route.userIds) {
+          const entries = located.get(userId);
+          if (!entries) continue;
+          online++;
+          for (const instanceId of new Set(entries.map((e) => e.instanceId))) {
+            const users = byInstance.get(instanceId);
+            if (users) users.push(userId);
+            else byInstance.set(instanceId, [userId]);
+          }
+        }
+        for (const [instanceId, users] of byInstance) {
+          if (instanceId === this.#instanceId) continue;
+          const header: Header = { k: route.options.kind, u: users };
+          if (route.options.exceptConnectionId) header.x = route.options.exceptConnectionId;
+          if (route.options.storedAtMs) header.t = route.options.storedAtMs;
+          if (route.carrier.traceparent) header.tc = route.carrier;
+          const records = remote.get(instanceId);
+          const record = `${JSON.stringify(header)}\n${route.frame}`;
+          if (records) records.push(record);
+          else remote.set(instanceId, [record]);
+        }
+        return {
+          route,
+          mine: byInstance.get(this.#instanceId),
+          result: { online, instances: byInstance.size },
+        };
+      });
+      if (remote.size) {
+        const pipeline = this.#redis.pipeline();
+        for (const [instanceId, records] of remote)
+          pipeline.publish(this.#keys.instanceChannel(instanceId), records.join('\n'));
+        const replies = (await pipeline.exec()) ?? [];
+        for (const [error, receivers] of replies) {
+          if (error) throw error;
+          // Nobody listening: the registry still names an instance that died (its entries expire).
+          this.#metrics.published.inc({ result: receivers === 0 ? 'miss' : 'delivered' });
+        }
       }
-      const replies = (await pipeline.exec()) ?? [];
-      for (const [error, receivers] of replies) {
-        if (error) throw error;
-        // Nobody listening: the registry still names an instance that died (its entries expire).
-        this.#metrics.published.inc({ result: receivers === 0 ? 'miss' : 'delivered' });
+      for (const { route, mine, result } of answers) {
+        if (mine) this.#local?.deliver(mine, route.frame, { ...route.options, path: 'local' });
+        route.resolve(result);
       }
+    } catch (error) {
+      for (const route of routes) route.reject(error);
     }
-    const mine = byInstance.get(this.#instanceId);
-    if (mine) this.#local?.deliver(mine, frame, { ...options, path: 'local' });
-    return { online: located.size, instances: byInstance.size };
   }
 
   /** Closes a connection that a newer one of the same device replaces, on whichever instance holds it. */
@@ -146,22 +198,33 @@ export class Router {
     await this.#redis.publish(this.#keys.instanceChannel(entry.instanceId), `${JSON.stringify(header)}\n`);
   }
 
+  /** A payload is one or more records, each a header line and a frame line (JSON has no raw newline). */
   #receive(channel: string, payload: string): void {
     if (channel !== this.channel || !this.#local) return;
-    const newline = payload.indexOf('\n');
+    let at = 0;
+    while (at < payload.length) {
+      const newline = payload.indexOf('\n', at);
+      if (newline < 0) break;
+      let end = payload.indexOf('\n', newline + 1);
+      if (end < 0) end = payload.length;
+      this.#record(channel, payload.slice(at, newline), payload.slice(newline + 1, end));
+      at = end + 1;
+    }
+  }
+
+  #record(channel: string, headerText: string, frame: string): void {
+    const local = this.#local!;
     let header: Header;
     try {
-      header = JSON.parse(payload.slice(0, newline)) as Header;
+      header = JSON.parse(headerText) as Header;
     } catch (err) {
       this.#log.warn({ err, channel }, 'unreadable pub/sub payload dropped');
       return;
     }
     if (header.k === 'kick') {
-      if (header.c) this.#local.kick(header.c);
+      if (header.c) local.kick(header.c);
       return;
     }
-    const frame = payload.slice(newline + 1);
-    const local = this.#local;
     withTraceContext(header.tc, () =>
       tracer.startActiveSpan(Span.deliver, { kind: SpanKind.CONSUMER }, (span) => {
         const sockets = local.deliver(header.u ?? [], frame, {
