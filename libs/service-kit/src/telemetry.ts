@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { register } from 'node:module';
+import { createRequire, register } from 'node:module';
 import { basename, join } from 'node:path';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
@@ -56,9 +56,7 @@ export function defaultServiceName(cwd = process.cwd(), entry = process.argv[1] 
  * Metrics stay with prom-client (/metrics), so the SDK's own metric and log exporters are off.
  */
 export function startTelemetry(options: TelemetryOptions = {}): NodeSDK {
-  // Services are ES modules: `import pg from 'pg'` never passes through `require`, so the
-  // instrumentations only see it through this loader hook.
-  register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+  registerModuleHooks();
   process.env.OTEL_METRICS_EXPORTER ??= 'none';
   process.env.OTEL_LOGS_EXPORTER ??= 'none';
   const sampler = defaultSampler();
@@ -81,6 +79,27 @@ export function startTelemetry(options: TelemetryOptions = {}): NodeSDK {
   sdk.start();
   (globalThis as Record<symbol, unknown>)[SDK_KEY] = sdk;
   return sdk;
+}
+
+/**
+ * Services are ES modules: `import pg from 'pg'` never passes through `require`, so the
+ * instrumentations only see it through a loader hook. import-in-the-middle's synchronous hooks
+ * (`module.registerHooks`) run in the main thread; `module.register` ran them on a loader thread
+ * of their own, a second V8 isolate that stayed for the life of the process (tens of MB of an
+ * idle traced process, and a message round trip per module loaded). The hooks come from the
+ * import-in-the-middle that @opentelemetry/instrumentation registers its patches with, so both
+ * sides share one instance.
+ */
+function registerModuleHooks(): void {
+  const fromInstrumentation = createRequire(
+    createRequire(import.meta.url).resolve('@opentelemetry/instrumentation'),
+  );
+  const hooks = fromInstrumentation('import-in-the-middle/register-hooks.mjs') as {
+    register(): void;
+    supportsSyncHooks(): boolean;
+  };
+  if (hooks.supportsSyncHooks()) hooks.register();
+  else register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
 }
 
 export {
