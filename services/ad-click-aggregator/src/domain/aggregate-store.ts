@@ -137,7 +137,10 @@ export function createAggregateStore(pool: pg.Pool, options: { topic: string; wo
         }
         if (fenced.length > 0) throw new FencedError(fenced);
 
-        const clicks = dedupeWithinBatch(parts.flatMap((p) => p.clicks));
+        // Two copies of a click in one flush need no dedupe here: ON CONFLICT DO NOTHING skips a
+        // row that conflicts with one the same statement inserted (a Map of 20,000 impressions per
+        // flush was ~5 % of the worker's CPU in the drain profile).
+        const clicks = parts.flatMap((p) => p.clicks);
         const totals: WindowTotal[] = [];
         let counted = 0;
         let storedLate = 0;
@@ -203,20 +206,4 @@ export type AggregateStore = ReturnType<typeof createAggregateStore>;
 
 function partitionName(day: number): string {
   return `raw_clicks_${new Date(day).toISOString().slice(0, 10).replaceAll('-', '')}`;
-}
-
-/** The same click twice in one flush (two copies in the topic) goes to the insert once. */
-function dedupeWithinBatch(clicks: CountedClick[]): CountedClick[] {
-  // Keyed by impression, with the click times met for it: no key string built per click.
-  const seen = new Map<string, number | number[]>();
-  const unique: CountedClick[] = [];
-  for (const c of clicks) {
-    const times = seen.get(c.impressionId);
-    if (times === undefined) seen.set(c.impressionId, c.clickedAt);
-    else if (times === c.clickedAt || (Array.isArray(times) && times.includes(c.clickedAt))) continue;
-    else if (Array.isArray(times)) times.push(c.clickedAt);
-    else seen.set(c.impressionId, [times, c.clickedAt]);
-    unique.push(c);
-  }
-  return unique;
 }
