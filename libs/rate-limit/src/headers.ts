@@ -10,17 +10,46 @@ import type { Decision } from './decision.ts';
  * - `Retry-After` (seconds, at least 1) when the request was denied.
  */
 export function rateLimitHeaders(decision: Decision): Record<string, string> {
-  const name = sfString(decision.policy);
+  const policy = policyOf(decision);
   const reset = String(Math.ceil(decision.resetMs / 1000));
   const headers: Record<string, string> = {
-    'ratelimit-policy': `${name};q=${decision.limit};w=${Math.max(1, Math.ceil(decision.windowMs / 1000))}`,
-    ratelimit: `${name};r=${decision.remaining};t=${reset}`,
-    'x-ratelimit-limit': String(decision.limit),
+    'ratelimit-policy': policy.header,
+    ratelimit: `${policy.name};r=${decision.remaining};t=${reset}`,
+    'x-ratelimit-limit': policy.limitText,
     'x-ratelimit-remaining': String(decision.remaining),
     'x-ratelimit-reset': reset,
   };
   if (!decision.allowed) headers['retry-after'] = String(retryAfterSeconds(decision));
   return headers;
+}
+
+interface PolicyStrings {
+  limit: number;
+  windowMs: number;
+  /** The sf-string of the rule name. */
+  name: string;
+  header: string;
+  limitText: string;
+}
+
+/** The strings that only change with the rule, built once per rule (and again after a reload changes it). */
+const policies = new Map<string, PolicyStrings>();
+
+function policyOf(decision: Decision): PolicyStrings {
+  const known = policies.get(decision.policy);
+  if (known && known.limit === decision.limit && known.windowMs === decision.windowMs) return known;
+  const name = sfString(decision.policy);
+  const strings: PolicyStrings = {
+    limit: decision.limit,
+    windowMs: decision.windowMs,
+    name,
+    header: `${name};q=${decision.limit};w=${Math.max(1, Math.ceil(decision.windowMs / 1000))}`,
+    limitText: String(decision.limit),
+  };
+  // Policies are rule names, a handful per service; the bound only guards against a caller's own.
+  if (policies.size >= 1000) policies.clear();
+  policies.set(decision.policy, strings);
+  return strings;
 }
 
 export function retryAfterSeconds(decision: Decision): number {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { trace } from '@opentelemetry/api';
+import { type Span, trace } from '@opentelemetry/api';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { type BreakerOptions, type BreakerState, failureReason, RedisBreaker } from './breaker.ts';
@@ -9,7 +9,7 @@ import { type LimiterKeys, limiterKeys } from './keys.ts';
 import { LocalCache } from './local-cache.ts';
 import { LocalFallback } from './local-fallback.ts';
 import { quotaOf, type Rule } from './rules.ts';
-import { BATCH_INDEX, defineBatchScript } from './scripts/batch.ts';
+import { type BatchCheck, defineBatchScript, runBatch } from './scripts/batch.ts';
 import { scriptError } from './scripts/error-codes.ts';
 import { defineScripts, type ScriptName, type ScriptReply } from './scripts/loader.ts';
 import { RateLimitAttributes, type RateLimitMetrics, rateLimitMetrics } from './telemetry.ts';
@@ -33,6 +33,18 @@ export interface CheckRequest {
   cost?: number;
 }
 
+/** A single exact-mode check waiting for the end of this event-loop turn (see RateLimiter.check). */
+interface QueuedCheck extends BatchCheck {
+  key: string;
+  started: number;
+  span: Span | undefined;
+  resolve: (decision: Decision) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Checks per script run when single checks are coalesced (a batch call's own limit is the caller's). */
+const COALESCE_MAX = 1000;
+
 const SCRIPT: Record<Rule['algorithm'], ScriptName> = {
   'token-bucket': 'tokenBucket',
   'fixed-window': 'fixedWindow',
@@ -55,6 +67,10 @@ export class RateLimiter {
   readonly #metrics: RateLimitMetrics | undefined;
   readonly #logger: RateLimiterOptions['logger'];
   #rules = new Map<string, Rule>();
+  #queued: QueuedCheck[] = [];
+  /** prom-client children per label set: `labels()` hashes its labels once, not on every decision. */
+  readonly #decisionCounters = new Map<string, { inc(n?: number): void }>();
+  readonly #durationBySource = new Map<DecisionSource, { observe(seconds: number): void }>();
 
   constructor(options: RateLimiterOptions) {
     this.#redis = options.redis;
@@ -94,12 +110,84 @@ export class RateLimiter {
     return this.#breaker.state;
   }
 
-  async check(key: string, ruleName: string, cost = 1): Promise<Decision> {
-    return this.#checkOne(this.#ruleFor(ruleName, cost), key, cost, true);
+  /**
+   * One decision. Exact-mode checks made during one event-loop turn (the requests of one poll of
+   * the sockets) are coalesced into one batch script run (scripts/batch.ts) at the turn's end: one
+   * command, one breaker call and one timer for all of them instead of one each. Each is still
+   * decided by its algorithm's own script code, in order, atomically, on Redis's clock, so a
+   * coalesced decision is exactly what a lone one would have been; a lone check waits no longer
+   * than the end of the current turn (setImmediate), which ioredis's auto-pipelining waits anyway.
+   */
+  check(key: string, ruleName: string, cost = 1): Promise<Decision> {
+    let rule: Rule;
+    try {
+      rule = this.#ruleFor(ruleName, cost);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (rule.mode !== 'exact') return this.#checkOne(rule, key, cost, true);
+    return new Promise<Decision>((resolve, reject) => {
+      const queued: QueuedCheck = {
+        redisKey: this.#keys.key(rule, key),
+        rule,
+        cost,
+        key,
+        started: performance.now(),
+        span: trace.getActiveSpan(),
+        resolve,
+        reject,
+      };
+      if (this.#queued.push(queued) === 1) setImmediate(this.#flushQueued);
+    });
+  }
+
+  readonly #flushQueued = (): void => {
+    const queued = this.#queued;
+    this.#queued = [];
+    for (let from = 0; from < queued.length; from += COALESCE_MAX) {
+      this.#decideQueued(
+        from === 0 && queued.length <= COALESCE_MAX ? queued : queued.slice(from, from + COALESCE_MAX),
+      );
+    }
+  };
+
+  #decideQueued(queued: QueuedCheck[]): void {
+    this.#breaker
+      .execute(() => runBatch(this.#redis, queued))
+      .then(
+        (reply) => {
+          for (let n = 0; n < queued.length; n++) {
+            const q = queued[n]!;
+            const allowed = reply[n * 4]!;
+            if (allowed < 0) {
+              q.reject(scriptError(allowed, q.rule.algorithm, q.rule, q.cost));
+              continue;
+            }
+            const outcome: Outcome = {
+              allowed: allowed === 1,
+              remaining: reply[n * 4 + 1]!,
+              resetMs: reply[n * 4 + 2]!,
+              retryAfterMs: reply[n * 4 + 3]!,
+            };
+            q.resolve(this.#decided(q.rule, q.cost, outcome, 'redis', q.started, q.span));
+          }
+        },
+        (error: unknown) => {
+          for (const q of queued) {
+            try {
+              const { outcome, source } = this.#onRedisFailure(q.rule, q.key, q.cost, error);
+              q.resolve(this.#decided(q.rule, q.cost, outcome, source, q.started, q.span));
+            } catch (refused) {
+              q.reject(refused);
+            }
+          }
+        },
+      );
   }
 
   async #checkOne(rule: Rule, key: string, cost: number, annotateSpan: boolean): Promise<Decision> {
     const started = performance.now();
+    const span = annotateSpan ? trace.getActiveSpan() : undefined;
     let outcome: Outcome;
     let source: DecisionSource;
     try {
@@ -113,7 +201,7 @@ export class RateLimiter {
     } catch (error) {
       ({ outcome, source } = this.#onRedisFailure(rule, key, cost, error));
     }
-    return this.#decided(rule, cost, outcome, source, started, annotateSpan);
+    return this.#decided(rule, cost, outcome, source, started, span);
   }
 
   /**
@@ -142,7 +230,11 @@ export class RateLimiter {
       let reply: number[] | undefined;
       let failure: unknown;
       try {
-        reply = await this.#breaker.execute(() => this.#batchCall(exact, rules, requests));
+        const checks = exact.map((i): BatchCheck => {
+          const rule = rules[i]!;
+          return { redisKey: this.#keys.key(rule, requests[i]!.key), rule, cost: requests[i]!.cost ?? 1 };
+        });
+        reply = await this.#breaker.execute(() => runBatch(this.#redis, checks));
       } catch (error) {
         failure = error;
       }
@@ -177,49 +269,15 @@ export class RateLimiter {
           });
       }
       const seconds = (performance.now() - started) / 1000;
-      for (const { rule, outcome, source, n } of counts.values()) {
-        this.#metrics?.decisions.inc({ rule, outcome, source }, n);
-      }
+      for (const { rule, outcome, source, n } of counts.values())
+        this.#countDecisions(rule, outcome, source, n);
       // One observation per batch and source: every decision of the batch took the same call.
       for (const source of new Set([...counts.values()].map((c) => c.source))) {
-        this.#metrics?.checkDuration.observe({ source }, seconds);
+        this.#observeDuration(source, seconds);
       }
     }
     await Promise.all(cached);
     return results;
-  }
-
-  #batchCall(exact: number[], rules: Rule[], requests: readonly CheckRequest[]): Promise<number[]> {
-    const keys = new Array<string>(exact.length);
-    const ruleArgs: (string | number)[] = [];
-    const checkArgs = new Array<number>(exact.length * 2);
-    const ruleIndex = new Map<Rule, number>();
-    for (const [n, i] of exact.entries()) {
-      const rule = rules[i]!;
-      keys[n] = this.#keys.key(rule, requests[i]!.key);
-      let index = ruleIndex.get(rule);
-      if (index === undefined) {
-        index = ruleIndex.size + 1;
-        ruleIndex.set(rule, index);
-        const [limit, rateOrWindow] =
-          rule.algorithm === 'token-bucket'
-            ? [rule.capacity, rule.refillPerSec]
-            : [rule.limit, rule.windowMs];
-        ruleArgs.push(BATCH_INDEX[SCRIPT[rule.algorithm]], limit, rateOrWindow);
-      }
-      checkArgs[n * 2] = index;
-      checkArgs[n * 2 + 1] = requests[i]!.cost ?? 1;
-    }
-    // The batch id makes each sliding-log member unique (the script appends the check's position).
-    const batchId = randomBytes(9).toString('base64url');
-    return this.#redis.rateLimitBatch(
-      exact.length,
-      ...keys,
-      batchId,
-      ruleIndex.size,
-      ...ruleArgs,
-      ...checkArgs,
-    );
   }
 
   /** Commits what the local cache admitted; call on shutdown, before Redis is closed. */
@@ -293,25 +351,50 @@ export class RateLimiter {
     outcome: Outcome,
     source: DecisionSource,
     started: number,
-    annotateSpan = true,
+    span: Span | undefined,
   ): Decision {
     const { limit, windowMs } = quotaOf(rule);
-    this.#metrics?.decisions.inc({
-      rule: rule.name,
-      outcome: outcome.allowed ? 'allowed' : 'denied',
-      source,
-    });
-    this.#metrics?.checkDuration.observe({ source }, (performance.now() - started) / 1000);
+    this.#countDecisions(rule.name, outcome.allowed ? 'allowed' : 'denied', source, 1);
+    this.#observeDuration(source, (performance.now() - started) / 1000);
     // A batch has many decisions and one span: its attributes would only show whichever came last.
-    if (annotateSpan)
-      trace.getActiveSpan()?.setAttributes({
-        [RateLimitAttributes.RULE]: rule.name,
-        [RateLimitAttributes.ALLOWED]: outcome.allowed,
-        [RateLimitAttributes.SOURCE]: source,
-        [RateLimitAttributes.REMAINING]: outcome.remaining,
-        [RateLimitAttributes.COST]: cost,
-      });
-    return { ...outcome, limit, windowMs, policy: rule.name, source };
+    span?.setAttributes({
+      [RateLimitAttributes.RULE]: rule.name,
+      [RateLimitAttributes.ALLOWED]: outcome.allowed,
+      [RateLimitAttributes.SOURCE]: source,
+      [RateLimitAttributes.REMAINING]: outcome.remaining,
+      [RateLimitAttributes.COST]: cost,
+    });
+    return {
+      allowed: outcome.allowed,
+      remaining: outcome.remaining,
+      resetMs: outcome.resetMs,
+      retryAfterMs: outcome.retryAfterMs,
+      limit,
+      windowMs,
+      policy: rule.name,
+      source,
+    };
+  }
+
+  #countDecisions(rule: string, outcome: string, source: DecisionSource, n: number): void {
+    if (!this.#metrics) return;
+    const labels = `${rule}\0${outcome}\0${source}`;
+    let counter = this.#decisionCounters.get(labels);
+    if (!counter) {
+      counter = this.#metrics.decisions.labels({ rule, outcome, source });
+      this.#decisionCounters.set(labels, counter);
+    }
+    counter.inc(n);
+  }
+
+  #observeDuration(source: DecisionSource, seconds: number): void {
+    if (!this.#metrics) return;
+    let histogram = this.#durationBySource.get(source);
+    if (!histogram) {
+      histogram = this.#metrics.checkDuration.labels({ source });
+      this.#durationBySource.set(source, histogram);
+    }
+    histogram.observe(seconds);
   }
 
   #onBreakerState(state: BreakerState): void {

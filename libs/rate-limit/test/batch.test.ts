@@ -60,4 +60,38 @@ describe('batched checks (one script run per batch)', () => {
       for (const client of clients) client.disconnect();
     }
   });
+
+  test('single checks made at once are coalesced into batch runs and still admit exactly the limit across three instances', async ({
+    redis,
+  }) => {
+    const clients = Array.from({ length: 3 }, () => new Redis(redis.url));
+    const limiters = clients.map((client) => new RateLimiter({ redis: client, rules, keys: redis.prefix }));
+    // Counts the script runs each client sends (the calls still go to Redis).
+    let runs = 0;
+    for (const client of clients) {
+      const run = client.rateLimitBatch.bind(client);
+      client.rateLimitBatch = ((...args: Parameters<typeof run>) => {
+        runs++;
+        return run(...args);
+      }) as typeof client.rateLimitBatch;
+    }
+    try {
+      // 3 instances x 600 single checks at once = 1,800 per algorithm on one key, limit 100.
+      const decisions = await Promise.all(
+        limiters.flatMap((limiter) =>
+          Array.from({ length: 600 }, (_, i) => limiter.check('single', ALGORITHMS[i % 4]!)),
+        ),
+      );
+      expect(decisions.filter((d) => d.source !== 'redis')).toEqual([]);
+      for (const algorithm of ALGORITHMS) {
+        const admitted = decisions.filter((d) => d.policy === algorithm && d.allowed).length;
+        expect(admitted, algorithm).toBe(100);
+      }
+      expect(runs).toBeGreaterThan(0);
+      expect(runs).toBeLessThan(decisions.length / 10);
+    } finally {
+      for (const limiter of limiters) await limiter.close();
+      for (const client of clients) client.disconnect();
+    }
+  });
 });

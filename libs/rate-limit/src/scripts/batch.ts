@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import type { ClientContext, Redis, Result } from 'ioredis';
+import type { Rule } from '../rules.ts';
 import { readScripts, SCRIPT_NAMES, type ScriptName } from './loader.ts';
 
 /**
@@ -52,6 +54,52 @@ export const BATCH_INDEX = Object.fromEntries(SCRIPT_NAMES.map((name, i) => [nam
   ScriptName,
   number
 >;
+
+/** One check of a batch: its Redis key (already built), its rule, its cost. */
+export interface BatchCheck {
+  redisKey: string;
+  rule: Rule;
+  cost: number;
+}
+
+const SCRIPT_OF: Record<Rule['algorithm'], ScriptName> = {
+  'token-bucket': 'tokenBucket',
+  'fixed-window': 'fixedWindow',
+  'sliding-window-counter': 'slidingCounter',
+  'sliding-window-log': 'slidingLog',
+};
+
+/**
+ * Runs the batch script for `checks`; the reply holds 4 integers per check, in order (a negative
+ * first one is that check's error code). Each distinct rule's values are sent once per batch.
+ */
+export function runBatch(redis: Redis, checks: readonly BatchCheck[]): Promise<number[]> {
+  const n = checks.length;
+  const keys = new Array<string>(n);
+  const ruleArgs: (string | number)[] = [];
+  const checkArgs = new Array<number>(n * 2);
+  const ruleIndex = new Map<Rule, number>();
+  let logs = false;
+  for (let i = 0; i < n; i++) {
+    const { redisKey, rule, cost } = checks[i]!;
+    keys[i] = redisKey;
+    let index = ruleIndex.get(rule);
+    if (index === undefined) {
+      index = ruleIndex.size + 1;
+      ruleIndex.set(rule, index);
+      if (rule.algorithm === 'sliding-window-log') logs = true;
+      if (rule.algorithm === 'token-bucket')
+        ruleArgs.push(BATCH_INDEX.tokenBucket, rule.capacity, rule.refillPerSec);
+      else ruleArgs.push(BATCH_INDEX[SCRIPT_OF[rule.algorithm]], rule.limit, rule.windowMs);
+    }
+    checkArgs[i * 2] = index;
+    checkArgs[i * 2 + 1] = cost;
+  }
+  // The batch id makes each sliding-log member unique (the script appends the check's position);
+  // the other algorithms ignore it, so don't pay for randomness (a getrandom call) without a log.
+  const batchId = logs ? randomBytes(9).toString('base64url') : '-';
+  return redis.rateLimitBatch(n, ...keys, batchId, ruleIndex.size, ...ruleArgs, ...checkArgs);
+}
 
 const registered = new WeakSet<Redis>();
 
