@@ -32,7 +32,8 @@ local resetMs = (window + 1) * windowMs - now
 
 local state = redis.call('HMGET', KEYS[1], 'w', 'c')
 local count = 0
-if tonumber(state[1]) == window then
+local sameWindow = tonumber(state[1]) == window
+if sameWindow then
   count = tonumber(state[2]) or 0
 end
 
@@ -40,7 +41,10 @@ if force or count + cost <= limit then
   count = count + cost
   if cost > 0 then
     redis.call('HSET', KEYS[1], 'w', window, 'c', count)
-    redis.call('PEXPIRE', KEYS[1], resetMs)
+    -- The key expires at the window's end, an instant fixed per window: set once, when it starts.
+    if not sameWindow then
+      redis.call('PEXPIRE', KEYS[1], resetMs)
+    end
   end
   return { 1, math.max(0, limit - count), resetMs, 0 }
 end

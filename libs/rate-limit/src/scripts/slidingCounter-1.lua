@@ -51,8 +51,11 @@ if force or estimate + cost <= limit then
   estimate = estimate + cost
   if cost > 0 then
     redis.call('HSET', KEYS[1], 'w', window, 'c', current, 'p', previous)
-    -- The current count weighs on the estimate until the end of the next window.
-    redis.call('PEXPIRE', KEYS[1], (window + 2) * windowMs - now)
+    -- The current count weighs on the estimate until the end of the next window: an instant
+    -- fixed per window, so the expiry is set once, by the window's first write.
+    if stored ~= window then
+      redis.call('PEXPIRE', KEYS[1], (window + 2) * windowMs - now)
+    end
   end
 else
   local at
