@@ -161,6 +161,27 @@ export async function checkInvariants(
   );
   const open = new Set(openHolds.map((h) => h.id));
   expect(seats.filter((s) => s.status === 'HELD').every((s) => open.has(s.hold_id!))).toBe(true);
+  // No seat is claimed by two holds that still claim it (open and not past their deadline, or
+  // confirmed): the hold rows agree with the seat rows, whichever statement wrote them.
+  const { rows: doubleClaims } = await pool.query<{ seat: string; holds: number }>(
+    `SELECT seat, count(*)::int AS holds FROM (
+       SELECT unnest(seat_ids) AS seat FROM booking.holds
+       WHERE event_id = $1
+         AND (status = 'CONFIRMED' OR (status IN ('ACTIVE', 'CONFIRMING') AND expires_at > now()))) claims
+     GROUP BY seat HAVING count(*) > 1`,
+    [eventId],
+  );
+  expect(doubleClaims).toEqual([]);
+  // Every open hold's seats are HELD by it: a hold row was never written for seats it did not get.
+  const { rows: orphanClaims } = await pool.query<{ hold_id: string }>(
+    `SELECT h.id AS hold_id FROM booking.holds h
+     CROSS JOIN LATERAL unnest(h.seat_ids) AS claim(seat)
+     LEFT JOIN booking.seats s ON s.id = claim.seat AND s.hold_id = h.id AND s.status IN ('HELD', 'SOLD')
+     WHERE h.event_id = $1 AND h.status IN ('ACTIVE', 'CONFIRMING', 'CONFIRMED') AND h.expires_at > now()
+       AND s.id IS NULL`,
+    [eventId],
+  );
+  expect(orphanClaims).toEqual([]);
   // What clients were told is what is stored.
   for (const id of report?.confirmed ?? []) expect(confirmed.some((p) => p.id === id)).toBe(true);
 

@@ -170,9 +170,17 @@ export class HoldService {
     client: pg.PoolClient,
     input: { eventId: string; userId: string; seatIds: number[]; holdId: string },
   ): Promise<{ hold: Hold; seats: HeldSeat[] }> {
-    await this.#checkUserCap(client, input.userId);
-    const { seats, hold } = await holdSeats(client, { ...input, ttlMs: this.#ttlMs });
+    await this.#serialiseUser(client, input.userId);
+    const { seats, hold, openHolds } = await holdSeats(client, {
+      ...input,
+      ttlMs: this.#ttlMs,
+      maxOpenHolds: this.#maxActivePerUser,
+    });
     if (hold) return { hold: toHold(hold), seats };
+    if (openHolds >= this.#maxActivePerUser) {
+      this.#metrics.holds.inc({ outcome: 'user_cap' });
+      throw new BookingErrors.TooManyActiveHolds(this.#maxActivePerUser);
+    }
     const got = new Set(seats.map((s) => s.id));
     const missing = input.seatIds.filter((id) => !got.has(id));
     const { rows: existing } = await client.query<{ id: string }>(
@@ -189,21 +197,23 @@ export class HoldService {
   }
 
   /**
-   * At most `maxActivePerUser` open holds per user. A transaction-scoped advisory lock on the
-   * user serialises one user's concurrent holds (and only those), so a burst cannot all read the
-   * same count and pass together.
+   * At most `maxActivePerUser` open holds per user (counted by `holdSeats`). A transaction-scoped
+   * advisory lock on the user serialises one user's concurrent holds (and only those), so a burst
+   * cannot all read the same count and pass together: the count runs in the next statement, whose
+   * snapshot is taken after this lock is granted.
+   *
+   * The same round trip makes this transaction use the generic plan of `holdSeats`'s statement:
+   * Postgres otherwise re-plans it on every execution (its estimate for `id = ANY($2)` makes the
+   * generic plan look dearer than a custom one), and planning that statement cost more than
+   * running it. The generic plan is the same index lookup on seats' primary key.
    */
-  async #checkUserCap(client: pg.PoolClient, userId: string): Promise<void> {
-    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('booking-user:' || $1, 0))`, [userId]);
-    const { rows } = await client.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM booking.holds
-       WHERE user_id = $1 AND status IN ('ACTIVE', 'CONFIRMING') AND expires_at > now()`,
-      [userId],
-    );
-    if (rows[0]!.n >= this.#maxActivePerUser) {
-      this.#metrics.holds.inc({ outcome: 'user_cap' });
-      throw new BookingErrors.TooManyActiveHolds(this.#maxActivePerUser);
-    }
+  async #serialiseUser(client: pg.PoolClient, userId: string): Promise<void> {
+    await client.query({
+      name: 'SELECT hold user lock',
+      text: `SELECT pg_advisory_xact_lock(hashtextextended('booking-user:' || $1, 0)),
+                    set_config('plan_cache_mode', 'force_generic_plan', true)`,
+      values: [userId],
+    });
   }
 
   #conflict(layer: 'redis' | 'postgres', taken: number[]): never {

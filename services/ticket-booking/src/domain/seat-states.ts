@@ -42,30 +42,64 @@ const ttl = (param: string) => `now() + make_interval(secs => ${param}::double p
 
 /**
  * AVAILABLE → HELD for every seat of `seatIds` still AVAILABLE, locked in id order (overlapping
- * multi-seat holds queue instead of deadlocking), and the ACTIVE hold row. Returns the seats it
- * took; fewer than asked means the caller must roll back (all or nothing).
+ * multi-seat holds queue instead of deadlocking), and the ACTIVE hold row — in one statement, so
+ * a hold costs Postgres one parse-free round trip (a named statement) instead of three.
+ *
+ * Nothing is taken when the user already has `maxOpenHolds` open holds (`openHolds` says how
+ * many): the caller serialises one user's holds before this statement (an advisory lock), and this
+ * statement's snapshot, taken after that lock, sees every hold committed before it. The hold row
+ * is written only when every seat was taken; fewer seats than asked means the caller must roll
+ * back (all or nothing).
  */
 export async function holdSeats(
   client: pg.PoolClient,
-  input: { holdId: string; eventId: string; userId: string; seatIds: number[]; ttlMs: number },
-): Promise<{ seats: HeldSeat[]; hold?: HoldRow }> {
+  input: {
+    holdId: string;
+    eventId: string;
+    userId: string;
+    seatIds: number[];
+    ttlMs: number;
+    maxOpenHolds: number;
+  },
+): Promise<{ seats: HeldSeat[]; hold?: HoldRow; openHolds: number }> {
   const { rows } = await client.query<{
-    id: string;
+    open_holds: number;
+    id: string | null;
     section: string;
     row_number: number;
     seat_number: number;
     price_cents: number;
-  }>(
-    `UPDATE booking.seats s
-     SET status = 'HELD', hold_id = $3, held_until = ${ttl('$4')}
-     FROM (SELECT id FROM booking.seats
-           WHERE event_id = $1 AND id = ANY($2::bigint[]) AND status = 'AVAILABLE'
-           ORDER BY id FOR UPDATE) AS free
-     WHERE s.id = free.id
-     RETURNING s.id, s.section, s.row_number, s.seat_number, s.price_cents`,
-    [input.eventId, input.seatIds, input.holdId, input.ttlMs],
-  );
+    amount_cents: string | null;
+    expires_at: Date;
+    created_at: Date;
+  }>({
+    // The statement's name is its span's name too (pg.query:UPDATE …): what a trace of a hold shows.
+    name: 'UPDATE seats AVAILABLE to HELD, INSERT hold',
+    text: `WITH open AS (
+       SELECT count(*)::int AS n FROM booking.holds
+       WHERE user_id = $3 AND status IN ('ACTIVE', 'CONFIRMING') AND expires_at > now()),
+     taken AS (
+       UPDATE booking.seats s
+       SET status = 'HELD', hold_id = $4, held_until = ${ttl('$5')}
+       FROM (SELECT id FROM booking.seats
+             WHERE event_id = $1 AND id = ANY($2::bigint[]) AND status = 'AVAILABLE'
+               AND (SELECT n FROM open) < $6
+             ORDER BY id FOR UPDATE) AS free
+       WHERE s.id = free.id
+       RETURNING s.id, s.section, s.row_number, s.seat_number, s.price_cents),
+     hold AS (
+       INSERT INTO booking.holds (id, event_id, user_id, seat_ids, amount_cents, status, expires_at)
+       SELECT $4, $1, $3, $2::bigint[], sum(price_cents), 'ACTIVE', ${ttl('$5')} FROM taken
+       HAVING count(*) = cardinality($2::bigint[])
+       RETURNING amount_cents, expires_at, created_at)
+     SELECT o.n AS open_holds, t.id, t.section, t.row_number, t.seat_number, t.price_cents,
+            h.amount_cents, h.expires_at, h.created_at
+     FROM open o LEFT JOIN taken t ON true LEFT JOIN hold h ON true`,
+    values: [input.eventId, input.seatIds, input.userId, input.holdId, input.ttlMs, input.maxOpenHolds],
+  });
+  const openHolds = rows[0]?.open_holds ?? 0;
   const seats = rows
+    .filter((r) => r.id !== null)
     .map((r) => ({
       id: Number(r.id),
       section: r.section,
@@ -74,15 +108,24 @@ export async function holdSeats(
       priceCents: r.price_cents,
     }))
     .sort((a, b) => a.id - b.id);
-  if (seats.length < input.seatIds.length) return { seats };
-  const amount = seats.reduce((sum, s) => sum + s.priceCents, 0);
-  const inserted = await client.query<HoldRow>(
-    `INSERT INTO booking.holds (id, event_id, user_id, seat_ids, amount_cents, status, expires_at)
-     VALUES ($1, $2, $3, $4, $5, 'ACTIVE', ${ttl('$6')})
-     RETURNING ${HOLD_COLUMNS}`,
-    [input.holdId, input.eventId, input.userId, input.seatIds, amount, input.ttlMs],
-  );
-  return { seats, hold: inserted.rows[0]! };
+  const first = rows[0];
+  if (!first || first.amount_cents === null || seats.length < input.seatIds.length) {
+    return { seats, openHolds };
+  }
+  return {
+    seats,
+    openHolds,
+    hold: {
+      id: input.holdId,
+      event_id: input.eventId,
+      user_id: input.userId,
+      seat_ids: input.seatIds.map(String),
+      amount_cents: first.amount_cents,
+      status: 'ACTIVE',
+      expires_at: first.expires_at,
+      created_at: first.created_at,
+    },
+  };
 }
 
 /**
