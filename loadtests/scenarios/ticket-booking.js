@@ -4,39 +4,18 @@
 //
 // Needs the service, its worker and the payment provider running (see services/ticket-booking/README.md):
 //   BASE_URL=http://127.0.0.1:8085 k6 run -e PROFILE=smoke loadtests/scenarios/ticket-booking.js
-// Requests carry access tokens (HS256 JWTs) signed here with the service's JWT settings: the
-// development defaults, or JWT_SECRET / JWT_ISSUER / JWT_AUDIENCE of the deployment under test.
+// Requests carry access tokens (HS256 JWTs) signed by ../lib/booking.js with the service's JWT
+// settings: the development defaults, or JWT_SECRET / JWT_ISSUER / JWT_AUDIENCE of the deployment.
 // For the contention scenario run the worker with a short admission interval
 // (WAITING_ROOM_ADMIT_EVERY_MS=1000), so buyers are admitted within the scenario.
 import { check, sleep } from 'k6';
-import crypto from 'k6/crypto';
-import encoding from 'k6/encoding';
 import exec from 'k6/execution';
 import http from 'k6/http';
 import { Counter, Trend } from 'k6/metrics';
+import { ADMIN, as } from '../lib/booking.js';
 import { duration, errorRate, profile, rate, target } from '../lib/targets.js';
 
 const BASE = __ENV.BASE_URL || 'http://127.0.0.1:8085';
-const JWT = {
-  secret: __ENV.JWT_SECRET || 'sdlab-development-jwt-secret-not-for-production',
-  issuer: __ENV.JWT_ISSUER || 'sdlab-dev-identity',
-  audience: __ENV.JWT_AUDIENCE || 'ticket-booking',
-};
-/** An access token for `subject`, as the identity provider would sign it (scope: e.g. 'admin'). */
-function accessToken(subject, scope) {
-  const part = (value) => encoding.b64encode(JSON.stringify(value), 'rawurl');
-  const now = Math.floor(Date.now() / 1000);
-  const claims = { sub: subject, iss: JWT.issuer, aud: JWT.audience, iat: now, exp: now + 4 * 3600 };
-  if (scope) claims.scope = scope;
-  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`;
-  const signature = crypto.hmac('sha256', JWT.secret, unsigned, 'binary');
-  return `${unsigned}.${encoding.b64encode(signature, 'rawurl')}`;
-}
-const as = (user) => ({ authorization: `Bearer ${accessToken(user)}` });
-const ADMIN = {
-  authorization: `Bearer ${accessToken('k6-admin', 'admin')}`,
-  'content-type': 'application/json',
-};
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 const holdsOk = new Counter('booking_holds_ok');

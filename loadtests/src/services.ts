@@ -149,6 +149,43 @@ export const SERVICES: ServiceUnderTest[] = [
     shape: { kind: 'http', method: 'POST', status: 201, requestBytes: 40, responseBytes: 300 },
     hotPath: "successful hold, with the scenario's mix of searches, purchases and waiting room",
   },
+  {
+    // Holds alone on free seats (issue 16), each by a buyer of its own: the API alone, the first
+    // process (the API's port is the first process's when every process names its dir).
+    name: 'ticket-booking-holds',
+    processes: [{ dir: 'ticket-booking', entry: 'src/main.ts', port: 8085 }],
+    postgres: true,
+    scenario: 'scenarios/ticket-booking-holds.js',
+    primaryMetric: 'http_req_duration{name:hold}',
+    unit: 'holds/s',
+    throughputMetric: 'booking_holds_ok',
+    measures: ['booking_holds_ok', 'booking_hold_conflicts'],
+    shape: { kind: 'http', method: 'POST', status: 201, requestBytes: 40, responseBytes: 300 },
+    hotPath: 'successful hold on free seats (holds alone)',
+  },
+  {
+    // An on-sale rush on one hot event of 50,000 seats (issue 17): holds, retries after a 409,
+    // purchases through the payment provider, cancels. The API first (see above).
+    name: 'ticket-booking-contended',
+    processes: [
+      { dir: 'ticket-booking', entry: 'src/main.ts', port: 8085 },
+      { dir: 'payment-provider', entry: 'src/main.ts', port: 8086 },
+    ],
+    postgres: true,
+    scenario: 'scenarios/ticket-booking-contended.js',
+    primaryMetric: 'http_req_duration{name:hold}',
+    unit: 'holds/s',
+    rateUnit: 'buyers/s (up to 3 holds each)',
+    throughputMetric: 'booking_holds_ok',
+    measures: [
+      'booking_holds_ok',
+      'booking_hold_conflicts',
+      'booking_purchases_ok',
+      'booking_buyers_without_seats',
+    ],
+    shape: { kind: 'http', method: 'POST', status: 201, requestBytes: 40, responseBytes: 300 },
+    hotPath: 'successful hold on a hot 50,000-seat event (with 409 retries, purchases and cancels)',
+  },
 ];
 
 export function scenarioPath(s: ServiceUnderTest): string {
