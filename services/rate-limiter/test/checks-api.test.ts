@@ -155,6 +155,29 @@ describe('POST /v1/checks/batch', () => {
 });
 
 describe('rules, docs, metrics, health', () => {
+  test('refuses a NUL anywhere in a batch, naming the item, before anything reaches Redis', async ({
+    redis,
+  }) => {
+    const service = await appWithRules(redis, rules);
+    try {
+      const checks = Array.from({ length: 5 }, (_, i) => ({ key: `nul-${i}`, rule: 'free' }));
+      checks[3] = { key: 'nul-\u0000-3', rule: 'free' };
+      const response = await service.app.inject({
+        method: 'POST',
+        url: '/v1/checks/batch',
+        payload: { checks },
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({
+        code: 'SDLAB_KIT_NUL_CHARACTER',
+        detail: expect.stringContaining('body.checks[3].key'),
+      });
+      expect(await redis.client.keys(`${redis.prefix}*nul-*`)).toEqual([]);
+    } finally {
+      await service.close();
+    }
+  });
+
   test('GET /v1/rules lists the rules in force with their defaults', async ({ redis }) => {
     const service = await appWithRules(redis, rules);
     try {
