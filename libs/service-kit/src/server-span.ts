@@ -42,10 +42,12 @@ export function registerServerSpans(app: FastifyInstance): void {
   const tracer = trace.getTracer('@sdlab/service-kit');
 
   app.addHook('onRequest', (request, _reply, done) => {
-    const route = request.routeOptions.url;
-    if (route !== undefined && UNTRACED_ROUTES.has(route)) return done();
+    // The sampling question first: request.routeOptions builds an object on every read, and most
+    // requests under load are not traced. rootWouldSample only looks, it takes no token.
     const hasParent = request.headers.traceparent !== undefined;
     if (!hasParent && !rootWouldSample()) return done();
+    const route = request.routeOptions.url;
+    if (route !== undefined && UNTRACED_ROUTES.has(route)) return done();
     const parent = hasParent ? propagation.extract(ROOT_CONTEXT, request.headers) : ROOT_CONTEXT;
     const span = tracer.startSpan(
       route ? `${request.method} ${route}` : request.method,

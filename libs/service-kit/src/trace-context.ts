@@ -1,4 +1,4 @@
-import { type Context, context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
+import { type Context, context, createContextKey, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 
 // Kept apart from telemetry.ts so a service that runs without tracing never loads the SDK (its
 // exporters, gRPC and instrumentations are tens of MB of an idle process's memory).
@@ -53,4 +53,17 @@ export function traceContextCarrier(from: Context = context.active()): Record<st
 export function withTraceContext<T>(carrier: Record<string, string> | undefined, fn: () => T): T {
   const parent = carrier ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
   return context.with(parent, fn);
+}
+
+// @opentelemetry/core's suppressTracing key (createContextKey is Symbol.for, so the SDK sees the same
+// key) without loading the SDK's core package into an untraced process.
+const SUPPRESS_TRACING = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+
+/**
+ * Runs `fn` with tracing suppressed: no span of any instrumentation starts inside it, and none
+ * takes a token of the rate-limiting sampler. For background work that carries no traced request
+ * (a flush of untraced clicks): a root span there would be traced at the expense of requests.
+ */
+export function untraced<T>(fn: () => T): T {
+  return context.with(context.active().setValue(SUPPRESS_TRACING, true), fn);
 }

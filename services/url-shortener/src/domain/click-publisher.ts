@@ -1,5 +1,5 @@
 import { context, type Link, trace } from '@opentelemetry/api';
-import { withTraceContext } from '@sdlab/service-kit';
+import { untraced, withTraceContext } from '@sdlab/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import { type Message, Partitioners, type PartitionMetadata, type Producer } from 'kafkajs';
 import type { ServiceMetrics } from '../telemetry.ts';
@@ -112,35 +112,44 @@ export class ClickPublisher {
   }
 
   async #send(batch: ClickEvent[]): Promise<void> {
-    const links = batch
-      .slice(0, MAX_LINKS)
-      .map((event): Link | undefined => {
-        const spanContext = withTraceContext(event.trace, () => trace.getSpanContext(context.active()));
-        return spanContext ? { context: spanContext } : undefined;
-      })
-      .filter((link): link is Link => link !== undefined);
+    // Only a traced redirect carries a trace context; any of the batch's may, not just the first.
+    const links: Link[] = [];
+    for (const event of batch) {
+      if (links.length >= MAX_LINKS) break;
+      if (!event.trace) continue;
+      const spanContext = withTraceContext(event.trace, () => trace.getSpanContext(context.active()));
+      if (spanContext) links.push({ context: spanContext });
+    }
+    if (links.length === 0) {
+      // No traced redirect in this batch: no flush trace either. A root span here would take the
+      // rate-limited sampler's tokens (a flush every 50 ms) from the requests it is meant for.
+      await untraced(() => this.#produce(batch));
+      return;
+    }
     // A trace of its own (root), linked to the redirects it carries: the timer that triggers the
     // flush inherits the context of whichever request armed it, and one batch is no child of that.
     await tracer.startActiveSpan('shortener.clicks.flush', { root: true, links }, async (span) => {
       span.setAttribute(Attr.clickCount, batch.length);
-      try {
-        await this.#producer.send({
-          topic: this.#topic,
-          acks: -1,
-          messages: this.#pack(batch),
-        });
-        this.#metrics.clicksProduced.inc(batch.length);
-      } catch (err) {
-        this.#metrics.clicksFailed.inc({ reason: 'send' }, batch.length);
-        this.#log.error(
-          { err, events: batch.length, topic: this.#topic },
-          'click events lost: kafka send failed',
-        );
-        span.recordException(err as Error);
-      } finally {
-        span.end();
-      }
+      const error = await this.#produce(batch);
+      if (error) span.recordException(error);
+      span.end();
     });
+  }
+
+  /** Sends a batch; a failure is counted, logged and returned, never thrown. */
+  async #produce(batch: ClickEvent[]): Promise<Error | undefined> {
+    try {
+      await this.#producer.send({ topic: this.#topic, acks: -1, messages: this.#pack(batch) });
+      this.#metrics.clicksProduced.inc(batch.length);
+      return undefined;
+    } catch (err) {
+      this.#metrics.clicksFailed.inc({ reason: 'send' }, batch.length);
+      this.#log.error(
+        { err, events: batch.length, topic: this.#topic },
+        'click events lost: kafka send failed',
+      );
+      return err as Error;
+    }
   }
 
   #pack(batch: readonly ClickEvent[]): Message[] {

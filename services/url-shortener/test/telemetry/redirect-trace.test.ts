@@ -27,8 +27,16 @@ describe('tracing', () => {
     const instance = await startInstance(env, ['--import', SPAN_LOG]);
     try {
       await pg.pool.query(
-        "INSERT INTO shortener.links (code, long_url, is_alias, created_at) VALUES ('traced1', 'https://example.com/t', false, now())",
+        "INSERT INTO shortener.links (code, long_url, is_alias, created_at) VALUES ('traced1', 'https://example.com/t', false, now()), ('untraced1', 'https://example.com/u', false, now())",
       );
+      // First a redirect whose caller chose not to sample it: its click flush must start no trace
+      // (a root span per flush would take the sampler's budget from requests).
+      const untraced = await fetch(`${instance.url}/untraced1`, {
+        redirect: 'manual',
+        headers: { traceparent: `00-${'a1'.repeat(16)}-${'b2'.repeat(8)}-00` },
+      });
+      expect(untraced.status).toBe(302);
+      await new Promise((resolve) => setTimeout(resolve, 500));
       const response = await fetch(`${instance.url}/traced1`, { redirect: 'manual' });
       expect(response.status).toBe(302);
       await expect
@@ -59,7 +67,13 @@ describe('tracing', () => {
       names.join(', '),
     ).toBe(true);
 
-    const flush = spans.find((s) => s.span === 'shortener.clicks.flush');
+    const flushes = spans.filter((s) => s.span === 'shortener.clicks.flush');
+    expect(
+      flushes.map((s) => s.links),
+      'every flush trace carries a traced redirect',
+    ).toEqual([[server!.traceId]]);
+    expect(spans.some((s) => s.traceId === 'a1'.repeat(16))).toBe(false);
+    const flush = flushes[0];
     // Its own trace, linked to the redirect (a batch serves many redirects; it is no one's child).
     expect(flush!.traceId).not.toBe(server!.traceId);
     expect(flush!.links).toContain(server!.traceId);

@@ -34,14 +34,16 @@ export const redirectRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { code } = request.params;
-      // Only a traced request (sampled) has a span; the others skip the attribute and the carrier.
+      // Only a traced request has a recording span; the others skip the attribute and the carrier
+      // (a caller that chose not to sample still gives a span, not recording, that nothing links to).
       const span = trace.getActiveSpan();
-      span?.setAttribute(Attr.code, code);
+      const traced = span?.isRecording() === true;
+      if (traced) span!.setAttribute(Attr.code, code);
       const { link } = await cache.lookup(code);
       if (!link) throw new ShortenerErrors.LinkNotFound(code);
       const now = Date.now();
       if (link.expiresAt !== null && link.expiresAt <= now) throw new ShortenerErrors.LinkExpired(code);
-      const carrier = span ? traceContextCarrier() : undefined;
+      const carrier = traced ? traceContextCarrier() : undefined;
       clicks.publish({
         code,
         at: now,
