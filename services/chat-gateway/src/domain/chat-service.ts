@@ -74,6 +74,7 @@ export class ChatService {
   async send(conn: ConnectionContext, frame: SendFrame): Promise<void> {
     const started = performance.now();
     await tracer.startActiveSpan(Span.send, { kind: SpanKind.SERVER }, async (span) => {
+      let routing: Promise<void> | undefined;
       span.setAttributes({
         [Attr.connectionId]: conn.id,
         [Attr.userId]: conn.userId,
@@ -129,19 +130,24 @@ export class ChatService {
         span.setAttributes({ [Attr.seq]: message.seq, [Attr.duplicate]: duplicate });
         // A duplicate is routed again: the first try may have stored the message and died before
         // routing it. Recipients drop a seq they already have.
-        const routed = await this.#route(result.members, encode({ v: 1, type: 'message', ...message }), {
+        // Routing does not hold up this connection's next frame: the router flushes routes in the
+        // order they were asked for, so one sender's messages still go out in seq order, and a
+        // routing failure costs only the fast path (recipients sync). The span ends when it is done.
+        routing = this.#route(result.members, encode({ v: 1, type: 'message', ...message }), {
           kind: 'message',
           exceptConnectionId: conn.id,
           storedAtMs: Date.parse(message.createdAt),
+        }).then((routed) => {
+          if (routed)
+            span.setAttributes({ [Attr.recipients]: routed.online, [Attr.instances]: routed.instances });
         });
-        if (routed)
-          span.setAttributes({ [Attr.recipients]: routed.online, [Attr.instances]: routed.instances });
       } catch (err) {
         span.recordException(err as Error);
         span.setStatus({ code: SpanStatusCode.ERROR });
         this.#unavailable(conn, 'send', err, frame.clientMsgId);
       } finally {
-        span.end();
+        if (routing) void routing.finally(() => span.end());
+        else span.end();
       }
     });
   }
