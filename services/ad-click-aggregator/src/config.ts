@@ -117,9 +117,3 @@ export function signerEnabled(config: Config): boolean {
   if (config.IMPRESSION_SIGNER === 'auto') return config.IMPRESSION_KEY === DEV_IMPRESSION_KEY;
   return config.IMPRESSION_SIGNER === 'on';
 }
-
-export function brokers(config: Config): string[] {
-  return config.KAFKA_BROKERS.split(',')
-    .map((b) => b.trim())
-    .filter(Boolean);
-}

@@ -5,7 +5,7 @@ import type { Config } from '../config.ts';
 import { Shipper } from '../domain/shipper.ts';
 import { Spool } from '../domain/spool.ts';
 import { createIngestMetrics, type IngestMetrics } from '../telemetry.ts';
-import { createKafka, ensureTopics, type SocketFactory } from './kafka.ts';
+import { createKafka, ensureClickTopics, type SocketFactory } from './kafka.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -56,7 +56,7 @@ export const spoolAdapter = fp(
           const admin = kafka.admin();
           await admin.connect();
           try {
-            await ensureTopics(admin, config, app.log);
+            await ensureClickTopics(admin, config, app.log);
             topicsReady = true;
           } finally {
             await admin.disconnect();

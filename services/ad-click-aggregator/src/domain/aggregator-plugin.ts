@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { createKafka, ensureTopics } from '../adapters/kafka.ts';
+import { createKafka, ensureClickTopics } from '../adapters/kafka.ts';
 import type { Config } from '../config.ts';
 import { type AggregatorMetrics, createAggregatorMetrics } from '../telemetry.ts';
 import { type AggregateStore, createAggregateStore } from './aggregate-store.ts';
@@ -38,7 +38,7 @@ export const aggregatorPlugin = fp(
     const admin = kafka.admin();
     await admin.connect();
     app.kit.resources.add('kafka-admin', () => admin.disconnect());
-    await ensureTopics(admin, config, app.log);
+    await ensureClickTopics(admin, config, app.log);
     app.kit.readiness.add('kafka', () => admin.describeCluster());
 
     const aggregator = new Aggregator({
