@@ -15,14 +15,20 @@ const TICKS_PER_S = (() => {
   }
 })();
 
-/** User + system CPU time of one process so far, in ms; undefined once it has gone. */
-export function processCpuMs(pid: number): number | undefined {
+/**
+ * User + system CPU time of one process so far, in ms; undefined once it has gone. With
+ * `reapedChildren`, also the CPU time of its children that have exited and been waited for.
+ */
+export function processCpuMs(pid: number, options: { reapedChildren?: boolean } = {}): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may itself contain spaces.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the whole line: 12th and 13th after the name.
-    return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_S) * 1000;
+    // utime and stime are fields 14 and 15 of the whole line: 12th and 13th after the name;
+    // cutime and cstime (children waited for) the next two.
+    const own = Number(fields[11]) + Number(fields[12]);
+    const reaped = options.reapedChildren ? Number(fields[13]) + Number(fields[14]) : 0;
+    return ((own + reaped) / TICKS_PER_S) * 1000;
   } catch {
     return undefined;
   }
@@ -118,7 +124,12 @@ const SERVERS: { name: string; matches(comm: string, cmdline: string): boolean }
   },
 ];
 
-/** CPU time so far of every server process on this machine, summed per server (ms). */
+/**
+ * CPU time so far of every server process on this machine, summed per server (ms). Postgres runs
+ * a process per connection: a backend that exits between two readings takes its CPU time out of
+ * the live processes' sum, so each process's reaped children count too (the postmaster waits for
+ * its backends), and a server's figure only grows.
+ */
 export function serverCpuMs(): Record<string, number> {
   const totals: Record<string, number> = Object.fromEntries(SERVERS.map((s) => [s.name, 0]));
   for (const entry of readdirSync('/proc')) {
@@ -127,7 +138,7 @@ export function serverCpuMs(): Record<string, number> {
       const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
       const cmdline = comm === 'java' ? readFileSync(`/proc/${entry}/cmdline`, 'utf8') : '';
       const server = SERVERS.find((s) => s.matches(comm, cmdline));
-      if (server) totals[server.name]! += processCpuMs(Number(entry)) ?? 0;
+      if (server) totals[server.name]! += processCpuMs(Number(entry), { reapedChildren: true }) ?? 0;
     } catch {
       // the process ended while we looked
     }

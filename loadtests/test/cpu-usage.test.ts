@@ -48,3 +48,26 @@ describe('CPU accounting from /proc', () => {
     expect(total).toBeLessThan(2_000);
   });
 });
+
+describe("a server's CPU after its workers exit", () => {
+  it("keeps an exited child's CPU time in its parent's figure once the parent has waited for it", async () => {
+    // A parent that runs one burning child to completion, then stays alive: like the postmaster
+    // after a backend's connection closed.
+    const parent = spawn(process.execPath, [
+      '-e',
+      `const { spawnSync } = require('node:child_process');
+       spawnSync(process.execPath, ['-e', 'const end = Date.now() + 400; while (Date.now() < end) {}']);
+       process.stdout.write('reaped\\n');
+       setTimeout(() => {}, 10_000);`,
+    ]);
+    try {
+      await once(parent.stdout!, 'data');
+      const own = processCpuMs(parent.pid!)!;
+      const withChildren = processCpuMs(parent.pid!, { reapedChildren: true })!;
+      // The child spun for 400 ms of wall time; on shared cores it got at least some of them.
+      expect(withChildren - own).toBeGreaterThanOrEqual(50);
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+});
