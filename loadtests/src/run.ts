@@ -610,7 +610,9 @@ function record(
   capacity?: RunRecord['capacity'],
   redis?: { rps: number; command: string },
 ): RunRecord {
-  const documented = service.throughputTarget ? targets[service.name][service.throughputTarget] : undefined;
+  const documented = service.throughputTarget
+    ? targets[service.targetsOf ?? service.name][service.throughputTarget]
+    : undefined;
   const lean = runs.find((r) => r.config === 'lean') ?? runs[0]!;
   const partial = {
     service: service.name,
