@@ -118,5 +118,12 @@ const registered = new WeakSet<Redis>();
 export function defineBatchScript(redis: Redis): void {
   if (registered.has(redis)) return;
   redis.defineCommand('rateLimitBatch', { lua: batchLua() });
+  // The limiter already sends one batch per event-loop turn. Auto-pipelining would hold that one
+  // command for another setImmediate (a whole loop turn later) and wrap it in a pipeline of one, so
+  // this command is written at once; the client's other commands keep auto-pipelining. A new array,
+  // not a push: ioredis's default options share theirs between clients.
+  const ignored = redis.options.autoPipeliningIgnoredCommands ?? [];
+  if (!ignored.includes('rateLimitBatch'))
+    redis.options.autoPipeliningIgnoredCommands = [...ignored, 'rateLimitBatch'];
   registered.add(redis);
 }
