@@ -77,9 +77,33 @@ mode() {
   esac
 }
 
+# Go 1.24+ builds k6 and Jaeger for the native stack. Debian bookworm packages Go 1.19, so where no
+# recent Go is on the PATH the toolchain comes from the Go module proxy: the module
+# golang.org/toolchain, which is what `GOTOOLCHAIN=auto` itself downloads. Cached under the toolchain dir.
+go_toolchain() {
+  local have version=1.24.6
+  have=$(go env GOVERSION 2>/dev/null | sed 's/^go//' || true)
+  if [[ -n $have && $(printf '%s\n' 1.24 "$have" | sort -V | head -1) == 1.24 ]]; then return 0; fi
+  [[ $(uname -m) == x86_64 ]] || die "the native stack needs Go 1.24+ (found: ${have:-none}); install it (https://go.dev/doc/install)"
+  local dir=$SDLAB_CACHE/toolchain/go-$version
+  local root=$dir/golang.org/toolchain@v0.0.1-go$version.linux-amd64
+  if [[ ! -x $root/bin/go ]]; then
+    need_packages unzip:unzip
+    step "Go $version from the Go module proxy (found: ${have:-no go}; ~75 MB, once)"
+    mkdir -p "$dir"
+    curl -fSL --progress-bar -o "$dir/go.zip" \
+      "https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go$version.linux-amd64.zip"
+    rm -rf "$dir/golang.org" && unzip -q "$dir/go.zip" -d "$dir" && rm "$dir/go.zip"
+    # Module zips keep no file modes.
+    chmod -R u+x "$root/bin" "$root/pkg/tool"
+  fi
+  export PATH=$root/bin:$PATH
+  echo "$(go version)"
+}
+
 native_install() {
   need_packages java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless mvn:maven jq:jq
-  command -v go >/dev/null || die "the native stack builds k6 and Jaeger with Go 1.24+: install Go (https://go.dev/doc/install), or run a Docker engine and use the compose stack"
+  go_toolchain
   step 'real servers: install (first run downloads and builds them; cached in ~/.cache/sdlab/infra)'
   bash infra/native/infra.sh install
 }
