@@ -14,6 +14,13 @@ cd "$(dirname "$0")/.."
 SDLAB_CACHE=${SDLAB_CACHE:-$HOME/.cache/sdlab}
 export SDLAB_CACHE
 started=$SECONDS
+# Where the machine trusts CAs of its own (a TLS-inspecting proxy, a company CA), curl trusts them
+# through the system store but Node and npm carry their own list and fail with "self-signed
+# certificate in certificate chain": point them at the system store too.
+if [[ -z ${NODE_EXTRA_CA_CERTS:-} && -f /etc/ssl/certs/ca-certificates.crt ]] &&
+  compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+fi
 step() { printf '\n==> %s (t+%ss)\n' "$1" "$((SECONDS - started))"; }
 die() { printf 'lab: ERROR: %s\n' "$*" >&2; exit 1; }
 
