@@ -32,10 +32,15 @@ need_packages() {
     command -v "$cmd" >/dev/null || missing+=("$pkg")
   done
   ((${#missing[@]})) || return 0
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
     step "apt-get install ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    # Quiet when it works; apt's own words (the failing package script's) when it does not.
+    local log=$SDLAB_CACHE/apt-install.log
+    mkdir -p "$SDLAB_CACHE"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >"$log" 2>&1 ||
+      { tail -25 "$log" >&2; die "apt-get install ${missing[*]} failed (full output: $log)"; }
   else
     die "please install: ${missing[*]}"
   fi
