@@ -79,13 +79,20 @@ step 'k6 smoke profiles against the containers'
 K6_BIN=$(node -e 'try{process.stdout.write(require(process.argv[1]).k6??"")}catch{}' \
   "${SDLAB_CACHE:-$HOME/.cache/sdlab}/run/endpoints.json")
 export K6_BIN=${K6_BIN:-k6}
-# Reported, not gating (yet): on the 2-core CI machine the containers share the cores with k6 and
-# the idle native stack. In two runs booking search p95 broke both times (451 and 667 ms, against
-# 200) and the rate-limiter's p99 < 10 ms once, while the native smoke above held every threshold.
-# The tour, the telemetry test and the container health below do gate. Issue 18 stays open on this.
+# Reported, not gating yet: every threshold is checked and printed, but a broken one only warns.
+# On the shared 2-core machine these runs happen on, the load average is the first thing to read:
+# with other work at load 20-30, every scenario broke (2026-12-06: url-shortener shorten p95 216 ms,
+# rate-limiter p99 > 10 ms) while the containers themselves were fine; issue 18 has the
+# measurements. To gate: SDLAB_COMPOSE_K6_GATE=1 (for a machine that runs nothing else).
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores: above ~2 the cores are shared)"
 if ! node --conditions=@sdlab/source loadtests/src/running-stack.ts all --profile smoke; then
-  echo "compose: WARNING: a k6 smoke threshold broke against the containers (not gating; see above)"
+  if [[ ${SDLAB_COMPOSE_K6_GATE:-0} == 1 ]]; then
+    status=1
+  else
+    echo "compose: WARNING: a k6 smoke threshold broke against the containers (not gating; see the load average)"
+  fi
 fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 step 'telemetry test against the containers (infra/test/stack-telemetry.test.ts)'
 SDLAB_STACK=compose SDLAB_TEST_DOCKER=false \
