@@ -54,7 +54,14 @@ export function spawnPlanned(repoRoot: string, p: PlannedProcess, options: Spawn
   try {
     return spawn(
       process.execPath,
-      ['--conditions=@sdlab/source', '--import', '@sdlab/service-kit/instrument', p.entry],
+      // The young generation as compose sizes it (NODE_OPTIONS there; loadtests/src/processes.ts).
+      [
+        '--conditions=@sdlab/source',
+        '--max-semi-space-size=8',
+        '--import',
+        '@sdlab/service-kit/instrument',
+        p.entry,
+      ],
       {
         cwd: join(repoRoot, p.dir),
         env: { ...process.env, ...p.env, ...options.env },
