@@ -86,7 +86,8 @@ const NOT_READY = /does not host this topic-partition|leader|coordinator is load
  * A just-created topic (by this process or another starting beside it) answers "This server does
  * not host this topic-partition" or "There is no leader for this topic-partition" until its
  * leaders are known. kafkajs' createTopics waits for leaders but bails out of that wait on the
- * first, wrapping it in a KafkaJSNonRetriableError: so the message decides, not `retriable`.
+ * first, rejecting with the broker's answer. Read by its type or message, so that a wrapper which
+ * marks it non-retriable (kafkajs' own "retries exceeded" does) still counts as not ready.
  */
 export function isTopicNotReady(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;

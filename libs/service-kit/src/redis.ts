@@ -1,3 +1,5 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { KitHost } from './create-service.ts';
 
@@ -5,8 +7,8 @@ export interface RedisConnection {
   url: string;
   /**
    * What differs per service and connection, each with its reason in the service: fail fast
-   * (`enableOfflineQueue: false`, for a cache or a lock) or queue (a subscriber), the command
-   * timeout, the retry strategy. The kit sets `lazyConnect` and `connectionName`.
+   * ({@link failFastRedisOptions}, for a cache or a lock) or queue (a subscriber), the retry
+   * strategy. The kit sets `lazyConnect` and `connectionName`.
    */
   options?: RedisOptions;
   /** Its name in /readyz and the shutdown log: 'redis', unless the service holds two. */
@@ -22,6 +24,17 @@ export interface RedisConnection {
   ready?: (redis: Redis) => Promise<unknown>;
   /** Replaces the kit's warning on each 'error' (ioredis emits one per failed reconnect). */
   onError?: (err: Error) => void;
+}
+
+/**
+ * Options for a connection whose caller has a way on without Redis (a cache falls through to
+ * Postgres, a lock or a dedup check is skipped by policy): no offline queue, so a command fails at
+ * once while Redis is away instead of queueing behind reconnect attempts (ioredis' default queues
+ * and retries 20 times); one retry per command; and a command timeout for a Redis that is up but
+ * stopped answering. Spread it and add what else the connection needs.
+ */
+export function failFastRedisOptions(commandTimeoutMs: number): RedisOptions {
+  return { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: commandTimeoutMs };
 }
 
 /**
@@ -59,4 +72,40 @@ export async function connectRedis(host: KitHost, connection: RedisConnection): 
 async function closeRedis(redis: Redis): Promise<void> {
   if (redis.status !== 'ready') return redis.disconnect();
   await redis.quit().catch(() => redis.disconnect());
+}
+
+/** The config fields {@link failFastRedisPlugin} reads: the names every service uses. */
+export interface FailFastRedisConfig {
+  REDIS_URL: string;
+  REDIS_COMMAND_TIMEOUT_MS: number;
+  REDIS_KEY_PREFIX: string;
+}
+
+/**
+ * The Redis adapter of a service whose one connection fails fast (a cache, a lock, a dedup set):
+ * a fastify plugin named 'redis' that connects with {@link failFastRedisOptions}, registers the
+ * service's Lua scripts, and decorates `redis` and the service's key builder as `keys`. Declare
+ * both decorations' types in the service (module augmentation), where `Keys` is known.
+ */
+export function failFastRedisPlugin<Keys extends object>(service: {
+  createKeys: (prefix: string) => Keys;
+  defineScripts?: (redis: Redis) => void;
+  /** Added to the fail-fast options (auto-pipelining, say), each with its reason in the service. */
+  options?: RedisOptions;
+}) {
+  return fp(
+    async (app: FastifyInstance, opts: { config: FailFastRedisConfig }) => {
+      const { config } = opts;
+      const redis = await connectRedis(app, {
+        url: config.REDIS_URL,
+        options: { ...failFastRedisOptions(config.REDIS_COMMAND_TIMEOUT_MS), ...service.options },
+      });
+      service.defineScripts?.(redis);
+      app.decorate('redis', redis);
+      // Typed by the service's own augmentation, which the kit cannot see: decorated by a plain name.
+      const keysName: string = 'keys';
+      app.decorate<object>(keysName, service.createKeys(config.REDIS_KEY_PREFIX));
+    },
+    { name: 'redis' },
+  );
 }

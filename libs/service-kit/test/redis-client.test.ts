@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, startPrivateRedis, test } from '@sdlab/testkit';
+import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import { connectRedis } from '../src/redis.ts';
+import { connectRedis, failFastRedisOptions, failFastRedisPlugin } from '../src/redis.ts';
 import { eventually, kitHost } from './fixtures/kit-host.ts';
 
 describe('connectRedis (real Redis)', () => {
@@ -78,6 +79,69 @@ describe('connectRedis (real Redis)', () => {
     } finally {
       if (!closed) await close();
       await server.dispose();
+    }
+  });
+
+  test('failFastRedisOptions: a command is refused while Redis is away and times out while it stalls', async () => {
+    const server = await startPrivateRedis();
+    const { host, close } = kitHost();
+    try {
+      const redis = await connectRedis(host, {
+        url: server.url,
+        options: { ...failFastRedisOptions(300), retryStrategy: () => 100 },
+      });
+      await redis.set('k', 'v');
+      // Up but not answering: CLIENT PAUSE holds every other client's commands for 3 s.
+      const pauser = new Redis(server.url);
+      try {
+        await pauser.client('PAUSE', 3000, 'ALL');
+        await expect(redis.get('k')).rejects.toThrow(/Command timed out/);
+        await pauser.client('UNPAUSE');
+      } finally {
+        pauser.disconnect();
+      }
+      await eventually('answering again', async () => (await redis.get('k').catch(() => null)) === 'v');
+
+      await server.kill();
+      await eventually('the client sees it', () => redis.status !== 'ready');
+      // Not queued behind the reconnect attempts.
+      await expect(redis.get('k')).rejects.toThrow(/enableOfflineQueue/);
+    } finally {
+      await close();
+      await server.dispose();
+    }
+  });
+
+  test('failFastRedisPlugin: a named plugin that connects fail-fast, defines the scripts and decorates redis and keys', async ({
+    redis: shared,
+  }) => {
+    const { kit, ready, close } = kitHost('kit-plugin');
+    const app = Fastify();
+    app.decorate('kit', kit as never);
+    const defined: Redis[] = [];
+    await app.register(
+      failFastRedisPlugin({
+        createKeys: (prefix: string) => ({ item: (id: string) => `${prefix}item:${id}` }),
+        defineScripts: (client) => defined.push(client),
+      }),
+      { config: { REDIS_URL: shared.url, REDIS_COMMAND_TIMEOUT_MS: 400, REDIS_KEY_PREFIX: shared.prefix } },
+    );
+    await app.ready();
+    try {
+      const decorated = app as unknown as { redis: Redis; keys: { item(id: string): string } };
+      expect(defined).toEqual([decorated.redis]);
+      expect(decorated.keys.item('1')).toBe(`${shared.prefix}item:1`);
+      expect(decorated.redis.options).toMatchObject({
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        commandTimeout: 400,
+      });
+      expect(await decorated.redis.client('GETNAME')).toBe('kit-plugin');
+      expect(await ready()).toEqual({ redis: true });
+      expect(app.hasPlugin('redis')).toBe(true);
+    } finally {
+      await app.close();
+      await close();
     }
   });
 

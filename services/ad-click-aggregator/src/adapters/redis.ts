@@ -1,8 +1,5 @@
-import { connectRedis } from '@sdlab/service-kit/redis';
-import type { FastifyInstance } from 'fastify';
-import fp from 'fastify-plugin';
+import { failFastRedisPlugin } from '@sdlab/service-kit/redis';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config.ts';
 import { createKeys, type Keys } from '../keys.ts';
 import { defineScripts } from '../scripts/index.ts';
 
@@ -13,27 +10,18 @@ declare module 'fastify' {
   }
 }
 
-/** The kit's Redis client with the scripts loaded: checked by /readyz, closed on shutdown. */
-export const redisAdapter = fp(
-  async (app: FastifyInstance, opts: { config: Config }) => {
-    const { config } = opts;
-    const redis = await connectRedis(app, {
-      url: config.REDIS_URL,
-      // Dedup and top-K must fail fast: while Redis is away a click is accepted unchecked (and
-      // counted as such) instead of the redirect queueing behind reconnect attempts.
-      options: {
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-        commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
-        // The dedup SET of every click was its own socket write: ~40 % of the click handler's CPU
-        // under wrk (ioredis' command write, 2026-12-06 profile). Clicks arriving in the same
-        // event-loop turn now share one write, as the rate limiter's checks do.
-        enableAutoPipelining: true,
-      },
-    });
-    defineScripts(redis);
-    app.decorate('redis', redis);
-    app.decorate('keys', createKeys(config.REDIS_KEY_PREFIX));
+/**
+ * The kit's fail-fast Redis with the scripts loaded: dedup and top-K must fail fast, so while Redis
+ * is away a click is accepted unchecked (and counted as such) instead of the redirect queueing
+ * behind reconnect attempts. Checked by /readyz, closed on shutdown.
+ */
+export const redisAdapter = failFastRedisPlugin({
+  createKeys,
+  defineScripts,
+  options: {
+    // The dedup SET of every click was its own socket write: ~40 % of the click handler's CPU
+    // under wrk (ioredis' command write, 2026-12-06 profile). Clicks arriving in the same
+    // event-loop turn now share one write, as the rate limiter's checks do.
+    enableAutoPipelining: true,
   },
-  { name: 'redis' },
-);
+});

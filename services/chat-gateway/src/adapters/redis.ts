@@ -1,4 +1,4 @@
-import { connectRedis } from '@sdlab/service-kit/redis';
+import { connectRedis, failFastRedisOptions } from '@sdlab/service-kit/redis';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
@@ -28,11 +28,7 @@ export const redisAdapter = fp(
       connectionName: `${app.kit.name}-cmd`,
       // Fail fast while Redis is away: a send still stores and acks (Postgres), a connect is
       // refused with 1011, and clients retry, instead of commands piling up in an offline queue.
-      options: {
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-        commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
-      },
+      options: failFastRedisOptions(config.REDIS_COMMAND_TIMEOUT_MS),
     });
     defineScripts(redis);
 

@@ -1,8 +1,5 @@
-import { connectRedis } from '@sdlab/service-kit/redis';
-import type { FastifyInstance } from 'fastify';
-import fp from 'fastify-plugin';
+import { failFastRedisPlugin } from '@sdlab/service-kit/redis';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config.ts';
 import { createKeys, type Keys } from '../keys.ts';
 import { defineScripts } from '../scripts/index.ts';
 
@@ -13,23 +10,9 @@ declare module 'fastify' {
   }
 }
 
-/** The kit's Redis client with the scripts loaded: checked by /readyz, closed on shutdown. */
-export const redisAdapter = fp(
-  async (app: FastifyInstance, opts: { config: Config }) => {
-    const { config } = opts;
-    const redis = await connectRedis(app, {
-      url: config.REDIS_URL,
-      // A cache must fail fast: while Redis is away a lookup falls through to Postgres instead of
-      // queueing behind reconnect attempts (the default queues and retries 20 times).
-      options: {
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-        commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
-      },
-    });
-    defineScripts(redis);
-    app.decorate('redis', redis);
-    app.decorate('keys', createKeys(config.REDIS_KEY_PREFIX));
-  },
-  { name: 'redis' },
-);
+/**
+ * The kit's fail-fast Redis with the scripts loaded: a cache must fail fast, so while Redis is away
+ * a lookup falls through to Postgres instead of queueing behind reconnect attempts. Checked by
+ * /readyz, closed on shutdown.
+ */
+export const redisAdapter = failFastRedisPlugin({ createKeys, defineScripts });
