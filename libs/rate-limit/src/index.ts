@@ -4,6 +4,13 @@ export { RateLimitErrors } from './errors.ts';
 export { rateLimitHeaders, retryAfterSeconds } from './headers.ts';
 export { type LimiterKeys, limiterKeys } from './keys.ts';
 export { type CheckRequest, RateLimiter, type RateLimiterOptions } from './limiter.ts';
+export {
+  createOneRuleLimiter,
+  type OneRule,
+  type OneRuleLimiter,
+  type OneRuleLimiterDeps,
+  routeLimit,
+} from './one-rule.ts';
 export { type RateLimitPluginOptions, type RouteRateLimit, rateLimitPlugin } from './plugin.ts';
 export {
   ALGORITHMS,

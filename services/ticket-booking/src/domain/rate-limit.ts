@@ -1,4 +1,4 @@
-import { parseRules, RateLimiter, type RouteRateLimit } from '@sdlab/rate-limit';
+import { createOneRuleLimiter, type RateLimiter, type RouteRateLimit, routeLimit } from '@sdlab/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 
@@ -10,27 +10,22 @@ export const USER_RULE = 'booking-user';
  * default policy (local-fallback) limits per instance.
  */
 export function createUserLimiter(app: FastifyInstance, config: Config): RateLimiter {
-  return new RateLimiter({
+  const rule = {
+    name: USER_RULE,
+    capacity: config.USER_RATE_LIMIT_CAPACITY,
+    refillPerSec: config.USER_RATE_LIMIT_REFILL_PER_SEC,
+    description: 'holds, purchases and waiting-room joins per user',
+  };
+  const deps = {
     redis: app.redis,
     keys: app.keys.rateLimitPrefix,
     registry: app.kit.metrics,
     logger: app.log,
-    rules: parseRules(
-      [
-        {
-          name: USER_RULE,
-          algorithm: 'token-bucket',
-          capacity: config.USER_RATE_LIMIT_CAPACITY,
-          refillPerSec: config.USER_RATE_LIMIT_REFILL_PER_SEC,
-          description: 'holds, purchases and waiting-room joins per user',
-        },
-      ],
-      'ticket-booking user limit',
-    ),
-  });
+  };
+  return createOneRuleLimiter(rule, deps).limiter;
 }
 
 /** The route option: charged to the user the request acts for. */
 export function perUser(userOf: (request: FastifyRequest) => string): RouteRateLimit {
-  return { rule: USER_RULE, key: userOf };
+  return routeLimit(USER_RULE, userOf);
 }

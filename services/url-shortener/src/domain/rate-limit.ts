@@ -1,5 +1,5 @@
-import { parseRules, RateLimiter } from '@sdlab/rate-limit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { createOneRuleLimiter, type RateLimiter, type RouteRateLimit, routeLimit } from '@sdlab/rate-limit';
+import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 
 export const CREATE_LINK_RULE = 'create-link';
@@ -10,27 +10,22 @@ export const CREATE_LINK_RULE = 'create-link';
  * down the library's default policy (local-fallback) limits per instance.
  */
 export function createLinkLimiter(app: FastifyInstance, config: Config): RateLimiter {
-  return new RateLimiter({
+  const rule = {
+    name: CREATE_LINK_RULE,
+    capacity: config.CREATE_LIMIT_CAPACITY,
+    refillPerSec: config.CREATE_LIMIT_REFILL_PER_SEC,
+    description: 'link creation per client IP',
+  };
+  const deps = {
     redis: app.redis,
     keys: app.keys.rateLimitPrefix,
     registry: app.kit.metrics,
     logger: app.log,
-    rules: parseRules(
-      [
-        {
-          name: CREATE_LINK_RULE,
-          algorithm: 'token-bucket',
-          capacity: config.CREATE_LIMIT_CAPACITY,
-          refillPerSec: config.CREATE_LIMIT_REFILL_PER_SEC,
-          description: 'link creation per client IP',
-        },
-      ],
-      'url-shortener create limit',
-    ),
-  });
+  };
+  return createOneRuleLimiter(rule, deps).limiter;
 }
 
 /** The client a create is charged to: its address as the socket (or a trusted proxy) reports it. */
-export function createLinkLimit() {
-  return { rule: CREATE_LINK_RULE, key: (request: FastifyRequest) => request.ip };
+export function createLinkLimit(): RouteRateLimit {
+  return routeLimit(CREATE_LINK_RULE, (request) => request.ip);
 }
