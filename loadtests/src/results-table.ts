@@ -2,11 +2,14 @@
 // default the newest full run of each target in results/), so no figure is typed twice.
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import type { ClosedLoopRecord } from './batch-closed-loop.ts';
 import type { DrainRecord } from './click-drain.ts';
 import type { RunRecord } from './report.ts';
 import { REPO_ROOT } from './services.ts';
 
 const RESULTS = join(REPO_ROOT, 'loadtests/results');
+
+type Recorded = RunRecord | DrainRecord | ClosedLoopRecord;
 
 const n = (v: number, digits = 0) => v.toLocaleString('en-US', { maximumFractionDigits: digits });
 const us = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
@@ -17,8 +20,8 @@ function newestFiles(): string[] {
   for (const file of readdirSync(RESULTS)
     .filter((f) => f.endsWith('.json'))
     .sort()) {
-    const record = JSON.parse(readFileSync(join(RESULTS, file), 'utf8')) as RunRecord | DrainRecord;
-    if (!('runs' in record) && record.profile !== 'drain') continue; // the old format
+    const record = JSON.parse(readFileSync(join(RESULTS, file), 'utf8')) as Recorded;
+    if (!('runs' in record) && record.profile !== 'drain' && record.profile !== 'closed-loop') continue; // the old format
     const batch = 'runs' in record && record.rateUnit ? ' batch' : '';
     newest.set(`${record.service}${batch}-${record.profile}`, file);
   }
@@ -71,17 +74,35 @@ export function drainTable(records: { file: string; record: DrainRecord }[]): st
   ];
 }
 
+export function closedLoopTable(records: { file: string; record: ClosedLoopRecord }[]): string[] {
+  const us = (v: number) => `${v.toFixed(1)} µs`;
+  return [
+    '| path | figure | every decision from Redis | CPU per decision: service, Redis, generator | bottleneck (measured) | result |',
+    '|---|---|---|---|---|---|',
+    ...records.map(
+      ({ file, record: r }) =>
+        `| limiter, batches of ${r.batchSize}, closed loop (${r.connections} connections) | **${n(r.decisionsPerS)} decisions/s**, p99 ${r.callLatencyMs.p99.toFixed(1)} ms per call | ${r.badCalls === 0 ? 'yes' : `**no** (${n(r.badCalls)} calls)`} | ${us(r.usPerDecision.service)}, ${us(r.usPerDecision.redis)}, ${us(r.usPerDecision.generator)}; machine ${(r.cores.machineBusy * 100).toFixed(0)} % busy | ${r.bottleneck} | [${basename(file, '.json')}](results/${basename(file, '.json')}.md) |`,
+    ),
+  ];
+}
+
 function main(): void {
   const files = process.argv.slice(2).length ? process.argv.slice(2) : newestFiles();
   const runs: { file: string; record: RunRecord }[] = [];
   const drains: { file: string; record: DrainRecord }[] = [];
+  const loops: { file: string; record: ClosedLoopRecord }[] = [];
   for (const file of files) {
     const path = file.includes('/') ? file : join(RESULTS, file);
-    const record = JSON.parse(readFileSync(path, 'utf8')) as RunRecord | DrainRecord;
+    const record = JSON.parse(readFileSync(path, 'utf8')) as Recorded;
     if ('runs' in record) runs.push({ file, record });
-    else drains.push({ file, record });
+    else if (record.profile === 'drain') drains.push({ file, record });
+    else loops.push({ file, record });
   }
-  const lines = [...efficiencyTable(runs), ...(drains.length ? ['', ...drainTable(drains)] : [])];
+  const lines = [
+    ...efficiencyTable(runs),
+    ...(loops.length ? ['', ...closedLoopTable(loops)] : []),
+    ...(drains.length ? ['', ...drainTable(drains)] : []),
+  ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
