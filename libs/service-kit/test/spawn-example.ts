@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
+const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('./fixtures/example-service.ts', import.meta.url));
 
 export interface RunningExample {
@@ -18,6 +19,7 @@ export interface RunningExample {
 /** Starts the example service as a real process (signals and exit codes need one). */
 export function spawnExample(env: NodeJS.ProcessEnv, nodeArgs: string[] = []) {
   const child = spawn(process.execPath, ['--conditions=@sdlab/source', ...nodeArgs, EXAMPLE], {
+    cwd: PACKAGE_DIR,
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,18 +1,8 @@
-import { fileURLToPath } from 'node:url';
+import { type LoggedSpan, SPAN_LOG } from '@sdlab/testkit';
 import { describe, expect, it } from 'vitest';
 import { startExample } from './spawn-example.ts';
 
-const SPAN_LOG = fileURLToPath(new URL('./fixtures/instrument-span-log.ts', import.meta.url));
-
-interface SpanLine {
-  span: string;
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  attributes: Record<string, unknown>;
-}
-
-const isSpan = (line: unknown): line is SpanLine =>
+const isSpan = (line: unknown): line is LoggedSpan =>
   typeof line === 'object' && line !== null && 'span' in line;
 
 // The service runs as a real process started the production way (`--import` before the app),

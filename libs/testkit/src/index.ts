@@ -1,3 +1,4 @@
 export { type EsFixture, type KafkaFixture, type PgFixture, type RedisFixture, test } from './fixtures.ts';
 export * from './infra.ts';
 export { type FuzzFinding, type FuzzReport, fuzzOpenApi } from './openapi-fuzz.ts';
+export { type LoggedSpan, readSpanLog, SPAN_LOG } from './span-log.ts';

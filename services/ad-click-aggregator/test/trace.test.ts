@@ -1,28 +1,10 @@
-import { fileURLToPath } from 'node:url';
-import { test } from '@sdlab/testkit';
+import { type LoggedSpan, readSpanLog, SPAN_LOG, test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { ADMIN, createTopics, serviceEnv, spoolDir, waitAllCommitted, waitFor } from './helpers.ts';
 import { type RunningProcess, startProcess } from './worker-process.ts';
 
-const SPAN_LOG = fileURLToPath(new URL('./fixtures/instrument-span-log.ts', import.meta.url));
-
-interface SpanLine {
-  span: string;
-  service: string;
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  attributes: Record<string, unknown>;
-}
-
-function spans(...processes: RunningProcess[]): SpanLine[] {
-  return processes.flatMap((p) =>
-    p
-      .output()
-      .split('\n')
-      .filter((l) => l.startsWith('{"span"'))
-      .map((l) => JSON.parse(l) as SpanLine),
-  );
+function spans(...processes: RunningProcess[]): LoggedSpan[] {
+  return processes.flatMap((p) => readSpanLog(p.output()));
 }
 
 describe('tracing', () => {
@@ -78,8 +60,8 @@ describe('tracing', () => {
       expect(request, `spans: ${[...new Set(all.map((s) => s.span))].join(', ')}`).toBeDefined();
       const trace = all.filter((s) => s.traceId === request!.traceId);
       const byId = new Map(trace.map((s) => [s.spanId, s]));
-      const names = (s: SpanLine) => `${s.service}: ${s.span}`;
-      const chainTo = (s: SpanLine): string[] => {
+      const names = (s: LoggedSpan) => `${s.service}: ${s.span}`;
+      const chainTo = (s: LoggedSpan): string[] => {
         const chain = [names(s)];
         for (let p = byId.get(s.parentSpanId ?? ''); p; p = byId.get(p.parentSpanId ?? ''))
           chain.unshift(names(p));
@@ -88,7 +70,7 @@ describe('tracing', () => {
 
       const flush = trace.find((s) => s.span === 'aggregator flush');
       expect(flush, `in the trace: ${trace.map(names).join(', ')}`).toBeDefined();
-      const query = (s: SpanLine) => String(s.attributes['db.query.text'] ?? '');
+      const query = (s: LoggedSpan) => String(s.attributes['db.query.text'] ?? '');
       const inFlush = trace.filter((s) => s.parentSpanId === flush!.spanId);
       // The flush transaction: the offsets' compare-and-set and the raw insert with its roll-ups.
       expect(inFlush.some((s) => query(s).includes('adclick.consumer_offsets'))).toBe(true);

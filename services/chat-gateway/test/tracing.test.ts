@@ -1,25 +1,7 @@
-import { fileURLToPath } from 'node:url';
-import { test } from '@sdlab/testkit';
+import { readSpanLog, SPAN_LOG, test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { ChatClient } from './helpers/chat-client.ts';
 import { gatewayEnv, openDirect, spawnGateway, tokenFor } from './helpers/gateways.ts';
-
-const SPAN_LOG = fileURLToPath(new URL('./fixtures/instrument-span-log.ts', import.meta.url));
-
-interface SpanLine {
-  span: string;
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  attributes: Record<string, unknown>;
-}
-
-function spans(output: string): SpanLine[] {
-  return output
-    .split('\n')
-    .filter((line) => line.startsWith('{"span"'))
-    .map((line) => JSON.parse(line) as SpanLine);
-}
 
 // Both gateways run as real processes with the real SDK; only the exporter writes to stdout.
 describe('tracing across the pub/sub hop', () => {
@@ -39,14 +21,14 @@ describe('tracing across the pub/sub hop', () => {
       await bob.until(() => bob.messages(conversation).length === 1);
 
       const send = await expect
-        .poll(() => spans(a.output()).find((s) => s.span === 'chat.send'))
+        .poll(() => readSpanLog(a.output()).find((s) => s.span === 'chat.send'))
         .toBeDefined()
-        .then(() => spans(a.output()).find((s) => s.span === 'chat.send')!);
+        .then(() => readSpanLog(a.output()).find((s) => s.span === 'chat.send')!);
       expect(send.attributes).toMatchObject({
         'sdlab.chat.conversation_id': conversation,
         'sdlab.chat.seq': 1,
       });
-      const children = spans(a.output())
+      const children = readSpanLog(a.output())
         .filter((s) => s.parentSpanId === send.spanId)
         .map((s) => s.span);
       // In order: the rate limit (EVALSHA), the one statement that allocates the seq and stores
@@ -56,8 +38,8 @@ describe('tracing across the pub/sub hop', () => {
         children.filter((name) => !name.startsWith('pg-pool')).map((name) => name.split(' ')[0]),
       ).toEqual(['evalsha', 'pg.query:SELECT', 'hgetall', 'hgetall', 'publish']);
 
-      await expect.poll(() => spans(b.output()).some((s) => s.span === 'chat.deliver')).toBe(true);
-      const deliver = spans(b.output()).find((s) => s.span === 'chat.deliver')!;
+      await expect.poll(() => readSpanLog(b.output()).some((s) => s.span === 'chat.deliver')).toBe(true);
+      const deliver = readSpanLog(b.output()).find((s) => s.span === 'chat.deliver')!;
       expect(deliver.traceId).toBe(send.traceId);
       expect(deliver.parentSpanId).toBe(send.spanId);
       expect(deliver.attributes).toMatchObject({ 'sdlab.chat.sockets': 1 });

@@ -1,18 +1,7 @@
-import { fileURLToPath } from 'node:url';
-import { test } from '@sdlab/testkit';
+import { readSpanLog, SPAN_LOG, test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { postJson, startInstance, untilReady } from './support/instances.ts';
 import { writeRules } from './support/rules-file.ts';
-
-const SPAN_LOG = fileURLToPath(new URL('./support/instrument-span-log.ts', import.meta.url));
-
-interface SpanLine {
-  span: string;
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  attributes: Record<string, unknown>;
-}
 
 // The story a check tells in Jaeger: the request, its handler with the decision's attributes, and
 // the script call to Redis inside it. Real SDK and instrumentations; only the exporter is stdout.
@@ -32,11 +21,7 @@ describe('tracing', () => {
       await instance.stop();
       file.remove();
     }
-    const spans = instance
-      .output()
-      .split('\n')
-      .filter((line) => line.startsWith('{"span"'))
-      .map((line) => JSON.parse(line) as SpanLine);
+    const spans = readSpanLog(instance.output());
     const request = spans.find((s) => s.span === 'POST /v1/checks');
     expect(request, spans.map((s) => s.span).join(', ')).toBeDefined();
     const inTrace = spans.filter((s) => s.traceId === request!.traceId);

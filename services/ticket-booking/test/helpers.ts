@@ -1,7 +1,14 @@
 import { buildApp as buildProvider } from '@sdlab/payment-provider';
 import type { App } from '@sdlab/service-kit';
 import { DEV_JWT_SECRET, JwtIssuer } from '@sdlab/service-kit/auth';
-import { type EsFixture, freePort, type PgFixture, type RedisFixture } from '@sdlab/testkit';
+import {
+  type EsFixture,
+  freePort,
+  type LoggedSpan,
+  type PgFixture,
+  type RedisFixture,
+  SPAN_LOG,
+} from '@sdlab/testkit';
 import { buildApp } from '../src/main.ts';
 import { ADMIN_SCOPE } from '../src/routes/admin/index.ts';
 
@@ -169,13 +176,7 @@ export async function userToken(id: string): Promise<string> {
   return (await issuer.issue(id)).token;
 }
 
-export interface Span {
-  span: string;
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  attributes: Record<string, unknown>;
-}
+export type Span = LoggedSpan;
 
 /** A booking instance as its own OS process (`node src/main.ts`), for multi-process guarantees. */
 export async function spawnBooking(
@@ -190,8 +191,7 @@ export async function spawnBooking(
 ) {
   const { spawn } = await import('node:child_process');
   const { once } = await import('node:events').then((m) => m.default);
-  const spanLog = new URL('./support/instrument-span-log.ts', import.meta.url).pathname;
-  const traced = options.traced ? ['--import', spanLog] : [];
+  const traced = options.traced ? ['--import', SPAN_LOG] : [];
   const child = spawn(
     process.execPath,
     ['--conditions=@sdlab/source', ...traced, options.entry ?? 'src/main.ts'],

@@ -4,6 +4,7 @@ import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@sdlab/testkit';
 
+const SERVICE_DIR = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
 export interface Instance {
@@ -21,6 +22,7 @@ export async function startInstance(env: NodeJS.ProcessEnv, nodeArgs: string[] =
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, ['--conditions=@sdlab/source', ...nodeArgs, MAIN], {
+    cwd: SERVICE_DIR,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

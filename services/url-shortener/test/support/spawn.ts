@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@sdlab/testkit';
 
+const SERVICE_DIR = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
 export interface RunningInstance {
@@ -20,6 +21,7 @@ export async function startInstance(
 ): Promise<RunningInstance> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--conditions=@sdlab/source', ...nodeArgs, MAIN], {
+    cwd: SERVICE_DIR,
     env: { PATH: process.env.PATH, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,21 +1,7 @@
-import { fileURLToPath } from 'node:url';
+import { readSpanLog, SPAN_LOG } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { test } from '../support/fixtures.ts';
 import { startInstance } from '../support/spawn.ts';
-
-const SPAN_LOG = fileURLToPath(new URL('../support/instrument-span-log.ts', import.meta.url));
-
-interface SpanLine {
-  span: string;
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  attributes: Record<string, unknown>;
-  links: string[];
-}
-
-const isSpan = (line: unknown): line is SpanLine =>
-  typeof line === 'object' && line !== null && 'span' in line;
 
 describe('tracing', () => {
   test('a cold redirect shows its Redis and Postgres hops, and the click flush links back to it', async ({
@@ -46,12 +32,7 @@ describe('tracing', () => {
       await instance.stop();
       await kafka.admin.deleteTopics({ topics: [env.CLICKS_TOPIC!] }).catch(() => undefined);
     }
-    const spans = instance
-      .stdout()
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as unknown)
-      .filter(isSpan);
+    const spans = readSpanLog(instance.stdout());
     const server = spans.find((s) => s.span === 'GET /:code');
     expect(server, `spans: ${spans.map((s) => s.span).join(', ')}`).toBeDefined();
     const trace = spans.filter((s) => s.traceId === server!.traceId);
@@ -69,14 +50,14 @@ describe('tracing', () => {
 
     const flushes = spans.filter((s) => s.span === 'shortener.clicks.flush');
     expect(
-      flushes.map((s) => s.links),
+      flushes.map((s) => s.links.map((link) => link.traceId)),
       'every flush trace carries a traced redirect',
     ).toEqual([[server!.traceId]]);
     expect(spans.some((s) => s.traceId === 'a1'.repeat(16))).toBe(false);
     const flush = flushes[0];
     // Its own trace, linked to the redirect (a batch serves many redirects; it is no one's child).
     expect(flush!.traceId).not.toBe(server!.traceId);
-    expect(flush!.links).toContain(server!.traceId);
+    expect(flush!.links.map((link) => link.traceId)).toContain(server!.traceId);
     const send = spans.find((s) => s.traceId === flush!.traceId && s.parentSpanId === flush!.spanId);
     expect(
       send,
