@@ -3,12 +3,11 @@ import { spawnExample, startExample } from './spawn-example.ts';
 
 describe('start-up with bad configuration', () => {
   it('exits non-zero and names every bad variable', async () => {
-    const { exited, output } = spawnExample({ PORT: 'eighty', EXAMPLE_GREETING: 'x'.repeat(40) });
+    const { exited, stderr } = spawnExample({ PORT: 'eighty', EXAMPLE_GREETING: 'x'.repeat(40) });
     expect(await exited).toBe(1);
-    const { stderr } = output();
-    expect(stderr).toContain('kit-example: invalid configuration');
-    expect(stderr).toContain('PORT must be integer');
-    expect(stderr).toContain('EXAMPLE_GREETING must NOT have more than 32 characters');
+    expect(stderr()).toContain('kit-example: invalid configuration');
+    expect(stderr()).toContain('PORT must be integer');
+    expect(stderr()).toContain('EXAMPLE_GREETING must NOT have more than 32 characters');
   });
 });
 

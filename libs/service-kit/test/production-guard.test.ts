@@ -17,25 +17,22 @@ afterEach(async () => {
 
 describe('NODE_ENV=production refuses development values', () => {
   it('exits 1 naming every committed secret and the missing admin port', async () => {
-    const { exited, output } = spawnExample({ NODE_ENV: 'production' });
+    const { exited, stderr } = spawnExample({ NODE_ENV: 'production' });
     expect(await exited).toBe(1);
-    const { stderr } = output();
-    expect(stderr).toContain('kit-example: invalid configuration');
-    expect(stderr).toContain('EXAMPLE_WEBHOOK_SECRET is its committed development default');
-    expect(stderr).toContain('JWT_SECRET is its committed development default');
-    expect(stderr).toContain('ADMIN_PORT is not set');
+    expect(stderr()).toContain('kit-example: invalid configuration');
+    expect(stderr()).toContain('EXAMPLE_WEBHOOK_SECRET is its committed development default');
+    expect(stderr()).toContain('JWT_SECRET is its committed development default');
+    expect(stderr()).toContain('ADMIN_PORT is not set');
   });
 
   it('exits 1 when a development-only endpoint is switched on', async () => {
-    const { exited, output } = spawnExample({
+    const { exited, stderr } = spawnExample({
       NODE_ENV: 'production',
       ...REAL,
       EXAMPLE_DEV_ENDPOINT_ENABLED: 'true',
     });
     expect(await exited).toBe(1);
-    expect(output().stderr).toContain(
-      'EXAMPLE_DEV_ENDPOINT_ENABLED=true turns on a development-only endpoint',
-    );
+    expect(stderr()).toContain('EXAMPLE_DEV_ENDPOINT_ENABLED=true turns on a development-only endpoint');
   });
 
   it('starts with real values: no development endpoint, /metrics and /docs only on the admin port', async () => {

@@ -1,63 +1,50 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { type NodeProcess, type ServiceProcess, spawnNode, startServiceProcess } from '@sdlab/testkit';
 
 const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('./fixtures/example-service.ts', import.meta.url));
 
-export interface RunningExample {
-  child: ChildProcess;
-  url: string;
+export interface RunningExample extends ServiceProcess {
   /** The admin listener's URL when ADMIN_PORT is set. */
   adminUrl: string | undefined;
   /** Every stdout line so far, parsed where it is JSON. */
   lines: unknown[];
-  stderr: () => string;
-  exited: Promise<number | null>;
 }
 
-/** Starts the example service as a real process (signals and exit codes need one). */
-export function spawnExample(env: NodeJS.ProcessEnv, nodeArgs: string[] = []) {
-  const child = spawn(process.execPath, ['--conditions=@sdlab/source', ...nodeArgs, EXAMPLE], {
-    cwd: PACKAGE_DIR,
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr!.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  return { child, exited, output: () => ({ stdout, stderr }) };
+/** Starts the example service as a real process (signals and exit codes need one), not waiting for it. */
+export function spawnExample(env: NodeJS.ProcessEnv, options: { spanLog?: boolean } = {}): NodeProcess {
+  return spawnNode(EXAMPLE, { cwd: PACKAGE_DIR, env, ...options });
 }
 
+/** Starts the example service and waits until it is up and has announced its addresses. */
 export async function startExample(
   env: NodeJS.ProcessEnv = {},
-  nodeArgs: string[] = [],
+  options: { spanLog?: boolean } = {},
 ): Promise<RunningExample> {
-  const { child, exited, output } = spawnExample({ LOG_LEVEL: 'info', ...env }, nodeArgs);
-  const deadline = Date.now() + 15_000;
+  // /healthz, not /readyz: a test may start it with its one dependency down.
+  const service = await startServiceProcess(EXAMPLE, {
+    cwd: PACKAGE_DIR,
+    env: { LOG_LEVEL: 'info', ...env },
+    readyPath: '/healthz',
+    timeoutMs: 15_000,
+    ...options,
+  });
+  const deadline = Date.now() + 5_000;
   for (;;) {
-    const match = output().stdout.match(/\{"listening":"([^"]+)"(?:,"admin":"([^"]+)")?\}/);
+    // The example writes this line once it listens on both ports.
+    const match = service.stdout().match(/\{"listening":"([^"]+)"(?:,"admin":"([^"]+)")?\}/);
     if (match) {
       return {
-        child,
-        url: match[1]!,
+        ...service,
         adminUrl: match[2],
         get lines() {
-          return parseLines(output().stdout);
+          return parseLines(service.stdout());
         },
-        stderr: () => output().stderr,
-        exited,
       };
     }
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`example service did not start:\n${output().stderr}`);
+    if (Date.now() > deadline) {
+      await service.kill('SIGKILL');
+      throw new Error(`example service did not announce its addresses:\n${service.output()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -1,4 +1,4 @@
-import { type LoggedSpan, SPAN_LOG } from '@sdlab/testkit';
+import type { LoggedSpan } from '@sdlab/testkit';
 import { describe, expect, it } from 'vitest';
 import { startExample } from './spawn-example.ts';
 
@@ -9,7 +9,7 @@ const isSpan = (line: unknown): line is LoggedSpan =>
 // with the SDK's real http and Fastify instrumentations; only the exporter writes to stdout.
 describe('tracing', () => {
   it('gives a request one span named after its route, and stamps its log line with the trace id', async () => {
-    const service = await startExample({ LOG_LEVEL: 'debug' }, ['--import', SPAN_LOG]);
+    const service = await startExample({ LOG_LEVEL: 'debug' }, { spanLog: true });
     try {
       expect((await fetch(`${service.url}/hello/ada`)).status).toBe(200);
       const echo = await fetch(`${service.url}/echo`, {

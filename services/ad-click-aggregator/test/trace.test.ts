@@ -1,10 +1,10 @@
-import { type LoggedSpan, readSpanLog, SPAN_LOG, test } from '@sdlab/testkit';
+import { type LoggedSpan, test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { ADMIN, createTopics, serviceEnv, spoolDir, waitAllCommitted, waitFor } from './helpers.ts';
 import { type RunningProcess, startProcess } from './worker-process.ts';
 
 function spans(...processes: RunningProcess[]): LoggedSpan[] {
-  return processes.flatMap((p) => readSpanLog(p.output()));
+  return processes.flatMap((p) => p.spans());
 }
 
 describe('tracing', () => {
@@ -16,16 +16,18 @@ describe('tracing', () => {
     const topics = await createTopics(kafka, 2);
     const spool = spoolDir();
     const env = serviceEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir, LOG_LEVEL: 'warn' });
-    const worker = await startProcess('src/worker.ts', { ...env, OTEL_SERVICE_NAME: 'adclick-worker' }, [
-      '--import',
-      SPAN_LOG,
-    ]);
+    const worker = await startProcess(
+      'src/worker.ts',
+      { ...env, OTEL_SERVICE_NAME: 'adclick-worker' },
+      { spanLog: true },
+    );
     let ingest: RunningProcess | undefined;
     try {
-      ingest = await startProcess('src/main.ts', { ...env, OTEL_SERVICE_NAME: 'adclick-ingest' }, [
-        '--import',
-        SPAN_LOG,
-      ]);
+      ingest = await startProcess(
+        'src/main.ts',
+        { ...env, OTEL_SERVICE_NAME: 'adclick-ingest' },
+        { spanLog: true },
+      );
       const post = (path: string, body: unknown) =>
         fetch(`${ingest!.url}${path}`, {
           method: 'POST',

@@ -1,4 +1,4 @@
-import { readSpanLog, SPAN_LOG, test } from '@sdlab/testkit';
+import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { ChatClient } from './helpers/chat-client.ts';
 import { gatewayEnv, openDirect, spawnGateway, tokenFor } from './helpers/gateways.ts';
@@ -10,8 +10,8 @@ describe('tracing across the pub/sub hop', () => {
     redis,
   }) => {
     const env = gatewayEnv(pg, redis, { LOG_LEVEL: 'warn' });
-    const a = await spawnGateway(env, ['--import', SPAN_LOG]);
-    const b = await spawnGateway(env, ['--import', SPAN_LOG]);
+    const a = await spawnGateway(env, { spanLog: true });
+    const b = await spawnGateway(env, { spanLog: true });
     try {
       const aliceToken = await tokenFor(a.url, 'alice');
       const conversation = await openDirect(a.url, aliceToken, 'bob');
@@ -21,14 +21,15 @@ describe('tracing across the pub/sub hop', () => {
       await bob.until(() => bob.messages(conversation).length === 1);
 
       const send = await expect
-        .poll(() => readSpanLog(a.output()).find((s) => s.span === 'chat.send'))
+        .poll(() => a.spans().find((s) => s.span === 'chat.send'))
         .toBeDefined()
-        .then(() => readSpanLog(a.output()).find((s) => s.span === 'chat.send')!);
+        .then(() => a.spans().find((s) => s.span === 'chat.send')!);
       expect(send.attributes).toMatchObject({
         'sdlab.chat.conversation_id': conversation,
         'sdlab.chat.seq': 1,
       });
-      const children = readSpanLog(a.output())
+      const children = a
+        .spans()
         .filter((s) => s.parentSpanId === send.spanId)
         .map((s) => s.span);
       // In order: the rate limit (EVALSHA), the one statement that allocates the seq and stores
@@ -38,8 +39,8 @@ describe('tracing across the pub/sub hop', () => {
         children.filter((name) => !name.startsWith('pg-pool')).map((name) => name.split(' ')[0]),
       ).toEqual(['evalsha', 'pg.query:SELECT', 'hgetall', 'hgetall', 'publish']);
 
-      await expect.poll(() => readSpanLog(b.output()).some((s) => s.span === 'chat.deliver')).toBe(true);
-      const deliver = readSpanLog(b.output()).find((s) => s.span === 'chat.deliver')!;
+      await expect.poll(() => b.spans().some((s) => s.span === 'chat.deliver')).toBe(true);
+      const deliver = b.spans().find((s) => s.span === 'chat.deliver')!;
       expect(deliver.traceId).toBe(send.traceId);
       expect(deliver.parentSpanId).toBe(send.spanId);
       expect(deliver.attributes).toMatchObject({ 'sdlab.chat.sockets': 1 });

@@ -1,4 +1,4 @@
-import { readSpanLog, SPAN_LOG, test } from '@sdlab/testkit';
+import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { postJson, startInstance, untilReady } from './support/instances.ts';
 import { writeRules } from './support/rules-file.ts';
@@ -12,7 +12,7 @@ describe('tracing', () => {
     const file = writeRules([{ name: 'free', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]);
     const instance = await startInstance(
       { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix, RULES_FILE: file.path, RULES_WATCH: 'false' },
-      ['--import', SPAN_LOG],
+      { spanLog: true },
     );
     try {
       await untilReady(instance);
@@ -21,7 +21,7 @@ describe('tracing', () => {
       await instance.stop();
       file.remove();
     }
-    const spans = readSpanLog(instance.output());
+    const spans = instance.spans();
     const request = spans.find((s) => s.span === 'POST /v1/checks');
     expect(request, spans.map((s) => s.span).join(', ')).toBeDefined();
     const inTrace = spans.filter((s) => s.traceId === request!.traceId);

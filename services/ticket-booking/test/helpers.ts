@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { buildApp as buildProvider } from '@sdlab/payment-provider';
 import type { App } from '@sdlab/service-kit';
 import { DEV_JWT_SECRET, JwtIssuer } from '@sdlab/service-kit/auth';
@@ -7,7 +8,8 @@ import {
   type LoggedSpan,
   type PgFixture,
   type RedisFixture,
-  SPAN_LOG,
+  type ServiceProcess,
+  startServiceProcess,
 } from '@sdlab/testkit';
 import { buildApp } from '../src/main.ts';
 import { ADMIN_SCOPE } from '../src/routes/admin/index.ts';
@@ -179,7 +181,7 @@ export async function userToken(id: string): Promise<string> {
 export type Span = LoggedSpan;
 
 /** A booking instance as its own OS process (`node src/main.ts`), for multi-process guarantees. */
-export async function spawnBooking(
+export function spawnBooking(
   env: NodeJS.ProcessEnv,
   port: number,
   options: {
@@ -188,55 +190,11 @@ export async function spawnBooking(
     /** Another service's folder (the payment provider), run the same way. */
     dir?: string;
   } = {},
-) {
-  const { spawn } = await import('node:child_process');
-  const { once } = await import('node:events').then((m) => m.default);
-  const traced = options.traced ? ['--import', SPAN_LOG] : [];
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@sdlab/source', ...traced, options.entry ?? 'src/main.ts'],
-    {
-      cwd: options.dir ?? new URL('..', import.meta.url).pathname,
-      env: { PATH: process.env.PATH, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  const spans: Span[] = [];
-  let partial = '';
-  child.stdout!.on('data', (d) => {
-    output = (output + d).slice(-20_000);
-    const lines = (partial + d).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines) if (line.startsWith('{"span"')) spans.push(JSON.parse(line));
+): Promise<ServiceProcess> {
+  return startServiceProcess(options.entry ?? 'src/main.ts', {
+    cwd: options.dir ?? fileURLToPath(new URL('..', import.meta.url)),
+    env: { ...env, LOG_LEVEL: 'warn' },
+    port,
+    spanLog: options.traced ?? false,
   });
-  child.stderr!.on('data', (d) => {
-    output = (output + d).slice(-20_000);
-  });
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await until(
-      `booking process on ${port}`,
-      async () => {
-        if (child.exitCode !== null) throw new Error(`booking process exited ${child.exitCode}:\n${output}`);
-        const res = await fetch(`${url}/readyz`).catch(() => undefined);
-        return res?.status === 200;
-      },
-      60_000,
-    );
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw error;
-  }
-  return {
-    url,
-    spans,
-    output: () => output,
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }

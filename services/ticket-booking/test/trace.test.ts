@@ -63,13 +63,13 @@ describe('traces', () => {
       const holdId = (hold.hold as { id: string }).id;
 
       const tagged = await until('the hold span', async () =>
-        api.spans.find((s) => s.attributes['sdlab.booking.hold_id'] === holdId),
+        api.spans().find((s) => s.attributes['sdlab.booking.hold_id'] === holdId),
       );
       expect(tagged.attributes).toMatchObject({
         'sdlab.booking.seat_count': 2,
         'sdlab.booking.lock_mode': 'redis',
       });
-      const trace = api.spans.filter((s) => s.traceId === tagged.traceId);
+      const trace = api.spans().filter((s) => s.traceId === tagged.traceId);
       // The per-user rate limit runs a script first; the seat lock is the hold's last one.
       const lock = trace.filter((s) => s.span === 'evalsha').at(-1);
       const update = trace.find((s) => s.span.startsWith('pg.query:UPDATE'));
@@ -77,17 +77,19 @@ describe('traces', () => {
       expect(update, JSON.stringify(trace.map((s) => s.span))).toBeDefined();
       // Both hang under the same HTTP request.
       const requestOf = (s: Span) =>
-        ancestors(api.spans, s).find((a) => a.attributes['http.route'] === '/events/:eventId/holds');
+        ancestors(api.spans(), s).find((a) => a.attributes['http.route'] === '/events/:eventId/holds');
       expect(requestOf(lock!)).toBeDefined();
       expect(requestOf(lock!)?.spanId).toBe(requestOf(update!)?.spanId);
 
       // The event's creation crossed the outbox: the worker's "indexed" span is in the writer's trace.
       const indexed = await until('the indexed span', async () =>
-        worker.spans.find(
-          (s) => s.span === 'booking.search.indexed' && s.attributes['sdlab.booking.event_id'] === event.id,
-        ),
+        worker
+          .spans()
+          .find(
+            (s) => s.span === 'booking.search.indexed' && s.attributes['sdlab.booking.event_id'] === event.id,
+          ),
       );
-      const writer = api.spans.filter((s) => s.traceId === indexed.traceId);
+      const writer = api.spans().filter((s) => s.traceId === indexed.traceId);
       expect(writer.some((s) => s.attributes['http.route'] === '/admin/events')).toBe(true);
       expect(Number(indexed.attributes['sdlab.booking.index_lag_ms'])).toBeGreaterThanOrEqual(0);
     } finally {
@@ -153,21 +155,21 @@ describe('traces', () => {
       );
 
       const purchase = await until('the purchase request span', async () =>
-        api.spans.find((s) => s.attributes['http.route'] === '/holds/:holdId/purchase'),
+        api.spans().find((s) => s.attributes['http.route'] === '/holds/:holdId/purchase'),
       );
       const charge = await until("the provider's charge span", async () =>
-        provider.spans.find((s) => s.attributes['http.route'] === '/payments'),
+        provider.spans().find((s) => s.attributes['http.route'] === '/payments'),
       );
       // Same trace, and the provider's request hangs under the booking service's outgoing call.
       expect(charge.traceId).toBe(purchase.traceId);
-      const chain = [charge, ...ancestors(provider.spans, charge)];
+      const chain = [charge, ...ancestors(provider.spans(), charge)];
       const entry = chain[chain.length - 1]!;
-      const client = api.spans.find((s) => s.spanId === entry.parentSpanId);
-      expect(client, JSON.stringify(api.spans.filter((s) => s.traceId === purchase.traceId))).toBeDefined();
+      const client = api.spans().find((s) => s.spanId === entry.parentSpanId);
+      expect(client, JSON.stringify(api.spans().filter((s) => s.traceId === purchase.traceId))).toBeDefined();
       expect(client!.attributes['url.full']).toMatch(/\/payments$/);
       // Under the purchase request (its handler span may be written a moment after the request's).
       await until('the charge under the purchase request', async () =>
-        ancestors(api.spans, client!).some((s) => s.spanId === purchase.spanId),
+        ancestors(api.spans(), client!).some((s) => s.spanId === purchase.spanId),
       );
     } finally {
       await api.stop();

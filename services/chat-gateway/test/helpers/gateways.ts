@@ -1,8 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { PgFixture, RedisFixture } from '@sdlab/testkit';
-import { freePort } from '@sdlab/testkit';
+import { type PgFixture, type RedisFixture, type ServiceProcess, startServiceProcess } from '@sdlab/testkit';
 import { buildApp } from '../../src/main.ts';
 
 const PACKAGE_DIR = fileURLToPath(new URL('../../', import.meta.url));
@@ -56,61 +53,17 @@ export async function startGateway(env: Record<string, string>): Promise<InProce
   };
 }
 
-export interface GatewayProcess {
-  child: ChildProcess;
-  url: string;
+export interface GatewayProcess extends ServiceProcess {
   wsUrl: string;
-  exited: Promise<unknown>;
-  output(): string;
-  kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** The gateway as a real process (src/main.ts), for crashes (SIGKILL) and signals. */
 export async function spawnGateway(
   env: Record<string, string>,
-  nodeArgs: string[] = [],
+  options: { spanLog?: boolean } = {},
 ): Promise<GatewayProcess> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--conditions=@sdlab/source', ...nodeArgs, 'src/main.ts'], {
-    cwd: PACKAGE_DIR,
-    env: { PATH: process.env.PATH, ...env, PORT: String(port), LOG_LEVEL: env.LOG_LEVEL ?? 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr!.on('data', (chunk) => {
-    output += chunk;
-  });
-  const exited = once(child, 'exit');
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const ready = await fetch(`${url}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`gateway process did not become ready:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return {
-    child,
-    url,
-    wsUrl: `ws://127.0.0.1:${port}/ws`,
-    exited,
-    output: () => output,
-    async kill(signal = 'SIGKILL') {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill(signal);
-        await exited;
-      }
-    },
-  };
+  const gateway = await startServiceProcess('src/main.ts', { cwd: PACKAGE_DIR, env, ...options });
+  return { ...gateway, wsUrl: `ws://127.0.0.1:${gateway.port}/ws` };
 }
 
 /** A token from the gateway's own local token endpoint. */

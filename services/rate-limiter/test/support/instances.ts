@@ -1,64 +1,26 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@sdlab/testkit';
+import { type ServiceProcess, startServiceProcess } from '@sdlab/testkit';
 
 const SERVICE_DIR = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
-export interface Instance {
-  child: ChildProcess;
-  url: string;
-  output(): string;
-  stop(): Promise<void>;
-}
+export type Instance = ServiceProcess;
 
 /**
- * Starts the service as a real process the way `pnpm start` does (minus tracing) on a free port,
- * and resolves once it listens.
+ * Starts the service as a real process the way `pnpm start` does (minus tracing, unless
+ * `spanLog`) on a free port, and resolves once it listens (/healthz; untilReady waits for Redis).
  */
-export async function startInstance(env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Promise<Instance> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--conditions=@sdlab/source', ...nodeArgs, MAIN], {
+export function startInstance(
+  env: NodeJS.ProcessEnv,
+  options: { spanLog?: boolean } = {},
+): Promise<Instance> {
+  return startServiceProcess('src/main.ts', {
     cwd: SERVICE_DIR,
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+    readyPath: '/healthz',
+    timeoutMs: 20_000,
+    ...options,
   });
-  let out = '';
-  child.stdout!.on('data', (chunk) => {
-    out += chunk;
-  });
-  child.stderr!.on('data', (chunk) => {
-    out += chunk;
-  });
-  const exited = once(child, 'exit');
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const live = await fetch(`${url}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (live) {
-      return {
-        child,
-        url,
-        output: () => out,
-        async stop() {
-          if (child.exitCode === null) {
-            child.kill('SIGTERM');
-            await exited;
-          }
-        },
-      };
-    }
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`rate-limiter did not start:\n${out}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** Waits until /readyz is 200 (Redis connected). */

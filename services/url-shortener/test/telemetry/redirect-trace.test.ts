@@ -1,4 +1,3 @@
-import { readSpanLog, SPAN_LOG } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { test } from '../support/fixtures.ts';
 import { startInstance } from '../support/spawn.ts';
@@ -10,7 +9,7 @@ describe('tracing', () => {
     kafka,
   }) => {
     // A real process started the production way: instrumentation loaded before the app.
-    const instance = await startInstance(env, ['--import', SPAN_LOG]);
+    const instance = await startInstance(env, { spanLog: true });
     try {
       await pg.pool.query(
         "INSERT INTO shortener.links (code, long_url, is_alias, created_at) VALUES ('traced1', 'https://example.com/t', false, now()), ('untraced1', 'https://example.com/u', false, now())",
@@ -32,7 +31,7 @@ describe('tracing', () => {
       await instance.stop();
       await kafka.admin.deleteTopics({ topics: [env.CLICKS_TOPIC!] }).catch(() => undefined);
     }
-    const spans = readSpanLog(instance.stdout());
+    const spans = instance.spans();
     const server = spans.find((s) => s.span === 'GET /:code');
     expect(server, `spans: ${spans.map((s) => s.span).join(', ')}`).toBeDefined();
     const trace = spans.filter((s) => s.traceId === server!.traceId);
