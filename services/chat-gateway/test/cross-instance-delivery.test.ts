@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import WebSocket from 'ws';
 import { ChatClient } from './helpers/chat-client.ts';
 import { api, createGroup, gatewayEnv, openDirect, startGateway, tokenFor } from './helpers/gateways.ts';
 
@@ -349,8 +348,7 @@ describe('users on different instances', () => {
       const laptop = await ChatClient.connect(a.wsUrl, await tokenFor(a.url, 'alice', 'laptop'));
       // A third device is refused after the handshake, with a close code the client can show.
       const tablet = await tokenFor(b.url, 'alice', 'tablet');
-      const refused = new WebSocket(b.wsUrl, { headers: { authorization: `Bearer ${tablet}` } });
-      const code = await new Promise<number>((resolve) => refused.once('close', (c) => resolve(c)));
+      const code = await ChatClient.closeCode(b.wsUrl, tablet);
       expect(code).toBe(4003);
 
       const presence = await api<{ users: { userId: string; online: boolean; devices: number }[] }>(

@@ -85,6 +85,12 @@ export class ChatClient {
     });
   }
 
+  /** Connects and resolves the close code the gateway ends the socket with: a refusal after the handshake. */
+  static async closeCode(wsUrl: string, token: string): Promise<number> {
+    const ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${token}` } });
+    return new Promise((resolve) => ws.once('close', (code) => resolve(code)));
+  }
+
   get isOpen(): boolean {
     return this.ws.readyState === WebSocket.OPEN;
   }
