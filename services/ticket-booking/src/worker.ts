@@ -6,7 +6,7 @@ import { elasticsearchAdapter } from './adapters/elasticsearch.ts';
 import { postgresAdapter } from './adapters/postgres.ts';
 import { redisAdapter } from './adapters/redis.ts';
 import { Config } from './config.ts';
-import { startJobs } from './domain/jobs.ts';
+import { startMaintenanceJobs } from './domain/maintenance-jobs.ts';
 import { OutboxRelay } from './domain/outbox-relay.ts';
 import { bookingDomain } from './domain/plugin.ts';
 import { reconcilePurchases } from './domain/purchase-reconciler.ts';
@@ -48,7 +48,7 @@ export async function buildWorker(env: NodeJS.ProcessEnv = process.env) {
   await relay.start();
   kit.resources.add('outbox-relay', () => relay.stop());
 
-  const jobs = await startJobs({
+  const jobs = await startMaintenanceJobs({
     redisUrl: config.REDIS_URL,
     keys: app.keys,
     log: app.log,
