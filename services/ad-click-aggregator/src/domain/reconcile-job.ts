@@ -1,5 +1,5 @@
-import { keepJobSchedulers } from '@sdlab/service-kit/job-schedules';
-import { Queue, Worker } from 'bullmq';
+import { jobQueue, type ScheduledJobs, startScheduledJobs } from '@sdlab/service-kit/scheduled-jobs';
+import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import type { Keys } from '../keys.ts';
@@ -23,23 +23,17 @@ export function periodOf(data: ReconcileJobData, now: number): { from: number; t
   return { from: Date.parse(data.from), to: Date.parse(data.to) };
 }
 
-/** BullMQ's connection: it blocks while waiting for jobs, so it gets its own with unlimited retries. */
-export const bullConnection = (redisUrl: string) => ({ url: redisUrl, maxRetriesPerRequest: null });
-
+/** The API side's handle on the queue: `POST /reconciliations` enqueues, the worker runs. */
 export function reconcileQueue(redisUrl: string, keys: Keys): Queue<ReconcileJobData, ReconcileReport> {
-  return new Queue<ReconcileJobData, ReconcileReport>(RECONCILE_QUEUE, {
-    connection: bullConnection(redisUrl),
-    prefix: keys.bullPrefix,
-  });
+  return jobQueue<ReconcileJobData, ReconcileReport>(RECONCILE_QUEUE, { redisUrl, prefix: keys.bullPrefix });
 }
 
 /**
- * The reconciliation as a BullMQ job: scheduled daily for the previous day (`upsertJobScheduler`
- * is idempotent, so every worker declares it and there is still one schedule; each run goes to
- * exactly one worker), and enqueued on demand by `POST /reconciliations`. The schedule is declared
- * again on every reconnect: a Redis that comes back empty has forgotten it.
+ * The reconciliation as a BullMQ job, through the kit's scheduled jobs: scheduled daily for the
+ * previous day (when `schedule` is on; every worker declares it and there is still one schedule,
+ * each run going to exactly one worker) and enqueued on demand by `POST /reconciliations`.
  */
-export async function startReconcileJob(deps: {
+export function startReconcileJob(deps: {
   redisUrl: string;
   keys: Keys;
   pool: pg.Pool;
@@ -51,29 +45,22 @@ export async function startReconcileJob(deps: {
   options: ReconcileOptions;
   metrics: AggregatorMetrics;
   log: FastifyBaseLogger;
-}) {
-  const connection = bullConnection(deps.redisUrl);
-  const prefix = deps.keys.bullPrefix;
-  const queue = reconcileQueue(deps.redisUrl, deps.keys);
-  const stopDeclaring = deps.schedule
-    ? await keepJobSchedulers(
-        queue,
-        () =>
-          queue.upsertJobScheduler(
-            SCHEDULER_ID,
-            { pattern: deps.cron, tz: 'UTC' },
-            {
-              name: SCHEDULER_ID,
-              data: { period: 'previous-day' },
-              opts: { removeOnComplete: 100, removeOnFail: 100 },
-            },
-          ),
-        deps.log,
-      )
-    : undefined;
-  const worker = new Worker<ReconcileJobData, ReconcileReport>(
-    RECONCILE_QUEUE,
-    async (job) => {
+}): Promise<ScheduledJobs<ReconcileJobData, ReconcileReport>> {
+  return startScheduledJobs<ReconcileJobData, ReconcileReport>({
+    queue: RECONCILE_QUEUE,
+    redisUrl: deps.redisUrl,
+    prefix: deps.keys.bullPrefix,
+    schedules: deps.schedule
+      ? [
+          {
+            id: SCHEDULER_ID,
+            repeat: { pattern: deps.cron, tz: 'UTC' },
+            data: { period: 'previous-day' },
+            keep: { completed: 100, failed: 100 },
+          },
+        ]
+      : [],
+    process: async (job) => {
       const period = periodOf(job.data, job.timestamp);
       const report = await reconcile(
         { pool: deps.pool, topK: deps.topK, metrics: deps.metrics, log: deps.log },
@@ -87,21 +74,7 @@ export async function startReconcileJob(deps: {
       }
       return report;
     },
-    { connection, prefix, concurrency: 1 },
-  );
-  worker.on('failed', (job, err) => {
-    deps.metrics.reconcileRuns.inc({ result: 'failed' });
-    deps.log.error({ err, job: job?.id }, 'reconciliation failed');
+    onFailed: () => deps.metrics.reconcileRuns.inc({ result: 'failed' }),
+    log: deps.log,
   });
-  worker.on('error', (err) => deps.log.warn({ err }, 'reconciliation worker error'));
-  await worker.waitUntilReady();
-  return {
-    queue,
-    worker,
-    async close() {
-      stopDeclaring?.();
-      await worker.close();
-      await queue.close();
-    },
-  };
 }
