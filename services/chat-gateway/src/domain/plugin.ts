@@ -11,7 +11,7 @@ import { ConversationsRepository } from './conversations-repository.ts';
 import { Gateway, SYNC_CONVERSATIONS_MAX } from './gateway.ts';
 import { GroupCommit } from './group-commit.ts';
 import { FrameParser } from './protocol.ts';
-import { Retention } from './retention.ts';
+import { type Retention, startRetention } from './retention.ts';
 import { Router } from './router.ts';
 import { createSendLimiter } from './send-limiter.ts';
 import { SessionRegistry } from './session-registry.ts';
@@ -126,7 +126,7 @@ export const chatDomain = fp(
 
     let retention: Retention | undefined;
     if (config.RETENTION_ENABLED) {
-      retention = new Retention({
+      const job = await startRetention({
         redisUrl: config.REDIS_URL,
         prefix: app.keys.bullPrefix,
         pool: app.pg,
@@ -136,9 +136,8 @@ export const chatDomain = fp(
         metrics,
         log: app.log,
       });
-      const job = retention;
       app.kit.resources.add('retention', () => job.close());
-      await job.start();
+      retention = job;
     }
 
     async function authenticate(request: FastifyRequest): Promise<void> {

@@ -1,10 +1,11 @@
-import { keepJobSchedulers } from '@sdlab/service-kit/job-schedules';
-import { Queue, Worker } from 'bullmq';
+import { type ScheduledJobs, startScheduledJobs } from '@sdlab/service-kit/scheduled-jobs';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import type { ChatMetrics } from '../telemetry.ts';
 
 export const RETENTION_QUEUE = 'chat-retention';
+
+export type Retention = ScheduledJobs<unknown, { deleted: number }>;
 
 export interface RetentionSettings {
   days: number;
@@ -36,69 +37,35 @@ export async function deleteExpiredMessages(pool: pg.Pool, settings: RetentionSe
 }
 
 /**
- * The retention job on BullMQ: a job scheduler adds one `sweep` job per interval (the same
- * scheduler id from every instance, so upserting it is idempotent), and whichever instance's
- * worker takes the job runs it; jobs run one at a time across the fleet. The scheduler is
- * declared again on every reconnect: a Redis that comes back empty has forgotten it.
+ * The retention job on BullMQ, through the kit's scheduled jobs: one scheduler (the same id from
+ * every instance, so declaring it is idempotent) adds a sweep per interval, and whichever
+ * instance's worker takes it runs it; sweeps run one at a time across the fleet.
  */
-export class Retention {
-  readonly queue: Queue;
-  readonly #worker: Worker | undefined;
-  readonly #everyMs: number;
-  readonly #log: FastifyBaseLogger;
-  #stopDeclaring: (() => void) | undefined;
-
-  constructor(options: {
-    redisUrl: string;
-    prefix: string;
-    pool: pg.Pool;
-    settings: RetentionSettings;
-    everyMs: number;
-    runWorker: boolean;
-    metrics: ChatMetrics;
-    log: FastifyBaseLogger;
-  }) {
-    // BullMQ's workers block on Redis and must wait out reconnects rather than fail a command.
-    const connection = { url: options.redisUrl, maxRetriesPerRequest: null };
-    this.#everyMs = options.everyMs;
-    this.#log = options.log;
-    this.queue = new Queue(RETENTION_QUEUE, { connection, prefix: options.prefix });
-    this.queue.on('error', (err) => options.log.warn({ err }, 'retention queue error'));
-    if (options.runWorker) {
-      this.#worker = new Worker(
-        RETENTION_QUEUE,
-        async () => {
-          const deleted = await deleteExpiredMessages(options.pool, options.settings);
-          options.metrics.retentionDeleted.inc(deleted);
-          if (deleted)
-            options.log.info({ deleted, days: options.settings.days }, 'retention: expired messages deleted');
-          return { deleted };
-        },
-        { connection, prefix: options.prefix, concurrency: 1 },
-      );
-      this.#worker.on('error', (err) => options.log.warn({ err }, 'retention worker error'));
-      this.#worker.on('failed', (job, err) =>
-        options.log.warn({ err, jobId: job?.id }, 'retention job failed'),
-      );
-    }
-  }
-
-  async start(): Promise<void> {
-    this.#stopDeclaring = await keepJobSchedulers(
-      this.queue,
-      () =>
-        this.queue.upsertJobScheduler(
-          'retention-sweep',
-          { every: this.#everyMs },
-          { name: 'sweep', opts: { removeOnComplete: 100, removeOnFail: 100 } },
-        ),
-      this.#log,
-    );
-  }
-
-  async close(): Promise<void> {
-    this.#stopDeclaring?.();
-    await this.#worker?.close();
-    await this.queue.close();
-  }
+export function startRetention(options: {
+  redisUrl: string;
+  prefix: string;
+  pool: pg.Pool;
+  settings: RetentionSettings;
+  everyMs: number;
+  runWorker: boolean;
+  metrics: ChatMetrics;
+  log: FastifyBaseLogger;
+}): Promise<Retention> {
+  return startScheduledJobs<unknown, { deleted: number }>({
+    queue: RETENTION_QUEUE,
+    redisUrl: options.redisUrl,
+    prefix: options.prefix,
+    schedules: [
+      { id: 'retention-sweep', repeat: { every: options.everyMs }, keep: { completed: 100, failed: 100 } },
+    ],
+    runWorker: options.runWorker,
+    process: async () => {
+      const deleted = await deleteExpiredMessages(options.pool, options.settings);
+      options.metrics.retentionDeleted.inc(deleted);
+      if (deleted)
+        options.log.info({ deleted, days: options.settings.days }, 'retention: expired messages deleted');
+      return { deleted };
+    },
+    log: options.log,
+  });
 }
