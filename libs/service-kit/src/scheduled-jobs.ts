@@ -2,8 +2,8 @@ import { type ConnectionOptions, type Job, Queue, type RepeatOptions, Worker } f
 import type { FastifyBaseLogger } from 'fastify';
 import { keepJobSchedulers } from './job-schedules.ts';
 
-// The queue-plus-worker set-up every service with periodic work repeated (booking's maintenance
-// tasks, the shortener's expiry sweep, ad-click's reconciliation, chat's retention): its own
+// The queue-plus-worker set-up of every service with periodic work (booking's maintenance tasks,
+// the shortener's expiry sweep, ad-click's reconciliation, chat's retention), once: its own
 // connection, the schedules kept across a Redis that forgot them, the worker's failures logged,
 // and a close in the right order. Each service keeps only its queue name, schedules and work.
 
