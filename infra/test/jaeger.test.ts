@@ -45,7 +45,7 @@ describe('Jaeger (real collector and query API)', () => {
         OTEL_SERVICE_NAME: serviceName,
         OTEL_BSP_SCHEDULE_DELAY: '200',
       },
-      ['--import', INSTRUMENT],
+      { nodeArgs: ['--import', INSTRUMENT] },
     );
     try {
       const echo = await fetch(`${service.url}/echo`, {

@@ -19,7 +19,7 @@ export function spawnExample(env: NodeJS.ProcessEnv, options: { spanLog?: boolea
 /** Starts the example service and waits until it is up and has announced its addresses. */
 export async function startExample(
   env: NodeJS.ProcessEnv = {},
-  options: { spanLog?: boolean } = {},
+  options: { spanLog?: boolean; nodeArgs?: string[] } = {},
 ): Promise<RunningExample> {
   // /healthz, not /readyz: a test may start it with its one dependency down.
   const service = await startServiceProcess(EXAMPLE, {
