@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnExample, startExample } from './spawn-example.ts';
 
@@ -13,7 +16,8 @@ describe('start-up with bad configuration', () => {
 
 describe('graceful shutdown on SIGTERM', () => {
   it('lets an in-flight request finish, closes resources newest first, and exits 0', async () => {
-    const service = await startExample();
+    const closeLog = join(mkdtempSync(join(tmpdir(), 'kit-close-')), 'closed.txt');
+    const service = await startExample({ EXAMPLE_CLOSE_LOG: closeLog });
     const inFlight = fetch(`${service.url}/slow?ms=800`);
     // Let the request reach the handler before the signal arrives.
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -24,12 +28,16 @@ describe('graceful shutdown on SIGTERM', () => {
     expect(await response.json()).toEqual({ waitedMs: 800 });
     expect(await service.exited).toBe(0);
 
-    const closed = service.lines
-      .filter(
-        (line): line is { closed: string } => typeof line === 'object' && line !== null && 'closed' in line,
-      )
-      .map((line) => line.closed);
-    expect(closed).toEqual(['second-consumer', 'first-pool']);
+    // The order as each resource closed, appended to a file at that moment (its stdout lines went
+    // through a pipe the test reads; the file is the record of the order itself).
+    expect(readFileSync(closeLog, 'utf8').split('\n').filter(Boolean)).toEqual([
+      'second-consumer',
+      'first-pool',
+    ]);
+    const closed = service.lines.filter(
+      (line): line is { closed: string } => typeof line === 'object' && line !== null && 'closed' in line,
+    );
+    expect(closed.map((line) => line.closed).sort()).toEqual(['first-pool', 'second-consumer']);
     const messages = service.lines.map((line) => (line as { msg?: string }).msg);
     expect(messages).toContain('shutting down: draining in-flight requests');
     // Nothing happens after shutdown completes. The in-flight request's access-log line comes from
