@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveEndpoints, uniqueId } from '@sdlab/testkit/infra';
 import type { FastifyBaseLogger } from 'fastify';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
+import { SHIPPER_PRODUCER } from '../../services/ad-click-aggregator/src/adapters/spool-shipper.ts';
 import { Shipper } from '../../services/ad-click-aggregator/src/domain/shipper.ts';
 import { Spool } from '../../services/ad-click-aggregator/src/domain/spool.ts';
 import { createIngestMetrics } from '../../services/ad-click-aggregator/src/telemetry.ts';
@@ -90,15 +91,8 @@ async function main(): Promise<void> {
       retryMaxMs: 5000,
       metrics: createIngestMetrics(new Registry(), { spoolBacklogBytes: () => spool.backlogBytes }),
       log: silent,
-      // The producer settings of src/adapters/spool-shipper.ts.
       connect: async () => {
-        const producer = kafka.producer({
-          createPartitioner: Partitioners.DefaultPartitioner,
-          idempotent: true,
-          maxInFlightRequests: 1,
-          allowAutoTopicCreation: false,
-          retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
-        });
+        const producer = kafka.producer(SHIPPER_PRODUCER);
         await producer.connect();
         return producer;
       },

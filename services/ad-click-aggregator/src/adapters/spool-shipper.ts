@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { Partitioners } from 'kafkajs';
+import { Partitioners, type ProducerConfig } from 'kafkajs';
 import type { Config } from '../config.ts';
 import { Shipper } from '../domain/shipper.ts';
 import { Spool } from '../domain/spool.ts';
@@ -19,6 +19,16 @@ declare module 'fastify' {
  * a readiness check here: taking the ingest out of the load balancer while Kafka is away is exactly
  * what the spool exists to avoid. The spool's backlog and the produce failures are the signals.
  */
+/** The ingest's producer: what the Shipper sends with (also what `pnpm load:adclick-ship` measures). */
+export const SHIPPER_PRODUCER: ProducerConfig = {
+  // Murmur2 of the key, as the Java client: an ad's clicks always land on one partition.
+  createPartitioner: Partitioners.DefaultPartitioner,
+  idempotent: true,
+  maxInFlightRequests: 1,
+  allowAutoTopicCreation: false,
+  retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+};
+
 export const spoolAdapter = fp(
   async (app: FastifyInstance, opts: { config: Config; socketFactory?: SocketFactory }) => {
     const { config } = opts;
@@ -62,14 +72,7 @@ export const spoolAdapter = fp(
             await admin.disconnect();
           }
         }
-        const producer = kafka.producer({
-          // Murmur2 of the key, as the Java client: an ad's clicks always land on one partition.
-          createPartitioner: Partitioners.DefaultPartitioner,
-          idempotent: true,
-          maxInFlightRequests: 1,
-          allowAutoTopicCreation: false,
-          retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
-        });
+        const producer = kafka.producer(SHIPPER_PRODUCER);
         await producer.connect();
         return producer;
       },
