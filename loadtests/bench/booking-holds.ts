@@ -25,6 +25,7 @@ import { DEV_JWT_ISSUER, DEV_JWT_SECRET, devToken, JwtIssuer } from '@sdlab/serv
 import { createTestDatabase, dropTestDatabase, resolveEndpoints, uniqueId } from '@sdlab/testkit/infra';
 import pg from 'pg';
 import { machineCpuMs, processCpuMs, serverCpuMs } from '../src/cpu-usage.ts';
+import { percentile } from '../src/efficiency.ts';
 import { commit } from '../src/machine.ts';
 import { assertPortFree, listeningAddress, type Running, startNode, waitReady } from '../src/processes.ts';
 import { REPO_ROOT } from '../src/services.ts';
@@ -58,10 +59,6 @@ const PROVIDER_PORT = 38086;
 const BASE = `http://127.0.0.1:${BOOKING_PORT}`;
 
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : 0;
-}
 
 /** One HTTP call over the keep-alive agent; the body is read as JSON when there is one. */
 function call(

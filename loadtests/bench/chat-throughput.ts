@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { createTestDatabase, dropTestDatabase, resolveEndpoints, uniqueId } from '@sdlab/testkit/infra';
 import pg from 'pg';
 import { machineCpuMs, processCpuMs, serverCpuMs } from '../src/cpu-usage.ts';
+import { percentile } from '../src/efficiency.ts';
 import { commit } from '../src/machine.ts';
 import { assertPortFree, type Running, startNode, waitReady } from '../src/processes.ts';
 import { REPO_ROOT } from '../src/services.ts';
@@ -31,10 +32,6 @@ const CPU_PROF = values['cpu-prof'];
 const PORTS = [38083, 38093];
 
 type Frame = { type: string } & Record<string, unknown>;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : 0;
-}
 
 async function json(url: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
   const response = await fetch(url, {

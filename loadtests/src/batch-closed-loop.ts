@@ -7,6 +7,7 @@
 import http from 'node:http';
 import { availableParallelism } from 'node:os';
 import { machineCpuMs, processCpuMs, processRssMb, serverCpuMs } from './cpu-usage.ts';
+import { percentile } from './efficiency.ts';
 import { commit, machineProfile } from './machine.ts';
 
 export interface ClosedLoopRecord {
@@ -77,10 +78,6 @@ export function durationSeconds(text: string): number | undefined {
   const match = /^(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(text);
   if (!match || (!match[1] && !match[2])) return undefined;
   return Number(match[1] ?? 0) * 60 + Number(match[2] ?? 0);
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : 0;
 }
 
 export async function runBatchClosedLoop(options: {

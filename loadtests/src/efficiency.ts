@@ -71,3 +71,8 @@ export function coreSplit(cores: number): { service: string; k6: string } | unde
   const range = (from: number, to: number) => (from === to ? `${from}` : `${from}-${to}`);
   return { service: range(0, serviceLast), k6: range(serviceLast + 1, cores - 1) };
 }
+
+/** The value at share `p` (0–1) of an ascending array: what the closed-loop benches report as p50/p95/p99. */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : 0;
+}
