@@ -6,6 +6,8 @@ export { type LimiterKeys, limiterKeys } from './keys.ts';
 export { type CheckRequest, RateLimiter, type RateLimiterOptions } from './limiter.ts';
 export {
   createOneRuleLimiter,
+  type LimiterHost,
+  limiterDepsOf,
   type OneRule,
   type OneRuleLimiter,
   type OneRuleLimiterDeps,

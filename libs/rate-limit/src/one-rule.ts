@@ -12,6 +12,22 @@ export type OneRule = { name: string; description: string; algorithm?: string } 
 
 export type OneRuleLimiterDeps = Omit<RateLimiterOptions, 'rules'>;
 
+/**
+ * What a kit service has decorated by the time it builds its limiter: the Redis adapter's client,
+ * the key builder from its `keys.ts`, the kit's metrics registry and the app's logger.
+ */
+export interface LimiterHost {
+  redis: RateLimiterOptions['redis'];
+  keys: { rateLimitPrefix: string };
+  kit: { metrics: NonNullable<RateLimiterOptions['registry']> };
+  log: NonNullable<RateLimiterOptions['logger']>;
+}
+
+/** The limiter's dependencies taken from the service's own decorations, the same way in every service. */
+export function limiterDepsOf(app: LimiterHost): OneRuleLimiterDeps {
+  return { redis: app.redis, keys: app.keys.rateLimitPrefix, registry: app.kit.metrics, logger: app.log };
+}
+
 export interface OneRuleLimiter {
   limiter: RateLimiter;
   /** The rule's name, as routes and metrics see it. */

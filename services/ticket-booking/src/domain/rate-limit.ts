@@ -1,4 +1,10 @@
-import { createOneRuleLimiter, type RateLimiter, type RouteRateLimit, routeLimit } from '@sdlab/rate-limit';
+import {
+  createOneRuleLimiter,
+  limiterDepsOf,
+  type RateLimiter,
+  type RouteRateLimit,
+  routeLimit,
+} from '@sdlab/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 
@@ -16,13 +22,7 @@ export function createUserLimiter(app: FastifyInstance, config: Config): RateLim
     refillPerSec: config.USER_RATE_LIMIT_REFILL_PER_SEC,
     description: 'holds, purchases and waiting-room joins per user',
   };
-  const deps = {
-    redis: app.redis,
-    keys: app.keys.rateLimitPrefix,
-    registry: app.kit.metrics,
-    logger: app.log,
-  };
-  return createOneRuleLimiter(rule, deps).limiter;
+  return createOneRuleLimiter(rule, limiterDepsOf(app)).limiter;
 }
 
 /** The route option: charged to the user the request acts for. */

@@ -1,4 +1,10 @@
-import { createOneRuleLimiter, type RateLimiter, type RouteRateLimit, routeLimit } from '@sdlab/rate-limit';
+import {
+  createOneRuleLimiter,
+  limiterDepsOf,
+  type RateLimiter,
+  type RouteRateLimit,
+  routeLimit,
+} from '@sdlab/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 
@@ -16,13 +22,7 @@ export function createLinkLimiter(app: FastifyInstance, config: Config): RateLim
     refillPerSec: config.CREATE_LIMIT_REFILL_PER_SEC,
     description: 'link creation per client IP',
   };
-  const deps = {
-    redis: app.redis,
-    keys: app.keys.rateLimitPrefix,
-    registry: app.kit.metrics,
-    logger: app.log,
-  };
-  return createOneRuleLimiter(rule, deps).limiter;
+  return createOneRuleLimiter(rule, limiterDepsOf(app)).limiter;
 }
 
 /** The client a create is charged to: its address as the socket (or a trusted proxy) reports it. */
