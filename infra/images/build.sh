@@ -64,14 +64,17 @@ build_base() {
     "$DEBIAN_MIRROR" "$DEBIAN_MIRROR" "$security" >"$rootfs/etc/apt/sources.list"
   mkdir -p "$rootfs/usr/local/share/ca-certificates"
   host_cas | xargs -r cp -t "$rootfs/usr/local/share/ca-certificates/"
-  # No recommends, no docs: what the official slim images leave out.
+  # No recommends, no docs: what the official slim images leave out. An empty man1 directory is put
+  # back: a JDK's postinst registers its man pages there with update-alternatives and fails without it
+  # (the Java images here, and the native installer's JDK in a container of this image).
   printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' >"$rootfs/etc/apt/apt.conf.d/90sdlab-slim"
   printf 'path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\npath-exclude /usr/share/locale/*\npath-include /usr/share/locale/locale.alias\n' \
     >"$rootfs/etc/dpkg/dpkg.cfg.d/90sdlab-slim"
   cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
   chroot "$rootfs" bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get -qq -y upgrade \
     && DEBIAN_FRONTEND=noninteractive apt-get -qq -y install ca-certificates >/dev/null && update-ca-certificates >/dev/null \
-    && apt-get clean && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /var/cache/debconf/*-old' \
+    && apt-get clean && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /var/cache/debconf/*-old \
+    && mkdir -p /usr/share/man/man1' \
     >>"$CACHE/debootstrap.log" 2>&1 || { tail -20 "$CACHE/debootstrap.log" >&2; die "base: apt in the rootfs failed"; }
   : >"$rootfs/etc/resolv.conf"
   tar --numeric-owner -C "$rootfs" -c . | docker import \
