@@ -69,6 +69,13 @@ if ! docker compose up -d --wait --wait-timeout 600; then
 fi
 echo "compose up took $((SECONDS - t0)) s"
 docker compose ps --format 'table {{.Service}}\t{{.Status}}'
+# A docker-proxy per published port copies every request in user space, outside the containers'
+# cgroup, and adds a scheduling wait to each one: the rate limiter's p99 < 10 ms broke on it.
+# engine.sh starts dockerd without it; an engine started otherwise may still use it.
+if pgrep -x docker-proxy >/dev/null; then
+  echo "compose: note: this engine forwards published ports through docker-proxy (userland-proxy);" \
+    "latency thresholds are tighter with \"userland-proxy\": false in daemon.json"
+fi
 
 # Peak memory per container comes from each container's cgroup at the end (container-health.ts):
 # polling `docker stats` every 2 s cost CPU beside the latency-thresholded k6 runs.
@@ -79,11 +86,11 @@ step 'k6 smoke profiles against the containers'
 K6_BIN=$(node -e 'try{process.stdout.write(require(process.argv[1]).k6??"")}catch{}' \
   "${SDLAB_CACHE:-$HOME/.cache/sdlab}/run/endpoints.json")
 export K6_BIN=${K6_BIN:-k6}
-# Reported, not gating yet: every threshold is checked and printed, but a broken one only warns.
-# On the shared 2-core machine these runs happen on, the load average is the first thing to read:
-# with other work at load 20-30, every scenario broke (2026-12-06: url-shortener shorten p95 216 ms,
-# rate-limiter p99 > 10 ms) while the containers themselves were fine; issue 18 has the
-# measurements. To gate: SDLAB_COMPOSE_K6_GATE=1 (for a machine that runs nothing else).
+# Gating, as the native smoke in .ci/run is: a broken threshold fails the step. The runner also
+# drives a bare handler of the same shape at the same rate and says GENERATOR-BOUND when k6 and the
+# machine alone spend more than half the latency bound; as natively, that explains a failure but
+# does not pass it. On a shared machine read the load average first. SDLAB_COMPOSE_K6_GATE=0 reports
+# without gating (a machine busy with other work).
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores: above ~2 the cores are shared)"
 # All the containers sit in one CPU cgroup (cgroup v1: cpu/docker, 1,024 shares), which the
 # scheduler weighs as a single task group against k6's session group: on 2 cores the whole stack of
@@ -96,10 +103,10 @@ if [[ -w $docker_shares ]]; then
   echo 3072 >"$docker_shares" && echo "docker cgroup cpu.shares: $shares_before -> 3072 for the smoke"
 fi
 if ! node --conditions=@sdlab/source loadtests/src/running-stack.ts all --profile smoke; then
-  if [[ ${SDLAB_COMPOSE_K6_GATE:-0} == 1 ]]; then
+  if [[ ${SDLAB_COMPOSE_K6_GATE:-1} != 0 ]]; then
     status=1
   else
-    echo "compose: WARNING: a k6 smoke threshold broke against the containers (not gating; see the load average)"
+    echo "compose: WARNING: a k6 smoke threshold broke against the containers (SDLAB_COMPOSE_K6_GATE=0: not gating)"
   fi
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -14,6 +14,7 @@ import {
   resolveEndpoints,
   uniqueId,
 } from '@sdlab/testkit/infra';
+import { bareCounts, bareScript, offeredRate, shapeText, startBare } from './bare-handler.ts';
 import { closedLoopMarkdown, durationSeconds, runBatchClosedLoop } from './batch-closed-loop.ts';
 import { runCli } from './cli.ts';
 import { drainMarkdown, runDrain } from './click-drain.ts';
@@ -34,14 +35,7 @@ import {
   variantVerdict,
   writeReport,
 } from './report.ts';
-import {
-  availableServices,
-  type BareShape,
-  REPO_ROOT,
-  SERVICES,
-  type ServiceUnderTest,
-  scenarioPath,
-} from './services.ts';
+import { availableServices, REPO_ROOT, SERVICES, type ServiceUnderTest, scenarioPath } from './services.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -234,7 +228,7 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
     for (const variant of variants) {
       const bareKey = variant.cores?.service ?? 'unpinned';
       if (!bares.has(bareKey)) {
-        const running = await startBare(service.shape, variant.cores?.service);
+        const running = await startBare(service.shape, LOG_DIR, variant.cores?.service);
         bares.set(bareKey, { running, url: await listeningAddress(running) });
       }
       const { running: bare, url: bareUrl } = bares.get(bareKey)!;
@@ -332,51 +326,6 @@ async function startProcesses(
   }
 }
 
-async function startBare(shape: BareShape, cpus: string | undefined): Promise<Running> {
-  if (shape.kind === 'ws') {
-    return startNode('bare-ws', REPO_ROOT, 'loadtests/limits/bare-ws.ts', {}, LOG_DIR, { cpus });
-  }
-  return startNode(
-    'bare-fastify',
-    REPO_ROOT,
-    'loadtests/limits/bare-fastify.ts',
-    { BARE_STATUS: String(shape.status), BARE_RESPONSE_BYTES: String(shape.responseBytes) },
-    LOG_DIR,
-    { cpus },
-  );
-}
-
-/** The bare handler's k6 script and environment for a shape at a rate. */
-function bareScript(shape: BareShape, url: string, rate: number, duration: string) {
-  const common = {
-    PROFILE: profile,
-    BASE_URL: url,
-    RATE: String(Math.max(1, Math.round(rate))),
-    DURATION: duration,
-  };
-  return shape.kind === 'ws'
-    ? { script: join(REPO_ROOT, 'loadtests/limits/bare-ws.js'), env: common }
-    : {
-        script: join(REPO_ROOT, 'loadtests/limits/bare.js'),
-        env: { ...common, METHOD: shape.method, BODY_BYTES: String(shape.requestBytes) },
-      };
-}
-
-/** Requests (or delivered messages, for the ws shape) a bare k6 run completed, and its latency metric. */
-function bareCounts(shape: BareShape, result: K6Result) {
-  const metric = shape.kind === 'ws' ? 'bare_delivery_ms' : 'http_req_duration';
-  const count = Number(
-    result.metrics[shape.kind === 'ws' ? 'bare_messages_delivered' : 'http_reqs']?.count ?? 0,
-  );
-  const m = result.metrics[metric] ?? {};
-  return {
-    count,
-    p50: Number(m['p(50)'] ?? 0),
-    p95: Number(m['p(95)'] ?? 0),
-    p99: Number(m['p(99)'] ?? 0),
-  };
-}
-
 async function measureBare(
   bare: Running,
   url: string,
@@ -384,7 +333,7 @@ async function measureBare(
   rate: number,
   cores: { service: string; k6: string } | undefined,
 ): Promise<BareRun> {
-  const { script, env } = bareScript(service.shape, url, rate, BARE_DURATION);
+  const { script, env } = bareScript(service.shape, url, rate, BARE_DURATION, profile);
   process.stdout.write(`bare handler (${shapeText(service.shape)}) at ${Math.round(rate)}/s ...\n`);
   const account = startCpuAccount([{ name: 'bare', pid: bare.child.pid! }]);
   const result = await runK6(k6Binary, script, env, cores?.k6);
@@ -402,18 +351,6 @@ async function measureBare(
     k6MsPerRequest: msPerUnit(result.cpuMs, counts.count) ?? 0,
     machineBusy: cpu.machineBusy,
   };
-}
-
-function shapeText(shape: BareShape): string {
-  return shape.kind === 'ws'
-    ? 'WebSocket relay: JSON frame in, ack back, frame to the peer'
-    : `${shape.method}${shape.requestBytes ? ` with ${shape.requestBytes} B of JSON` : ''} -> ${shape.status}${shape.responseBytes ? ` with ${shape.responseBytes} B of JSON` : ''}`;
-}
-
-/** The arrival rate the service was offered: requests per second, or messages sent per second. */
-function offeredRate(service: ServiceUnderTest, result: K6Result): number {
-  if (service.shape.kind === 'ws') return Number(result.metrics.chat_messages_sent?.rate ?? 0);
-  return achievedRate(result);
 }
 
 /** `url-shortener-worker`, `chat-gateway (gw-2)`: what a process is, for the CPU table. */
@@ -492,7 +429,7 @@ async function capacitySearch(
     const dropped = Number(result.metrics.dropped_iterations?.count ?? 0);
     const arrivals = Number(result.metrics.iterations?.count ?? 0) + dropped;
     const held = result.thresholds.every((t) => t.ok) && dropped <= arrivals * MAX_DROPPED_SHARE;
-    const { script, env } = bareScript(service.shape, bareUrl, offeredRate(service, result), '10s');
+    const { script, env } = bareScript(service.shape, bareUrl, offeredRate(service, result), '10s', profile);
     const bare = bareCounts(service.shape, await runK6(k6Binary, script, env, cores?.k6));
     const threshold = primaryThreshold(service, result);
     const generator = threshold ? generatorBound(bare.p99, threshold) : false;
