@@ -1,11 +1,12 @@
 // `pnpm load:chat-throughput [--pairs 100] [--in-flight 4] [--seconds 20]`: how many messages two
 // chat gateways deliver when the client is not the limit. A closed loop in Node (k6 spends about
 // a millisecond of CPU per WebSocket message, so it cannot offer thousands per second on these
-// cores): users in pairs across the two gateways, each sender keeping N messages in flight (the
+// cores): users in pairs across the two gateways (half the senders on each), each sender keeping N messages in flight (the
 // next goes out when an ack comes back). Reports delivered messages per second, delivery and ack
 // latency, the gateways' and Postgres's CPU per delivered message, and checks on the data that
 // every acked message is stored (an ack is only sent after the INSERT commits).
 import { writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createTestDatabase, dropTestDatabase, resolveEndpoints, uniqueId } from '@sdlab/testkit/infra';
@@ -109,9 +110,13 @@ async function main(): Promise<void> {
     let errors = 0;
     let measuring = false;
     let sending = true;
+    // Pair p: its sender on gateway p % 2, its receiver on the other, so both gateways take sends
+    // and deliveries alike and every message crosses instances.
     const sockets = await Promise.all(
       users.map((u, i) =>
-        open(`ws://127.0.0.1:${PORTS[i % 2]}/ws?access_token=${encodeURIComponent(u.token)}`),
+        open(
+          `ws://127.0.0.1:${PORTS[(i + Math.floor(i / 2)) % 2]}/ws?access_token=${encodeURIComponent(u.token)}`,
+        ),
       ),
     );
     // Receivers: every other socket; delivery latency from the sender's clientTs (one clock).
@@ -165,20 +170,35 @@ async function main(): Promise<void> {
     // A few seconds of warm-up (JIT, pools), then the measured window.
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const pids = gateways.map((g) => g.child.pid!);
+    // Postgres is shared with other work on this machine: the backends serving this run's database
+    // (the gateways' pools) are its own share, apart from every postgres process's sum.
+    const backendPids = async () =>
+      (
+        await pool.query<{ pid: number }>(
+          'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+        )
+      ).rows.map((r) => r.pid);
+    const backendsBefore = new Map((await backendPids()).map((pid) => [pid, processCpuMs(pid) ?? 0]));
     const before = {
       gw: pids.map((pid) => processCpuMs(pid) ?? 0),
       servers: serverCpuMs(),
       machine: machineCpuMs(),
+      client: process.cpuUsage(),
     };
     const started = performance.now();
     measuring = true;
     await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
     measuring = false;
     const wallMs = performance.now() - started;
+    const backendsMs = (await backendPids()).reduce(
+      (sum, pid) => sum + (processCpuMs(pid) ?? 0) - (backendsBefore.get(pid) ?? 0),
+      0,
+    );
     const after = {
       gw: pids.map((pid) => processCpuMs(pid) ?? 0),
       servers: serverCpuMs(),
       machine: machineCpuMs(),
+      client: process.cpuUsage(before.client),
     };
     sending = false;
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -187,14 +207,21 @@ async function main(): Promise<void> {
     const { rows } = await pool.query<{ n: string }>('SELECT count(*)::bigint AS n FROM chat.messages');
     const stored = Number(rows[0]!.n);
     const gatewayMs = after.gw.reduce((s, v, i) => s + v - before.gw[i]!, 0);
+    const postgresMs = after.servers.postgres! - before.servers.postgres!;
+    const redisMs = after.servers.redis! - before.servers.redis!;
+    // The generator itself: this process's own CPU (user + system), reported apart from the servers.
+    const clientMs = (after.client.user + after.client.system) / 1000;
+    const perMessageUs = (ms: number) => (ms * 1000) / Math.max(1, delivered);
+    const serverUs = perMessageUs(gatewayMs + postgresMs + redisMs);
     const total = after.machine.total - before.machine.total;
     delivery.sort((a, b) => a - b);
     acks.sort((a, b) => a - b);
     const perS = (delivered * 1000) / wallMs;
     const cores = {
       gateways: gatewayMs / wallMs,
-      postgres: (after.servers.postgres! - before.servers.postgres!) / wallMs,
-      redis: (after.servers.redis! - before.servers.redis!) / wallMs,
+      postgres: postgresMs / wallMs,
+      redis: redisMs / wallMs,
+      client: clientMs / wallMs,
       machine: total > 0 ? (after.machine.busy - before.machine.busy) / total : 0,
     };
     const date = new Date().toISOString();
@@ -205,8 +232,9 @@ async function main(): Promise<void> {
       `- two gateways (LOG_LEVEL=warn, no tracing, per-connection send limit raised), ${PAIRS} pairs across them, ${IN_FLIGHT} messages in flight per sender, ${SECONDS} s measured after 3 s of warm-up; the client is a Node closed loop on the same machine (not k6)`,
       `- **delivered ${Math.round(perS).toLocaleString('en-US')} messages/s**; delivery p50 ${percentile(delivery, 0.5)} ms, p95 ${percentile(delivery, 0.95)} ms, p99 ${percentile(delivery, 0.99)} ms; ack p95 ${percentile(acks, 0.95)} ms; ${errors} error frames`,
       `- stored before acked: ${stored.toLocaleString('en-US')} messages in Postgres ≥ ${acked.toLocaleString('en-US')} acked in the window: ${stored >= acked ? 'yes' : '**NO**'}`,
-      `- cores: gateways ${cores.gateways.toFixed(2)}, Postgres ${cores.postgres.toFixed(2)}, Redis ${cores.redis.toFixed(2)}; machine ${(cores.machine * 100).toFixed(0)} % busy (the client takes the rest)`,
-      `- gateway CPU per delivered message: ${((gatewayMs * 1000) / Math.max(1, delivered)).toFixed(0)} µs (both gateways); Postgres: ${(((after.servers.postgres! - before.servers.postgres!) * 1000) / Math.max(1, delivered)).toFixed(0)} µs`,
+      `- cores: gateways ${cores.gateways.toFixed(2)}, Postgres ${cores.postgres.toFixed(2)}, Redis ${cores.redis.toFixed(2)}, the client (generator) ${cores.client.toFixed(2)}; machine ${(cores.machine * 100).toFixed(0)} % busy (anything else on it takes the rest)`,
+      `- CPU per delivered message: gateways ${perMessageUs(gatewayMs).toFixed(0)} µs (both), Postgres ${perMessageUs(postgresMs).toFixed(0)} µs (of which this database's backends ${perMessageUs(backendsMs).toFixed(0)} µs; the rest is other work on the shared server and its background writers), Redis ${perMessageUs(redisMs).toFixed(0)} µs: **server side ${serverUs.toFixed(0)} µs**; the client ${perMessageUs(clientMs).toFixed(0)} µs`,
+      `- 10,000 messages/s would take ${(serverUs / 100).toFixed(2)} cores of server CPU at this cost, and ${(perMessageUs(clientMs) / 100).toFixed(2)} of client; this machine has ${availableParallelism()}`,
       '- no k6 runs here; the closed-loop client shares the machine and is part of its busy share',
       '',
     ].join('\n');
