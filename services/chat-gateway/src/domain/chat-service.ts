@@ -1,5 +1,5 @@
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import type { RateLimiter } from '@sdlab/rate-limit';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Decision, RateLimiter } from '@sdlab/rate-limit';
 import type { FastifyBaseLogger } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type {
@@ -12,7 +12,7 @@ import type {
   TypingFrame,
 } from '../schemas/frames.ts';
 import { Attr, type ChatMetrics, Span, tracer } from '../telemetry.ts';
-import type { ConversationsRepository } from './conversations-repository.ts';
+import type { AppendResult, ConversationsRepository } from './conversations-repository.ts';
 import type { GroupCommit } from './group-commit.ts';
 import { encode, errorFrame } from './protocol.ts';
 import type { Router } from './router.ts';
@@ -72,84 +72,131 @@ export class ChatService {
   }
 
   async send(conn: ConnectionContext, frame: SendFrame): Promise<void> {
+    return this.sendAll(conn, [frame]);
+  }
+
+  /**
+   * A connection's consecutive send frames, handled together and answered in their order: their
+   * rate-limit checks go out in one turn (the limiter coalesces them into one script run, decided
+   * in order), the admitted messages are stored in one group commit in this order (so one
+   * sender's seqs follow its frames), and the acks are written in one turn (one socket write
+   * for all of them, see SendQueue). Each message keeps its own `chat.send` span.
+   */
+  async sendAll(conn: ConnectionContext, frames: readonly SendFrame[]): Promise<void> {
     const started = performance.now();
-    await tracer.startActiveSpan(Span.send, { kind: SpanKind.SERVER }, async (span) => {
-      let routing: Promise<void> | undefined;
-      span.setAttributes({
-        [Attr.connectionId]: conn.id,
-        [Attr.userId]: conn.userId,
-        [Attr.conversationId]: frame.conversationId,
+    const sends = frames.map((frame) => {
+      const span = tracer.startSpan(Span.send, {
+        kind: SpanKind.SERVER,
+        attributes: {
+          [Attr.connectionId]: conn.id,
+          [Attr.userId]: conn.userId,
+          [Attr.conversationId]: frame.conversationId,
+        },
       });
+      return { frame, span, context: trace.setSpan(context.active(), span) };
+    });
+    // Under the first send's span: the limiter's and the group commit's client spans (made when
+    // their batches run) and the route's trace context are taken from the context they were asked in.
+    const first = sends[0]!.context;
+    const decisions = await Promise.allSettled(
+      sends.map((s) => context.with(s.context, () => this.#limiter.check(conn.id, SEND_RULE))),
+    );
+    const admitted = sends.filter(
+      (_, i) =>
+        decisions[i]!.status === 'fulfilled' &&
+        (decisions[i] as PromiseFulfilledResult<Decision>).value.allowed,
+    );
+    let results: AppendResult[] | undefined;
+    let commitError: unknown;
+    if (admitted.length > 0) {
       try {
-        const decision = await this.#limiter.check(conn.id, SEND_RULE);
-        if (!decision.allowed) {
-          this.#metrics.frames.inc({ type: 'send', outcome: 'rate_limited' });
-          conn.send(
-            errorFrame('rate_limited', 'too many messages; retry later with the same clientMsgId', {
-              ref: frame.clientMsgId,
-              retryAfterMs: decision.retryAfterMs,
-            }),
-          );
-          return;
-        }
-        // Settles after the transaction holding this message committed (or failed: nothing acked).
-        const result = await this.#commits.append({
-          conversationId: frame.conversationId,
-          senderId: conn.userId,
-          clientMsgId: frame.clientMsgId,
-          text: frame.text,
-          clientTs: frame.clientTs,
-        });
-        if (result.status === 'not_a_member' || result.status === 'client_msg_id_taken') {
-          this.#metrics.frames.inc({ type: 'send', outcome: result.status });
-          conn.send(
-            errorFrame(
-              result.status,
-              result.status === 'not_a_member'
-                ? 'no such conversation, or you are not a member of it'
-                : 'another sender already used this clientMsgId in this conversation',
-              { ref: frame.clientMsgId },
-            ),
-          );
-          return;
-        }
-        const { message } = result;
-        const duplicate = result.status === 'duplicate';
-        conn.send({
-          v: 1,
-          type: 'ack',
-          conversationId: message.conversationId,
-          clientMsgId: message.clientMsgId,
-          seq: message.seq,
-          createdAt: message.createdAt,
-          duplicate,
-        });
-        this.#metrics.frames.inc({ type: 'send', outcome: 'ok' });
-        this.#metrics.messages.inc({ result: duplicate ? 'duplicate' : 'new' });
-        this.#metrics.ackDuration.observe((performance.now() - started) / 1000);
-        span.setAttributes({ [Attr.seq]: message.seq, [Attr.duplicate]: duplicate });
-        // A duplicate is routed again: the first try may have stored the message and died before
-        // routing it. Recipients drop a seq they already have.
-        // Routing does not hold up this connection's next frame: the router flushes routes in the
-        // order they were asked for, so one sender's messages still go out in seq order, and a
-        // routing failure costs only the fast path (recipients sync). The span ends when it is done.
-        routing = this.#route(result.members, encode({ v: 1, type: 'message', ...message }), {
-          kind: 'message',
-          exceptConnectionId: conn.id,
-          storedAtMs: Date.parse(message.createdAt),
-        }).then((routed) => {
-          if (routed)
-            span.setAttributes({ [Attr.recipients]: routed.online, [Attr.instances]: routed.instances });
-        });
+        // Settles after the transaction holding these messages committed (or failed: nothing acked).
+        results = await context.with(first, () =>
+          this.#commits.appendAll(
+            admitted.map(({ frame }) => ({
+              conversationId: frame.conversationId,
+              senderId: conn.userId,
+              clientMsgId: frame.clientMsgId,
+              text: frame.text,
+              clientTs: frame.clientTs,
+            })),
+          ),
+        );
       } catch (err) {
+        commitError = err;
+      }
+    }
+    let next = 0;
+    for (const [i, { frame, span, context: spanContext }] of sends.entries()) {
+      const decision = decisions[i]!;
+      if (decision.status === 'rejected' || (commitError !== undefined && decision.value.allowed)) {
+        const err = decision.status === 'rejected' ? decision.reason : commitError;
         span.recordException(err as Error);
         span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
         this.#unavailable(conn, 'send', err, frame.clientMsgId);
-      } finally {
-        if (routing) void routing.finally(() => span.end());
-        else span.end();
+        continue;
       }
-    });
+      if (!decision.value.allowed) {
+        this.#metrics.frames.inc({ type: 'send', outcome: 'rate_limited' });
+        conn.send(
+          errorFrame('rate_limited', 'too many messages; retry later with the same clientMsgId', {
+            ref: frame.clientMsgId,
+            retryAfterMs: decision.value.retryAfterMs,
+          }),
+        );
+        span.end();
+        continue;
+      }
+      const result = results![next++]!;
+      if (result.status === 'not_a_member' || result.status === 'client_msg_id_taken') {
+        this.#metrics.frames.inc({ type: 'send', outcome: result.status });
+        conn.send(
+          errorFrame(
+            result.status,
+            result.status === 'not_a_member'
+              ? 'no such conversation, or you are not a member of it'
+              : 'another sender already used this clientMsgId in this conversation',
+            { ref: frame.clientMsgId },
+          ),
+        );
+        span.end();
+        continue;
+      }
+      const { message } = result;
+      const duplicate = result.status === 'duplicate';
+      conn.send({
+        v: 1,
+        type: 'ack',
+        conversationId: message.conversationId,
+        clientMsgId: message.clientMsgId,
+        seq: message.seq,
+        createdAt: message.createdAt,
+        duplicate,
+      });
+      this.#metrics.frames.inc({ type: 'send', outcome: 'ok' });
+      this.#metrics.messages.inc({ result: duplicate ? 'duplicate' : 'new' });
+      this.#metrics.ackDuration.observe((performance.now() - started) / 1000);
+      span.setAttributes({ [Attr.seq]: message.seq, [Attr.duplicate]: duplicate });
+      // A duplicate is routed again: the first try may have stored the message and died before
+      // routing it. Recipients drop a seq they already have.
+      // Routing does not hold up this connection's next frame: the router flushes routes in the
+      // order they were asked for, so one sender's messages still go out in seq order, and a
+      // routing failure costs only the fast path (recipients sync). The span ends when it is done.
+      void context
+        .with(spanContext, () =>
+          this.#route(result.members, encode({ v: 1, type: 'message', ...message }), {
+            kind: 'message',
+            exceptConnectionId: conn.id,
+            storedAtMs: Date.parse(message.createdAt),
+          }),
+        )
+        .then((routed) => {
+          if (routed)
+            span.setAttributes({ [Attr.recipients]: routed.online, [Attr.instances]: routed.instances });
+          span.end();
+        });
+    }
   }
 
   async typing(conn: ConnectionContext, frame: TypingFrame): Promise<void> {

@@ -7,6 +7,12 @@ import { SendQueue } from './send-queue.ts';
 import type { SessionRef } from './session-registry.ts';
 import type { Identity } from './tokens.ts';
 
+/** One inbound WebSocket frame, as `ws` gave it. */
+export interface Inbound {
+  data: Buffer;
+  isBinary: boolean;
+}
+
 export interface ConnectionLimits {
   sendHighWaterBytes: number;
   sendQueueMax: number;
@@ -47,10 +53,18 @@ export class Connection implements ConnectionContext {
   #paused = false;
   #chain: Promise<void> = Promise.resolve();
   #timers: NodeJS.Timeout[] = [];
+  /** Frames received and not yet taken by a handler; `#drainQueued`: a task that takes them is queued. */
+  #inbox: Inbound[] = [];
+  #drainQueued = false;
 
+  /**
+   * `socket`: the TCP socket under `ws`, corked while a turn's frames are written to it, so
+   * they leave in one write (see SendQueue).
+   */
   constructor(
     id: string,
     ws: WebSocket,
+    socket: { cork(): void; uncork(): void },
     identity: Identity,
     limits: ConnectionLimits,
     onOverflow: () => void,
@@ -62,6 +76,7 @@ export class Connection implements ConnectionContext {
     this.ws = ws;
     this.#limits = limits;
     this.sendQueue = new SendQueue(ws, {
+      corkable: socket,
       highWaterBytes: limits.sendHighWaterBytes,
       maxQueued: limits.sendQueueMax,
       maxQueuedBytes: limits.sendQueueMaxBytes,
@@ -95,21 +110,54 @@ export class Connection implements ConnectionContext {
 
   /** Queues work behind the frames already waiting; skipped once the socket is closing. */
   enqueue(task: () => Promise<void> | void, onError: (err: unknown) => void): void {
-    this.#pending++;
+    this.#admit(1);
+    this.#chain = this.#chain
+      .then(() => (this.#closing ? undefined : task()))
+      .catch(onError)
+      .finally(() => this.#done(1));
+  }
+
+  /**
+   * Queues an inbound frame. The frames that wait while earlier ones are handled are taken
+   * together, in order, by one call of `handle` (a client with several sends in flight gets them
+   * stored in one commit and acked in one write); still one call at a time per connection.
+   */
+  receive(
+    frame: Inbound,
+    handle: (frames: Inbound[]) => Promise<void>,
+    onError: (err: unknown) => void,
+  ): void {
+    this.#admit(1);
+    this.#inbox.push(frame);
+    if (this.#drainQueued) return;
+    this.#drainQueued = true;
+    let taken = 0;
+    this.#chain = this.#chain
+      .then(() => {
+        this.#drainQueued = false;
+        const frames = this.#inbox;
+        this.#inbox = [];
+        taken = frames.length;
+        return this.#closing ? undefined : handle(frames);
+      })
+      .catch(onError)
+      .finally(() => this.#done(taken));
+  }
+
+  #admit(frames: number): void {
+    this.#pending += frames;
     if (this.#pending >= this.#limits.inboundQueueMax && !this.#paused) {
       this.#paused = true;
       this.ws.pause();
     }
-    this.#chain = this.#chain
-      .then(() => (this.#closing ? undefined : task()))
-      .catch(onError)
-      .finally(() => {
-        this.#pending--;
-        if (this.#paused && this.#pending <= this.#limits.inboundQueueMax / 2) {
-          this.#paused = false;
-          this.ws.resume();
-        }
-      });
+  }
+
+  #done(frames: number): void {
+    this.#pending -= frames;
+    if (this.#paused && this.#pending <= this.#limits.inboundQueueMax / 2) {
+      this.#paused = false;
+      this.ws.resume();
+    }
   }
 
   /** Closes with a code the client acts on; cut after the grace period if the client does not answer. */

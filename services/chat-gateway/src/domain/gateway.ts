@@ -4,11 +4,11 @@ import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Config } from '../config.ts';
-import { CloseCodes, PROTOCOL_VERSION } from '../schemas/frames.ts';
+import { CloseCodes, PROTOCOL_VERSION, type SendFrame } from '../schemas/frames.ts';
 import { Attr, type ChatMetrics, type DisconnectReason, Span, tracer } from '../telemetry.ts';
 import type { ChatService } from './chat-service.ts';
-import { Connection } from './connection.ts';
-import { errorFrame, type FrameParser } from './protocol.ts';
+import { Connection, type Inbound } from './connection.ts';
+import { errorFrame, type FrameParser, type Parsed } from './protocol.ts';
 import type { DeliverOptions, LocalSockets, Router } from './router.ts';
 import type { SessionRegistry } from './session-registry.ts';
 import { bearerToken, type Identity, type TokenService } from './tokens.ts';
@@ -172,7 +172,7 @@ export class Gateway implements LocalSockets {
       return this.#refuse(socket, 503, 'draining', 'this instance is shutting down; reconnect');
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
       socket.off('error', ignore);
-      this.#accept(ws, identity);
+      this.#accept(ws, socket, identity);
     });
   }
 
@@ -192,12 +192,13 @@ export class Gateway implements LocalSockets {
     );
   }
 
-  #accept(ws: WebSocket, identity: Identity): void {
+  #accept(ws: WebSocket, socket: Duplex, identity: Identity): void {
     this.#metrics.connections.inc({ outcome: 'accepted' });
     const config = this.#config;
     const conn: Connection = new Connection(
       randomBytes(9).toString('base64url'),
       ws,
+      socket,
       identity,
       {
         sendHighWaterBytes: config.SEND_HIGH_WATER_BYTES,
@@ -218,8 +219,9 @@ export class Gateway implements LocalSockets {
     ws.on('pong', () => {
       conn.alive = true;
     });
+    const handle = (frames: Inbound[]) => this.#frames(conn, frames);
     ws.on('message', (data, isBinary) => {
-      conn.enqueue(() => this.#frame(conn, data as Buffer, isBinary), onError);
+      conn.receive({ data: data as Buffer, isBinary }, handle, onError);
     });
     ws.on('close', (code) => this.#closed(conn, code));
     ws.on('error', (err) => this.#log.debug({ err, connectionId: conn.id }, 'socket error'));
@@ -280,8 +282,35 @@ export class Gateway implements LocalSockets {
     });
   }
 
-  async #frame(conn: Connection, data: Buffer, isBinary: boolean): Promise<void> {
-    const parsed = this.#options.parser.parse(data, isBinary);
+  /**
+   * The frames that waited, in order: a run of consecutive sends is handled as one (stored in one
+   * commit, acked in one write); every other frame on its own, after what came before it.
+   */
+  async #frames(conn: Connection, frames: Inbound[]): Promise<void> {
+    let sends: SendFrame[] = [];
+    for (const { data, isBinary } of frames) {
+      const parsed = this.#options.parser.parse(data, isBinary);
+      if (parsed.ok && parsed.frame.type === 'send') {
+        sends.push(parsed.frame);
+        // A socket read can carry hundreds of frames: a run stays within INBOUND_QUEUE_MAX.
+        if (sends.length >= this.#config.INBOUND_QUEUE_MAX) {
+          await this.#options.chat.sendAll(conn, sends);
+          sends = [];
+          if (conn.closing) return;
+        }
+        continue;
+      }
+      if (sends.length > 0) {
+        await this.#options.chat.sendAll(conn, sends);
+        sends = [];
+      }
+      if (conn.closing) return;
+      await this.#frame(conn, parsed);
+    }
+    if (sends.length > 0) await this.#options.chat.sendAll(conn, sends);
+  }
+
+  async #frame(conn: Connection, parsed: Parsed): Promise<void> {
     if (!parsed.ok) {
       this.#metrics.frames.inc({ type: 'invalid', outcome: parsed.code });
       conn.send(errorFrame(parsed.code, parsed.message, { ref: parsed.ref, field: parsed.field }));

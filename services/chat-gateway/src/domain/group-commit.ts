@@ -13,10 +13,11 @@ export interface GroupCommitOptions {
   metrics: Pick<ChatMetrics, 'commitBatch' | 'commits'>;
 }
 
+/** One caller's messages: always stored in one commit together, in their order. */
 interface Pending {
-  input: AppendInput;
+  inputs: readonly AppendInput[];
   bytes: number;
-  resolve(result: AppendResult): void;
+  resolve(results: AppendResult[]): void;
   reject(error: unknown): void;
 }
 
@@ -30,8 +31,9 @@ const MESSAGE_OVERHEAD_BYTES = 200;
  * that is not durable; if the commit fails, every caller in it gets the error and none of its
  * messages is stored. A batch is bounded by count and bytes; what does not fit waits for the next.
  *
- * Callers that must keep an order (one connection's sends) wait for each result before the next
- * append, so no two of them are ever in flight in different batches.
+ * Callers that must keep an order (one connection's sends) append the messages waiting together
+ * with `appendAll`, which puts them in one commit in their order, and wait for its results before
+ * the next append, so no two of them are ever in flight in different batches.
  */
 export class GroupCommit {
   readonly #options: GroupCommitOptions;
@@ -44,13 +46,19 @@ export class GroupCommit {
   }
 
   append(input: AppendInput): Promise<AppendResult> {
-    const { promise, resolve, reject } = Promise.withResolvers<AppendResult>();
-    this.#queue.push({
-      input,
-      bytes: Buffer.byteLength(input.text) + MESSAGE_OVERHEAD_BYTES,
-      resolve,
-      reject,
-    });
+    return this.appendAll([input]).then((results) => results[0]!);
+  }
+
+  /**
+   * Stores `inputs` in one commit, numbered in this order within each conversation; results in
+   * input order. The group is never split: a batch that cannot take it whole leaves it for the
+   * next one (a group larger than a batch's bounds is a batch of its own).
+   */
+  appendAll(inputs: readonly AppendInput[]): Promise<AppendResult[]> {
+    const { promise, resolve, reject } = Promise.withResolvers<AppendResult[]>();
+    let bytes = 0;
+    for (const input of inputs) bytes += Buffer.byteLength(input.text) + MESSAGE_OVERHEAD_BYTES;
+    this.#queue.push({ inputs, bytes, resolve, reject });
     this.#schedule();
     return promise;
   }
@@ -81,11 +89,13 @@ export class GroupCommit {
   #take(): Pending[] {
     const { maxMessages, maxBytes } = this.#options;
     let bytes = 0;
+    let messages = 0;
     let n = 0;
-    while (n < this.#queue.length && n < maxMessages) {
-      const next = this.#queue[n]!.bytes;
-      if (n > 0 && bytes + next > maxBytes) break;
-      bytes += next;
+    while (n < this.#queue.length) {
+      const next = this.#queue[n]!;
+      if (n > 0 && (messages + next.inputs.length > maxMessages || bytes + next.bytes > maxBytes)) break;
+      bytes += next.bytes;
+      messages += next.inputs.length;
       n++;
     }
     return this.#queue.splice(0, n);
@@ -93,15 +103,21 @@ export class GroupCommit {
 
   async #commit(batch: Pending[]): Promise<void> {
     let results: AppendResult[];
+    const inputs = batch.length === 1 ? batch[0]!.inputs : batch.flatMap((p) => p.inputs);
     try {
-      results = await this.#options.commit(batch.map((p) => p.input));
+      results = await this.#options.commit(inputs);
     } catch (error) {
       this.#options.metrics.commits.inc({ result: 'failed' });
       for (const pending of batch) pending.reject(error);
       return;
     }
     this.#options.metrics.commits.inc({ result: 'ok' });
-    this.#options.metrics.commitBatch.observe(batch.length);
-    for (const [i, pending] of batch.entries()) pending.resolve(results[i]!);
+    this.#options.metrics.commitBatch.observe(inputs.length);
+    let at = 0;
+    for (const pending of batch) {
+      const n = pending.inputs.length;
+      pending.resolve(results.slice(at, at + n));
+      at += n;
+    }
   }
 }

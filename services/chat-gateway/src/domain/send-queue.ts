@@ -5,6 +5,12 @@ export interface SendTarget {
 }
 
 export interface SendQueueOptions {
+  /**
+   * The socket under the target: corked at a turn's first direct write and uncorked on the next
+   * tick, so the frames written in one turn (the acks of one commit, the records of one pub/sub
+   * payload) leave in one write instead of one syscall each (Node's cork/nextTick pattern).
+   */
+  corkable?: { cork(): void; uncork(): void };
   /** Bytes the socket may hold unsent (ws `bufferedAmount`) before frames wait here instead. */
   highWaterBytes: number;
   /** Frames that may wait here; one more means the consumer stays behind. */
@@ -34,6 +40,11 @@ export class SendQueue {
   #head = 0;
   #queuedBytes = 0;
   #closed = false;
+  #corked = false;
+  readonly #uncork = () => {
+    this.#corked = false;
+    this.#options.corkable?.uncork();
+  };
   /** Bound once: a write callback per frame without a closure per frame. */
   readonly #written = (error?: Error) => {
     if (!error) this.#flush();
@@ -62,6 +73,11 @@ export class SendQueue {
   send(frame: string): boolean {
     if (this.#closed) return false;
     if (this.depth === 0 && this.#target.bufferedAmount < this.#options.highWaterBytes) {
+      if (!this.#corked && this.#options.corkable) {
+        this.#corked = true;
+        this.#options.corkable.cork();
+        process.nextTick(this.#uncork);
+      }
       this.#target.send(frame, this.#written);
       return true;
     }
