@@ -205,6 +205,17 @@ async function main(): Promise<void> {
     for (const ws of sockets) ws.close();
     // Every acked message is in Postgres: acks only follow the commit.
     const { rows } = await pool.query<{ n: string }>('SELECT count(*)::bigint AS n FROM chat.messages');
+    // Messages per group commit over the whole run (both gateways' histograms): what a commit's
+    // fixed cost is spread over.
+    let commitMessages = 0;
+    let commitCount = 0;
+    for (const port of PORTS) {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const value = (name: string) =>
+        Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+      commitMessages += value('sdlab_chat_commit_batch_messages_sum');
+      commitCount += value('sdlab_chat_commit_batch_messages_count');
+    }
     const stored = Number(rows[0]!.n);
     const gatewayMs = after.gw.reduce((s, v, i) => s + v - before.gw[i]!, 0);
     const postgresMs = after.servers.postgres! - before.servers.postgres!;
@@ -231,7 +242,7 @@ async function main(): Promise<void> {
       `- commit \`${commit()}\`; command \`pnpm load:chat-throughput --pairs ${PAIRS} --in-flight ${IN_FLIGHT} --seconds ${SECONDS}\``,
       `- two gateways (LOG_LEVEL=warn, no tracing, per-connection send limit raised), ${PAIRS} pairs across them, ${IN_FLIGHT} messages in flight per sender, ${SECONDS} s measured after 3 s of warm-up; the client is a Node closed loop on the same machine (not k6)`,
       `- **delivered ${Math.round(perS).toLocaleString('en-US')} messages/s**; delivery p50 ${percentile(delivery, 0.5)} ms, p95 ${percentile(delivery, 0.95)} ms, p99 ${percentile(delivery, 0.99)} ms; ack p95 ${percentile(acks, 0.95)} ms; ${errors} error frames`,
-      `- stored before acked: ${stored.toLocaleString('en-US')} messages in Postgres ≥ ${acked.toLocaleString('en-US')} acked in the window: ${stored >= acked ? 'yes' : '**NO**'}`,
+      `- stored before acked: ${stored.toLocaleString('en-US')} messages in Postgres ≥ ${acked.toLocaleString('en-US')} acked in the window: ${stored >= acked ? 'yes' : '**NO**'}; ${(commitMessages / Math.max(1, commitCount)).toFixed(1)} messages per group commit on average`,
       `- cores: gateways ${cores.gateways.toFixed(2)}, Postgres ${cores.postgres.toFixed(2)}, Redis ${cores.redis.toFixed(2)}, the client (generator) ${cores.client.toFixed(2)}; machine ${(cores.machine * 100).toFixed(0)} % busy (anything else on it takes the rest)`,
       `- CPU per delivered message: gateways ${perMessageUs(gatewayMs).toFixed(0)} µs (both), Postgres ${perMessageUs(postgresMs).toFixed(0)} µs (of which this database's backends ${perMessageUs(backendsMs).toFixed(0)} µs; the rest is other work on the shared server and its background writers), Redis ${perMessageUs(redisMs).toFixed(0)} µs: **server side ${serverUs.toFixed(0)} µs**; the client ${perMessageUs(clientMs).toFixed(0)} µs`,
       `- 10,000 messages/s would take ${(serverUs / 100).toFixed(2)} cores of server CPU at this cost, and ${(perMessageUs(clientMs) / 100).toFixed(2)} of client; this machine has ${availableParallelism()}`,
