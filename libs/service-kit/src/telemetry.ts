@@ -1,12 +1,54 @@
 import { readFileSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
 import { basename, join } from 'node:path';
+import {
+  context,
+  DiagConsoleLogger,
+  diag,
+  propagation,
+  type TextMapPropagator,
+  trace,
+} from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  CompositePropagator,
+  diagLogLevelFromString,
+  getNumberFromEnv,
+  getStringFromEnv,
+  getStringListFromEnv,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { ParentBasedSampler, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  hostDetector,
+  osDetector,
+  processDetector,
+  resourceFromAttributes,
+  serviceInstanceIdDetector,
+} from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  ParentBasedSampler,
+  type Sampler,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { RateLimitingSampler } from './rate-limiting-sampler.ts';
 import { SDK_KEY, setRootSampler } from './trace-context.ts';
 
@@ -20,7 +62,7 @@ export interface TelemetryOptions {
 export const DEFAULT_TRACES_PER_SECOND = 10;
 
 /**
- * The standard OTEL_TRACES_SAMPLER, when set, wins (the SDK reads it). Otherwise: follow the
+ * The standard OTEL_TRACES_SAMPLER, when set, wins (samplerFromEnv reads it). Otherwise: follow the
  * caller's decision, and start at most SDLAB_TRACES_PER_SECOND traces a second of our own.
  */
 export function defaultSampler(env: NodeJS.ProcessEnv = process.env): Sampler | undefined {
@@ -50,25 +92,33 @@ export function defaultServiceName(cwd = process.cwd(), entry = process.argv[1] 
   return role && role !== 'main' && role !== 'index' ? `${name}-${role}` : name;
 }
 
+/** What the kit started; `shutdownTelemetry()` flushes the spans still queued and stops it. */
+export interface Telemetry {
+  shutdown(): Promise<void>;
+}
+
 /**
- * Starts the OpenTelemetry SDK. It must run before fastify, pg, ioredis and kafkajs are loaded,
- * which is why services start through `--import @sdlab/service-kit/instrument`.
- * Metrics stay with prom-client (/metrics), so the SDK's own metric and log exporters are off.
+ * Starts tracing. It must run before fastify, pg, ioredis and kafkajs are loaded, which is why
+ * services start through `--import @sdlab/service-kit/instrument`. Metrics stay with prom-client
+ * (/metrics); the SDK's metrics and logs are not loaded at all.
+ *
+ * The tracer provider is put together from the parts the kit uses, as `@opentelemetry/sdk-node`'s
+ * NodeSDK put them together (its resource detectors, W3C propagators, AsyncLocalStorage context,
+ * the standard OTEL_* variables the kit's configuration uses), without NodeSDK itself: that
+ * package imports every exporter it can choose from at load time (OTLP over gRPC with
+ * @grpc/grpc-js, Zipkin, the metrics and logs SDKs and their exporters), ~20 MB of an idle
+ * traced process's memory for code the kit never runs.
  */
-export function startTelemetry(options: TelemetryOptions = {}): NodeSDK {
+export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
   registerModuleHooks();
-  process.env.OTEL_METRICS_EXPORTER ??= 'none';
-  process.env.OTEL_LOGS_EXPORTER ??= 'none';
-  const sampler = defaultSampler();
-  const sdk = new NodeSDK({
-    ...(options.serviceName ? { serviceName: options.serviceName } : {}),
-    ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
-    ...(sampler ? { sampler } : {}),
-    // One server span per request, made by the kit (server-span.ts) and only for a request that
-    // is sampled, plus one per call to a dependency. The http instrumentation traces outgoing calls
-    // only: on incoming ones it computed attributes, made a span and patched the request's and
-    // response's emitters for every request, sampled or not (a quarter of the CPU of a check with
-    // 10 traces/s sampled). @fastify/otel is not here either: a span per hook and handler.
+  const logLevel = getStringFromEnv('OTEL_LOG_LEVEL');
+  if (logLevel) diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(logLevel) });
+  // One server span per request, made by the kit (server-span.ts) and only for a request that
+  // is sampled, plus one per call to a dependency. The http instrumentation traces outgoing calls
+  // only: on incoming ones it computed attributes, made a span and patched the request's and
+  // response's emitters for every request, sampled or not (a quarter of the CPU of a check with
+  // 10 traces/s sampled). @fastify/otel is not here either: a span per hook and handler.
+  registerInstrumentations({
     instrumentations: [
       new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
       new PgInstrumentation({ requireParentSpan: true }),
@@ -76,9 +126,134 @@ export function startTelemetry(options: TelemetryOptions = {}): NodeSDK {
       new KafkaJsInstrumentation(),
     ],
   });
-  sdk.start();
-  (globalThis as Record<symbol, unknown>)[SDK_KEY] = sdk;
-  return sdk;
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const propagator = propagatorFromEnv();
+  if (propagator) propagation.setGlobalPropagator(propagator);
+
+  let resource = defaultResource().merge(
+    detectResources({
+      detectors: [serviceInstanceIdDetector, processDetector, hostDetector, osDetector, envDetector],
+    }),
+  );
+  if (options.serviceName)
+    resource = resource.merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName }));
+
+  const provider = new TracerProvider({
+    resource,
+    sampler: defaultSampler() ?? samplerFromEnv(),
+    spanLimits: spanLimitsFromEnv(),
+    spanProcessors: options.spanProcessors ?? spanProcessorsFromEnv(),
+  });
+  trace.setGlobalTracerProvider(provider);
+  const telemetry: Telemetry = { shutdown: () => provider.shutdown() };
+  (globalThis as Record<symbol, unknown>)[SDK_KEY] = telemetry;
+  return telemetry;
+}
+
+/** OTEL_PROPAGATORS (tracecontext, baggage, none); W3C trace context and baggage by default. */
+function propagatorFromEnv(): TextMapPropagator | undefined {
+  const names = [...new Set(getStringListFromEnv('OTEL_PROPAGATORS') ?? ['tracecontext', 'baggage'])];
+  if (names.includes('none')) return undefined;
+  const known: Record<string, () => TextMapPropagator> = {
+    tracecontext: () => new W3CTraceContextPropagator(),
+    baggage: () => new W3CBaggagePropagator(),
+  };
+  const propagators = names.flatMap((name) => {
+    if (known[name]) return [known[name]()];
+    diag.warn(`OTEL_PROPAGATORS: "${name}" is not available in the service kit (tracecontext, baggage)`);
+    return [];
+  });
+  return new CompositePropagator({ propagators });
+}
+
+/** The standard OTEL_TRACES_SAMPLER values, for when it names one (defaultSampler steps aside). */
+function samplerFromEnv(): Sampler | undefined {
+  const name = getStringFromEnv('OTEL_TRACES_SAMPLER');
+  if (name === undefined) return undefined;
+  const ratio = () => {
+    const value = getNumberFromEnv('OTEL_TRACES_SAMPLER_ARG') ?? 1;
+    return value >= 0 && value <= 1 ? value : 1;
+  };
+  switch (name) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'parentbased_always_on':
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'traceidratio':
+      return new TraceIdRatioBasedSampler(ratio());
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio()) });
+    default:
+      throw new Error(
+        `OTEL_TRACES_SAMPLER="${name}" is not a sampler the service kit knows (always_on, always_off, ` +
+          'parentbased_always_on, parentbased_always_off, traceidratio, parentbased_traceidratio)',
+      );
+  }
+}
+
+function spanLimitsFromEnv() {
+  const limits = {
+    attributeCountLimit:
+      getNumberFromEnv('OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT') ?? getNumberFromEnv('OTEL_ATTRIBUTE_COUNT_LIMIT'),
+    attributeValueLengthLimit:
+      getNumberFromEnv('OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT') ??
+      getNumberFromEnv('OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT'),
+    eventCountLimit: getNumberFromEnv('OTEL_SPAN_EVENT_COUNT_LIMIT'),
+    linkCountLimit: getNumberFromEnv('OTEL_SPAN_LINK_COUNT_LIMIT'),
+  };
+  return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
+}
+
+/**
+ * OTEL_TRACES_EXPORTER (otlp by default, console, none) behind a batch processor sized by
+ * OTEL_BSP_*. OTLP goes over HTTP as protobuf (the SDK's default), or JSON with
+ * OTEL_EXPORTER_OTLP_PROTOCOL=http/json; the JSON exporter is loaded only then. gRPC is refused:
+ * its exporter brings @grpc/grpc-js, and every collector here takes OTLP over HTTP.
+ */
+function spanProcessorsFromEnv(): SpanProcessor[] {
+  const names = [...new Set(getStringListFromEnv('OTEL_TRACES_EXPORTER') ?? ['otlp'])];
+  if (names.includes('none')) return [];
+  return names.map((name) => {
+    if (name === 'console') return new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() });
+    if (name !== 'otlp')
+      throw new Error(
+        `OTEL_TRACES_EXPORTER="${name}" is not supported by the service kit (otlp, console, none)`,
+      );
+    return new BatchSpanProcessor({
+      exporter: otlpExporter(),
+      ...positive('maxQueueSize', 'OTEL_BSP_MAX_QUEUE_SIZE'),
+      ...positive('scheduledDelayMillis', 'OTEL_BSP_SCHEDULE_DELAY'),
+      ...positive('exportTimeoutMillis', 'OTEL_BSP_EXPORT_TIMEOUT'),
+      ...positive('maxExportBatchSize', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),
+    });
+  });
+}
+
+function positive(option: string, variable: string): Record<string, number> {
+  const value = getNumberFromEnv(variable);
+  return value !== undefined && value > 0 ? { [option]: value } : {};
+}
+
+function otlpExporter(): SpanExporter {
+  const protocol =
+    (
+      getStringFromEnv('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ??
+      getStringFromEnv('OTEL_EXPORTER_OTLP_PROTOCOL')
+    )?.trim() || 'http/protobuf';
+  if (protocol === 'http/protobuf') return new OTLPTraceExporter();
+  if (protocol === 'http/json') {
+    const { OTLPTraceExporter: JsonExporter } = createRequire(import.meta.url)(
+      '@opentelemetry/exporter-trace-otlp-http',
+    ) as typeof import('@opentelemetry/exporter-trace-otlp-http');
+    return new JsonExporter();
+  }
+  throw new Error(
+    `OTEL_EXPORTER_OTLP_PROTOCOL="${protocol}" is not supported by the service kit: use http/protobuf (the default) or http/json`,
+  );
 }
 
 /**
