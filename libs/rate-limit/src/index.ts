@@ -1,9 +1,14 @@
 export type { BreakerOptions, BreakerState } from './breaker.ts';
 export type { Decision, DecisionSource, Outcome } from './decision.ts';
 export { RateLimitErrors } from './errors.ts';
-export { rateLimitHeaders, retryAfterSeconds } from './headers.ts';
+export { type HeaderTarget, rateLimitHeaders, retryAfterSeconds, setRateLimitHeaders } from './headers.ts';
 export { type LimiterKeys, limiterKeys } from './keys.ts';
-export { type CheckRequest, RateLimiter, type RateLimiterOptions } from './limiter.ts';
+export {
+  type CheckRequest,
+  type DecisionCallback,
+  RateLimiter,
+  type RateLimiterOptions,
+} from './limiter.ts';
 export {
   createOneRuleLimiter,
   type LimiterHost,

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'f
 import fp from 'fastify-plugin';
 import type { Decision } from './decision.ts';
 import { RateLimitErrors } from './errors.ts';
-import { rateLimitHeaders, retryAfterSeconds } from './headers.ts';
+import { retryAfterSeconds, setRateLimitHeaders } from './headers.ts';
 import type { RateLimiter } from './limiter.ts';
 
 /** Put on a route as `config: { rateLimit: { rule: 'free', key: (req) => req.ip } }`. */
@@ -50,18 +50,19 @@ const plugin: FastifyPluginAsync<RateLimitPluginOptions> = async (app, options) 
     if (!limiter.rule(config.rule)) {
       throw new Error(`route ${route.method} ${route.url}: no rate-limit rule named "${config.rule}"`);
     }
-    // A callback hook, not an async one: an async hook costs another promise and microtask turn
-    // per request, on top of the decision's own.
+    // A callback hook fed by limiter.decide()'s callback: no promise and no microtask turn per
+    // request (an async hook and check()'s promise each cost one).
     const enforce: onRequestHookHandler = (request, reply, done) => {
       const cost = typeof config.cost === 'function' ? config.cost(request) : (config.cost ?? 1);
-      limiter.check(config.key(request), config.rule, cost).then((decision) => {
+      limiter.decide(config.key(request), config.rule, cost, (refused, decision) => {
+        if (!decision) return done(refused);
         request.rateLimit = decision;
-        reply.headers(rateLimitHeaders(decision));
+        setRateLimitHeaders(reply, decision);
         if (exposeSource) reply.header('x-ratelimit-source', decision.source);
         if (decision.allowed) return done();
         const error = new RateLimitErrors.Exceeded(decision.policy);
         done(Object.assign(error, { retryAfterSeconds: retryAfterSeconds(decision) }));
-      }, done);
+      });
     };
     const existing = route[hook];
     route[hook] = existing ? [...(Array.isArray(existing) ? existing : [existing]), enforce] : [enforce];

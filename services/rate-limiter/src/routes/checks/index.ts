@@ -1,7 +1,6 @@
 import { trace } from '@opentelemetry/api';
-import { type Decision, quotaOf, rateLimitHeaders } from '@sdlab/rate-limit';
+import { quotaOf, setRateLimitHeaders } from '@sdlab/rate-limit';
 import type { App } from '@sdlab/service-kit';
-import type { FastifyReply } from 'fastify';
 import Type from 'typebox';
 import { RateLimiterErrors } from '../../errors.ts';
 import {
@@ -43,12 +42,21 @@ export async function checkRoutes(app: App, options: CheckRoutesOptions): Promis
         },
       },
     },
-    async (request, reply) => {
+    // Not async: the answer is sent from the limiter's callback, which saves the handler's promise,
+    // the check's promise and a microtask turn on every check (the service's hot path).
+    (request, reply) => {
       const { key, rule, cost } = request.body;
       assertCheckable(app, 'body', rule, cost);
-      const decision = await app.limiter.check(key, rule, cost);
-      setHeaders(reply, decision);
-      return decision;
+      app.limiter.decide(key, rule, cost, (refused, decision) => {
+        if (!decision) {
+          // An error goes to the error handler (problem+json); the typed send() knows only bodies.
+          reply.send(refused as never);
+          return;
+        }
+        setRateLimitHeaders(reply, decision);
+        reply.header('x-ratelimit-source', decision.source);
+        reply.send(decision);
+      });
     },
   );
 
@@ -78,9 +86,4 @@ function assertCheckable(app: App, path: string, ruleName: string, cost: number)
   if (!rule) throw new RateLimiterErrors.UnknownRule(`${path}.rule`, ruleName);
   const { limit } = quotaOf(rule);
   if (cost > limit) throw new RateLimiterErrors.CostExceedsLimit(`${path}.cost`, cost, ruleName, limit);
-}
-
-function setHeaders(reply: FastifyReply, decision: Decision): void {
-  reply.headers(rateLimitHeaders(decision));
-  reply.header('x-ratelimit-source', decision.source);
 }
