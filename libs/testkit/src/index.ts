@@ -1,6 +1,7 @@
 export { type EsFixture, type KafkaFixture, type PgFixture, type RedisFixture, test } from './fixtures.ts';
 export * from './infra.ts';
 export { type FuzzFinding, type FuzzReport, fuzzOpenApi } from './openapi-fuzz.ts';
+export { type PostReply, postJson } from './post-json.ts';
 export {
   type NodeProcess,
   type NodeProcessOptions,
@@ -10,3 +11,4 @@ export {
   startServiceProcess,
 } from './service-process.ts';
 export { type LoggedSpan, readSpanLog, SPAN_LOG } from './span-log.ts';
+export { type WaitOptions, waitFor } from './wait-for.ts';

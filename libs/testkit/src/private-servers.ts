@@ -22,6 +22,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
+import { waitFor } from './wait-for.ts';
 
 // Fault tests stop and restart a server. Doing that to the shared one would break every suite
 // running beside them, so each gets a private instance of the same real binary.
@@ -39,6 +40,8 @@ export function freePort(): Promise<number> {
   });
 }
 
+const SERVER_START = { timeoutMs: 30_000, intervalMs: 100 };
+
 export interface PrivateServer {
   url: string;
   /** Stops the server abruptly (SIGKILL: what a crash looks like to clients). */
@@ -47,19 +50,6 @@ export interface PrivateServer {
   start(): Promise<void>;
   /** Stops it for good and removes its files. */
   dispose(): Promise<void>;
-}
-
-async function waitFor(what: string, probe: () => Promise<unknown>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await probe();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`${what} did not become ready: ${String(error)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
 }
 
 /** A private `redis-server` on a free loopback port, no persistence. */
@@ -75,16 +65,24 @@ export async function startPrivateRedis(): Promise<PrivateServer> {
         stdio: 'ignore',
       },
     );
-    await waitFor(`redis on ${port}`, async () => {
-      const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => undefined); // refused while starting: the loop retries
-      try {
-        await probe.connect();
-        await probe.ping();
-      } finally {
-        probe.disconnect();
-      }
-    });
+    await waitFor(
+      `redis on ${port}`,
+      async () => {
+        const probe = new Redis(url, {
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+        });
+        probe.on('error', () => undefined); // refused while starting: the loop retries
+        try {
+          await probe.connect();
+          return (await probe.ping()) === 'PONG';
+        } finally {
+          probe.disconnect();
+        }
+      },
+      SERVER_START,
+    );
   };
   const kill = async () => {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -138,11 +136,16 @@ export async function startPrivatePostgres(): Promise<PrivateServer> {
       options,
       'start',
     ]);
-    await waitFor(`postgres on ${port}`, async () => {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      await client.end();
-    });
+    await waitFor(
+      `postgres on ${port}`,
+      async () => {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        await client.end();
+        return true;
+      },
+      SERVER_START,
+    );
   };
   const kill = async () => {
     // Immediate mode: no checkpoint, connections cut, as in a crash; restart recovers from WAL.

@@ -1,19 +1,11 @@
-import { test } from '@sdlab/testkit';
+import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { ClickPlan } from './generator.ts';
-import {
-  committedTotal,
-  createTopics,
-  metricFromText,
-  rollUp,
-  serviceEnv,
-  sorted,
-  storedCounts,
-  topicEnd,
-  waitAllCommitted,
-  waitFor,
-} from './helpers.ts';
-import { startProcess } from './worker-process.ts';
+import { ClickPlan } from './support/click-plan.ts';
+import { rollUp, sorted, storedCounts } from './support/counts.ts';
+import { adClickEnv, createTopics } from './support/env.ts';
+import { metricFromText } from './support/metrics.ts';
+import { committedTotal, topicEnd, waitAllCommitted } from './support/offsets.ts';
+import { startProcess } from './support/processes.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const MIN = 60_000;
@@ -26,7 +18,7 @@ describe('crash recovery', () => {
     kafka,
   }) => {
     const topics = await createTopics(kafka, PARTITIONS);
-    const env = serviceEnv({ pg, redis, kafka }, topics, { LOG_LEVEL: 'warn' });
+    const env = adClickEnv({ pg, redis, kafka }, topics, { LOG_LEVEL: 'warn' });
     const plan = new ClickPlan();
     // Phase 1: 2,500 in-order clicks per partition plus a copy of every 40th (a producer replay).
     plan.steady(PARTITIONS, 2500, T0, 200, 40);

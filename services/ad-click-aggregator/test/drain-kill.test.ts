@@ -1,21 +1,13 @@
-import { test } from '@sdlab/testkit';
+import { test, waitFor } from '@sdlab/testkit';
 import type { Producer } from 'kafkajs';
 import type pg from 'pg';
 import { describe, expect } from 'vitest';
 import { type ClickEvent, encodeClick } from '../src/domain/click-event.ts';
-import {
-  committedTotal,
-  createTopics,
-  increment,
-  metricFromText,
-  rollUp,
-  serviceEnv,
-  sorted,
-  storedCounts,
-  waitAllCommitted,
-  waitFor,
-} from './helpers.ts';
-import { startProcess } from './worker-process.ts';
+import { increment, rollUp, sorted, storedCounts } from './support/counts.ts';
+import { adClickEnv, createTopics } from './support/env.ts';
+import { metricFromText } from './support/metrics.ts';
+import { committedTotal, waitAllCommitted } from './support/offsets.ts';
+import { startProcess } from './support/processes.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const MIN = 60_000;
@@ -109,7 +101,7 @@ describe('a fast-draining worker killed with SIGKILL', () => {
     const topics = await createTopics(kafka, PARTITIONS);
     // The shipped flush triggers (20,000 events or 10 s) and fetch size; only the group session is
     // short, so the restarted worker need not wait 30 s for the dead member to expire.
-    const env = serviceEnv({ pg, redis, kafka }, topics, { LOG_LEVEL: 'warn' });
+    const env = adClickEnv({ pg, redis, kafka }, topics, { LOG_LEVEL: 'warn' });
     delete env.FLUSH_INTERVAL_MS;
     const byPartition = backlog();
     const messages = byPartition.reduce((n, m) => n + m.length, 0);

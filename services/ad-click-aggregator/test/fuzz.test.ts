@@ -1,7 +1,8 @@
 import { fuzzOpenApi, test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { buildApp } from '../src/main.ts';
-import { ADMIN, createTopics, serviceEnv, spoolDir } from './helpers.ts';
+import { ADMIN } from './support/auth.ts';
+import { adClickEnv, createTopics, spoolDir } from './support/env.ts';
 
 describe('fuzz: every operation of the OpenAPI document', () => {
   test('hostile input gets a 4xx problem+json, never a 5xx or a dropped connection', async ({
@@ -11,7 +12,7 @@ describe('fuzz: every operation of the OpenAPI document', () => {
   }) => {
     const topics = await createTopics(kafka, 1);
     const spool = spoolDir();
-    const { app } = await buildApp(serviceEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir }));
+    const { app } = await buildApp(adClickEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir }));
     try {
       const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
       const report = await fuzzOpenApi({ baseUrl, document: app.swagger(), headers: ADMIN });

@@ -1,23 +1,14 @@
-import { test } from '@sdlab/testkit';
+import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { DEV_IMPRESSION_KEY } from '../src/config.ts';
 import { signImpression } from '../src/domain/impression.ts';
 import { buildApp } from '../src/main.ts';
 import { buildWorker } from '../src/worker.ts';
-import {
-  ADMIN,
-  createTopics,
-  increment,
-  metric,
-  rollUp,
-  serviceEnv,
-  sorted,
-  spoolDir,
-  storedCounts,
-  topicEnd,
-  waitAllCommitted,
-  waitFor,
-} from './helpers.ts';
+import { ADMIN } from './support/auth.ts';
+import { increment, rollUp, sorted, storedCounts } from './support/counts.ts';
+import { adClickEnv, createTopics, spoolDir } from './support/env.ts';
+import { metric } from './support/metrics.ts';
+import { topicEnd, waitAllCommitted } from './support/offsets.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const MIN = 60_000;
@@ -41,7 +32,7 @@ describe('ground truth', () => {
   }) => {
     const topics = await createTopics(kafka, 4);
     const spool = spoolDir();
-    const env = serviceEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir });
+    const env = adClickEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir });
     let now = T0;
     const ingest = await buildApp(env, { now: () => now });
     const worker = await buildWorker(env);

@@ -1,9 +1,11 @@
-import { test } from '@sdlab/testkit';
+import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { DEV_IMPRESSION_KEY } from '../src/config.ts';
 import { signImpression } from '../src/domain/impression.ts';
 import { buildApp } from '../src/main.ts';
-import { ADMIN, createTopics, metric, serviceEnv, spoolDir, waitFor } from './helpers.ts';
+import { ADMIN } from './support/auth.ts';
+import { adClickEnv, createTopics, spoolDir } from './support/env.ts';
+import { metric } from './support/metrics.ts';
 
 describe('click ingest', () => {
   test('verifies the signed impression, drops repeats, spools and produces each click once, keyed by ad', async ({
@@ -13,7 +15,7 @@ describe('click ingest', () => {
   }) => {
     const topics = await createTopics(kafka, 3);
     const spool = spoolDir();
-    const service = await buildApp(serviceEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir }));
+    const service = await buildApp(adClickEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir }));
     const { app } = service;
     try {
       const created = await app.inject({
@@ -110,7 +112,7 @@ describe('click ingest', () => {
     const topics = await createTopics(kafka, 1);
     const spool = spoolDir();
     const { app } = await buildApp(
-      serviceEnv({ pg, redis, kafka }, topics, {
+      adClickEnv({ pg, redis, kafka }, topics, {
         SPOOL_DIR: spool.dir,
         IMPRESSION_KEY: 'a-real-secret-key-0123456789',
       }),

@@ -1,19 +1,14 @@
 import { connect, type Socket } from 'node:net';
-import { freePort, test } from '@sdlab/testkit';
+import { freePort, test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import type { SocketFactory } from '../src/adapters/kafka.ts';
 import { buildApp } from '../src/main.ts';
 import { buildWorker } from '../src/worker.ts';
-import {
-  ADMIN,
-  createTopics,
-  metric,
-  serviceEnv,
-  spoolDir,
-  storedCounts,
-  waitAllCommitted,
-  waitFor,
-} from './helpers.ts';
+import { ADMIN } from './support/auth.ts';
+import { storedCounts } from './support/counts.ts';
+import { adClickEnv, createTopics, spoolDir } from './support/env.ts';
+import { metric } from './support/metrics.ts';
+import { waitAllCommitted } from './support/offsets.ts';
 
 /**
  * The link between the ingest and Kafka, which the test can cut: kafkajs opens every broker
@@ -53,7 +48,7 @@ describe('Kafka outage at the ingest', () => {
   }, async ({ pg, redis, kafka }) => {
     const topics = await createTopics(kafka, 3);
     const spool = spoolDir();
-    const env = serviceEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir, SHIP_RETRY_MAX_MS: '500' });
+    const env = adClickEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir, SHIP_RETRY_MAX_MS: '500' });
     const link = cuttableLink(await freePort());
     const ingest = await buildApp(env, { kafkaSocketFactory: link.factory });
     const worker = await buildWorker(env);

@@ -1,18 +1,11 @@
-import { test } from '@sdlab/testkit';
+import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { buildWorker } from '../src/worker.ts';
-import { ClickPlan } from './generator.ts';
-import {
-  committedTotal,
-  createTopics,
-  metric,
-  rollUp,
-  serviceEnv,
-  sorted,
-  storedCounts,
-  waitAllCommitted,
-  waitFor,
-} from './helpers.ts';
+import { ClickPlan } from './support/click-plan.ts';
+import { rollUp, sorted, storedCounts } from './support/counts.ts';
+import { adClickEnv, createTopics } from './support/env.ts';
+import { metric } from './support/metrics.ts';
+import { committedTotal, waitAllCommitted } from './support/offsets.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const MIN = 60_000;
@@ -25,7 +18,7 @@ describe('scaling out', () => {
     kafka,
   }) => {
     const topics = await createTopics(kafka, PARTITIONS);
-    const env = serviceEnv({ pg, redis, kafka }, topics, {
+    const env = adClickEnv({ pg, redis, kafka }, topics, {
       FLUSH_INTERVAL_MS: '200',
       FLUSH_MAX_EVENTS: '300',
       KAFKA_MAX_BYTES_PER_PARTITION: '16384',

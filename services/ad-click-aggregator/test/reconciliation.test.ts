@@ -1,19 +1,13 @@
-import { test } from '@sdlab/testkit';
+import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { buildApp } from '../src/main.ts';
 import { buildWorker } from '../src/worker.ts';
-import { ClickPlan } from './generator.ts';
-import {
-  ADMIN,
-  createTopics,
-  metric,
-  serviceEnv,
-  sorted,
-  spoolDir,
-  storedCounts,
-  waitAllCommitted,
-  waitFor,
-} from './helpers.ts';
+import { ADMIN } from './support/auth.ts';
+import { ClickPlan } from './support/click-plan.ts';
+import { sorted, storedCounts } from './support/counts.ts';
+import { adClickEnv, createTopics, spoolDir } from './support/env.ts';
+import { metric } from './support/metrics.ts';
+import { waitAllCommitted } from './support/offsets.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
@@ -26,7 +20,7 @@ describe('reconciliation', () => {
     const topics = await createTopics(kafka, 2);
     const spool = spoolDir();
     // 1% here, so a small drift on a large window shows the threshold at work.
-    const env = serviceEnv({ pg, redis, kafka }, topics, {
+    const env = adClickEnv({ pg, redis, kafka }, topics, {
       SPOOL_DIR: spool.dir,
       RECONCILE_DRIFT_THRESHOLD: '0.01',
     });

@@ -2,7 +2,8 @@ import { ConfigError } from '@sdlab/service-kit';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { buildApp } from '../src/main.ts';
-import { ADMIN, bearer, createTopics, serviceEnv, spoolDir } from './helpers.ts';
+import { ADMIN, bearer } from './support/auth.ts';
+import { adClickEnv, createTopics, spoolDir } from './support/env.ts';
 
 const DAY = 86_400_000;
 const dayOf = (t: number) => t - (t % DAY);
@@ -17,7 +18,7 @@ describe('ad click aggregator: secure by default, nothing valid destroyed', () =
   }) => {
     const topics = await createTopics(kafka, 1);
     const spool = spoolDir();
-    const { app } = await buildApp(serviceEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir }));
+    const { app } = await buildApp(adClickEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir }));
     try {
       const evil = { adId: 'evil', campaignId: 'c', targetUrl: 'https://phishing.example.net/' };
       const anonymous = await app.inject({ method: 'POST', url: '/ads', payload: evil });
@@ -71,7 +72,7 @@ describe('ad click aggregator: secure by default, nothing valid destroyed', () =
     const topics = await createTopics(kafka, 1);
     const spool = spoolDir();
     const { app } = await buildApp(
-      serviceEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir, RECONCILE_QUEUE_MAX: '1' }),
+      adClickEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir, RECONCILE_QUEUE_MAX: '1' }),
     );
     try {
       const today = dayOf(Date.now());
@@ -133,7 +134,7 @@ describe('ad click aggregator: secure by default, nothing valid destroyed', () =
   }) => {
     const topics = await createTopics(kafka, 1);
     const spool = spoolDir();
-    const env = serviceEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir });
+    const env = adClickEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir });
     await expect(buildApp({ ...env, DEDUP_TTL_S: '3600' })).rejects.toThrow(
       /DEDUP_TTL_S \(3600\) must cover/,
     );
@@ -165,7 +166,7 @@ describe('ad click aggregator: secure by default, nothing valid destroyed', () =
     kafka,
   }) => {
     const topics = await createTopics(kafka, 1);
-    const env = serviceEnv({ pg, redis, kafka }, topics, { NODE_ENV: 'production', ADMIN_PORT: '0' });
+    const env = adClickEnv({ pg, redis, kafka }, topics, { NODE_ENV: 'production', ADMIN_PORT: '0' });
     const refused = await buildApp(env).catch((e: ConfigError) => e);
     expect(refused).toBeInstanceOf(ConfigError);
     const problems = (refused as ConfigError).problems.join('\n');

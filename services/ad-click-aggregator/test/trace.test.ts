@@ -1,7 +1,9 @@
-import { type LoggedSpan, test } from '@sdlab/testkit';
+import { type LoggedSpan, test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { ADMIN, createTopics, serviceEnv, spoolDir, waitAllCommitted, waitFor } from './helpers.ts';
-import { type RunningProcess, startProcess } from './worker-process.ts';
+import { ADMIN } from './support/auth.ts';
+import { adClickEnv, createTopics, spoolDir } from './support/env.ts';
+import { waitAllCommitted } from './support/offsets.ts';
+import { type RunningProcess, startProcess } from './support/processes.ts';
 
 function spans(...processes: RunningProcess[]): LoggedSpan[] {
   return processes.flatMap((p) => p.spans());
@@ -15,7 +17,7 @@ describe('tracing', () => {
   }) => {
     const topics = await createTopics(kafka, 2);
     const spool = spoolDir();
-    const env = serviceEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir, LOG_LEVEL: 'warn' });
+    const env = adClickEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir, LOG_LEVEL: 'warn' });
     const worker = await startProcess(
       'src/worker.ts',
       { ...env, OTEL_SERVICE_NAME: 'adclick-worker' },

@@ -1,7 +1,9 @@
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { ChatClient } from './helpers/chat-client.ts';
-import { api, gatewayEnv, openDirect, startGateway, tokenFor } from './helpers/gateways.ts';
+import { api, openDirect, tokenFor } from './support/api.ts';
+import { startGateway } from './support/app.ts';
+import { ChatClient } from './support/chat-client.ts';
+import { gatewayEnv } from './support/env.ts';
 
 // Frames an attacker with a valid token can send, and what they must not be able to do with them:
 // grow the gateway's memory, read history for free, stay connected without reading, or make a

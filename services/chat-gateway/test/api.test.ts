@@ -1,7 +1,7 @@
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { buildApp } from '../src/main.ts';
-import { gatewayEnv } from './helpers/gateways.ts';
+import { gatewayEnv } from './support/env.ts';
 
 type App = Awaited<ReturnType<typeof buildApp>>['app'];
 

@@ -1,7 +1,9 @@
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { ChatClient } from './helpers/chat-client.ts';
-import { gatewayEnv, openDirect, startGateway, tokenFor } from './helpers/gateways.ts';
+import { openDirect, tokenFor } from './support/api.ts';
+import { startGateway } from './support/app.ts';
+import { ChatClient } from './support/chat-client.ts';
+import { gatewayEnv } from './support/env.ts';
 
 describe('protection', () => {
   test('a consumer that stays behind is disconnected with 4008 and catches up on reconnect', async ({

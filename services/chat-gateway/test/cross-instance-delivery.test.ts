@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { ChatClient } from './helpers/chat-client.ts';
-import { api, createGroup, gatewayEnv, openDirect, startGateway, tokenFor } from './helpers/gateways.ts';
+import { api, createGroup, openDirect, tokenFor } from './support/api.ts';
+import { startGateway } from './support/app.ts';
+import { ChatClient } from './support/chat-client.ts';
+import { gatewayEnv } from './support/env.ts';
 
 // Two gateway instances, each with its own port, Postgres pool and Redis connections: users on
 // different instances talk through the registry and the instances' pub/sub channels.

@@ -1,6 +1,8 @@
 import { fuzzOpenApi, test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { gatewayEnv, startGateway, tokenFor } from './helpers/gateways.ts';
+import { tokenFor } from './support/api.ts';
+import { startGateway } from './support/app.ts';
+import { gatewayEnv } from './support/env.ts';
 
 describe('fuzz: every operation of the OpenAPI document', () => {
   test('hostile input gets a 4xx problem+json, never a 5xx or a dropped connection', async ({

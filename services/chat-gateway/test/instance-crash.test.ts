@@ -1,7 +1,10 @@
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { ChatClient, ClosedError } from './helpers/chat-client.ts';
-import { createGroup, gatewayEnv, spawnGateway, startGateway, tokenFor } from './helpers/gateways.ts';
+import { createGroup, tokenFor } from './support/api.ts';
+import { startGateway } from './support/app.ts';
+import { ChatClient, ClosedError } from './support/chat-client.ts';
+import { gatewayEnv } from './support/env.ts';
+import { spawnGateway } from './support/processes.ts';
 
 const PER_SENDER = 40;
 

@@ -1,8 +1,10 @@
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import type { Message } from '../src/schemas/frames.ts';
-import { ChatClient } from './helpers/chat-client.ts';
-import { api, gatewayEnv, openDirect, startGateway, tokenFor } from './helpers/gateways.ts';
+import { api, openDirect, tokenFor } from './support/api.ts';
+import { startGateway } from './support/app.ts';
+import { ChatClient } from './support/chat-client.ts';
+import { gatewayEnv } from './support/env.ts';
 
 describe('offline and reconnect', () => {
   test('a user offline during 500 messages reconnects and receives all 500 in order, none twice', async ({

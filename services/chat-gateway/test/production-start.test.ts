@@ -2,7 +2,7 @@ import { ConfigError } from '@sdlab/service-kit';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { buildApp } from '../src/main.ts';
-import { gatewayEnv } from './helpers/gateways.ts';
+import { gatewayEnv } from './support/env.ts';
 
 const REAL_SECRET = 'a-key-only-this-chat-deployment-knows-0123';
 

@@ -3,7 +3,7 @@ import { QueueEvents } from 'bullmq';
 import { describe, expect } from 'vitest';
 import { RETENTION_QUEUE } from '../src/domain/retention.ts';
 import { buildApp } from '../src/main.ts';
-import { gatewayEnv } from './helpers/gateways.ts';
+import { gatewayEnv } from './support/env.ts';
 
 describe('retention (BullMQ job)', () => {
   test('deletes messages older than RETENTION_DAYS in batches and keeps the rest', async ({ pg, redis }) => {

@@ -1,7 +1,9 @@
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { ChatClient } from './helpers/chat-client.ts';
-import { gatewayEnv, openDirect, spawnGateway, tokenFor } from './helpers/gateways.ts';
+import { openDirect, tokenFor } from './support/api.ts';
+import { ChatClient } from './support/chat-client.ts';
+import { gatewayEnv } from './support/env.ts';
+import { spawnGateway } from './support/processes.ts';
 
 // Both gateways run as real processes with the real SDK; only the exporter writes to stdout.
 describe('tracing across the pub/sub hop', () => {

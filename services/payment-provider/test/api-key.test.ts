@@ -1,6 +1,7 @@
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { buildApp } from '../src/main.ts';
+import { providerEnv } from './support/env.ts';
 
 const KEY = 'merchant-key-of-this-deployment-0123';
 
@@ -8,14 +9,11 @@ describe('payment provider: only the merchant moves money', () => {
   test('charges, reads and refunds need the API key; production refuses the development key', async ({
     pg,
   }) => {
-    const env = {
-      DATABASE_URL: pg.url,
-      WEBHOOK_URL: '',
-      LOG_LEVEL: 'silent',
+    const env = providerEnv(pg, {
       PAYMENT_DECLINE_RATE: '0',
       PAYMENT_LATENCY_MS: '0',
       PAYMENT_LATENCY_JITTER_MS: '0',
-    };
+    });
     await expect(
       buildApp({
         ...env,

@@ -1,16 +1,13 @@
 import { fuzzOpenApi, test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { buildApp } from '../src/main.ts';
+import { providerEnv } from './support/env.ts';
 
 describe('fuzz: every operation of the OpenAPI document', () => {
   test('hostile input gets a 4xx problem+json, never a 5xx or a dropped connection', async ({ pg }) => {
-    const { app } = await buildApp({
-      DATABASE_URL: pg.url,
-      WEBHOOK_URL: '',
-      LOG_LEVEL: 'silent',
-      PAYMENT_LATENCY_MS: '0',
-      PAYMENT_LATENCY_JITTER_MS: '0',
-    });
+    const { app } = await buildApp(
+      providerEnv(pg, { PAYMENT_LATENCY_MS: '0', PAYMENT_LATENCY_JITTER_MS: '0' }),
+    );
     try {
       const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
       const report = await fuzzOpenApi({

@@ -2,9 +2,10 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifyWebhook as verify } from '@sdlab/service-kit/webhook-signature';
-import { test } from '@sdlab/testkit';
+import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { buildApp } from '../src/main.ts';
+import { providerEnv } from './support/env.ts';
 
 const SECRET = 'test-webhook-secret-0123456789';
 
@@ -29,26 +30,9 @@ async function receiver() {
   return { url, received, close: () => new Promise((r) => server.close(r)) };
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 describe('payment provider', () => {
   test('a charge happens once per Idempotency-Key, even for concurrent retries', async ({ pg }) => {
-    const app = (
-      await buildApp({
-        DATABASE_URL: pg.url,
-        WEBHOOK_URL: '',
-        LOG_LEVEL: 'silent',
-        PAYMENT_DECLINE_RATE: '0',
-      })
-    ).app;
+    const app = (await buildApp(providerEnv(pg, { PAYMENT_DECLINE_RATE: '0' }))).app;
     try {
       const charge = {
         amountCents: 4200,
@@ -85,7 +69,7 @@ describe('payment provider', () => {
   });
 
   test('declines, refunds once, refuses to refund a decline, validates input', async ({ pg }) => {
-    const app = (await buildApp({ DATABASE_URL: pg.url, WEBHOOK_URL: '', LOG_LEVEL: 'silent' })).app;
+    const app = (await buildApp(providerEnv(pg))).app;
     try {
       const declined = await app.inject({
         method: 'POST',
@@ -138,16 +122,16 @@ describe('payment provider', () => {
   test('webhooks are signed, retried and sent twice at a duplicate rate of 1', async ({ pg }) => {
     const hooks = await receiver();
     const app = (
-      await buildApp({
-        DATABASE_URL: pg.url,
-        WEBHOOK_URL: hooks.url,
-        WEBHOOK_SECRET: SECRET,
-        WEBHOOK_DUPLICATE_RATE: '1',
-        WEBHOOK_DELAY_MS: '0',
-        WEBHOOK_POLL_MS: '50',
-        PAYMENT_DECLINE_RATE: '0',
-        LOG_LEVEL: 'silent',
-      })
+      await buildApp(
+        providerEnv(pg, {
+          WEBHOOK_URL: hooks.url,
+          WEBHOOK_SECRET: SECRET,
+          WEBHOOK_DUPLICATE_RATE: '1',
+          WEBHOOK_DELAY_MS: '0',
+          WEBHOOK_POLL_MS: '50',
+          PAYMENT_DECLINE_RATE: '0',
+        }),
+      )
     ).app;
     try {
       const res = await app.inject({
@@ -157,7 +141,7 @@ describe('payment provider', () => {
         payload: { amountCents: 500, currency: 'EUR', reference: 'hold-w' },
       });
       const paymentId = res.json().id;
-      await until('two deliveries', () => hooks.received.length >= 2);
+      await waitFor('two deliveries', () => hooks.received.length >= 2);
       expect(hooks.received.every((h) => h.valid)).toBe(true);
       expect(hooks.received[0]!.body.id).toBe(hooks.received[1]!.body.id);
       expect(hooks.received[0]!.body).toMatchObject({

@@ -1,7 +1,9 @@
 import { uniqueId } from '@sdlab/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type Instance, postJson, startInstance, untilReady } from './support/instances.ts';
+import { postCheck } from './support/api.ts';
+import { limiterEnv } from './support/env.ts';
+import { type Instance, startInstance, untilReady } from './support/processes.ts';
 import { writeRules } from './support/rules-file.ts';
 
 // Guarantee, with the settings the service ships with: three instances on one healthy Redis, no
@@ -34,11 +36,7 @@ describe('exact mode under the shipped defaults', () => {
   beforeAll(async () => {
     instances = await Promise.all(
       Array.from({ length: INSTANCES }, () =>
-        startInstance({
-          REDIS_URL: inject('sdlabEndpoints').redis,
-          REDIS_KEY_PREFIX: prefix,
-          RULES_FILE: file.path,
-        }),
+        startInstance(limiterEnv({ url: inject('sdlabEndpoints').redis, prefix }, file.path)),
       ),
     );
     await Promise.all(instances.map(untilReady));
@@ -57,7 +55,7 @@ describe('exact mode under the shipped defaults', () => {
       const key = `burst-${uniqueId()}`;
       const responses = await Promise.all(
         Array.from({ length: 1000 }, (_, i) =>
-          postJson(`${instances[i % INSTANCES]!.url}/v1/checks`, { key, rule: name, cost: 1 }),
+          postCheck(`${instances[i % INSTANCES]!.url}/v1/checks`, { key, rule: name, cost: 1 }),
         ),
       );
       expect(responses.every((r) => r.status === 200)).toBe(true);

@@ -1,7 +1,9 @@
 import { uniqueId } from '@sdlab/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type Instance, postJson, startInstance, untilReady } from './support/instances.ts';
+import { postCheck } from './support/api.ts';
+import { limiterEnv } from './support/env.ts';
+import { type Instance, startInstance, untilReady } from './support/processes.ts';
 import { writeRules } from './support/rules-file.ts';
 
 // Guarantee: across three instances (real processes, own ports, one Redis), 1,000 concurrent
@@ -42,9 +44,7 @@ describe('accuracy across three instances', () => {
     instances = await Promise.all(
       Array.from({ length: INSTANCES }, () =>
         startInstance({
-          REDIS_URL: inject('sdlabEndpoints').redis,
-          REDIS_KEY_PREFIX: prefix,
-          RULES_FILE: file.path,
+          ...limiterEnv({ url: inject('sdlabEndpoints').redis, prefix }, file.path),
           // The Redis timeout is wall-clock time; with every suite sharing two cores a busy event loop
           // can outlast 200 ms, and fail-closed would then deny what Redis admitted. That is the
           // policy working, not the accuracy under test, so the timeout is out of the way here.
@@ -69,7 +69,7 @@ describe('accuracy across three instances', () => {
     const key = `round-${uniqueId()}`;
     const responses = await Promise.all(
       Array.from({ length: 1000 }, (_, i) =>
-        postJson(`${instances[i % INSTANCES]!.url}/v1/checks`, { key, rule, cost: 1 }),
+        postCheck(`${instances[i % INSTANCES]!.url}/v1/checks`, { key, rule, cost: 1 }),
       ),
     );
     expect(responses.every((r) => r.status === 200)).toBe(true);

@@ -5,7 +5,8 @@ import { DEFAULT_RULES_FILE } from '../src/config.ts';
 import { loadRulesFile } from '../src/domain/rules-file.ts';
 import { buildApp } from '../src/main.ts';
 import { appWithRules } from './support/app.ts';
-import { startInstance, untilReady } from './support/instances.ts';
+import { limiterEnv } from './support/env.ts';
+import { startInstance, untilReady } from './support/processes.ts';
 import { writeRules } from './support/rules-file.ts';
 
 // Guarantee: a bad rule config is rejected at load with a message naming the rule and the field;
@@ -95,12 +96,7 @@ describe('rules config', () => {
 
   test('SIGHUP reloads the rules of a running process, which keeps running', async ({ redis }) => {
     const file = writeRules(good);
-    const instance = await startInstance({
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: redis.prefix,
-      RULES_FILE: file.path,
-      RULES_WATCH: 'false',
-    });
+    const instance = await startInstance(limiterEnv(redis, file.path, { RULES_WATCH: 'false' }));
     try {
       await untilReady(instance);
       file.write([...good, { name: 'gold', algorithm: 'fixed-window', limit: 7, windowMs: 1000 }]);

@@ -1,6 +1,8 @@
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { postJson, startInstance, untilReady } from './support/instances.ts';
+import { postCheck } from './support/api.ts';
+import { limiterEnv } from './support/env.ts';
+import { startInstance, untilReady } from './support/processes.ts';
 import { writeRules } from './support/rules-file.ts';
 
 // The story a check tells in Jaeger: the request, its handler with the decision's attributes, and
@@ -10,13 +12,14 @@ describe('tracing', () => {
     redis,
   }) => {
     const file = writeRules([{ name: 'free', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]);
-    const instance = await startInstance(
-      { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix, RULES_FILE: file.path, RULES_WATCH: 'false' },
-      { spanLog: true },
-    );
+    const instance = await startInstance(limiterEnv(redis, file.path, { RULES_WATCH: 'false' }), {
+      spanLog: true,
+    });
     try {
       await untilReady(instance);
-      expect((await postJson(`${instance.url}/v1/checks`, { key: 'traced', rule: 'free' })).status).toBe(200);
+      expect((await postCheck(`${instance.url}/v1/checks`, { key: 'traced', rule: 'free' })).status).toBe(
+        200,
+      );
     } finally {
       await instance.stop();
       file.remove();

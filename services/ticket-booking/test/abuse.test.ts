@@ -2,7 +2,10 @@ import type { AddressInfo } from 'node:net';
 import { JwtIssuer } from '@sdlab/service-kit/auth';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { admin, bookingEnv, createEvent, startBooking, user } from './helpers.ts';
+import { startBooking } from './support/app.ts';
+import { admin, user } from './support/auth.ts';
+import { bookingEnv } from './support/env.ts';
+import { createEvent } from './support/events.ts';
 
 type App = Awaited<ReturnType<typeof startBooking>>['app'];
 

@@ -1,6 +1,9 @@
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { admin, bookingEnv, createEvent, startBooking } from './helpers.ts';
+import { startBooking } from './support/app.ts';
+import { admin } from './support/auth.ts';
+import { bookingEnv } from './support/env.ts';
+import { createEvent } from './support/events.ts';
 
 describe('catalogue', () => {
   test('admin endpoints need the token; an event gets one seat per place in the venue layout', async ({

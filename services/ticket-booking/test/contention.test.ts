@@ -1,8 +1,11 @@
-import { freePort, test } from '@sdlab/testkit';
+import { freePort, test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { buildApp } from '../src/main.ts';
-import { bookingEnv, createEvent, spawnBooking, startProvider, until } from './helpers.ts';
-import { checkInvariants, conflictLayers, runBuyers } from './invariants.ts';
+import { startProvider } from './support/app.ts';
+import { bookingEnv } from './support/env.ts';
+import { createEvent } from './support/events.ts';
+import { checkInvariants, conflictLayers, runBuyers } from './support/invariants.ts';
+import { spawnBooking } from './support/processes.ts';
 
 describe('contention', () => {
   test('two instances, 500 concurrent buyers, 50 seats: no seat sold twice, one charge per purchase', async ({
@@ -39,7 +42,7 @@ describe('contention', () => {
         seatIds,
         buyers: 500,
       });
-      await until('every purchase to be settled', async () => {
+      await waitFor('every purchase to be settled', async () => {
         const { rows } = await pg.pool.query(
           `SELECT count(*)::int AS n FROM booking.purchases WHERE status = 'PENDING'`,
         );

@@ -1,7 +1,10 @@
-import { test } from '@sdlab/testkit';
+import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { buildWorker } from '../src/worker.ts';
-import { bookingEnv, createEvent, startBooking, until, user } from './helpers.ts';
+import { startBooking } from './support/app.ts';
+import { user } from './support/auth.ts';
+import { bookingEnv } from './support/env.ts';
+import { createEvent } from './support/events.ts';
 
 describe('hold expiry', () => {
   test('an unconfirmed hold is released by the scheduled sweep and the seat can be held again', async ({
@@ -26,7 +29,7 @@ describe('hold expiry', () => {
       const holdId = first.json().hold.id;
       const lockKey = redis.key(`{ev:${event.id}}:seat:${seats[0]}`);
 
-      const released = await until('the sweep to release the seats', async () => {
+      const released = await waitFor('the sweep to release the seats', async () => {
         const { rows } = await pg.pool.query('SELECT status FROM booking.holds WHERE id = $1', [holdId]);
         return rows[0].status === 'EXPIRED';
       });

@@ -1,6 +1,8 @@
 import { fuzzOpenApi, test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { admin, bookingEnv, startBooking } from './helpers.ts';
+import { startBooking } from './support/app.ts';
+import { admin } from './support/auth.ts';
+import { bookingEnv } from './support/env.ts';
 
 // The fuzz pass of libs/testkit over booking's OpenAPI document (added with issue 19's fuzz pass;
 // the booking routes themselves belong to their own branch). With admin credentials, so the cases

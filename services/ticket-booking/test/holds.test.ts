@@ -1,6 +1,9 @@
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { bookingEnv, createEvent, startBooking, user } from './helpers.ts';
+import { startBooking } from './support/app.ts';
+import { user } from './support/auth.ts';
+import { bookingEnv } from './support/env.ts';
+import { createEvent } from './support/events.ts';
 
 describe('holds', () => {
   test('holds all seats or none and names the seats already taken', async ({ pg, redis, es }) => {

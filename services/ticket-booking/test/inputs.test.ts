@@ -1,7 +1,10 @@
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { encodeCursor } from '../src/domain/search-query.ts';
-import { bookingEnv, createEvent, startBooking, user } from './helpers.ts';
+import { startBooking } from './support/app.ts';
+import { user } from './support/auth.ts';
+import { bookingEnv } from './support/env.ts';
+import { createEvent } from './support/events.ts';
 
 describe('inputs out of range', () => {
   test('numbers past a seat id and control characters are 400 problems, never a 500 from Postgres', async ({

@@ -2,7 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { bookingEnv, createEvent, startBooking, startBookingWithProvider, user } from './helpers.ts';
+import { startBooking, startBookingWithProvider } from './support/app.ts';
+import { user } from './support/auth.ts';
+import { bookingEnv } from './support/env.ts';
+import { createEvent } from './support/events.ts';
 
 /**
  * A provider that misbehaves on the wire (the simulated provider cannot): it answers charges by

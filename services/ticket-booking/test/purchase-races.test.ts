@@ -1,6 +1,8 @@
-import { test } from '@sdlab/testkit';
+import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { admin, createEvent, startBookingWithProvider, until, user } from './helpers.ts';
+import { startBookingWithProvider } from './support/app.ts';
+import { admin, user } from './support/auth.ts';
+import { createEvent } from './support/events.ts';
 
 type Stack = Awaited<ReturnType<typeof startBookingWithProvider>>;
 
@@ -65,7 +67,7 @@ describe('purchase races', () => {
       expect(other.statusCode).toBe(422);
       expect(other.json().code).toBe('SDLAB_BOOKING_IDEMPOTENCY_KEY_MISMATCH');
       // The first charge went through: its webhook confirms the purchase, nothing is refunded.
-      await until('the webhook to confirm the purchase', async () => {
+      await waitFor('the webhook to confirm the purchase', async () => {
         const res = await stack.app.inject({
           url: `/purchases/${first.json().id}`,
           headers: await user('ana'),

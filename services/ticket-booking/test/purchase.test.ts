@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { signWebhook } from '@sdlab/payment-provider';
-import { test } from '@sdlab/testkit';
+import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { createEvent, startBookingWithProvider, until, user, WEBHOOK_SECRET } from './helpers.ts';
+import { startBookingWithProvider } from './support/app.ts';
+import { user } from './support/auth.ts';
+import { WEBHOOK_SECRET } from './support/env.ts';
+import { createEvent } from './support/events.ts';
 
 type Inject = Awaited<ReturnType<typeof startBookingWithProvider>>['app'];
 
@@ -128,7 +131,7 @@ describe('purchase', () => {
       const holdId = await hold(app, event.id, 'dave', seatIds.slice(0, 1));
       expect((await purchase(app, holdId, 'dave', 'dup-key-0001')).statusCode).toBe(201);
       // The provider delivers the succeeded event twice (rate 1); both are received.
-      await until('both deliveries', async () => {
+      await waitFor('both deliveries', async () => {
         const { rows } = await pg.pool.query(
           'SELECT count(*)::int AS n FROM payments.webhook_deliveries WHERE delivered_at IS NOT NULL',
         );
@@ -188,7 +191,7 @@ describe('purchase', () => {
       expect(pending.statusCode).toBe(202);
       expect(pending.json().status).toBe('PENDING');
       const purchaseId = pending.json().id;
-      const settled = await until('the webhook to confirm the purchase', async () => {
+      const settled = await waitFor('the webhook to confirm the purchase', async () => {
         const res = await app.inject({ url: `/purchases/${purchaseId}`, headers: await user('erin') });
         return res.json().status === 'CONFIRMED' ? (res.json() as { seatIds: number[] }) : undefined;
       });

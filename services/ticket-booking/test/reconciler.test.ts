@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { reconcilePurchases } from '../src/domain/purchase-reconciler.ts';
-import { createEvent, startBookingWithProvider, user } from './helpers.ts';
+import { startBookingWithProvider } from './support/app.ts';
+import { user } from './support/auth.ts';
+import { createEvent } from './support/events.ts';
 
 describe('purchase reconciler', () => {
   test('never counts a failed refund as refunded, backs off failing rows so others get through, then parks them', async ({

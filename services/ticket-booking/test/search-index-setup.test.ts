@@ -1,7 +1,8 @@
 import { Client } from '@elastic/elasticsearch';
 import { startLatencyProxy, test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { bookingEnv, startBooking } from './helpers.ts';
+import { startBooking } from './support/app.ts';
+import { bookingEnv } from './support/env.ts';
 
 describe('search index set-up', () => {
   test('a start-up waits out an Elasticsearch slower than a search may be, and creates the index', async ({

@@ -1,11 +1,14 @@
 import { Client } from '@elastic/elasticsearch';
-import { freePort, test } from '@sdlab/testkit';
+import { freePort, test, waitFor } from '@sdlab/testkit';
 import { Registry } from 'prom-client';
 import { describe, expect } from 'vitest';
 import { OutboxRelay } from '../src/domain/outbox-relay.ts';
 import { createWorkerMetrics } from '../src/telemetry.ts';
 import { buildWorker } from '../src/worker.ts';
-import { admin, bookingEnv, createEvent, startBooking, until } from './helpers.ts';
+import { startBooking } from './support/app.ts';
+import { admin } from './support/auth.ts';
+import { bookingEnv } from './support/env.ts';
+import { createEvent } from './support/events.ts';
 
 /** "P95 < 5 s from update to searchable" [001:3386]; the target is ~1 s [004:521]. */
 const DOCUMENTED_LAG_MS = 5000;
@@ -74,7 +77,7 @@ describe('search', () => {
           await createEvent(app, { ...spec, sections: [{ name: 'A', rows: 1, seatsPerRow: 2 }] })
         ).event.id;
       const search = async (qs: string) => (await app.inject({ url: `/events/search?${qs}` })).json();
-      await until('all five indexed', async () => (await search('size=100')).data.length >= 5);
+      await waitFor('all five indexed', async () => (await search('size=100')).data.length >= 5);
 
       const names = (r: { data: { name: string }[] }) => r.data.map((d) => d.name);
       // Typo tolerance and accent folding.
@@ -135,7 +138,7 @@ describe('search', () => {
         headers: admin,
         payload: { status: 'CANCELLED' },
       });
-      await until(
+      await waitFor(
         'the cancelled event to leave search',
         async () => !names(await search('q=hamlet')).includes('Hamlet'),
       );
@@ -161,7 +164,7 @@ describe('search', () => {
       };
       let started = Date.now();
       const { event } = await createEvent(app, { name: 'Zyxwvut Quartet', performer: 'Zyxwvut' });
-      await until('the new event in search', () => visible('zyxwvut', event.id), 30_000);
+      await waitFor('the new event in search', () => visible('zyxwvut', event.id), 30_000);
       const createLag = Date.now() - started;
 
       started = Date.now();
@@ -172,7 +175,7 @@ describe('search', () => {
         payload: { name: 'Qwertyuiop Quartet' },
       });
       expect(patch.json().version).toBe(2);
-      await until('the renamed event in search', () => visible('qwertyuiop', event.id), 30_000);
+      await waitFor('the renamed event in search', () => visible('qwertyuiop', event.id), 30_000);
       const updateLag = Date.now() - started;
       console.log('search lag:', JSON.stringify({ createLagMs: createLag, updateLagMs: updateLag }));
       expect(createLag).toBeLessThan(DOCUMENTED_LAG_MS);
@@ -227,7 +230,7 @@ describe('search', () => {
       expect(rows[0].last_error).toBeTruthy();
       // Back up: the row is relayed (after its short backoff) and the event is searchable.
       const relay = relayWith(es.client);
-      await until('the row to be relayed', async () => (await relay.relayOnce()) === 1);
+      await waitFor('the row to be relayed', async () => (await relay.relayOnce()) === 1);
       const { rows: left } = await pg.pool.query('SELECT count(*)::int AS n FROM booking.outbox');
       expect(left[0].n).toBe(0);
       await es.client.indices.refresh({ index: env.SEARCH_INDEX! });

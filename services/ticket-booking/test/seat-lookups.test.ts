@@ -1,7 +1,10 @@
-import { test } from '@sdlab/testkit';
+import { test, waitFor } from '@sdlab/testkit';
 import type pg from 'pg';
 import { describe, expect } from 'vitest';
-import { bookingEnv, createEvent, startBooking, until, user } from './helpers.ts';
+import { startBooking } from './support/app.ts';
+import { user } from './support/auth.ts';
+import { bookingEnv } from './support/env.ts';
+import { createEvent } from './support/events.ts';
 
 /**
  * Index entries of booking.seats read so far in this database (every index of the table).
@@ -68,7 +71,7 @@ describe('seat lookups', () => {
     );
     console.log('seat lookups: seats table analysed', analysed[0]?.n, 'times');
     // The counters arrive when the app's backends exit; each hold and cancel reads at least one.
-    const read = await until('the closed backends to report their counters', async () => {
+    const read = await waitFor('the closed backends to report their counters', async () => {
       const n = await seatIndexTuplesRead(pg.pool);
       return n >= seatsAsked && n;
     });

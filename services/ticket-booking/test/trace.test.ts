@@ -1,10 +1,12 @@
-import { freePort, test } from '@sdlab/testkit';
+import { freePort, type LoggedSpan, test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { admin, bookingEnv, type Span, spawnBooking, until, user, WEBHOOK_SECRET } from './helpers.ts';
+import { admin, user } from './support/auth.ts';
+import { bookingEnv, WEBHOOK_SECRET } from './support/env.ts';
+import { spawnBooking } from './support/processes.ts';
 
 /** Walks up from a span to the root of its trace, through the recorded parents. */
-function ancestors(spans: Span[], span: Span): Span[] {
-  const chain: Span[] = [];
+function ancestors(spans: LoggedSpan[], span: LoggedSpan): LoggedSpan[] {
+  const chain: LoggedSpan[] = [];
   for (let at = span.parentSpanId; at; ) {
     const parent = spans.find((s) => s.spanId === at);
     if (!parent) break;
@@ -62,7 +64,7 @@ describe('traces', () => {
       );
       const holdId = (hold.hold as { id: string }).id;
 
-      const tagged = await until('the hold span', async () =>
+      const tagged = await waitFor('the hold span', async () =>
         api.spans().find((s) => s.attributes['sdlab.booking.hold_id'] === holdId),
       );
       expect(tagged.attributes).toMatchObject({
@@ -76,13 +78,13 @@ describe('traces', () => {
       expect(lock, JSON.stringify(trace.map((s) => s.span))).toBeDefined();
       expect(update, JSON.stringify(trace.map((s) => s.span))).toBeDefined();
       // Both hang under the same HTTP request.
-      const requestOf = (s: Span) =>
+      const requestOf = (s: LoggedSpan) =>
         ancestors(api.spans(), s).find((a) => a.attributes['http.route'] === '/events/:eventId/holds');
       expect(requestOf(lock!)).toBeDefined();
       expect(requestOf(lock!)?.spanId).toBe(requestOf(update!)?.spanId);
 
       // The event's creation crossed the outbox: the worker's "indexed" span is in the writer's trace.
-      const indexed = await until('the indexed span', async () =>
+      const indexed = await waitFor('the indexed span', async () =>
         worker
           .spans()
           .find(
@@ -154,10 +156,10 @@ describe('traces', () => {
         { ...payer, 'idempotency-key': 'trace-purchase-1' },
       );
 
-      const purchase = await until('the purchase request span', async () =>
+      const purchase = await waitFor('the purchase request span', async () =>
         api.spans().find((s) => s.attributes['http.route'] === '/holds/:holdId/purchase'),
       );
-      const charge = await until("the provider's charge span", async () =>
+      const charge = await waitFor("the provider's charge span", async () =>
         provider.spans().find((s) => s.attributes['http.route'] === '/payments'),
       );
       // Same trace, and the provider's request hangs under the booking service's outgoing call.
@@ -168,7 +170,7 @@ describe('traces', () => {
       expect(client, JSON.stringify(api.spans().filter((s) => s.traceId === purchase.traceId))).toBeDefined();
       expect(client!.attributes['url.full']).toMatch(/\/payments$/);
       // Under the purchase request (its handler span may be written a moment after the request's).
-      await until('the charge under the purchase request', async () =>
+      await waitFor('the charge under the purchase request', async () =>
         ancestors(api.spans(), client!).some((s) => s.spanId === purchase.spanId),
       );
     } finally {

@@ -1,7 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { admin, bookingEnv, createEvent, startBooking, user } from './helpers.ts';
+import { startBooking } from './support/app.ts';
+import { admin, user } from './support/auth.ts';
+import { bookingEnv } from './support/env.ts';
+import { createEvent } from './support/events.ts';
 
 /** An SSE client: `until(predicate)` reads events until one matches, and returns it. */
 async function openStream(url: string) {

@@ -1,7 +1,10 @@
 import { signWebhook } from '@sdlab/payment-provider';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { createEvent, startBookingWithProvider, user, WEBHOOK_SECRET } from './helpers.ts';
+import { startBookingWithProvider } from './support/app.ts';
+import { user } from './support/auth.ts';
+import { WEBHOOK_SECRET } from './support/env.ts';
+import { createEvent } from './support/events.ts';
 
 type Stack = Awaited<ReturnType<typeof startBookingWithProvider>>;
 

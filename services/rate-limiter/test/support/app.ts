@@ -1,5 +1,6 @@
 import type { RedisFixture } from '@sdlab/testkit';
 import { buildApp } from '../../src/main.ts';
+import { limiterEnv } from './env.ts';
 import { writeRules } from './rules-file.ts';
 
 /** The real app from main.ts's factory on the test's Redis prefix, with the test's rules. */
@@ -10,9 +11,7 @@ export async function appWithRules(
 ) {
   const file = writeRules(rules);
   const service = await buildApp({
-    REDIS_URL: redis.url,
-    REDIS_KEY_PREFIX: redis.prefix,
-    RULES_FILE: file.path,
+    ...limiterEnv(redis, file.path),
     RULES_WATCH: 'false',
     LOG_LEVEL: 'silent',
     PORT: '0',

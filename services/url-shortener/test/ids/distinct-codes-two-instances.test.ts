@@ -1,34 +1,10 @@
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
+import { postJson } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { test } from '../support/fixtures.ts';
-import { type RunningInstance, startInstance } from '../support/spawn.ts';
+import { type RunningInstance, startInstance } from '../support/processes.ts';
 
 const TOTAL = 10_000;
-
-/** POST with a bounded connection pool per instance; all requests are issued at once and queue in it. */
-function post(agent: Agent, base: string, body: object): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const payload = JSON.stringify(body);
-    const req = request(
-      `${base}/api/links`,
-      {
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-      },
-      (res) => {
-        let data = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => {
-          data += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 describe('ID generation across instances', () => {
   test('10,000 concurrent creates across two service processes yield 10,000 distinct codes', async ({
@@ -43,7 +19,11 @@ describe('ID generation across instances', () => {
       const agents = instances.map(() => new Agent({ keepAlive: true, maxSockets: 64 }));
       const responses = await Promise.all(
         Array.from({ length: TOTAL }, (_, i) =>
-          post(agents[i % 2]!, instances[i % 2]!.url, { url: `https://example.com/page/${i}` }),
+          postJson(
+            `${instances[i % 2]!.url}/api/links`,
+            { url: `https://example.com/page/${i}` },
+            agents[i % 2],
+          ),
         ),
       );
       for (const agent of agents) agent.destroy();

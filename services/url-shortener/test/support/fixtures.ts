@@ -1,5 +1,5 @@
 import { test as base } from '@sdlab/testkit';
-import { Apps } from './apps.ts';
+import { Apps } from './app.ts';
 import { shortenerEnv } from './env.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect } from 'vitest';
 import { test } from '../support/fixtures.ts';
-import { startInstance } from '../support/spawn.ts';
+import { startInstance } from '../support/processes.ts';
 
 describe('tracing', () => {
   test('a cold redirect shows its Redis and Postgres hops, and the click flush links back to it', async ({

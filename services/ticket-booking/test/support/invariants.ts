@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { expect } from 'vitest';
-import { user } from './helpers.ts';
+import { user } from './auth.ts';
 
 export interface BuyerReport {
   counts: Record<string, number>;

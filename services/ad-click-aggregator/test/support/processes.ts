@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { type ServiceProcess, startServiceProcess } from '@sdlab/testkit';
 
-const SERVICE_DIR = fileURLToPath(new URL('..', import.meta.url));
+const SERVICE_DIR = fileURLToPath(new URL('../..', import.meta.url));
 
 export type RunningProcess = ServiceProcess;
 

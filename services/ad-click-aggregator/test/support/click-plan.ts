@@ -1,6 +1,6 @@
 import type { Producer } from 'kafkajs';
-import { type ClickEvent, encodeClick } from '../src/domain/click-event.ts';
-import { increment } from './helpers.ts';
+import { type ClickEvent, encodeClick } from '../../src/domain/click-event.ts';
+import { increment } from './counts.ts';
 
 const MIN = 60_000;
 

@@ -1,0 +1,58 @@
+import { buildApp as buildProvider } from '@sdlab/payment-provider';
+import { type EsFixture, freePort, type PgFixture, type RedisFixture } from '@sdlab/testkit';
+import { buildApp } from '../../src/main.ts';
+import { bookingEnv, WEBHOOK_SECRET } from './env.ts';
+
+export async function startBooking(env: NodeJS.ProcessEnv) {
+  const service = await buildApp(env);
+  return service;
+}
+
+/** A payment provider on a free port, posting its webhooks to `webhookUrl`. */
+export async function startProvider(
+  pgUrl: string,
+  webhookUrl: string,
+  overrides: Record<string, string> = {},
+) {
+  const service = await buildProvider({
+    DATABASE_URL: pgUrl,
+    WEBHOOK_URL: webhookUrl,
+    WEBHOOK_SECRET,
+    WEBHOOK_DELAY_MS: '0',
+    WEBHOOK_POLL_MS: '50',
+    PAYMENT_LATENCY_MS: '0',
+    PAYMENT_LATENCY_JITTER_MS: '5',
+    PAYMENT_DECLINE_RATE: '0',
+    WEBHOOK_DUPLICATE_RATE: '0',
+    LOG_LEVEL: 'silent',
+    PG_POOL_MAX: '5',
+    ...overrides,
+  });
+  await service.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = service.app.server.address() as { port: number };
+  return { ...service, url: `http://127.0.0.1:${address.port}` };
+}
+
+/** Booking + provider wired to each other over real HTTP (webhooks included). */
+export async function startBookingWithProvider(
+  fx: { pg: PgFixture; redis: RedisFixture; es: EsFixture },
+  options: { booking?: Record<string, string>; provider?: Record<string, string> } = {},
+) {
+  const port = await freePort();
+  const provider = await startProvider(
+    fx.pg.url,
+    `http://127.0.0.1:${port}/webhooks/payments`,
+    options.provider,
+  );
+  const booking = await buildApp(bookingEnv(fx, { PAYMENT_PROVIDER_URL: provider.url, ...options.booking }));
+  await booking.app.listen({ host: '127.0.0.1', port });
+  return {
+    booking,
+    provider,
+    app: booking.app,
+    async close() {
+      await booking.app.close();
+      await provider.app.close();
+    },
+  };
+}
