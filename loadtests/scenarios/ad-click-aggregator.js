@@ -8,6 +8,7 @@ import crypto from 'k6/crypto';
 import http from 'k6/http';
 import { Trend } from 'k6/metrics';
 import { duration, errorRate, profile, rate, target } from '../lib/targets.js';
+import { zipfCumulative, zipfPick } from '../lib/zipf.js';
 
 const BASE = __ENV.BASE_URL || 'http://127.0.0.1:8084';
 /** The worker's health/metrics port, for the consumer lag and the aggregator's throughput. */
@@ -102,31 +103,14 @@ export function setup() {
     json,
   );
   if (created.status !== 201) throw new Error(`setup probe: ${created.status} ${created.body}`);
-  const cumulative = [];
-  let total = 0;
-  for (let rank = 1; rank <= ADS; rank++) {
-    total += 1 / rank ** ZIPF_S;
-    cumulative.push(total);
-  }
+  const cumulative = zipfCumulative(ADS, ZIPF_S);
   return {
     ads,
     campaign: `lc${run}`,
     probe,
-    cumulative: cumulative.map((c) => c / total),
+    cumulative,
     startedAt: Date.now(),
   };
-}
-
-function pick(cumulative) {
-  const u = Math.random();
-  let lo = 0;
-  let hi = cumulative.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (cumulative[mid] < u) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** The ad server's job, done here with the same key: `<ad>.<campaign>.<issued, base-36 s>.<nonce>.<sig>`. */
@@ -144,7 +128,7 @@ let previous;
 export function click(data) {
   let id;
   if (previous && Math.random() < REPEAT_SHARE) id = previous;
-  else id = impression(data.ads[pick(data.cumulative)], data.campaign, nonce('c'));
+  else id = impression(data.ads[zipfPick(data.cumulative)], data.campaign, nonce('c'));
   previous = id;
   // The 302 itself is measured, not the advertiser's page.
   const response = http.get(`${BASE}/c/${id}`, { redirects: 0, tags: { name: 'GET /c/:impression' } });
@@ -154,7 +138,7 @@ export function click(data) {
 export function query(data) {
   const now = Date.now();
   if (__ITER % 2 === 0) {
-    const adId = data.ads[pick(data.cumulative)];
+    const adId = data.ads[zipfPick(data.cumulative)];
     const from = new Date(now - 3_600_000).toISOString();
     const response = http.get(
       `${BASE}/ads/${adId}/clicks?granularity=minute&from=${from}&to=${new Date(now).toISOString()}`,

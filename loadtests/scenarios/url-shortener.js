@@ -4,6 +4,7 @@
 import { check, sleep } from 'k6';
 import http from 'k6/http';
 import { duration, errorRate, profile, rate, target } from '../lib/targets.js';
+import { zipfCumulative, zipfPick } from '../lib/zipf.js';
 
 const BASE = __ENV.BASE_URL || 'http://127.0.0.1:8081';
 /** Links created in setup; the redirect traffic is spread over them by Zipf rank. */
@@ -73,30 +74,12 @@ export function setup() {
     if (response.status !== 201) throw new Error(`setup create ${i}: ${response.status} ${response.body}`);
     codes.push(response.json('code'));
   }
-  // Cumulative Zipf weights: rank r is picked with probability proportional to 1 / r^s.
-  const cumulative = [];
-  let total = 0;
-  for (let rank = 1; rank <= LINKS; rank++) {
-    total += 1 / rank ** ZIPF_S;
-    cumulative.push(total);
-  }
-  return { codes, cumulative: cumulative.map((c) => c / total), run };
-}
-
-function pick(cumulative) {
-  const u = Math.random();
-  let lo = 0;
-  let hi = cumulative.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (cumulative[mid] < u) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  const cumulative = zipfCumulative(LINKS, ZIPF_S);
+  return { codes, cumulative, run };
 }
 
 export function redirect(data) {
-  const code = data.codes[pick(data.cumulative)];
+  const code = data.codes[zipfPick(data.cumulative)];
   // The 302 itself is measured, not the page it points to.
   const response = http.get(`${BASE}/${code}`, { redirects: 0, tags: { name: 'GET /:code' } });
   check(response, { 'redirect is 302': (r) => r.status === 302 });
