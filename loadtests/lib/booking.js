@@ -36,12 +36,12 @@ export const ADMIN = {
  */
 export function createEvent(
   base,
-  { name, performer, city = 'Paris', rows, seatsPerRow, waitingRoom = false },
+  { name, performer, venueName = `${name} Arena`, city = 'Paris', rows, seatsPerRow, waitingRoom = false },
 ) {
   const venue = http
     .post(
       `${base}/admin/venues`,
-      JSON.stringify({ name: `${name} Arena`, city, sections: [{ name: 'Floor', rows, seatsPerRow }] }),
+      JSON.stringify({ name: venueName, city, sections: [{ name: 'Floor', rows, seatsPerRow }] }),
       { headers: ADMIN },
     )
     .json();

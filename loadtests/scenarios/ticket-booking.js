@@ -12,7 +12,7 @@ import { check, sleep } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
 import { Counter, Trend } from 'k6/metrics';
-import { ADMIN, as } from '../lib/booking.js';
+import { ADMIN, as, createEvent } from '../lib/booking.js';
 import { duration, errorRate, profile, rate, target } from '../lib/targets.js';
 
 const BASE = __ENV.BASE_URL || 'http://127.0.0.1:8085';
@@ -93,41 +93,37 @@ const WORDS = [
 const CITIES = ['Paris', 'Lyon', 'London', 'Berlin', 'Madrid'];
 
 export function setup() {
-  const venue = (name, city, sections) =>
-    http.post(`${BASE}/admin/venues`, JSON.stringify({ name, city, sections }), { headers: ADMIN }).json();
-  const event = (venueId, name, performer, waitingRoom) =>
-    http
-      .post(
-        `${BASE}/admin/events`,
-        JSON.stringify({
-          venueId,
-          name,
-          performer,
-          description: `${performer} live`,
-          category: 'concert',
-          startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
-          defaultPriceCents: 4500,
-          waitingRoom,
-        }),
-        { headers: ADMIN },
-      )
-      .json();
   // Enough seats that holds mostly find free ones (a purchase keeps its seats for good).
   const arenaSize = profile === 'full' ? 100 : 20;
   const events = [];
   for (let i = 0; i < (profile === 'full' ? 10 : 3); i++) {
-    const v = venue(`Load Arena ${i}`, CITIES[i % CITIES.length], [
-      { name: 'Floor', rows: arenaSize, seatsPerRow: 100 },
-    ]);
-    const e = event(v.id, `Load Test Tour ${i}`, `Load Band ${i}`, false);
-    const seats = http.get(`${BASE}/events/${e.id}/seats?limit=1&status=AVAILABLE`).json().data;
-    events.push({ id: e.id, firstSeat: seats[0].id, seatCount: arenaSize * 100 });
+    events.push(
+      createEvent(BASE, {
+        name: `Load Test Tour ${i}`,
+        performer: `Load Band ${i}`,
+        venueName: `Load Arena ${i}`,
+        city: CITIES[i % CITIES.length],
+        rows: arenaSize,
+        seatsPerRow: 100,
+      }),
+    );
   }
-  const hv = venue('Hot Club', 'Paris', [{ name: 'Floor', rows: 10, seatsPerRow: 20 }]);
-  const hot = event(hv.id, 'Sold Out In Seconds', 'The Hot Band', true);
-  const hotSeats = http.get(`${BASE}/events/${hot.id}/seats?limit=1`).json().data;
-  const probe = event(hv.id, 'Probe', 'Index Lag', false);
-  return { events, probe: probe.id, hot: { id: hot.id, firstSeat: hotSeats[0].id, seatCount: 200 } };
+  const hot = createEvent(BASE, {
+    name: 'Sold Out In Seconds',
+    performer: 'The Hot Band',
+    venueName: 'Hot Club',
+    rows: 10,
+    seatsPerRow: 20,
+    waitingRoom: true,
+  });
+  const probe = createEvent(BASE, {
+    name: 'Probe',
+    performer: 'Index Lag',
+    venueName: 'Probe Hall',
+    rows: 1,
+    seatsPerRow: 1,
+  });
+  return { events, probe: probe.id, hot };
 }
 
 const pickSeats = (event, n) => {
