@@ -4,7 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { type Message, Partitioners, type PartitionMetadata, type Producer } from 'kafkajs';
 import type { ServiceMetrics } from '../telemetry.ts';
 import { Attr } from '../telemetry.ts';
-import type { ClickEvent } from './clicks.ts';
+import { type LinkClicks, LinkClicksBuilder, MAX_CLICKS_PER_MESSAGE } from './clicks.ts';
 
 const tracer = trace.getTracer('url-shortener');
 /** A flush span links to at most this many redirects (Jaeger shows them as references). */
@@ -17,11 +17,13 @@ const MAX_LINKS = 64;
  * while Kafka is down, clicks beyond `bufferMax` are dropped and counted instead of growing the
  * heap until the process dies. Failed sends are counted and logged, never surfaced to a visitor.
  *
- * A flush's clicks are packed into one message per partition (a JSON array), each click placed
+ * A flush's clicks are packed into one message per partition (a JSON array), each link placed
  * by its code's key with the murmur2 partitioner a keyed message would get, so a link's clicks
  * still land in one partition. A message per click cost the API and the worker more than the rest
  * of a cached redirect: record encoding and decoding per click and, when traced, a producer and a
- * consumer span per click.
+ * consumer span per click. Within a flush a link's clicks are gathered in columns (LinkClicks):
+ * every click keeps its time and visitor, but the redirect allocates no object for it, and the
+ * link's code is written, hashed to its partition and parsed once per flush, not once per click.
  */
 export class ClickPublisher {
   readonly #producer: Producer;
@@ -32,7 +34,9 @@ export class ClickPublisher {
   readonly #bufferMax: number;
   readonly #metrics: ServiceMetrics;
   readonly #log: FastifyBaseLogger;
-  #buffer: ClickEvent[] = [];
+  /** The clicks waiting for the next flush, by link. */
+  #buffer = new Map<string, LinkClicksBuilder>();
+  #buffered = 0;
   #timer: NodeJS.Timeout | undefined;
   #sending: Promise<void> | undefined;
 
@@ -69,14 +73,22 @@ export class ClickPublisher {
     this.#log = options.log;
   }
 
-  /** Synchronous and never throws: the redirect does not wait for Kafka. */
-  publish(event: ClickEvent): void {
-    if (this.#buffer.length >= this.#bufferMax) {
+  /**
+   * One click of `code` at `at` (epoch ms) by `visitor`; `trace` is a traced redirect's context.
+   * Synchronous and never throws: the redirect does not wait for Kafka.
+   */
+  publish(code: string, at: number, visitor: string, trace?: Record<string, string>): void {
+    if (this.#buffered >= this.#bufferMax) {
       this.#metrics.clicksFailed.inc({ reason: 'buffer_full' });
       return;
     }
-    this.#buffer.push(event);
-    if (this.#buffer.length >= this.#batchMax) this.#flush();
+    let link = this.#buffer.get(code);
+    if (link === undefined) {
+      link = new LinkClicksBuilder(code, at);
+      this.#buffer.set(code, link);
+    }
+    link.add(at, visitor, trace);
+    if (++this.#buffered >= this.#batchMax) this.#flush();
     else this.#schedule();
   }
 
@@ -84,7 +96,7 @@ export class ClickPublisher {
   async drain(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    while (this.#buffer.length > 0 || this.#sending) await this.#flush();
+    while (this.#buffered > 0 || this.#sending) await this.#flush();
   }
 
   #schedule(): void {
@@ -98,27 +110,31 @@ export class ClickPublisher {
     this.#sending ??= this.#sendAll().finally(() => {
       this.#sending = undefined;
       // Events that arrived after the last batch left wait for the next tick of the timer.
-      if (this.#buffer.length > 0) this.#schedule();
+      if (this.#buffered > 0) this.#schedule();
     });
     return this.#sending;
   }
 
   async #sendAll(): Promise<void> {
-    while (this.#buffer.length > 0) {
-      const batch = this.#buffer.splice(0, this.#batchMax);
-      this.#metrics.clickBuffer.set(this.#buffer.length);
+    while (this.#buffered > 0) {
+      // Everything waiting goes in one produce request; the messages are bounded, not the request.
+      const batch: Batch = { links: [...this.#buffer.values()], clicks: this.#buffered };
+      this.#buffer = new Map();
+      this.#buffered = 0;
+      this.#metrics.clickBuffer.set(0);
       await this.#send(batch);
     }
   }
 
-  async #send(batch: ClickEvent[]): Promise<void> {
+  async #send(batch: Batch): Promise<void> {
     // Only a traced redirect carries a trace context; any of the batch's may, not just the first.
     const links: Link[] = [];
-    for (const event of batch) {
-      if (links.length >= MAX_LINKS) break;
-      if (!event.trace) continue;
-      const spanContext = withTraceContext(event.trace, () => trace.getSpanContext(context.active()));
-      if (spanContext) links.push({ context: spanContext });
+    for (const link of batch.links) {
+      for (const [, carrier] of link.traces()) {
+        if (links.length >= MAX_LINKS) break;
+        const spanContext = withTraceContext(carrier, () => trace.getSpanContext(context.active()));
+        if (spanContext) links.push({ context: spanContext });
+      }
     }
     if (links.length === 0) {
       // No traced redirect in this batch: no flush trace either. A root span here would take the
@@ -129,7 +145,7 @@ export class ClickPublisher {
     // A trace of its own (root), linked to the redirects it carries: the timer that triggers the
     // flush inherits the context of whichever request armed it, and one batch is no child of that.
     await tracer.startActiveSpan('shortener.clicks.flush', { root: true, links }, async (span) => {
-      span.setAttribute(Attr.clickCount, batch.length);
+      span.setAttribute(Attr.clickCount, batch.clicks);
       const error = await this.#produce(batch);
       if (error) span.recordException(error);
       span.end();
@@ -137,29 +153,50 @@ export class ClickPublisher {
   }
 
   /** Sends a batch; a failure is counted, logged and returned, never thrown. */
-  async #produce(batch: ClickEvent[]): Promise<Error | undefined> {
+  async #produce(batch: Batch): Promise<Error | undefined> {
     try {
       await this.#producer.send({ topic: this.#topic, acks: -1, messages: this.#pack(batch) });
-      this.#metrics.clicksProduced.inc(batch.length);
+      this.#metrics.clicksProduced.inc(batch.clicks);
       return undefined;
     } catch (err) {
-      this.#metrics.clicksFailed.inc({ reason: 'send' }, batch.length);
+      this.#metrics.clicksFailed.inc({ reason: 'send' }, batch.clicks);
       this.#log.error(
-        { err, events: batch.length, topic: this.#topic },
+        { err, events: batch.clicks, topic: this.#topic },
         'click events lost: kafka send failed',
       );
       return err as Error;
     }
   }
 
-  #pack(batch: readonly ClickEvent[]): Message[] {
-    const byPartition = new Map<number, ClickEvent[]>();
-    for (const event of batch) {
-      const partition = this.#partitionOf(event.code);
-      const events = byPartition.get(partition);
-      if (events) events.push(event);
-      else byPartition.set(partition, [event]);
+  /** One message per partition, or more where one would exceed MAX_CLICKS_PER_MESSAGE clicks. */
+  #pack(batch: Batch): Message[] {
+    const open = new Map<number, { records: LinkClicks[]; clicks: number }>();
+    const messages: Message[] = [];
+    const close = (partition: number, message: { records: LinkClicks[] }) =>
+      messages.push({ partition, value: JSON.stringify(message.records) });
+    for (const link of batch.links) {
+      for (const record of link.records(MAX_CLICKS_PER_MESSAGE)) {
+        const partition = this.#partitionOf(record.code);
+        let message = open.get(partition);
+        if (message && message.clicks + record.dt.length > MAX_CLICKS_PER_MESSAGE) {
+          close(partition, message);
+          message = undefined;
+        }
+        if (!message) {
+          message = { records: [], clicks: 0 };
+          open.set(partition, message);
+        }
+        message.records.push(record);
+        message.clicks += record.dt.length;
+      }
     }
-    return [...byPartition].map(([partition, events]) => ({ partition, value: JSON.stringify(events) }));
+    for (const [partition, message] of open) close(partition, message);
+    return messages;
   }
+}
+
+/** What one flush sends: the links' columns and their number of clicks. */
+interface Batch {
+  links: LinkClicksBuilder[];
+  clicks: number;
 }

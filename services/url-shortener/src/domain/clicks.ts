@@ -43,23 +43,186 @@ export function connectionVisitorId(connection: object, ip: string, userAgent: s
 export const MAX_CLICKS_PER_MESSAGE = 10_000;
 
 /**
- * The clicks of one Kafka message: the API packs a flush's clicks of one partition into one
- * message (a JSON array); a single click object, the format before packing, is read too.
- * Malformed clicks are counted and skipped, never retried.
+ * One link's clicks of one flush, in columns: every click keeps its time and visitor, but the code
+ * is written once, times are offsets from the first, visitors are indexes into the link's distinct
+ * visitors. A click costs the API two small integers in an array (no object, no JSON object) and
+ * about 6 bytes on the wire instead of ~70, and the worker counts a link's clicks without building
+ * one object per click.
+ */
+export interface LinkClicks {
+  code: string;
+  /** Epoch ms of the first click. */
+  at: number;
+  /** Per click: ms after `at`. */
+  dt: number[];
+  /** The distinct visitors of these clicks. */
+  visitors: string[];
+  /** Per click: its visitor, as an index into `visitors`. */
+  v: number[];
+  /** Traced clicks only: [click index, W3C trace context]. */
+  traces?: [number, Record<string, string>][];
+}
+
+/** A link's clicks in a message, as the worker counts them: how many, the latest, who. */
+export interface ClickTally {
+  code: string;
+  count: number;
+  lastAt: number;
+  visitors: readonly string[];
+  traces: readonly Record<string, string>[];
+}
+
+/** The columns of one link's clicks while a flush gathers them (API side). */
+export class LinkClicksBuilder {
+  readonly #record: LinkClicks;
+  readonly #visitorIndex = new Map<string, number>();
+  #lastVisitor = '';
+  #lastIndex = -1;
+
+  constructor(code: string, at: number) {
+    this.#record = { code, at, dt: [], visitors: [], v: [] };
+  }
+
+  get count(): number {
+    return this.#record.dt.length;
+  }
+
+  add(at: number, visitor: string, trace: Record<string, string> | undefined): void {
+    const record = this.#record;
+    // A keep-alive connection sends one visitor's clicks in a row: skip the map for a repeat.
+    let index = visitor === this.#lastVisitor ? this.#lastIndex : this.#visitorIndex.get(visitor);
+    if (index === undefined) {
+      index = record.visitors.push(visitor) - 1;
+      this.#visitorIndex.set(visitor, index);
+    }
+    this.#lastVisitor = visitor;
+    this.#lastIndex = index;
+    if (trace) {
+      record.traces ??= [];
+      record.traces.push([record.dt.length, trace]);
+    }
+    // Clock steps backwards (NTP) are clamped: an offset is never negative.
+    record.dt.push(Math.max(0, at - record.at));
+    record.v.push(index);
+  }
+
+  /** The record to send, cut into pieces of at most `max` clicks (a message's bound). */
+  records(max: number): LinkClicks[] {
+    const record = this.#record;
+    if (record.dt.length <= max) return [record];
+    const pieces: LinkClicks[] = [];
+    for (let from = 0; from < record.dt.length; from += max) {
+      const to = Math.min(record.dt.length, from + max);
+      // Each piece lists only its own visitors, re-indexed.
+      const visitors: string[] = [];
+      const index = new Map<number, number>();
+      const v = record.v.slice(from, to).map((i) => {
+        let mapped = index.get(i);
+        if (mapped === undefined) {
+          mapped = visitors.push(record.visitors[i]!) - 1;
+          index.set(i, mapped);
+        }
+        return mapped;
+      });
+      const traces = record.traces
+        ?.filter(([i]) => i >= from && i < to)
+        .map(([i, t]): [number, Record<string, string>] => [i - from, t]);
+      pieces.push({
+        code: record.code,
+        at: record.at,
+        dt: record.dt.slice(from, to),
+        visitors,
+        v,
+        ...(traces?.length ? { traces } : {}),
+      });
+    }
+    return pieces;
+  }
+
+  traces(): readonly [number, Record<string, string>][] {
+    return this.#record.traces ?? [];
+  }
+}
+
+/**
+ * The clicks of one Kafka message, one event per click. The API packs a flush's clicks of one
+ * partition into one message (a JSON array of LinkClicks); the formats before that, an array of
+ * click objects and a single click object, are read too. Malformed items are counted (in clicks
+ * where their size is known) and skipped, never retried.
  */
 export function parseClicks(value: Buffer | null): { clicks: ClickEvent[]; invalid: number } {
-  if (!value) return { clicks: [], invalid: 1 };
+  const { items, invalid } = readItems(value);
+  const clicks: ClickEvent[] = [];
+  for (const item of items) {
+    if (!isLinkClicks(item)) {
+      clicks.push(item);
+      continue;
+    }
+    const traces = new Map(item.traces ?? []);
+    for (let i = 0; i < item.dt.length; i++) {
+      const trace = traces.get(i);
+      clicks.push({
+        code: item.code,
+        at: item.at + item.dt[i]!,
+        visitor: item.visitors[item.v[i]!]!,
+        ...(trace ? { trace } : {}),
+      });
+    }
+  }
+  return { clicks, invalid };
+}
+
+/** The clicks of one Kafka message per link, as the worker counts them (no object per click). */
+export function parseClickTallies(value: Buffer | null): { tallies: ClickTally[]; invalid: number } {
+  const { items, invalid } = readItems(value);
+  const tallies: ClickTally[] = [];
+  for (const item of items) {
+    if (isLinkClicks(item)) {
+      let last = 0;
+      for (const dt of item.dt) if (dt > last) last = dt;
+      tallies.push({
+        code: item.code,
+        count: item.dt.length,
+        lastAt: item.at + last,
+        visitors: item.visitors,
+        traces: (item.traces ?? []).map(([, trace]) => trace),
+      });
+    } else {
+      tallies.push({
+        code: item.code,
+        count: 1,
+        lastAt: item.at,
+        visitors: [item.visitor],
+        traces: item.trace ? [item.trace] : [],
+      });
+    }
+  }
+  return { tallies, invalid };
+}
+
+/** The valid items of a message (clicks or LinkClicks) and how many clicks were malformed. */
+function readItems(value: Buffer | null): { items: (ClickEvent | LinkClicks)[]; invalid: number } {
+  if (!value) return { items: [], invalid: 1 };
   let parsed: unknown;
   try {
     parsed = JSON.parse(value.toString('utf8'));
   } catch {
-    return { clicks: [], invalid: 1 };
+    return { items: [], invalid: 1 };
   }
-  const items = Array.isArray(parsed) ? parsed : [parsed];
-  if (items.length > MAX_CLICKS_PER_MESSAGE) return { clicks: [], invalid: items.length };
-  const clicks: ClickEvent[] = [];
-  for (const item of items) if (isClick(item)) clicks.push(item);
-  return { clicks, invalid: items.length - clicks.length };
+  const list = Array.isArray(parsed) ? parsed : [parsed];
+  let clicks = 0;
+  for (const item of list) clicks += isColumns(item) ? item.dt.length : 1;
+  if (clicks > MAX_CLICKS_PER_MESSAGE) return { items: [], invalid: clicks };
+  const items: (ClickEvent | LinkClicks)[] = [];
+  let invalid = 0;
+  for (const item of list) {
+    if (isColumns(item)) {
+      if (isLinkClicks(item)) items.push(item);
+      else invalid += item.dt.length;
+    } else if (isClick(item)) items.push(item);
+    else invalid++;
+  }
+  return { items, invalid };
 }
 
 function isClick(value: unknown): value is ClickEvent {
@@ -69,4 +232,45 @@ function isClick(value: unknown): value is ClickEvent {
   if (typeof event.at !== 'number' || !Number.isFinite(event.at)) return false;
   if (typeof event.visitor !== 'string' || event.visitor.length > 64) return false;
   return true;
+}
+
+/** Shaped like LinkClicks (has its click column), valid or not. */
+function isColumns(value: unknown): value is { dt: unknown[] } {
+  return typeof value === 'object' && value !== null && Array.isArray((value as { dt?: unknown }).dt);
+}
+
+function isLinkClicks(value: unknown): value is LinkClicks {
+  if (!isColumns(value)) return false;
+  const item = value as Partial<LinkClicks> & { dt: unknown[] };
+  if (typeof item.code !== 'string' || item.code.length > 32) return false;
+  if (typeof item.at !== 'number' || !Number.isFinite(item.at)) return false;
+  const { dt, v, visitors, traces } = item;
+  if (!Array.isArray(visitors) || visitors.length === 0 || visitors.length > dt.length) return false;
+  if (!visitors.every((id) => typeof id === 'string' && id.length <= 64)) return false;
+  if (!Array.isArray(v) || v.length !== dt.length) return false;
+  for (let i = 0; i < dt.length; i++) {
+    const offset = dt[i];
+    const index = v[i];
+    if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) return false;
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= visitors.length)
+      return false;
+  }
+  if (traces !== undefined) {
+    if (!Array.isArray(traces) || traces.length > dt.length) return false;
+    for (const entry of traces) {
+      if (!Array.isArray(entry) || entry.length !== 2) return false;
+      const [index, carrier] = entry as unknown[];
+      if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= dt.length)
+        return false;
+      if (!isCarrier(carrier)) return false;
+    }
+  }
+  return true;
+}
+
+/** A W3C trace context as a carrier: a few short strings (traceparent, tracestate). */
+function isCarrier(value: unknown): value is Record<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const entries = Object.entries(value);
+  return entries.length <= 4 && entries.every(([, v]) => typeof v === 'string' && v.length <= 512);
 }

@@ -6,10 +6,12 @@ import type { Consumer } from 'kafkajs';
 import type pg from 'pg';
 import type { Keys } from '../keys.ts';
 import { Attr, type WorkerMetrics } from '../telemetry.ts';
-import { type ClickEvent, parseClicks } from './clicks.ts';
-import { applyClickBatch, type OffsetEvent } from './stats-repository.ts';
+import { type ClickTally, parseClickTallies } from './clicks.ts';
+import { applyClickBatch, clickCount, type OffsetEvent } from './stats-repository.ts';
 
 const tracer = trace.getTracer('url-shortener-worker');
+/** A link's clicks of one message, at the message's offset. */
+type TallyAt = OffsetEvent & { event: ClickTally };
 const MAX_LINKS = 64;
 
 export interface StatsConsumerDeps {
@@ -36,18 +38,18 @@ export async function startStatsConsumer(deps: StatsConsumerDeps): Promise<void>
     eachBatchAutoResolve: false,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       if (!isRunning() || isStale() || batch.messages.length === 0) return;
-      const events: OffsetEvent[] = [];
+      const events: TallyAt[] = [];
       for (const message of batch.messages) {
-        // A message carries the clicks of one flush for this partition; they share its offset.
-        const { clicks, invalid } = parseClicks(message.value);
-        for (const event of clicks) events.push({ offset: message.offset, event });
+        // A message carries the clicks of one flush for this partition, by link; they share its offset.
+        const { tallies, invalid } = parseClickTallies(message.value);
+        for (const event of tallies) events.push({ offset: message.offset, event });
         if (invalid > 0) metrics.statsEvents.inc({ outcome: 'invalid' }, invalid);
       }
       await tracer.startActiveSpan(
         'shortener.stats.apply_batch',
         { links: traceLinks(events) },
         async (span) => {
-          span.setAttribute(Attr.batchSize, events.length);
+          span.setAttribute(Attr.batchSize, clickCount(events));
           span.setAttribute(Attr.partition, batch.partition);
           try {
             // Visitors first: PFADD is idempotent, so a replay after a crash between the two steps
@@ -62,7 +64,7 @@ export async function startStatsConsumer(deps: StatsConsumerDeps): Promise<void>
             );
             span.setAttribute(Attr.visitorLinks, visitorLinks);
             const result = await applyClickBatch(deps.pool, batch.topic, batch.partition, events);
-            metrics.statsBatchSize.observe(events.length);
+            metrics.statsBatchSize.observe(result.applied + result.duplicates);
             metrics.statsEvents.inc({ outcome: 'applied' }, result.applied);
             if (result.duplicates) metrics.statsEvents.inc({ outcome: 'duplicate' }, result.duplicates);
             metrics.statsLinksUpdated.inc(result.linksUpdated);
@@ -84,12 +86,12 @@ export async function startStatsConsumer(deps: StatsConsumerDeps): Promise<void>
 }
 
 /** One PFADD per link in one pipeline; returns the number of links. */
-async function addVisitors(deps: StatsConsumerDeps, events: readonly ClickEvent[]): Promise<number> {
+async function addVisitors(deps: StatsConsumerDeps, tallies: readonly ClickTally[]): Promise<number> {
   const visitors = new Map<string, Set<string>>();
-  for (const { code, visitor } of events) {
+  for (const { code, visitors: ids } of tallies) {
     const set = visitors.get(code);
-    if (set) set.add(visitor);
-    else visitors.set(code, new Set([visitor]));
+    if (set) for (const id of ids) set.add(id);
+    else visitors.set(code, new Set(ids));
   }
   if (visitors.size === 0) return 0;
   const pipeline = deps.redis.pipeline();
@@ -100,13 +102,14 @@ async function addVisitors(deps: StatsConsumerDeps, events: readonly ClickEvent[
   return visitors.size;
 }
 
-function traceLinks(events: readonly OffsetEvent[]): Link[] {
+function traceLinks(events: readonly TallyAt[]): Link[] {
   const links: Link[] = [];
   for (const { event } of events) {
-    if (links.length >= MAX_LINKS) break;
-    if (!event.trace) continue;
-    const spanContext = withTraceContext(event.trace, () => trace.getSpanContext(context.active()));
-    if (spanContext) links.push({ context: spanContext });
+    for (const carrier of event.traces) {
+      if (links.length >= MAX_LINKS) return links;
+      const spanContext = withTraceContext(carrier, () => trace.getSpanContext(context.active()));
+      if (spanContext) links.push({ context: spanContext });
+    }
   }
   return links;
 }

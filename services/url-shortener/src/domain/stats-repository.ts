@@ -1,11 +1,12 @@
 import { withClient } from '@sdlab/service-kit/postgres';
 import type pg from 'pg';
-import type { ClickEvent } from './clicks.ts';
+import type { ClickEvent, ClickTally } from './clicks.ts';
 
 export interface OffsetEvent {
   /** Kafka offset of the message, as kafkajs gives it (a decimal string). */
   offset: string;
-  event: ClickEvent;
+  /** One click, or one link's clicks of a message (what the consumer reads). */
+  event: ClickEvent | ClickTally;
 }
 
 export interface LinkTotals {
@@ -14,27 +15,35 @@ export interface LinkTotals {
 }
 
 export interface AppliedBatch {
-  /** Events counted now. */
+  /** Clicks counted now. */
   applied: number;
-  /** Events at offsets already counted before (a redelivery after a crash or rebalance). */
+  /** Clicks at offsets already counted before (a redelivery after a crash or rebalance). */
   duplicates: number;
   /** Per-link rows written: one per link in the batch, never one per click. */
   linksUpdated: number;
 }
 
 /** Clicks per link in a batch: a thousand redirects of one link become one row update. */
-export function totalsByLink(events: readonly ClickEvent[]): Map<string, LinkTotals> {
+export function totalsByLink(events: readonly (ClickEvent | ClickTally)[]): Map<string, LinkTotals> {
   const totals = new Map<string, LinkTotals>();
-  for (const { code, at } of events) {
-    const current = totals.get(code);
+  for (const event of events) {
+    const { count, lastAt } = 'count' in event ? event : { count: 1, lastAt: event.at };
+    const current = totals.get(event.code);
     if (current) {
-      current.count++;
-      if (at > current.lastAt) current.lastAt = at;
+      current.count += count;
+      if (lastAt > current.lastAt) current.lastAt = lastAt;
     } else {
-      totals.set(code, { count: 1, lastAt: at });
+      totals.set(event.code, { count, lastAt });
     }
   }
   return totals;
+}
+
+/** Clicks in a list of events (a tally holds many). */
+export function clickCount(events: readonly OffsetEvent[]): number {
+  let n = 0;
+  for (const { event } of events) n += 'count' in event ? event.count : 1;
+  return n;
 }
 
 // Counts only links that still exist: a click on a link the sweep has just deleted is dropped
@@ -90,7 +99,8 @@ export async function applyClickBatch(
         );
       }
       await client.query('COMMIT');
-      return { applied: fresh.length, duplicates: events.length - fresh.length, linksUpdated: totals.size };
+      const applied = clickCount(fresh);
+      return { applied, duplicates: clickCount(events) - applied, linksUpdated: totals.size };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
