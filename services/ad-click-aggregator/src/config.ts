@@ -70,6 +70,11 @@ export const Config = Type.Object({
   FLUSH_INTERVAL_MS: Type.Integer({ default: 10_000, minimum: 10, maximum: 3_600_000 }),
   /** ... and as soon as this many consumed clicks are pending [003:786]. */
   FLUSH_MAX_EVENTS: Type.Integer({ default: 20_000, minimum: 1, maximum: 1_000_000 }),
+  /**
+   * Flushes that may commit at once, each on its own Postgres connection and for partitions no
+   * other running flush holds (each transaction carries exactly its partitions' counts and offsets).
+   */
+  FLUSH_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, maximum: 16 }),
   /** Raw click partitions (one per day) kept before the worker drops them. */
   RAW_RETENTION_DAYS: Type.Integer({ default: 35, minimum: 1, maximum: 3650 }),
   /** Top-K sorted sets in Redis live this long after their window's last update. */

@@ -36,10 +36,13 @@ export interface FlushResult {
 // were really inserted. The raw key (impression, click time) is the second dedup layer: a click the
 // ingest re-sent after a crash inserts nothing, so it adds nothing. Data-modifying CTEs share one
 // snapshot and all commit with the offsets, or none does.
+// The hour and day counts are summed from the minute counts (hundreds of rows), not from the
+// inserted clicks again (two more passes over 20,000 rows were ~10 % of the statement's time).
+// Each roll-up upserts in key order, so flushes running at once lock shared rows in one order.
 const rollup = (g: Granularity, table: string) => `
   ${g} AS (
     INSERT INTO ${table} AS c (ad_id, window_start, clicks)
-    SELECT ad_id, date_trunc('${g}', clicked_at, 'UTC'), count(*) FROM inserted WHERE NOT late GROUP BY 1, 2
+    SELECT ad_id, date_trunc('${g}', window_start, 'UTC'), sum(clicks) FROM per_minute GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (ad_id, window_start) DO UPDATE SET clicks = c.clicks + excluded.clicks, updated_at = now()
     RETURNING '${g}'::text AS granularity, ad_id, window_start, clicks
   )`;
@@ -59,6 +62,9 @@ WITH input AS (
   SELECT * FROM input
   ON CONFLICT DO NOTHING
   RETURNING ad_id, clicked_at, late
+), per_minute AS (
+  SELECT ad_id, date_trunc('minute', clicked_at, 'UTC') AS window_start, count(*) AS clicks
+  FROM inserted WHERE NOT late GROUP BY 1, 2
 ),${rollup('minute', 'adclick.clicks_minute')},${rollup('hour', 'adclick.clicks_hour')},${rollup('day', 'adclick.clicks_day')}
 SELECT granularity, ad_id, window_start, clicks FROM minute
 UNION ALL SELECT granularity, ad_id, window_start, clicks FROM hour

@@ -53,6 +53,7 @@ export const aggregatorPlugin = fp(
       latenessMs: config.ALLOWED_LATENESS_MS,
       flushIntervalMs: config.FLUSH_INTERVAL_MS,
       flushMaxEvents: config.FLUSH_MAX_EVENTS,
+      flushConcurrency: config.FLUSH_CONCURRENCY,
       store,
       topK,
       metrics,

@@ -30,6 +30,8 @@ export interface AggregatorOptions {
   latenessMs: number;
   flushIntervalMs: number;
   flushMaxEvents: number;
+  /** Flushes that may commit at once, for disjoint partition sets, each on its own connection. */
+  flushConcurrency: number;
   store: AggregateStore;
   topK: TopK;
   metrics: AggregatorMetrics;
@@ -37,6 +39,15 @@ export interface AggregatorOptions {
 }
 
 type FlushTrigger = 'interval' | 'size' | 'rebalance' | 'shutdown';
+
+/** A flush whose transaction is running, and the partitions it holds until it ends. */
+interface Flight {
+  /** No other flush takes these partitions while this one runs: its offsets are their next guard. */
+  readonly partitions: Set<number>;
+  /** Messages in its snapshot: consumed, not yet committed, already on their way. */
+  messages: number;
+  done: Promise<void>;
+}
 
 /**
  * The stream processor: a Kafka consumer group member that keeps, per owned partition, the
@@ -48,6 +59,10 @@ type FlushTrigger = 'interval' | 'size' | 'rebalance' | 'shutdown';
  * uncommitted state, which is re-read from the stored offset; a rebalance flushes first, and a
  * consumer that lost a partition before its flush is fenced by the offset compare-and-set.
  * Offsets are also committed to Kafka after each flush, only so lag tools can see them.
+ *
+ * Up to `flushConcurrency` flushes run at once, each for partitions the others do not hold, so each
+ * transaction carries exactly its own partitions' counts and offsets and exactly-once holds per
+ * partition; consumption goes on meanwhile (a snapshot took what a flush writes).
  */
 export class Aggregator {
   readonly #o: AggregatorOptions;
@@ -58,16 +73,15 @@ export class Aggregator {
   /** Where a partition's first message must start when nothing was stored for it yet. */
   readonly #startAt = new Map<number, number>();
   readonly #highWatermarks = new Map<number, number>();
-  /** Trace contexts of the first clicks consumed since the last flush (parent + links). */
-  #traces: Record<string, string>[] = [];
+  /** Per partition, trace contexts of the first clicks consumed since its last flush (parent + links). */
+  readonly #traces = new Map<number, Record<string, string>[]>();
   /**
-   * The flush whose transaction is running. Consumption goes on meanwhile into the same partition
-   * states (a snapshot took what the flush writes); at most one flush runs at a time, because the
-   * next snapshot's compare-and-set guard is the offset this one stores.
+   * The flushes whose transactions are running. A partition is in at most one: the next snapshot's
+   * compare-and-set guard is the offset the running flush stores.
    */
-  #inFlight: Promise<void> | undefined;
-  /** Messages in the running flush's snapshot: consumed, not yet committed, already on their way. */
-  #inFlightMessages = 0;
+  readonly #flights = new Set<Flight>();
+  /** After-commit work (top-K, Kafka offsets for lag tools): off the flushes' critical path. */
+  readonly #afterCommit = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #paused = false;
   #crashed: Error | undefined;
@@ -109,7 +123,7 @@ export class Aggregator {
         await this.#flushNow('rebalance');
         this.#states.clear();
         this.#startAt.clear();
-        this.#traces = [];
+        this.#traces.clear();
         metrics.consumedOffset.reset();
         metrics.committedOffset.reset();
         metrics.lag.reset();
@@ -136,7 +150,7 @@ export class Aggregator {
     // The interval starts a flush and returns: consumption goes on while it commits.
     this.#timer = setInterval(() => {
       void this.#mutex.run(async () => {
-        if (!this.#inFlight) this.#begin('interval');
+        if (this.#flights.size < this.#o.flushConcurrency) this.#begin('interval');
       });
     }, this.#o.flushIntervalMs);
   }
@@ -174,12 +188,12 @@ export class Aggregator {
         this.#consume(state, offset, message, counts);
         resolved = message.offset;
         if (--room > 0) continue;
-        // Size trigger: wait for the flush in flight (backpressure: one window commits while the
-        // next is consumed, never more), then start the next one and keep consuming.
+        // Size trigger: start a flush of partitions no running flush holds, waiting for one to end
+        // when all are taken (backpressure: at most flushConcurrency windows commit while the next
+        // is consumed, never more), and keep consuming.
         resolveOffset(resolved);
-        await this.#settled();
+        await this.#sizeFlush(live);
         if (!live()) break;
-        this.#begin('size');
         await heartbeat();
         if (!live()) break;
         room = this.#o.flushMaxEvents - this.#unflushed();
@@ -207,9 +221,11 @@ export class Aggregator {
     const { disposition, lagMs } = state.add(offset, click);
     counts[disposition]++;
     this.#o.metrics.lateness.observe(lagMs / 1000);
-    if (this.#traces.length <= MAX_LINKS) {
-      const carrier = carrierOf(message.headers);
-      if (carrier) this.#traces.push(carrier);
+    const carrier = carrierOf(message.headers);
+    if (carrier) {
+      const traces = this.#traces.get(state.partition);
+      if (!traces) this.#traces.set(state.partition, [carrier]);
+      else if (traces.length <= MAX_LINKS) traces.push(carrier);
     }
   }
 
@@ -221,12 +237,29 @@ export class Aggregator {
 
   /** Consumed messages no flush has taken yet. */
   #unflushed(): number {
-    return this.#pending() - this.#inFlightMessages;
+    let n = this.#pending();
+    for (const f of this.#flights) n -= f.messages;
+    return n;
   }
 
   /** Resolves once no flush is running (a flush that fails resolves too: its state is kept). */
   async #settled(): Promise<void> {
-    while (this.#inFlight) await this.#inFlight;
+    while (this.#flights.size > 0) await Promise.all([...this.#flights].map((f) => f.done));
+  }
+
+  /**
+   * While FLUSH_MAX_EVENTS or more consumed messages wait for a flush: start one for the free
+   * partitions with the most pending (a share of the partitions, so that flushes can overlap),
+   * or wait for a running flush to end when every slot or every pending partition is taken.
+   */
+  async #sizeFlush(live: () => boolean): Promise<void> {
+    const { flushMaxEvents, flushConcurrency } = this.#o;
+    while (this.#unflushed() >= flushMaxEvents && live()) {
+      const share = Math.ceil(this.#states.size / flushConcurrency);
+      if (this.#flights.size < flushConcurrency && this.#begin('size', share)) return;
+      if (this.#flights.size === 0) return;
+      await Promise.race([...this.#flights].map((f) => f.done));
+    }
   }
 
   /** Waits for the flush in flight, then flushes everything consumed so far and waits for it. */
@@ -237,16 +270,29 @@ export class Aggregator {
   }
 
   /**
-   * Starts a flush of everything consumed so far, without waiting for it; the caller makes sure
-   * none is running. The snapshot is taken now, synchronously, so what consumption adds from here
-   * on stays for the next flush.
+   * Starts a flush of what is consumed so far on up to `most` partitions no running flush holds
+   * (those with the most pending first), without waiting for it; false when there is none. The
+   * snapshot is taken now, synchronously, so what consumption adds from here on stays for the
+   * next flush.
    */
-  #begin(trigger: FlushTrigger): void {
-    if (this.#inFlight) throw new Error('a flush is already running');
-    this.#inFlight = this.#flush(trigger).finally(() => {
-      this.#inFlight = undefined;
-      this.#inFlightMessages = 0;
+  #begin(trigger: FlushTrigger, most = Number.POSITIVE_INFINITY): boolean {
+    const held = new Set<number>();
+    for (const f of this.#flights) for (const p of f.partitions) held.add(p);
+    const free = [...this.#states.values()].filter(
+      (s) => !held.has(s.partition) && (s.dirty || s.pending > 0),
+    );
+    if (free.length === 0) return false;
+    const taken = free.sort((a, b) => b.pending - a.pending).slice(0, most);
+    const flight: Flight = {
+      partitions: new Set(taken.map((s) => s.partition)),
+      messages: 0,
+      done: Promise.resolve(),
+    };
+    this.#flights.add(flight);
+    flight.done = this.#flush(trigger, flight, taken).finally(() => {
+      this.#flights.delete(flight);
     });
+    return true;
   }
 
   async #earliest(partition: number): Promise<number> {
@@ -255,38 +301,46 @@ export class Aggregator {
     return low === undefined ? 0 : Number(low);
   }
 
-  /** One flush (and its retries after a fence). Must take its snapshot before its first await. */
-  async #flush(trigger: FlushTrigger): Promise<void> {
+  /**
+   * One flush of the flight's partitions (and its retries after a fence). Must take its snapshot
+   * before its first await.
+   */
+  async #flush(trigger: FlushTrigger, flight: Flight, taken: PartitionWindows[]): Promise<void> {
     const { metrics, log } = this.#o;
-    const taken = [...this.#states.values()].filter((s) => s.dirty || s.pending > 0);
     const parts = taken.map((s) => s.snapshot());
     if (parts.length === 0) return;
-    this.#inFlightMessages = parts.reduce((n, p) => n + p.messages, 0);
-    const traces = this.#traces.slice();
+    flight.messages = parts.reduce((n, p) => n + p.messages, 0);
+    const traces = this.#takeTraces(parts);
     const started = performance.now();
     let result: FlushResult;
     try {
-      result = await this.#write(parts, traces);
+      result = await this.#write(parts, [...traces.values()].flat());
     } catch (error) {
       if (error instanceof FencedError) {
         // Another consumer committed these partitions after this state was loaded: this state is
         // stale. Drop it (the next batch reloads and seeks) and flush the others again.
-        for (const p of error.partitions) this.#states.delete(p);
-        this.#inFlightMessages = 0;
+        for (const p of error.partitions) {
+          this.#states.delete(p);
+          flight.partitions.delete(p);
+        }
+        flight.messages = 0;
+        this.#returnTraces(traces);
         metrics.flushes.inc({ trigger, result: 'fenced' });
         log.warn(
           { partitions: error.partitions, trigger },
           'flush fenced: partitions moved to another consumer',
         );
-        return this.#flush(trigger);
+        const rest = taken.filter((s) => this.#states.get(s.partition) === s);
+        return this.#flush(trigger, flight, rest);
       }
-      this.#inFlightMessages = 0; // not taken any more: the next flush takes them again
+      flight.messages = 0; // not taken any more: the next flush takes them again
+      this.#returnTraces(traces);
       metrics.flushes.inc({ trigger, result: 'failed' });
       log.error(
         { err: error, trigger, partitions: parts.map((p) => p.partition) },
         'flush failed; state kept',
       );
-      if (!this.#paused && this.#pending() >= 2 * this.#o.flushMaxEvents) {
+      if (!this.#paused && this.#pending() >= (this.#o.flushConcurrency + 1) * this.#o.flushMaxEvents) {
         // Backpressure: stop fetching until a flush succeeds instead of buffering without bound.
         this.#consumer.pause([{ topic: this.#o.topic }]);
         this.#paused = true;
@@ -296,7 +350,7 @@ export class Aggregator {
     }
     // In the same synchronous step as the states drop what committed, so that #unflushed() is
     // never read between the two (a batch starting there subtracted the committed flush twice).
-    this.#inFlightMessages = 0;
+    flight.messages = 0;
     parts.forEach((part, i) => {
       // The state the snapshot came from, unless a rebalance replaced it meanwhile.
       const state = taken[i]!;
@@ -304,7 +358,6 @@ export class Aggregator {
       state.committed(part);
       this.#observe(state);
     });
-    this.#traces = this.#traces.slice(traces.length);
     metrics.flushes.inc({ trigger, result: 'committed' });
     metrics.flushDuration.observe((performance.now() - started) / 1000);
     metrics.counted.inc(result.counted);
@@ -317,14 +370,42 @@ export class Aggregator {
       this.#consumer.resume([{ topic: this.#o.topic }]);
       this.#paused = false;
     }
-    await this.#o.topK
-      .update(result.totals)
-      .catch((err: unknown) => log.warn({ err }, 'top-K update failed (Postgres has the counts)'));
-    await this.#consumer
-      .commitOffsets(
-        parts.map((p) => ({ topic: this.#o.topic, partition: p.partition, offset: String(p.nextOffset) })),
-      )
-      .catch(() => undefined);
+    // Neither holds the partitions: top-K totals are absolute (ZADD GT keeps the larger), and the
+    // offsets in Kafka are only for lag tools.
+    const after = Promise.all([
+      this.#o.topK
+        .update(result.totals)
+        .catch((err: unknown) => log.warn({ err }, 'top-K update failed (Postgres has the counts)')),
+      this.#consumer
+        .commitOffsets(
+          parts.map((p) => ({ topic: this.#o.topic, partition: p.partition, offset: String(p.nextOffset) })),
+        )
+        .catch(() => undefined),
+    ]).then(() => {
+      this.#afterCommit.delete(after);
+    });
+    this.#afterCommit.add(after);
+  }
+
+  /** The trace contexts of these partitions' clicks, taken by one flush. */
+  #takeTraces(parts: PartitionFlush[]): Map<number, Record<string, string>[]> {
+    const taken = new Map<number, Record<string, string>[]>();
+    for (const { partition } of parts) {
+      const traces = this.#traces.get(partition);
+      if (!traces) continue;
+      this.#traces.delete(partition);
+      taken.set(partition, traces);
+    }
+    return taken;
+  }
+
+  /** A flush that did not commit gives its trace contexts back (bounded as when consumed). */
+  #returnTraces(taken: Map<number, Record<string, string>[]>): void {
+    for (const [partition, traces] of taken) {
+      if (!this.#states.has(partition)) continue;
+      const kept = this.#traces.get(partition) ?? [];
+      this.#traces.set(partition, [...traces, ...kept].slice(0, MAX_LINKS + 1));
+    }
   }
 
   /**
@@ -334,7 +415,7 @@ export class Aggregator {
    */
   async #write(parts: PartitionFlush[], traces: Record<string, string>[]): Promise<FlushResult> {
     const links: Link[] = [];
-    for (const carrier of traces.slice(1)) {
+    for (const carrier of traces.slice(1, MAX_LINKS + 1)) {
       const span = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, carrier));
       if (span) links.push({ context: span });
     }
@@ -396,6 +477,7 @@ export class Aggregator {
       // not running
     }
     await this.#mutex.run(() => this.#flushNow('shutdown'));
+    await Promise.all([...this.#afterCommit]);
     await this.#consumer.disconnect();
     await this.#producer.disconnect();
   }
