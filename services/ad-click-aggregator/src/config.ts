@@ -30,6 +30,13 @@ export const Config = Type.Object({
   KAFKA_HEARTBEAT_MS: Type.Integer({ default: 3000, minimum: 100, maximum: 60_000 }),
   /** Upper bound of one fetch per partition; smaller batches mean more frequent size-triggered flushes. */
   KAFKA_MAX_BYTES_PER_PARTITION: Type.Integer({ default: 1_048_576, minimum: 1024, maximum: 52_428_800 }),
+  /**
+   * The broker holds a fetch until this much is there or KAFKA_FETCH_MAX_WAIT_MS passed: at a few
+   * thousand clicks/s one fetch per few clicks cost more worker CPU than the clicks themselves, and
+   * counts become visible only at the next flush anyway. A backlog fills it at once.
+   */
+  KAFKA_FETCH_MIN_BYTES: Type.Integer({ default: 65_536, minimum: 1, maximum: 52_428_800 }),
+  KAFKA_FETCH_MAX_WAIT_MS: Type.Integer({ default: 250, minimum: 0, maximum: 5000 }),
 
   /** HMAC-SHA256 key of impression ids. The default is public: set a real one anywhere but a laptop. */
   IMPRESSION_KEY: Type.String({ default: DEV_IMPRESSION_KEY, minLength: 16, maxLength: 256 }),

@@ -27,6 +27,8 @@ export interface AggregatorOptions {
   sessionTimeoutMs: number;
   heartbeatMs: number;
   maxBytesPerPartition: number;
+  fetchMinBytes: number;
+  fetchMaxWaitMs: number;
   latenessMs: number;
   flushIntervalMs: number;
   flushMaxEvents: number;
@@ -93,6 +95,8 @@ export class Aggregator {
       sessionTimeout: options.sessionTimeoutMs,
       heartbeatInterval: options.heartbeatMs,
       maxBytesPerPartition: options.maxBytesPerPartition,
+      minBytes: options.fetchMinBytes,
+      maxWaitTimeInMs: options.fetchMaxWaitMs,
       allowAutoTopicCreation: false,
     });
     this.#producer = options.kafka.producer({
