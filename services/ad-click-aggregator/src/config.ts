@@ -68,6 +68,12 @@ export const Config = Type.Object({
   SPOOL_MAX_BYTES: Type.Integer({ default: 1_073_741_824, minimum: 65_536, maximum: 1_099_511_627_776 }),
   /** Clicks per produce request from the spool to Kafka. */
   SHIP_BATCH_MAX: Type.Integer({ default: 2000, minimum: 1, maximum: 50_000 }),
+  /**
+   * After shipping a batch smaller than SHIP_BATCH_MAX, the shipper waits this long before the next
+   * (the clicks are already durable in the spool): at a few thousand clicks/s it otherwise sent a
+   * produce request and rewrote the checkpoint for every few clicks. Kafka sees a click this much later.
+   */
+  SHIP_LINGER_MS: Type.Integer({ default: 50, minimum: 0, maximum: 5000 }),
   /** Longest wait between attempts while Kafka is unavailable (capped, jittered backoff). */
   SHIP_RETRY_MAX_MS: Type.Integer({ default: 5000, minimum: 10, maximum: 120_000 }),
 

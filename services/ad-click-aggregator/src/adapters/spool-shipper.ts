@@ -57,6 +57,7 @@ export const spoolAdapter = fp(
       spool: opened,
       topic: config.CLICKS_TOPIC,
       batchMax: config.SHIP_BATCH_MAX,
+      lingerMs: config.SHIP_LINGER_MS,
       retryMaxMs: config.SHIP_RETRY_MAX_MS,
       metrics,
       log: app.log,

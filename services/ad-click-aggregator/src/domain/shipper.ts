@@ -16,6 +16,8 @@ export interface ShipperOptions {
   connect: () => Promise<Producer>;
   topic: string;
   batchMax: number;
+  /** Wait after a batch that was not full, so that the next one carries more (SHIP_LINGER_MS; none by default). */
+  lingerMs?: number;
   retryMaxMs: number;
   metrics: IngestMetrics;
   log: FastifyBaseLogger;
@@ -79,6 +81,8 @@ export class Shipper {
         metrics.kafkaConnected.set(1);
         if (failures > 0) log.info({ failures }, 'kafka is back: spooled clicks are being delivered');
         failures = 0;
+        const linger = this.#o.lingerMs ?? 0;
+        if (records.length < this.#o.batchMax && linger > 0) await this.#sleep(linger);
       } catch (err) {
         failures++;
         metrics.shipFailures.inc();
