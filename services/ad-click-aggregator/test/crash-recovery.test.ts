@@ -27,9 +27,12 @@ describe('crash recovery', () => {
     await producer.connect();
 
     // Flushes only by size, every 1,000 consumed messages: after the whole phase is consumed,
-    // exactly phase1 % 1000 messages are consumed but uncommitted when the process dies.
+    // exactly phase1 % 1000 messages are consumed but uncommitted when the process dies. That
+    // arithmetic needs each flush to take everything consumed, so one flush at a time here (kills
+    // with concurrent flushes, the shipped default, are in drain-kill.test.ts).
     const first = await startProcess('src/worker.ts', {
       ...env,
+      FLUSH_CONCURRENCY: '1',
       FLUSH_MAX_EVENTS: '1000',
       FLUSH_INTERVAL_MS: '3600000',
       KAFKA_MAX_BYTES_PER_PARTITION: '16384',
