@@ -51,6 +51,9 @@ export const Config = Type.Object({
   HOLD_MAX_SEATS: Type.Integer({ default: 10, minimum: 1, maximum: 100 }),
   /** Open (ACTIVE or CONFIRMING) holds one user may have at once, across events. */
   HOLD_MAX_ACTIVE_PER_USER: Type.Integer({ default: 5, minimum: 1, maximum: 1000 }),
+  /** Group commit: holds that share one Postgres statement and commit, and such batches at once. */
+  HOLD_BATCH_MAX: Type.Integer({ default: 64, minimum: 1, maximum: 1000 }),
+  HOLD_BATCHES_IN_FLIGHT: Type.Integer({ default: 4, minimum: 1, maximum: 100 }),
   /** A hold being paid for is kept at least this long from the start of the payment. */
   PURCHASE_GRACE_MS: Type.Integer({ default: 60_000, minimum: 0, maximum: 3_600_000 }),
   /** Expiry sweep: every 30 s [004:1130]. */

@@ -17,6 +17,8 @@ export const Attr = {
   conflictLayer: 'sdlab.booking.conflict_layer',
   /** redis (lock taken) or db-only (Redis failed and the database decided alone). */
   lockMode: 'sdlab.booking.lock_mode',
+  /** How many holds shared this hold's Postgres statement and commit (group commit). */
+  holdBatchSize: 'sdlab.booking.hold_batch_size',
   purchaseId: 'sdlab.booking.purchase_id',
   paymentOutcome: 'sdlab.booking.payment_outcome',
   cache: 'sdlab.booking.cache',
@@ -49,6 +51,12 @@ export function createServiceMetrics(registry: Registry) {
       name: 'sdlab_booking_hold_seats',
       help: 'Seats per successful hold',
       buckets: [1, 2, 3, 4, 6, 8, 10, 20, 50, 100],
+      registers,
+    }),
+    holdBatchSize: new Histogram({
+      name: 'sdlab_booking_hold_batch_size',
+      help: 'Holds that shared one Postgres statement and commit (group commit), per hold',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
       registers,
     }),
     holdsReleased: new Counter({

@@ -6,15 +6,9 @@ import type pg from 'pg';
 import { BookingErrors } from '../errors.ts';
 import { Attr, type ServiceMetrics } from '../telemetry.ts';
 import type { EventCache } from './event-cache.ts';
+import { HoldBatches } from './hold-batches.ts';
 import type { SeatLocks } from './seat-locks.ts';
-import {
-  type HeldSeat,
-  HOLD_COLUMNS,
-  type HoldRow,
-  type HoldStatus,
-  holdSeats,
-  release,
-} from './seat-states.ts';
+import { type HeldSeat, HOLD_COLUMNS, type HoldRow, type HoldStatus, release } from './seat-states.ts';
 import type { SpentToken, WaitingRoom } from './waiting-room.ts';
 
 export type { HeldSeat, HoldStatus } from './seat-states.ts';
@@ -55,13 +49,15 @@ export interface HoldRequest {
  * A hold in two layers [004:1120-1126]:
  *  1. Redis: a lock per seat (SET NX PX, all seats in one script). It turns most losers away
  *     before they reach Postgres — under an on-sale rush that is nearly everyone.
- *  2. Postgres: one transaction moves the seats AVAILABLE → HELD (seat-states.ts `holdSeats`),
- *     touching only rows still AVAILABLE. Fewer rows than asked = someone else got one: roll
- *     back, all or nothing. This layer alone is the correctness guarantee: with Redis down, or a
- *     lock lost to eviction, a seat still cannot be held (or sold) twice.
+ *  2. Postgres: one statement moves the seats AVAILABLE → HELD (seat-states.ts `holdSeatsBatch`),
+ *     touching only rows still AVAILABLE, and only when every seat of the hold is: all or
+ *     nothing. Concurrent holds share that statement and its commit (hold-batches.ts). This layer
+ *     alone is the correctness guarantee: with Redis down, or a lock lost to eviction, a seat
+ *     still cannot be held (or sold) twice.
  */
 export class HoldService {
   readonly #pool: pg.Pool;
+  readonly #batches: HoldBatches;
   readonly #locks: SeatLocks;
   readonly #cache: EventCache;
   readonly #waitingRoom: WaitingRoom;
@@ -83,8 +79,17 @@ export class HoldService {
     maxSeats: number;
     maxActivePerUser: number;
     redisPolicy: 'db-only' | 'fail-closed';
+    /** Group commit: holds per batch, and batches in Postgres at once (hold-batches.ts). */
+    batch: { maxHolds: number; inFlight: number };
   }) {
     this.#pool = deps.pool;
+    this.#batches = new HoldBatches({
+      pool: deps.pool,
+      ttlMs: deps.ttlMs,
+      maxOpenHolds: deps.maxActivePerUser,
+      maxBatch: deps.batch.maxHolds,
+      inFlight: deps.batch.inFlight,
+    });
     this.#locks = deps.locks;
     this.#cache = deps.cache;
     this.#waitingRoom = deps.waitingRoom;
@@ -136,9 +141,7 @@ export class HoldService {
     }
 
     try {
-      const result = await inTransaction(this.#pool, (client) =>
-        this.#holdInDatabase(client, { eventId, userId, seatIds, holdId }),
-      );
+      const result = await this.#holdInDatabase({ eventId, userId, seatIds, holdId });
       this.#metrics.holds.inc({ outcome: 'held' });
       this.#metrics.holdSeats.observe(seatIds.length);
       return result;
@@ -166,24 +169,23 @@ export class HoldService {
     }
   }
 
-  async #holdInDatabase(
-    client: pg.PoolClient,
-    input: { eventId: string; userId: string; seatIds: number[]; holdId: string },
-  ): Promise<{ hold: Hold; seats: HeldSeat[] }> {
-    await this.#serialiseUser(client, input.userId);
-    const { seats, hold, openHolds } = await holdSeats(client, {
-      ...input,
-      ttlMs: this.#ttlMs,
-      maxOpenHolds: this.#maxActivePerUser,
-    });
+  async #holdInDatabase(input: {
+    eventId: string;
+    userId: string;
+    seatIds: number[];
+    holdId: string;
+  }): Promise<{ hold: Hold; seats: HeldSeat[] }> {
+    const { seats, hold, openHolds, missing, batchSize } = await this.#batches.hold(input);
+    trace.getActiveSpan()?.setAttribute(Attr.holdBatchSize, batchSize);
+    this.#metrics.holdBatchSize.observe(batchSize);
     if (hold) return { hold: toHold(hold), seats };
     if (openHolds >= this.#maxActivePerUser) {
       this.#metrics.holds.inc({ outcome: 'user_cap' });
       throw new BookingErrors.TooManyActiveHolds(this.#maxActivePerUser);
     }
-    const got = new Set(seats.map((s) => s.id));
-    const missing = input.seatIds.filter((id) => !got.has(id));
-    const { rows: existing } = await client.query<{ id: string }>(
+    if (missing.length === 0) throw new Error(`hold ${input.holdId}: neither created nor refused`);
+    // Seats are never deleted: whether the missing ones exist needs no transaction.
+    const { rows: existing } = await this.#pool.query<{ id: string }>(
       'SELECT id FROM booking.seats WHERE event_id = $1 AND id = ANY($2::bigint[])',
       [input.eventId, missing],
     );
@@ -194,26 +196,6 @@ export class HoldService {
       throw new BookingErrors.SeatsNotFound(unknown.join(', '));
     }
     this.#conflict('postgres', missing);
-  }
-
-  /**
-   * At most `maxActivePerUser` open holds per user (counted by `holdSeats`). A transaction-scoped
-   * advisory lock on the user serialises one user's concurrent holds (and only those), so a burst
-   * cannot all read the same count and pass together: the count runs in the next statement, whose
-   * snapshot is taken after this lock is granted.
-   *
-   * The same round trip makes this transaction use the generic plan of `holdSeats`'s statement:
-   * Postgres otherwise re-plans it on every execution (its estimate for `id = ANY($2)` makes the
-   * generic plan look dearer than a custom one), and planning that statement cost more than
-   * running it. The generic plan is the same index lookup on seats' primary key.
-   */
-  async #serialiseUser(client: pg.PoolClient, userId: string): Promise<void> {
-    await client.query({
-      name: 'SELECT hold user lock',
-      text: `SELECT pg_advisory_xact_lock(hashtextextended('booking-user:' || $1, 0)),
-                    set_config('plan_cache_mode', 'force_generic_plan', true)`,
-      values: [userId],
-    });
   }
 
   #conflict(layer: 'redis' | 'postgres', taken: number[]): never {

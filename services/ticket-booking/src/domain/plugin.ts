@@ -84,6 +84,7 @@ export const bookingDomain = fp(
         maxSeats: config.HOLD_MAX_SEATS,
         maxActivePerUser: config.HOLD_MAX_ACTIVE_PER_USER,
         redisPolicy: config.REDIS_FAILURE_POLICY,
+        batch: { maxHolds: config.HOLD_BATCH_MAX, inFlight: config.HOLD_BATCHES_IN_FLIGHT },
       }),
       purchases: new PurchaseService({
         pool: app.pg,

@@ -40,92 +40,160 @@ export const HOLD_COLUMNS = 'id, event_id, user_id, seat_ids, amount_cents, stat
 
 const ttl = (param: string) => `now() + make_interval(secs => ${param}::double precision / 1000)`;
 
+/** One hold of a batch: its seats, sorted and distinct, all of `eventId`. */
+export interface HoldAsk {
+  holdId: string;
+  eventId: string;
+  userId: string;
+  seatIds: number[];
+}
+
+/** What the batch did with one hold: created (`hold`), or not, with the seats it could not get. */
+export interface HoldOutcome {
+  seats: HeldSeat[];
+  hold?: HoldRow;
+  /** The user's open holds before this batch. */
+  openHolds: number;
+  /** Requested seats that were not AVAILABLE in the event (taken, or no such seat). */
+  missing: number[];
+}
+
 /**
- * AVAILABLE → HELD for every seat of `seatIds` still AVAILABLE, locked in id order (overlapping
- * multi-seat holds queue instead of deadlocking), and the ACTIVE hold row — in one statement, so
- * a hold costs Postgres one parse-free round trip (a named statement) instead of three.
+ * AVAILABLE → HELD for several holds at once, each all or nothing, and their ACTIVE hold rows:
+ * one statement for a whole batch (group commit, hold-batches.ts), so a burst of holds costs
+ * Postgres one round trip and one commit instead of one each.
  *
- * Nothing is taken when the user already has `maxOpenHolds` open holds (`openHolds` says how
- * many): the caller serialises one user's holds before this statement (an advisory lock), and this
- * statement's snapshot, taken after that lock, sees every hold committed before it. The hold row
- * is written only when every seat was taken; fewer seats than asked means the caller must roll
- * back (all or nothing).
+ * Every requested seat still AVAILABLE in its hold's event is locked first, in id order
+ * (overlapping batches queue instead of deadlocking); a hold wins when all its seats are among
+ * them and its user has fewer than `maxOpenHolds` open holds; only winners' seats change and only
+ * winners get a hold row. The holds of one batch must not share a seat or a user (the batcher
+ * keeps them apart), and the caller must hold every user's advisory lock (`lockUsers`) before
+ * this statement, whose snapshot then sees every hold committed before it.
  */
-export async function holdSeats(
+export async function holdSeatsBatch(
   client: pg.PoolClient,
-  input: {
-    holdId: string;
-    eventId: string;
-    userId: string;
-    seatIds: number[];
-    ttlMs: number;
-    maxOpenHolds: number;
-  },
-): Promise<{ seats: HeldSeat[]; hold?: HoldRow; openHolds: number }> {
+  asks: HoldAsk[],
+  options: { ttlMs: number; maxOpenHolds: number },
+): Promise<HoldOutcome[]> {
+  const seatPos: number[] = [];
+  const seatIds: number[] = [];
+  asks.forEach((ask, i) => {
+    for (const id of ask.seatIds) {
+      seatPos.push(i + 1);
+      seatIds.push(id);
+    }
+  });
   const { rows } = await client.query<{
+    pos: string;
     open_holds: number;
-    id: string | null;
-    section: string;
-    row_number: number;
-    seat_number: number;
-    price_cents: number;
     amount_cents: string | null;
-    expires_at: Date;
-    created_at: Date;
+    expires_at: Date | null;
+    created_at: Date | null;
+    seats: [string | number, string, number, number, number][] | null;
+    missing: string[] | null;
   }>({
     // The statement's name is its span's name too (pg.query:UPDATE …): what a trace of a hold shows.
-    name: 'UPDATE seats AVAILABLE to HELD, INSERT hold',
-    text: `WITH open AS (
-       SELECT count(*)::int AS n FROM booking.holds
-       WHERE user_id = $3 AND status IN ('ACTIVE', 'CONFIRMING') AND expires_at > now()),
+    name: 'UPDATE seats AVAILABLE to HELD, INSERT holds',
+    text: `WITH req AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS r(hold_id, event_id, user_id, pos)),
+     want AS (
+       SELECT w.pos, w.seat_id, r.hold_id, r.event_id
+       FROM unnest($4::int[], $5::bigint[]) AS w(pos, seat_id) JOIN req r ON r.pos = w.pos),
+     open AS (
+       SELECT r.pos, (SELECT count(*)::int FROM booking.holds h
+                      WHERE h.user_id = r.user_id AND h.status IN ('ACTIVE', 'CONFIRMING')
+                        AND h.expires_at > now()) AS n
+       FROM req r),
+     free AS (
+       SELECT s.id FROM booking.seats s JOIN want w ON s.id = w.seat_id AND s.event_id = w.event_id
+       WHERE s.status = 'AVAILABLE'
+       ORDER BY s.id FOR UPDATE OF s),
+     winners AS (
+       SELECT r.pos FROM req r JOIN open o ON o.pos = r.pos
+       WHERE o.n < $7 AND NOT EXISTS (
+         SELECT 1 FROM want w WHERE w.pos = r.pos AND w.seat_id NOT IN (SELECT id FROM free))),
      taken AS (
        UPDATE booking.seats s
-       SET status = 'HELD', hold_id = $4, held_until = ${ttl('$5')}
-       FROM (SELECT id FROM booking.seats
-             WHERE event_id = $1 AND id = ANY($2::bigint[]) AND status = 'AVAILABLE'
-               AND (SELECT n FROM open) < $6
-             ORDER BY id FOR UPDATE) AS free
-       WHERE s.id = free.id
-       RETURNING s.id, s.section, s.row_number, s.seat_number, s.price_cents),
+       SET status = 'HELD', hold_id = w.hold_id, held_until = ${ttl('$6')}
+       FROM want w JOIN winners x ON x.pos = w.pos
+       WHERE s.id = w.seat_id AND s.status = 'AVAILABLE'
+       RETURNING w.pos, s.id, s.section, s.row_number, s.seat_number, s.price_cents),
      hold AS (
        INSERT INTO booking.holds (id, event_id, user_id, seat_ids, amount_cents, status, expires_at)
-       SELECT $4, $1, $3, $2::bigint[], sum(price_cents), 'ACTIVE', ${ttl('$5')} FROM taken
-       HAVING count(*) = cardinality($2::bigint[])
-       RETURNING amount_cents, expires_at, created_at)
-     SELECT o.n AS open_holds, t.id, t.section, t.row_number, t.seat_number, t.price_cents,
-            h.amount_cents, h.expires_at, h.created_at
-     FROM open o LEFT JOIN taken t ON true LEFT JOIN hold h ON true`,
-    values: [input.eventId, input.seatIds, input.userId, input.holdId, input.ttlMs, input.maxOpenHolds],
+       SELECT r.hold_id, r.event_id, r.user_id, array_agg(t.id ORDER BY t.id), sum(t.price_cents), 'ACTIVE', ${ttl('$6')}
+       FROM req r JOIN taken t ON t.pos = r.pos
+       GROUP BY r.pos, r.hold_id, r.event_id, r.user_id
+       HAVING count(*) = (SELECT count(*) FROM want w WHERE w.pos = r.pos)
+       RETURNING id, amount_cents, expires_at, created_at)
+     SELECT r.pos, o.n AS open_holds, h.amount_cents, h.expires_at, h.created_at,
+            (SELECT json_agg(json_build_array(t.id, t.section, t.row_number, t.seat_number, t.price_cents))
+             FROM taken t WHERE t.pos = r.pos) AS seats,
+            (SELECT array_agg(w.seat_id) FROM want w
+             WHERE w.pos = r.pos AND w.seat_id NOT IN (SELECT id FROM free)) AS missing
+     FROM req r JOIN open o ON o.pos = r.pos LEFT JOIN hold h ON h.id = r.hold_id
+     ORDER BY r.pos`,
+    values: [
+      asks.map((a) => a.holdId),
+      asks.map((a) => a.eventId),
+      asks.map((a) => a.userId),
+      seatPos,
+      seatIds,
+      options.ttlMs,
+      options.maxOpenHolds,
+    ],
   });
-  const openHolds = rows[0]?.open_holds ?? 0;
-  const seats = rows
-    .filter((r) => r.id !== null)
-    .map((r) => ({
-      id: Number(r.id),
-      section: r.section,
-      row: r.row_number,
-      number: r.seat_number,
-      priceCents: r.price_cents,
-    }))
-    .sort((a, b) => a.id - b.id);
-  const first = rows[0];
-  if (!first || first.amount_cents === null || seats.length < input.seatIds.length) {
-    return { seats, openHolds };
-  }
-  return {
-    seats,
-    openHolds,
-    hold: {
-      id: input.holdId,
-      event_id: input.eventId,
-      user_id: input.userId,
-      seat_ids: input.seatIds.map(String),
-      amount_cents: first.amount_cents,
-      status: 'ACTIVE',
-      expires_at: first.expires_at,
-      created_at: first.created_at,
-    },
-  };
+  return asks.map((ask, i) => {
+    const row = rows[i];
+    if (!row || Number(row.pos) !== i + 1) throw new Error(`hold batch: no answer for hold ${i + 1}`);
+    const seats = (row.seats ?? [])
+      .map(([id, section, rowNumber, seatNumber, priceCents]) => ({
+        id: Number(id),
+        section,
+        row: rowNumber,
+        number: seatNumber,
+        priceCents,
+      }))
+      .sort((a, b) => a.id - b.id);
+    const outcome: HoldOutcome = {
+      seats,
+      openHolds: row.open_holds,
+      missing: (row.missing ?? []).map(Number).sort((a, b) => a - b),
+    };
+    if (row.amount_cents === null || row.expires_at === null || row.created_at === null) return outcome;
+    return {
+      ...outcome,
+      hold: {
+        id: ask.holdId,
+        event_id: ask.eventId,
+        user_id: ask.userId,
+        seat_ids: ask.seatIds.map(String),
+        amount_cents: row.amount_cents,
+        status: 'ACTIVE',
+        expires_at: row.expires_at,
+        created_at: row.created_at,
+      },
+    };
+  });
+}
+
+/**
+ * Takes the transaction-scoped advisory lock of every user of a batch, in one order (two batches
+ * never wait on each other's users crosswise), so a user's concurrent holds cannot all read the
+ * same count of open holds and pass the cap together: `holdSeatsBatch` counts in the next
+ * statement, whose snapshot is taken after these locks are granted.
+ *
+ * The same round trip makes the transaction use the generic plan of the batch statement: Postgres
+ * otherwise re-plans it on every execution, and planning it costs more than running it. Its
+ * generic plan reaches each requested seat through the primary key.
+ */
+export async function lockUsers(client: pg.PoolClient, userIds: string[]): Promise<void> {
+  await client.query({
+    name: 'SELECT hold user locks',
+    text: `SELECT count(pg_advisory_xact_lock(k)), set_config('plan_cache_mode', 'force_generic_plan', true)
+           FROM (SELECT DISTINCT hashtextextended('booking-user:' || u, 0) AS k
+                 FROM unnest($1::text[]) AS u ORDER BY 1) AS users`,
+    values: [userIds],
+  });
 }
 
 /**
