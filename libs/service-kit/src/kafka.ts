@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { type Admin, Kafka, type KafkaConfig, type LogEntry, logLevel } from 'kafkajs';
+import { stopIdleRequestQueueTimers } from './kafkajs-request-queue.ts';
 import { isRetriable, retry } from './retry.ts';
 
 // The one way a service opens kafkajs and declares its topics. Both were copied per service (the
@@ -35,6 +36,8 @@ const CREATE_TOPICS_ANSWER = /^Response CreateTopics\b/;
 
 export function createKafkaClient(options: KafkaClientOptions): Kafka {
   const { logger: log } = options;
+  // Idle connections otherwise wake up every millisecond (see kafkajs-request-queue.ts).
+  stopIdleRequestQueueTimers();
   const brokers =
     typeof options.brokers === 'string'
       ? options.brokers

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { freePort, test, uniqueId } from '@sdlab/testkit';
 import { KafkaJSNonRetriableError, type KafkaJSProtocolError } from 'kafkajs';
 import { describe, expect } from 'vitest';
@@ -57,6 +58,45 @@ describe('createKafkaClient (real Kafka)', () => {
     const connectionLines = log.lines.filter((l) => /connect|ECONNREFUSED/i.test(l.msg));
     expect(connectionLines.length).toBeGreaterThan(0);
     expect(connectionLines.every((l) => l.level === 'warn')).toBe(true);
+  });
+});
+
+describe("kafkajs' request queue timer (real Kafka)", () => {
+  test('an idle connection checks its queue of waiting requests never, and queued requests are still sent', async ({
+    kafka,
+  }) => {
+    const topic = await kafka.createTopic('idle-timer');
+    const client = createKafkaClient({
+      clientId: 'kit-idle',
+      brokers: kafka.brokers,
+      logger: recordingLog(),
+    });
+    // One request in flight at a time: concurrent sends wait in the queue this timer serves.
+    const producer = client.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 1 });
+    const queue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js').prototype as {
+      checkPendingRequests(): void;
+    };
+    const check = queue.checkPendingRequests;
+    let checks = 0;
+    queue.checkPendingRequests = function (this: unknown) {
+      checks++;
+      return check.call(this);
+    };
+    await producer.connect();
+    try {
+      const sent = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => producer.send({ topic, messages: [{ value: `m${i}` }] })),
+      );
+      expect(sent.flat().every((r) => r.errorCode === 0)).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      checks = 0;
+      // Nothing is waiting now: before the fix the check ran about once a millisecond here.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(checks).toBe(0);
+    } finally {
+      queue.checkPendingRequests = check;
+      await producer.disconnect();
+    }
   });
 });
 
