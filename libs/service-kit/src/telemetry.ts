@@ -110,7 +110,6 @@ export interface Telemetry {
  * traced process's memory for code the kit never runs.
  */
 export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
-  registerModuleHooks();
   const logLevel = getStringFromEnv('OTEL_LOG_LEVEL');
   if (logLevel) diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(logLevel) });
   // One server span per request, made by the kit (server-span.ts) and only for a request that
@@ -118,14 +117,14 @@ export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
   // only: on incoming ones it computed attributes, made a span and patched the request's and
   // response's emitters for every request, sampled or not (a quarter of the CPU of a check with
   // 10 traces/s sampled). @fastify/otel is not here either: a span per hook and handler.
-  registerInstrumentations({
-    instrumentations: [
-      new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
-      new PgInstrumentation({ requireParentSpan: true }),
-      new IORedisInstrumentation({ requireParentSpan: true }),
-      new KafkaJsInstrumentation(),
-    ],
-  });
+  const instrumentations = [
+    new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
+    new PgInstrumentation({ requireParentSpan: true }),
+    new IORedisInstrumentation({ requireParentSpan: true }),
+    new KafkaJsInstrumentation(),
+  ];
+  registerModuleHooks(instrumentations.flatMap((i) => i.getModuleDefinitions().map((d) => d.name)));
+  registerInstrumentations({ instrumentations });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const propagator = propagatorFromEnv();
   if (propagator) propagation.setGlobalPropagator(propagator);
@@ -263,18 +262,20 @@ function otlpExporter(): SpanExporter {
  * of their own, a second V8 isolate that stayed for the life of the process (tens of MB of an
  * idle traced process, and a message round trip per module loaded). The hooks come from the
  * import-in-the-middle that @opentelemetry/instrumentation registers its patches with, so both
- * sides share one instance.
+ * sides share one instance. They wrap only the modules an instrumentation patches (pg, ioredis,
+ * kafkajs, http): by default import-in-the-middle wraps every ES module the process imports in a
+ * generated module of its own, typebox's 746 and fastify's included.
  */
-function registerModuleHooks(): void {
+function registerModuleHooks(include: string[]): void {
   const fromInstrumentation = createRequire(
     createRequire(import.meta.url).resolve('@opentelemetry/instrumentation'),
   );
   const hooks = fromInstrumentation('import-in-the-middle/register-hooks.mjs') as {
-    register(): void;
+    register(options: { include: string[] }): void;
     supportsSyncHooks(): boolean;
   };
-  if (hooks.supportsSyncHooks()) hooks.register();
-  else register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+  if (hooks.supportsSyncHooks()) hooks.register({ include });
+  else register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, { data: { include } });
 }
 
 export {
