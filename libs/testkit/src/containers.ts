@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import type { Endpoints } from './endpoints.ts';
+import { freePort } from './free-port.ts';
 
 // Used when asked for (SDLAB_TEST_DOCKER=true) or when an engine answers and nothing native is
 // installed. Image versions come from the compose file's `.env`, so tests and `docker compose up`
@@ -25,22 +25,11 @@ function image(images: Record<string, string>, name: string): string {
   return value;
 }
 
-/** A free host port, so Kafka can advertise the same port the host connects to. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startContainers(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ endpoints: Endpoints; stop: () => Promise<void> }> {
   const images = composeImages(env);
+  // Kafka advertises the same port the host connects to, so the host port is chosen here.
   const kafkaPort = await freePort();
   const settled = await Promise.allSettled([
     new GenericContainer(image(images, 'POSTGRES_IMAGE'))

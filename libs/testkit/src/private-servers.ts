@@ -22,6 +22,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
+import { freePort } from './free-port.ts';
 import { waitFor } from './wait-for.ts';
 
 // Fault tests stop and restart a server. Doing that to the shared one would break every suite
@@ -29,18 +30,17 @@ import { waitFor } from './wait-for.ts';
 
 const exec = promisify(execFile);
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 const SERVER_START = { timeoutMs: 30_000, intervalMs: 100 };
+
+/** A private server's dispose: stop it for good, then remove its directory. */
+function disposer(kill: () => Promise<void>, dir: string): () => Promise<void> {
+  return async () => {
+    await kill();
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
 
 export interface PrivateServer {
   url: string;
@@ -154,15 +154,7 @@ export async function startPrivatePostgres(): Promise<PrivateServer> {
     );
   };
   await start();
-  return {
-    url,
-    start,
-    kill,
-    dispose: async () => {
-      await kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { url, start, kill, dispose: disposer(kill, dir) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -368,10 +360,7 @@ export async function startPrivateKafka(options: { heap?: string } = {}): Promis
     brokers,
     start,
     kill: () => jvm.kill(),
-    dispose: async () => {
-      await jvm.kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    dispose: disposer(() => jvm.kill(), dir),
   };
 }
 
@@ -480,15 +469,7 @@ export async function startPrivateElasticsearch(options: { heap?: string } = {})
       process.stderr.write(`private elasticsearch: first index took ${Date.now() - started} ms\n`);
   };
   await start();
-  return {
-    url,
-    start,
-    kill,
-    dispose: async () => {
-      await kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { url, start, kill, dispose: disposer(kill, dir) };
 }
 
 export interface LatencyProxy {
