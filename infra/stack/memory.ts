@@ -1,4 +1,5 @@
-// `pnpm mem [--config lean|stack|both] [--from dist|source] [--settle 15] [--only name,...]`:
+// `pnpm mem [--config lean|stack|both] [--from dist|source] [--settle 15] [--only name,...]
+// [--node-arg=--heapsnapshot-signal=SIGUSR2 ...] [--load 20s [--rate N]]`:
 // every Node process of the compose stack (plus the kit's empty service), started the way the
 // images run it (built JS from dist/, `--import @sdlab/service-kit/instrument`, compose's
 // NODE_OPTIONS and environment), left idle, then its VmRSS and VmHWM read and printed as a table
@@ -51,6 +52,17 @@ export interface MeasureOptions {
   settleS: number;
   /** Compose service names (and `kit-empty`); all when empty. */
   only: string[];
+  /** More node flags before the entry, e.g. `--heapsnapshot-signal=SIGUSR2` to look inside. */
+  nodeArgs?: string[];
+  /**
+   * After the idle reading, each service's k6 scenario (smoke profile) for this long, e.g. `20s`,
+   * one service after another with every process still up; then RSS and VmHWM again.
+   */
+  loadDuration?: string;
+  /** The scenarios' arrival rate over their smoke default. */
+  rate?: string;
+  /** Added to every compose port (PORT_OFFSET by default); tests take ports of their own. */
+  portOffset?: number;
   /** The real servers; the running native stack's when absent. */
   endpoints?: Endpoints;
   log?: (line: string) => void;
@@ -61,13 +73,15 @@ export interface MemoryRow {
   /** compose mem_limit in MiB, when the process is a compose service. */
   limitMb?: number;
   idle: Partial<Record<Config, ProcessMemory>>;
+  /** After the load (VmHWM: the peak since start, start-up and load included). */
+  loaded: Partial<Record<Config, ProcessMemory>>;
 }
 
 /**
  * Starts the processes of each configuration in turn, lets them idle, reads their memory and
  * stops them. Throws when a process fails to become ready (its log's tail in the message).
  */
-export async function measureIdleMemory(options: MeasureOptions): Promise<MemoryRow[]> {
+export async function measureMemory(options: MeasureOptions): Promise<MemoryRow[]> {
   const log = options.log ?? (() => {});
   const servers = options.endpoints ?? (await resolveEndpoints()).endpoints;
   const native: NativeEndpoints = {
@@ -78,7 +92,9 @@ export async function measureIdleMemory(options: MeasureOptions): Promise<Memory
     ...(servers.otlp ? { otlp: servers.otlp } : {}),
   };
   const run = `mem_${uniqueId()}`.replaceAll('-', '_');
-  const plan = [...shiftPorts(planFromCompose(REPO_ROOT, native, run), PORT_OFFSET), KIT_EMPTY].filter(
+  const offset = options.portOffset ?? PORT_OFFSET;
+  const kit = { ...KIT_EMPTY, port: KIT_EMPTY.port - PORT_OFFSET + offset };
+  const plan = [...shiftPorts(planFromCompose(REPO_ROOT, native, run), offset), kit].filter(
     (p) => options.only.length === 0 || options.only.includes(p.name),
   );
   if (plan.length === 0) throw new Error(`mem: no process named ${options.only.join(', ')}`);
@@ -87,6 +103,7 @@ export async function measureIdleMemory(options: MeasureOptions): Promise<Memory
     name: p.name,
     ...(limits.has(p.name) ? { limitMb: limits.get(p.name)! / 2 ** 20 } : {}),
     idle: {},
+    loaded: {},
   }));
   const needsDatabase = plan.some((p) => p.env.DATABASE_URL);
   if (needsDatabase) await createTestDatabase(native.postgres, run);
@@ -98,7 +115,7 @@ export async function measureIdleMemory(options: MeasureOptions): Promise<Memory
       try {
         for (const p of plan) {
           const logFile = join(logDir, `${p.name}-${config}.log`);
-          const child = startProcess(p, config, options.from, isolation(run, p), native.otlp, logFile);
+          const child = startProcess(p, config, options, isolation(run, p), native.otlp, logFile);
           running.push({ p, child });
           await waitReady(p, child, logFile);
           log(`[${config}] ${p.name} ready on :${p.port} (pid ${child.pid})`);
@@ -109,6 +126,17 @@ export async function measureIdleMemory(options: MeasureOptions): Promise<Memory
           const memory = readProcessMemory(child.pid!);
           if (!memory) throw new Error(`mem: ${plan[i]!.name} exited while idle`);
           rows[i]!.idle[config] = memory;
+        }
+        if (options.loadDuration) {
+          if (!servers.k6) throw new Error('mem: --load needs k6 (endpoints.json names none)');
+          await loadEach(plan, servers.k6, options.loadDuration, options.rate, (line) =>
+            log(`[${config}] ${line}`),
+          );
+          for (const [i, { child }] of running.entries()) {
+            const memory = readProcessMemory(child.pid!);
+            if (!memory) throw new Error(`mem: ${plan[i]!.name} exited under load (OOM?)`);
+            rows[i]!.loaded[config] = memory;
+          }
         }
       } finally {
         for (const { child } of running.reverse()) await stop(child);
@@ -123,6 +151,45 @@ export async function measureIdleMemory(options: MeasureOptions): Promise<Memory
     }
   }
   return rows;
+}
+
+/**
+ * Each planned service's k6 scenario (the ones `pnpm load` runs), against this run's ports: the
+ * API, a second chat gateway, the ad-click worker's metrics.
+ */
+async function loadEach(
+  plan: PlannedProcess[],
+  k6: string,
+  duration: string,
+  rate: string | undefined,
+  log: (line: string) => void,
+): Promise<void> {
+  const { SERVICES, scenarioPath } = await import('../../loadtests/src/services.ts');
+  const { runK6 } = await import('../../loadtests/src/k6.ts');
+  const url = (name: string) => {
+    const p = plan.find((q) => q.name === name);
+    return p ? `http://127.0.0.1:${p.port}` : undefined;
+  };
+  for (const service of SERVICES) {
+    const base = url(service.name);
+    if (!base) continue;
+    const env: Record<string, string> = {
+      ...service.k6Env,
+      BASE_URL: base,
+      PROFILE: 'smoke',
+      DURATION: duration,
+      ...(rate ? { RATE: rate } : {}),
+    };
+    if (service.k6Env?.BASE_URL_2) env.BASE_URL_2 = url(`${service.name}-2`) ?? base;
+    const worker = url(`${service.name}-worker`);
+    if (worker) env.WORKER_URL = worker;
+    const result = await runK6(k6, scenarioPath(service), env);
+    const failed = result.thresholds.filter((t) => !t.ok).map((t) => `${t.metric} ${t.expression}`);
+    log(
+      `${service.name}: k6 exit ${result.exitCode}` +
+        (failed.length > 0 ? `, thresholds broken: ${failed.join('; ')}` : ', thresholds held'),
+    );
+  }
 }
 
 /** Topics, consumer groups, Redis prefixes and a search index of this run alone. */
@@ -141,7 +208,7 @@ function isolation(run: string, p: PlannedProcess): Record<string, string> {
 function startProcess(
   p: PlannedProcess,
   config: Config,
-  from: From,
+  { from, nodeArgs = [] }: Pick<MeasureOptions, 'from' | 'nodeArgs'>,
   isolated: Record<string, string>,
   otlp: string | undefined,
   logFile: string,
@@ -167,6 +234,7 @@ function startProcess(
   const entry = from === 'dist' ? builtEntry(p) : p.entry;
   const args = [
     ...(from === 'source' ? ['--conditions=@sdlab/source'] : []),
+    ...nodeArgs,
     '--import',
     '@sdlab/service-kit/instrument',
     entry,
@@ -190,7 +258,7 @@ function startProcess(
  */
 function builtEntry(p: PlannedProcess): string {
   const dir = join(REPO_ROOT, p.dir);
-  if (p === KIT_EMPTY) {
+  if (p.name === KIT_EMPTY.name) {
     const source = readFileSync(join(dir, p.entry), 'utf8');
     mkdirSync(join(dir, 'dist'), { recursive: true });
     const out = join('dist', 'kit-empty.mjs');
@@ -225,12 +293,17 @@ async function stop(child: ChildProcess): Promise<void> {
 
 const mb = (m: ProcessMemory | undefined) => (m ? `${Math.round(m.rssMb)} (${Math.round(m.hwmMb)})` : '–');
 
-/** A markdown table: RSS (high-water mark) per configuration, and the limit. */
+/** A markdown table: RSS (high-water mark) per configuration, idle and after load, and the limit. */
 export function memoryTable(rows: MemoryRow[], configs: Config[]): string {
-  const head = `| process | ${configs.map((c) => `${c}: RSS (HWM) MiB`).join(' | ')} | mem_limit MiB |`;
-  const rule = `|---|${configs.map(() => '---|').join('')}---|`;
+  const loaded = rows.some((r) => Object.keys(r.loaded).length > 0);
+  const columns = configs.flatMap((c) => [
+    [`${c} idle: RSS (HWM)`, (r: MemoryRow) => mb(r.idle[c])] as const,
+    ...(loaded ? [[`${c} after load: RSS (HWM)`, (r: MemoryRow) => mb(r.loaded[c])] as const] : []),
+  ]);
+  const head = `| process (MiB) | ${columns.map(([title]) => title).join(' | ')} | mem_limit |`;
+  const rule = `|---|${columns.map(() => '---|').join('')}---|`;
   const lines = rows.map(
-    (r) => `| ${r.name} | ${configs.map((c) => mb(r.idle[c])).join(' | ')} | ${r.limitMb ?? '–'} |`,
+    (r) => `| ${r.name} | ${columns.map(([, cell]) => cell(r)).join(' | ')} | ${r.limitMb ?? '–'} |`,
   );
   return [head, rule, ...lines].join('\n');
 }
@@ -242,22 +315,32 @@ if (import.meta.main) {
       from: { type: 'string', default: 'dist' },
       settle: { type: 'string', default: '15' },
       only: { type: 'string', default: '' },
+      'node-arg': { type: 'string', multiple: true, default: [] },
+      load: { type: 'string' },
+      rate: { type: 'string' },
     },
   });
   const configs: Config[] =
     values.config === 'both' ? ['lean', 'stack'] : values.config === 'stack' ? ['stack'] : ['lean'];
   const from: From = values.from === 'source' ? 'source' : 'dist';
   const settleS = Number(values.settle);
-  const rows = await measureIdleMemory({
+  const rows = await measureMemory({
     configs,
     from,
     settleS,
     only: values.only ? values.only.split(',') : [],
+    nodeArgs: values['node-arg'],
+    ...(values.load ? { loadDuration: values.load } : {}),
+    ...(values.rate ? { rate: values.rate } : {}),
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(
     `Idle memory, ${from === 'dist' ? 'built JS (dist/) as the images run it' : 'from source (type stripping)'}, ` +
-      `${settleS} s after the last process was ready; ${new Date().toISOString()}\n\n` +
+      `${settleS} s after the last process was ready` +
+      (values.load
+        ? `; then each service's k6 smoke scenario for ${values.load}${values.rate ? ` at ${values.rate}/s` : ''}`
+        : '') +
+      `; ${new Date().toISOString()}\n\n` +
       `${memoryTable(rows, configs)}\n`,
   );
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from '@sdlab/testkit';
 import { describe, expect, it } from 'vitest';
-import { measureIdleMemory } from '../stack/memory.ts';
+import { measureMemory } from '../stack/memory.ts';
 import { readProcessMemory } from '../stack/process-memory.ts';
 
 const MiB = 2 ** 20;
@@ -31,10 +31,11 @@ describe('readProcessMemory (VmRSS and VmHWM from /proc)', () => {
 
 describe('pnpm mem', () => {
   test('starts the kit-built service, lets it idle and reads its memory', async ({ endpoints }) => {
-    const [row] = await measureIdleMemory({
+    const [row] = await measureMemory({
       configs: ['lean'],
       from: 'source',
       settleS: 1,
+      portOffset: 3000,
       only: ['kit-empty'],
       endpoints,
     });
