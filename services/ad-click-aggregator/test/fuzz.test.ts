@@ -1,8 +1,7 @@
 import { fuzzOpenApi, test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { buildApp } from '../src/main.ts';
+import { startApi } from './support/app.ts';
 import { ADMIN } from './support/auth.ts';
-import { adClickEnv, createTopics, spoolDir } from './support/env.ts';
 
 describe('fuzz: every operation of the OpenAPI document', () => {
   test('hostile input gets a 4xx problem+json, never a 5xx or a dropped connection', async ({
@@ -10,9 +9,8 @@ describe('fuzz: every operation of the OpenAPI document', () => {
     redis,
     kafka,
   }) => {
-    const topics = await createTopics(kafka, 1);
-    const spool = spoolDir();
-    const { app } = await buildApp(adClickEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir }));
+    const api = await startApi({ pg, redis, kafka }, 1);
+    const { app } = api;
     try {
       const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
       const report = await fuzzOpenApi({ baseUrl, document: app.swagger(), headers: ADMIN });
@@ -21,8 +19,7 @@ describe('fuzz: every operation of the OpenAPI document', () => {
       expect((await fetch(`${baseUrl}/readyz`)).status).toBe(200);
     } finally {
       await app.reconcileQueue.obliterate({ force: true }).catch(() => undefined);
-      await app.close();
-      spool.remove();
+      await api.close();
     }
   });
 });

@@ -6,7 +6,7 @@ import { buildApp } from '../src/main.ts';
 import { buildWorker } from '../src/worker.ts';
 import { ADMIN } from './support/auth.ts';
 import { increment, rollUp, sorted, storedCounts } from './support/counts.ts';
-import { adClickEnv, createTopics, spoolDir } from './support/env.ts';
+import { spooledEnv } from './support/env.ts';
 import { metric } from './support/metrics.ts';
 import { topicEnd, waitAllCommitted } from './support/offsets.ts';
 
@@ -30,9 +30,7 @@ describe('ground truth', () => {
     redis,
     kafka,
   }) => {
-    const topics = await createTopics(kafka, 4);
-    const spool = spoolDir();
-    const env = adClickEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir });
+    const { topics, spool, env } = await spooledEnv({ pg, redis, kafka }, 4);
     let now = T0;
     const ingest = await buildApp(env, { now: () => now });
     const worker = await buildWorker(env);

@@ -2,9 +2,8 @@ import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { DEV_IMPRESSION_KEY } from '../src/config.ts';
 import { signImpression } from '../src/domain/impression.ts';
-import { buildApp } from '../src/main.ts';
+import { startApi } from './support/app.ts';
 import { ADMIN } from './support/auth.ts';
-import { adClickEnv, createTopics, spoolDir } from './support/env.ts';
 import { metric } from './support/metrics.ts';
 
 describe('click ingest', () => {
@@ -13,9 +12,8 @@ describe('click ingest', () => {
     redis,
     kafka,
   }) => {
-    const topics = await createTopics(kafka, 3);
-    const spool = spoolDir();
-    const service = await buildApp(adClickEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir }));
+    const service = await startApi({ pg, redis, kafka }, 3);
+    const { topics } = service;
     const { app } = service;
     try {
       const created = await app.inject({
@@ -103,20 +101,13 @@ describe('click ingest', () => {
       expect(seen.every((m) => m.key === 'ad-1')).toBe(true);
       expect(new Set(seen.map((m) => m.partition)).size).toBe(1);
     } finally {
-      await app.close();
-      spool.remove();
+      await service.close();
     }
   });
 
   test('refuses the development signer once a real key is configured', async ({ pg, redis, kafka }) => {
-    const topics = await createTopics(kafka, 1);
-    const spool = spoolDir();
-    const { app } = await buildApp(
-      adClickEnv({ pg, redis, kafka }, topics, {
-        SPOOL_DIR: spool.dir,
-        IMPRESSION_KEY: 'a-real-secret-key-0123456789',
-      }),
-    );
+    const api = await startApi({ pg, redis, kafka }, 1, { IMPRESSION_KEY: 'a-real-secret-key-0123456789' });
+    const { app } = api;
     try {
       await app.inject({
         method: 'POST',
@@ -133,8 +124,7 @@ describe('click ingest', () => {
       expect(response.statusCode).toBe(404);
       expect(response.json()).toMatchObject({ code: 'SDLAB_ADCLICK_SIGNER_DISABLED' });
     } finally {
-      await app.close();
-      spool.remove();
+      await api.close();
     }
   });
 });

@@ -6,7 +6,7 @@ import { buildApp } from '../src/main.ts';
 import { buildWorker } from '../src/worker.ts';
 import { ADMIN } from './support/auth.ts';
 import { storedCounts } from './support/counts.ts';
-import { adClickEnv, createTopics, spoolDir } from './support/env.ts';
+import { spooledEnv } from './support/env.ts';
 import { metric } from './support/metrics.ts';
 import { waitAllCommitted } from './support/offsets.ts';
 
@@ -46,9 +46,7 @@ describe('Kafka outage at the ingest', () => {
   test('redirects keep answering while Kafka is unreachable and every click is counted once it returns', {
     timeout: 180_000,
   }, async ({ pg, redis, kafka }) => {
-    const topics = await createTopics(kafka, 3);
-    const spool = spoolDir();
-    const env = adClickEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir, SHIP_RETRY_MAX_MS: '500' });
+    const { topics, spool, env } = await spooledEnv({ pg, redis, kafka }, 3, { SHIP_RETRY_MAX_MS: '500' });
     const link = cuttableLink(await freePort());
     const ingest = await buildApp(env, { kafkaSocketFactory: link.factory });
     const worker = await buildWorker(env);

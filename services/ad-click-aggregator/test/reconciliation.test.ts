@@ -5,7 +5,7 @@ import { buildWorker } from '../src/worker.ts';
 import { ADMIN } from './support/auth.ts';
 import { ClickPlan } from './support/click-plan.ts';
 import { sorted, storedCounts } from './support/counts.ts';
-import { adClickEnv, createTopics, spoolDir } from './support/env.ts';
+import { spooledEnv } from './support/env.ts';
 import { metric } from './support/metrics.ts';
 import { waitAllCommitted } from './support/offsets.ts';
 
@@ -17,11 +17,8 @@ describe('reconciliation', () => {
     redis,
     kafka,
   }) => {
-    const topics = await createTopics(kafka, 2);
-    const spool = spoolDir();
     // 1% here, so a small drift on a large window shows the threshold at work.
-    const env = adClickEnv({ pg, redis, kafka }, topics, {
-      SPOOL_DIR: spool.dir,
+    const { topics, spool, env } = await spooledEnv({ pg, redis, kafka }, 2, {
       RECONCILE_DRIFT_THRESHOLD: '0.01',
     });
     const worker = await buildWorker(env);

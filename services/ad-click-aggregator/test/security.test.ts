@@ -2,8 +2,9 @@ import { ConfigError } from '@sdlab/service-kit';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { buildApp } from '../src/main.ts';
+import { startApi } from './support/app.ts';
 import { ADMIN, bearer } from './support/auth.ts';
-import { adClickEnv, createTopics, spoolDir } from './support/env.ts';
+import { adClickEnv, createTopics, spooledEnv } from './support/env.ts';
 
 const DAY = 86_400_000;
 const dayOf = (t: number) => t - (t % DAY);
@@ -16,9 +17,8 @@ describe('ad click aggregator: secure by default, nothing valid destroyed', () =
     redis,
     kafka,
   }) => {
-    const topics = await createTopics(kafka, 1);
-    const spool = spoolDir();
-    const { app } = await buildApp(adClickEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir }));
+    const api = await startApi({ pg, redis, kafka }, 1);
+    const { app } = api;
     try {
       const evil = { adId: 'evil', campaignId: 'c', targetUrl: 'https://phishing.example.net/' };
       const anonymous = await app.inject({ method: 'POST', url: '/ads', payload: evil });
@@ -59,8 +59,7 @@ describe('ad click aggregator: secure by default, nothing valid destroyed', () =
           .statusCode,
       ).toBe(403);
     } finally {
-      await app.close();
-      spool.remove();
+      await api.close();
     }
   });
 
@@ -69,11 +68,8 @@ describe('ad click aggregator: secure by default, nothing valid destroyed', () =
     redis,
     kafka,
   }) => {
-    const topics = await createTopics(kafka, 1);
-    const spool = spoolDir();
-    const { app } = await buildApp(
-      adClickEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir, RECONCILE_QUEUE_MAX: '1' }),
-    );
+    const api = await startApi({ pg, redis, kafka }, 1, { RECONCILE_QUEUE_MAX: '1' });
+    const { app } = api;
     try {
       const today = dayOf(Date.now());
       const old = today - 40 * DAY; // past the 35-day raw retention: its partition was dropped
@@ -122,8 +118,7 @@ describe('ad click aggregator: secure by default, nothing valid destroyed', () =
       expect(busy.headers['retry-after']).toBe('60');
     } finally {
       await app.reconcileQueue.obliterate({ force: true }).catch(() => undefined);
-      await app.close();
-      spool.remove();
+      await api.close();
     }
   });
 
@@ -132,9 +127,7 @@ describe('ad click aggregator: secure by default, nothing valid destroyed', () =
     redis,
     kafka,
   }) => {
-    const topics = await createTopics(kafka, 1);
-    const spool = spoolDir();
-    const env = adClickEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir });
+    const { env, spool } = await spooledEnv({ pg, redis, kafka }, 1);
     await expect(buildApp({ ...env, DEDUP_TTL_S: '3600' })).rejects.toThrow(
       /DEDUP_TTL_S \(3600\) must cover/,
     );

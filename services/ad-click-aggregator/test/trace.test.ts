@@ -1,7 +1,7 @@
 import { type LoggedSpan, test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { ADMIN } from './support/auth.ts';
-import { adClickEnv, createTopics, spoolDir } from './support/env.ts';
+import { spooledEnv } from './support/env.ts';
 import { waitAllCommitted } from './support/offsets.ts';
 import { type RunningProcess, startProcess } from './support/processes.ts';
 
@@ -15,9 +15,7 @@ describe('tracing', () => {
     redis,
     kafka,
   }) => {
-    const topics = await createTopics(kafka, 2);
-    const spool = spoolDir();
-    const env = adClickEnv({ pg, redis, kafka }, topics, { SPOOL_DIR: spool.dir, LOG_LEVEL: 'warn' });
+    const { topics, spool, env } = await spooledEnv({ pg, redis, kafka }, 2, { LOG_LEVEL: 'warn' });
     const worker = await startProcess(
       'src/worker.ts',
       { ...env, OTEL_SERVICE_NAME: 'adclick-worker' },

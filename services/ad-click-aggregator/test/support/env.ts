@@ -40,6 +40,15 @@ export function spoolDir(): { dir: string; remove: () => void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+type Servers = { pg: PgFixture; redis: RedisFixture; kafka: KafkaFixture };
+
+/** One test's topics, spool directory and service environment (SPOOL_DIR set) on its own servers. */
+export async function spooledEnv(f: Servers, partitions: number, overrides: Record<string, string> = {}) {
+  const topics = await createTopics(f.kafka, partitions);
+  const spool = spoolDir();
+  return { topics, spool, env: adClickEnv(f, topics, { SPOOL_DIR: spool.dir, ...overrides }) };
+}
+
 /** The service's environment on this test's own database, key prefix, topics and group. */
 export function adClickEnv(
   f: { pg: PgFixture; redis: RedisFixture; kafka: KafkaFixture },
