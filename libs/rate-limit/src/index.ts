@@ -11,6 +11,7 @@ export {
 } from './limiter.ts';
 export {
   createOneRuleLimiter,
+  createServiceLimiter,
   type LimiterHost,
   limiterDepsOf,
   type OneRule,

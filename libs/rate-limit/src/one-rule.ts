@@ -28,6 +28,11 @@ export function limiterDepsOf(app: LimiterHost): OneRuleLimiterDeps {
   return { redis: app.redis, keys: app.keys.rateLimitPrefix, registry: app.kit.metrics, logger: app.log };
 }
 
+/** A kit service's limiter holding one rule, on the service's Redis, key prefix, registry and logger. */
+export function createServiceLimiter(app: LimiterHost, rule: OneRule): RateLimiter {
+  return createOneRuleLimiter(rule, limiterDepsOf(app)).limiter;
+}
+
 export interface OneRuleLimiter {
   limiter: RateLimiter;
   /** The rule's name, as routes and metrics see it. */
