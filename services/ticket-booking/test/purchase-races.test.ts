@@ -1,41 +1,9 @@
 import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
+import { charges, hold, purchase } from './support/api.ts';
 import { startBookingWithProvider } from './support/app.ts';
 import { admin, user } from './support/auth.ts';
 import { createEvent } from './support/events.ts';
-
-type Stack = Awaited<ReturnType<typeof startBookingWithProvider>>;
-
-async function hold(stack: Stack, eventId: string, userId: string, seatIds: number[]) {
-  const res = await stack.app.inject({
-    method: 'POST',
-    url: `/events/${eventId}/holds`,
-    headers: await user(userId),
-    payload: { seatIds },
-  });
-  if (res.statusCode !== 201) throw new Error(`hold: ${res.statusCode} ${res.body}`);
-  return res.json().hold.id as string;
-}
-
-async function purchase(
-  stack: Stack,
-  holdId: string,
-  userId: string,
-  key: string,
-  paymentMethod = 'pm_card_visa',
-) {
-  return stack.app.inject({
-    method: 'POST',
-    url: `/holds/${holdId}/purchase`,
-    headers: { ...(await user(userId)), 'idempotency-key': key },
-    payload: { paymentMethod },
-  });
-}
-
-async function charges(stack: Stack, reference: string) {
-  const res = await fetch(`${stack.provider.url}/payments?reference=${reference}`);
-  return ((await res.json()) as { data: { id: string; status: string; amountCents: number }[] }).data;
-}
 
 async function seatStatuses(pool: import('pg').Pool, seatIds: number[]) {
   const { rows } = await pool.query('SELECT status FROM booking.seats WHERE id = ANY($1) ORDER BY id', [
@@ -60,10 +28,10 @@ describe('purchase races', () => {
     try {
       const { event, seatIds } = await createEvent(stack.app);
       const seats = seatIds.slice(0, 2);
-      const holdId = await hold(stack, event.id, 'ana', seats);
-      const first = await purchase(stack, holdId, 'ana', 'mixed-key-0001', 'pm_card_timeout');
+      const holdId = await hold(stack.app, event.id, 'ana', seats);
+      const first = await purchase(stack.app, holdId, 'ana', 'mixed-key-0001', 'pm_card_timeout');
       expect(first.statusCode).toBe(202);
-      const other = await purchase(stack, holdId, 'ana', 'mixed-key-0001', 'pm_card_visa');
+      const other = await purchase(stack.app, holdId, 'ana', 'mixed-key-0001', 'pm_card_visa');
       expect(other.statusCode).toBe(422);
       expect(other.json().code).toBe('SDLAB_BOOKING_IDEMPOTENCY_KEY_MISMATCH');
       // The first charge went through: its webhook confirms the purchase, nothing is refunded.
@@ -75,7 +43,7 @@ describe('purchase races', () => {
         return res.json().status === 'CONFIRMED';
       });
       expect(await seatStatuses(pg.pool, seats)).toEqual(['SOLD', 'SOLD']);
-      const charged = await charges(stack, holdId);
+      const charged = await charges(stack.provider.url, holdId);
       expect(charged.map((c) => c.status)).toEqual(['succeeded']);
     } finally {
       await stack.close();
@@ -94,7 +62,7 @@ describe('purchase races', () => {
     );
     try {
       const { event, seatIds } = await createEvent(stack.app, { priceCents: 5000 });
-      const holdId = await hold(stack, event.id, 'ben', seatIds.slice(0, 1));
+      const holdId = await hold(stack.app, event.id, 'ben', seatIds.slice(0, 1));
       // A charge under the hold's key that does not match this request is already at the provider.
       const prior = await fetch(`${stack.provider.url}/payments`, {
         method: 'POST',
@@ -102,7 +70,7 @@ describe('purchase races', () => {
         body: JSON.stringify({ amountCents: 4999, currency: 'EUR', reference: holdId }),
       });
       expect(prior.status).toBe(201);
-      const res = await purchase(stack, holdId, 'ben', 'conflict-key-01');
+      const res = await purchase(stack.app, holdId, 'ben', 'conflict-key-01');
       expect(res.statusCode).toBe(202);
       expect(res.json().status).toBe('PENDING');
       expect(await seatStatuses(pg.pool, seatIds.slice(0, 1))).toEqual(['HELD']);
@@ -144,16 +112,22 @@ describe('purchase races', () => {
       const { event, seatIds } = await createEvent(stack.app);
       for (let round = 0; round < 5; round++) {
         const buyer = `twin-${round}`;
-        const a = await hold(stack, event.id, buyer, [seatIds[round * 2]!]);
-        const b = await hold(stack, event.id, buyer, [seatIds[round * 2 + 1]!]);
+        const a = await hold(stack.app, event.id, buyer, [seatIds[round * 2]!]);
+        const b = await hold(stack.app, event.id, buyer, [seatIds[round * 2 + 1]!]);
         const key = `twin-key-${round}-0000`;
-        const answers = await Promise.all([purchase(stack, a, buyer, key), purchase(stack, b, buyer, key)]);
+        const answers = await Promise.all([
+          purchase(stack.app, a, buyer, key),
+          purchase(stack.app, b, buyer, key),
+        ]);
         const byStatus = answers.map((r) => [r.statusCode, r.json().code ?? r.json().status]).sort();
         expect(byStatus).toEqual([
           [201, 'CONFIRMED'],
           [422, 'SDLAB_BOOKING_IDEMPOTENCY_KEY_REUSED'],
         ]);
-        const charged = [...(await charges(stack, a)), ...(await charges(stack, b))];
+        const charged = [
+          ...(await charges(stack.provider.url, a)),
+          ...(await charges(stack.provider.url, b)),
+        ];
         expect(charged).toHaveLength(1);
       }
     } finally {
@@ -169,18 +143,18 @@ describe('purchase races', () => {
     const stack = await startBookingWithProvider({ pg, redis, es });
     try {
       const { event, seatIds } = await createEvent(stack.app);
-      const lost = await hold(stack, event.id, 'cal', seatIds.slice(0, 2));
+      const lost = await hold(stack.app, event.id, 'cal', seatIds.slice(0, 2));
       // The sweeper released the seats while the hold row was locked (it skips locked holds).
       await pg.pool.query(
         `UPDATE booking.seats SET status = 'AVAILABLE', hold_id = NULL, held_until = NULL WHERE hold_id = $1`,
         [lost],
       );
-      const gone = await purchase(stack, lost, 'cal', 'lost-seats-key-1');
+      const gone = await purchase(stack.app, lost, 'cal', 'lost-seats-key-1');
       expect(gone.statusCode).toBe(410);
       expect(gone.json().code).toBe('SDLAB_BOOKING_HOLD_EXPIRED');
-      expect(await charges(stack, lost)).toEqual([]);
+      expect(await charges(stack.provider.url, lost)).toEqual([]);
 
-      const kept = await hold(stack, event.id, 'dee', seatIds.slice(2, 3));
+      const kept = await hold(stack.app, event.id, 'dee', seatIds.slice(2, 3));
       const cancel = await stack.app.inject({
         method: 'PATCH',
         url: `/admin/events/${event.id}`,
@@ -188,10 +162,10 @@ describe('purchase races', () => {
         payload: { status: 'CANCELLED' },
       });
       expect(cancel.statusCode).toBe(200);
-      const refused = await purchase(stack, kept, 'dee', 'cancelled-key-1');
+      const refused = await purchase(stack.app, kept, 'dee', 'cancelled-key-1');
       expect(refused.statusCode).toBe(409);
       expect(refused.json().code).toBe('SDLAB_BOOKING_EVENT_NOT_ON_SALE');
-      expect(await charges(stack, kept)).toEqual([]);
+      expect(await charges(stack.provider.url, kept)).toEqual([]);
     } finally {
       await stack.close();
     }

@@ -2,43 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { signWebhook } from '@sdlab/payment-provider';
 import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
+import { charges, hold, purchase } from './support/api.ts';
 import { startBookingWithProvider } from './support/app.ts';
 import { user } from './support/auth.ts';
 import { WEBHOOK_SECRET } from './support/env.ts';
 import { createEvent } from './support/events.ts';
-
-type Inject = Awaited<ReturnType<typeof startBookingWithProvider>>['app'];
-
-async function hold(app: Inject, eventId: string, userId: string, seatIds: number[]) {
-  const res = await app.inject({
-    method: 'POST',
-    url: `/events/${eventId}/holds`,
-    headers: await user(userId),
-    payload: { seatIds },
-  });
-  if (res.statusCode !== 201) throw new Error(`hold: ${res.statusCode} ${res.body}`);
-  return res.json().hold.id as string;
-}
-
-async function purchase(
-  app: Inject,
-  holdId: string,
-  userId: string,
-  key: string,
-  paymentMethod = 'pm_card_visa',
-) {
-  return app.inject({
-    method: 'POST',
-    url: `/holds/${holdId}/purchase`,
-    headers: { ...(await user(userId)), 'idempotency-key': key },
-    payload: { paymentMethod },
-  });
-}
-
-async function charges(providerUrl: string, reference: string) {
-  const res = await fetch(`${providerUrl}/payments?reference=${reference}`);
-  return ((await res.json()) as { data: { id: string; status: string }[] }).data;
-}
 
 /** Everything a purchase can change, to compare before and after a retry or a duplicate. */
 async function snapshot(pool: import('pg').Pool, holdId: string) {

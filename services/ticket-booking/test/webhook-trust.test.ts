@@ -1,23 +1,13 @@
 import { signWebhook } from '@sdlab/payment-provider';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
+import { hold } from './support/api.ts';
 import { startBookingWithProvider } from './support/app.ts';
 import { user } from './support/auth.ts';
 import { WEBHOOK_SECRET } from './support/env.ts';
 import { createEvent } from './support/events.ts';
 
 type Stack = Awaited<ReturnType<typeof startBookingWithProvider>>;
-
-async function hold(stack: Stack, eventId: string, userId: string, seatIds: number[]) {
-  const res = await stack.app.inject({
-    method: 'POST',
-    url: `/events/${eventId}/holds`,
-    headers: await user(userId),
-    payload: { seatIds },
-  });
-  if (res.statusCode !== 201) throw new Error(`hold: ${res.statusCode} ${res.body}`);
-  return res.json().hold.id as string;
-}
 
 function webhook(stack: Stack, body: object) {
   const raw = JSON.stringify(body);
@@ -39,7 +29,7 @@ describe('payment webhooks', () => {
     try {
       const { event, seatIds } = await createEvent(stack.app, { priceCents: 5000 });
       // The provider answers 503 to this card: nothing charged, the purchase stays pending.
-      const victim = await hold(stack, event.id, 'eve', seatIds.slice(0, 2));
+      const victim = await hold(stack.app, event.id, 'eve', seatIds.slice(0, 2));
       const pending = await stack.app.inject({
         method: 'POST',
         url: `/holds/${victim}/purchase`,
@@ -65,7 +55,7 @@ describe('payment webhooks', () => {
       expect(forged.json()).toEqual({ outcome: 'mismatch' });
 
       // A real payment id, of another hold, pointed at this one.
-      const other = await hold(stack, event.id, 'fox', seatIds.slice(2, 3));
+      const other = await hold(stack.app, event.id, 'fox', seatIds.slice(2, 3));
       const paid = await stack.app.inject({
         method: 'POST',
         url: `/holds/${other}/purchase`,
