@@ -163,8 +163,13 @@ describe('one service with what it needs (pnpm stack up <service>), as docker co
     };
     for (const p of planFromCompose(ROOT, NATIVE)) {
       const config = readFileSync(join(ROOT, p.dir, 'src/config.ts'), 'utf8');
+      // A setting is named in the schema itself or spread in from the kit's fragment (postgresConfig()).
       const reads = Object.keys(serverOf)
-        .filter((key) => new RegExp(`\\b${key}:`).test(config))
+        .filter(
+          (key) =>
+            new RegExp(`\\b${key}:`).test(config) ||
+            (key === 'DATABASE_URL' && /\bpostgresConfig\(/.test(config)),
+        )
         .map((key) => serverOf[key]);
       expect(reads.length, `${p.dir}/src/config.ts names no server`).toBeGreaterThan(0);
       const servers = serversFor(closureOf(graph, [p.name]));

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
+import Type from 'typebox';
 import type { KitHost } from './create-service.ts';
 
 export { isPostgresUnavailable } from './retry.ts';
@@ -106,6 +107,22 @@ export async function runMigrations(options: MigrationOptions): Promise<string[]
   const names = applied.map((m) => m.name);
   if (names.length) log.info({ migrations: names }, 'migrations applied');
   return names;
+}
+
+/**
+ * The pool settings a service spreads into its config schema, the same names and bounds everywhere.
+ * A batch writer (the aggregator's flush, the reconciliation) raises the statement timeout.
+ */
+export function postgresConfig(
+  statementTimeout: { default: number; maximum: number } = { default: 5000, maximum: 600_000 },
+) {
+  return {
+    DATABASE_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432/postgres', minLength: 1 }),
+    PG_POOL_MAX: Type.Integer({ default: 10, minimum: 1, maximum: 100 }),
+    /** How long a query waits for a pooled connection before the service answers its coded 503. */
+    PG_CONNECT_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 100, maximum: 60_000 }),
+    PG_STATEMENT_TIMEOUT_MS: Type.Integer({ ...statementTimeout, minimum: 100 }),
+  };
 }
 
 /** The pool settings, named alike in every service's config (so the config object itself fits). */

@@ -1,5 +1,6 @@
 import { ConfigError } from '@sdlab/service-kit';
 import { jwtConfig } from '@sdlab/service-kit/auth';
+import { postgresConfig } from '@sdlab/service-kit/postgres';
 import Type, { type Static } from 'typebox';
 
 /** The public development key: anyone can read it here, so it signs nothing that matters. */
@@ -9,10 +10,7 @@ export const DEV_IMPRESSION_KEY = 'sdlab-ad-click-dev-key-not-secret';
 // and queries, src/worker.ts for the aggregator). Nothing else reads process.env. Defaults work
 // against the native stack on 127.0.0.1.
 export const Config = Type.Object({
-  DATABASE_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432/postgres', minLength: 1 }),
-  PG_POOL_MAX: Type.Integer({ default: 10, minimum: 1, maximum: 100 }),
-  PG_CONNECT_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 100, maximum: 60_000 }),
-  PG_STATEMENT_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100, maximum: 3_600_000 }),
+  ...postgresConfig({ default: 30_000, maximum: 3_600_000 }),
 
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', minLength: 1 }),
   /** Every Redis key of the service starts with it (tests pass their own). */

@@ -1,15 +1,14 @@
 import { ConfigError } from '@sdlab/service-kit';
 import { jwtConfig } from '@sdlab/service-kit/auth';
+import { postgresConfig } from '@sdlab/service-kit/postgres';
 import Type, { type Static } from 'typebox';
 
 // The gateway's settings, read once by the kit at start-up. Nothing else reads process.env.
 // Defaults work against the native stack on 127.0.0.1; tests shorten the timers.
 export const Config = Type.Object({
-  DATABASE_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432/postgres', minLength: 1 }),
-  PG_POOL_MAX: Type.Integer({ default: 10, minimum: 1, maximum: 100 }),
-  /** A send waits at most this long for a pooled connection, then gets an `unavailable` error frame. */
-  PG_CONNECT_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 100, maximum: 60_000 }),
-  PG_STATEMENT_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, maximum: 600_000 }),
+  // Postgres: a send waits at most PG_CONNECT_TIMEOUT_MS for a pooled connection, then gets an
+  // `unavailable` error frame.
+  ...postgresConfig(),
 
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', minLength: 1 }),
   /** Every Redis key and pub/sub channel of the gateway starts with it (tests pass their own). */

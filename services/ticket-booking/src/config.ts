@@ -1,15 +1,13 @@
 import { jwtConfig } from '@sdlab/service-kit/auth';
+import { postgresConfig } from '@sdlab/service-kit/postgres';
 import Type, { type Static } from 'typebox';
 
 // The service's settings, read once by the kit at start-up (src/main.ts and src/worker.ts).
 // Nothing else reads process.env. Defaults work against the native stack on 127.0.0.1.
 // Figures in brackets are the seeds' ([file:line], ../shared/design/SLO.md).
 export const Config = Type.Object({
-  DATABASE_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432/postgres', minLength: 1 }),
-  PG_POOL_MAX: Type.Integer({ default: 10, minimum: 1, maximum: 100 }),
-  /** A request waits at most this long for a pooled connection, then answers 503. */
-  PG_CONNECT_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 100, maximum: 60_000 }),
-  PG_STATEMENT_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, maximum: 600_000 }),
+  // Postgres: a request waits at most PG_CONNECT_TIMEOUT_MS for a pooled connection, then answers 503.
+  ...postgresConfig(),
 
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', minLength: 1 }),
   /** Every Redis key of the service starts with it (tests pass their own). */
