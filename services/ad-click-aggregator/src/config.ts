@@ -30,7 +30,7 @@ export const Config = Type.Object({
   KAFKA_MAX_BYTES_PER_PARTITION: Type.Integer({ default: 1_048_576, minimum: 1024, maximum: 52_428_800 }),
   /**
    * The broker holds a fetch until this much is there or KAFKA_FETCH_MAX_WAIT_MS passed: at a few
-   * thousand clicks/s one fetch per few clicks cost more worker CPU than the clicks themselves, and
+   * hundred clicks/s one fetch per few clicks cost the worker ~40x a click's own CPU, and
    * counts become visible only at the next flush anyway. A backlog fills it at once.
    */
   KAFKA_FETCH_MIN_BYTES: Type.Integer({ default: 65_536, minimum: 1, maximum: 52_428_800 }),
@@ -68,7 +68,7 @@ export const Config = Type.Object({
   SHIP_BATCH_MAX: Type.Integer({ default: 2000, minimum: 1, maximum: 50_000 }),
   /**
    * After shipping a batch smaller than SHIP_BATCH_MAX, the shipper waits this long before the next
-   * (the clicks are already durable in the spool): at a few thousand clicks/s it otherwise sent a
+   * (the clicks are already durable in the spool): at a few hundred clicks/s it otherwise sent a
    * produce request and rewrote the checkpoint for every few clicks. Kafka sees a click this much later.
    */
   SHIP_LINGER_MS: Type.Integer({ default: 50, minimum: 0, maximum: 5000 }),
