@@ -2,6 +2,7 @@ import { inTransaction } from '@sdlab/service-kit/postgres';
 import type pg from 'pg';
 import { GRANULARITIES, type Granularity } from './granularity.ts';
 import { booleanArrayLiteral, integerArrayLiteral, textArrayLiteral } from './pg-array-literal.ts';
+import { rawPartitions } from './raw-partitions.ts';
 import type { CountedClick, PartitionFlush } from './windows.ts';
 
 /** Thrown when another consumer moved a partition's stored offset: this state is stale. */
@@ -187,18 +188,8 @@ export function createAggregateStore(pool: pg.Pool, options: { topic: string; wo
     /** Drops raw partitions whose whole day is older than the retention. */
     async dropOldPartitions(retentionDays: number, now: number): Promise<string[]> {
       const cutoff = now - (now % DAY_MS) - retentionDays * DAY_MS;
-      const { rows } = await pool.query<{ name: string }>(
-        `SELECT c.relname AS name FROM pg_inherits i
-         JOIN pg_class c ON c.oid = i.inhrelid
-         JOIN pg_class p ON p.oid = i.inhparent
-         JOIN pg_namespace n ON n.oid = p.relnamespace
-         WHERE n.nspname = 'adclick' AND p.relname = 'raw_clicks'`,
-      );
       const dropped: string[] = [];
-      for (const { name } of rows) {
-        const match = /^raw_clicks_(\d{4})(\d{2})(\d{2})$/.exec(name);
-        if (!match) continue;
-        const day = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
+      for (const { name, day } of await rawPartitions(pool)) {
         if (day + DAY_MS > cutoff) continue;
         await pool.query(`DROP TABLE IF EXISTS adclick.${name}`);
         knownDays.delete(day);

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { AdClickErrors } from '../errors.ts';
 import { ceilTo, floorTo } from './granularity.ts';
+import { rawPartitions } from './raw-partitions.ts';
 
 // A reconciliation overwrites stored counts with a recount of the raw clicks. Where the raw clicks
 // are gone (partitions past retention are dropped; the roll-ups stay), a recount finds nothing and
@@ -9,21 +10,8 @@ import { ceilTo, floorTo } from './granularity.ts';
 
 /** First day (UTC ms) of the oldest raw click partition, or null when there is none. */
 export async function oldestRawDay(pool: pg.Pool): Promise<number | null> {
-  const { rows } = await pool.query<{ name: string }>(
-    `SELECT c.relname AS name FROM pg_inherits i
-     JOIN pg_class c ON c.oid = i.inhrelid
-     JOIN pg_class p ON p.oid = i.inhparent
-     JOIN pg_namespace n ON n.oid = p.relnamespace
-     WHERE n.nspname = 'adclick' AND p.relname = 'raw_clicks'`,
-  );
-  let oldest: number | null = null;
-  for (const { name } of rows) {
-    const match = /^raw_clicks_(\d{4})(\d{2})(\d{2})$/.exec(name);
-    if (!match) continue;
-    const day = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
-    if (oldest === null || day < oldest) oldest = day;
-  }
-  return oldest;
+  const days = (await rawPartitions(pool)).map((p) => p.day);
+  return days.length ? Math.min(...days) : null;
 }
 
 /**
