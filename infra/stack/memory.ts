@@ -12,7 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -200,7 +200,8 @@ function isolation(run: string, p: PlannedProcess): Record<string, string> {
     DEAD_LETTER_TOPIC: `${prefix}.clicks.dead-letter`,
     CONSUMER_GROUP: `${prefix}-aggregator`,
     STATS_GROUP_ID: `${prefix}-stats`,
-    REDIS_KEY_PREFIX: `${prefix}:${p.name}:`,
+    // One per service folder: the two chat gateways, and an API and its worker, share their keys.
+    REDIS_KEY_PREFIX: `${prefix}:${basename(p.dir)}:`,
     SEARCH_INDEX: `${prefix}-booking-events`,
   };
 }
