@@ -7,6 +7,7 @@ import { check, sleep } from 'k6';
 import crypto from 'k6/crypto';
 import http from 'k6/http';
 import { Trend } from 'k6/metrics';
+import { setupDone, setupRequestCount } from '../lib/measured.js';
 import { duration, errorRate, profile, rate, target } from '../lib/targets.js';
 import { zipfCumulative, zipfPick } from '../lib/zipf.js';
 
@@ -74,6 +75,7 @@ export const options = {
     },
   },
   thresholds: {
+    ...setupRequestCount,
     'http_req_duration{scenario:clicks}': [`p(95)<${target('ad-click-aggregator', 'ingest_p95_ms')}`],
     'http_req_duration{scenario:queries}': [`p(95)<${target('ad-click-aggregator', 'query_p95_ms')}`],
     freshness_ms: [`p(95)<${target('ad-click-aggregator', 'freshness_s') * 1000}`],
@@ -104,6 +106,7 @@ export function setup() {
   );
   if (created.status !== 201) throw new Error(`setup probe: ${created.status} ${created.body}`);
   const cumulative = zipfCumulative(ADS, ZIPF_S);
+  setupDone();
   return {
     ads,
     campaign: `lc${run}`,

@@ -10,6 +10,7 @@ import http from 'k6/http';
 import { Counter, Rate, Trend } from 'k6/metrics';
 import { clearInterval, setInterval, setTimeout } from 'k6/timers';
 import { WebSocket } from 'k6/websockets';
+import { setupDone, setupRequestCount } from '../lib/measured.js';
 import { duration, errorRate, profile, rate, target } from '../lib/targets.js';
 
 const BASES = [__ENV.BASE_URL, __ENV.BASE_URL_2 || __ENV.BASE_URL].filter(Boolean);
@@ -56,6 +57,7 @@ export const options = {
     },
   },
   thresholds: {
+    ...setupRequestCount,
     chat_delivery_ms: [`p(95)<${target('chat-gateway', 'delivery_p95_ms')}`],
     chat_group_fanout_ms: [`p(95)<${target('chat-gateway', 'group_fanout_p95_ms')}`],
     chat_send_failed: [`rate<${errorRate}`],
@@ -123,6 +125,7 @@ export function setup() {
   );
   check(group, { 'group created': (r) => r.status === 201 });
   // Each instance's memory before the connections, to attribute the growth to them.
+  setupDone();
   return { users, groupId: group.json('id'), idle: BASES.map((b) => memory(b)) };
 }
 

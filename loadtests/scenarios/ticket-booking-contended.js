@@ -14,6 +14,7 @@ import exec from 'k6/execution';
 import http from 'k6/http';
 import { Counter } from 'k6/metrics';
 import { as, createEvent } from '../lib/booking.js';
+import { setupDone, setupRequestCount } from '../lib/measured.js';
 import { duration, errorRate, profile, rate, target } from '../lib/targets.js';
 
 const BASE = __ENV.BASE_URL || 'http://127.0.0.1:8085';
@@ -42,6 +43,7 @@ export const options = {
     },
   },
   thresholds: {
+    ...setupRequestCount,
     'http_req_duration{name:hold}': [`p(95)<${target('ticket-booking', 'hold_p95_ms')}`],
     'http_req_duration{name:purchase}': [`p(95)<${target('ticket-booking', 'purchase_p95_ms')}`],
     http_req_failed: [`rate<${errorRate}`],
@@ -55,7 +57,9 @@ http.setResponseCallback(http.expectedStatuses(200, 201, 202, 402, 409));
 
 export function setup() {
   const rows = SEATS / 100;
-  return { event: createEvent(BASE, { name: 'Hot On-Sale', performer: 'The Rush', rows, seatsPerRow: 100 }) };
+  const event = createEvent(BASE, { name: 'Hot On-Sale', performer: 'The Rush', rows, seatsPerRow: 100 });
+  setupDone();
+  return { event };
 }
 
 /** 1–4 adjacent seats, most buyers near the front. */

@@ -11,6 +11,7 @@ import exec from 'k6/execution';
 import http from 'k6/http';
 import { Counter } from 'k6/metrics';
 import { as, createEvent } from '../lib/booking.js';
+import { setupDone, setupRequestCount } from '../lib/measured.js';
 import { duration, errorRate, rate, target } from '../lib/targets.js';
 
 const BASE = __ENV.BASE_URL || 'http://127.0.0.1:8085';
@@ -38,6 +39,7 @@ export const options = {
     },
   },
   thresholds: {
+    ...setupRequestCount,
     'http_req_duration{name:hold}': [`p(95)<${target('ticket-booking', 'hold_free_seats_p95_ms')}`],
     // Every seat asked for is free: a 409 here is a failure, not contention.
     http_req_failed: [`rate<${errorRate}`],
@@ -61,6 +63,7 @@ export function setup() {
       }),
     );
   }
+  setupDone();
   return { events };
 }
 

@@ -13,6 +13,7 @@ import exec from 'k6/execution';
 import http from 'k6/http';
 import { Counter, Trend } from 'k6/metrics';
 import { ADMIN, as, createEvent } from '../lib/booking.js';
+import { setupDone, setupRequestCount } from '../lib/measured.js';
 import { duration, errorRate, profile, rate, target } from '../lib/targets.js';
 
 const BASE = __ENV.BASE_URL || 'http://127.0.0.1:8085';
@@ -66,6 +67,7 @@ export const options = {
     }),
   },
   thresholds: {
+    ...setupRequestCount,
     'http_req_duration{name:search}': [`p(95)<${target('ticket-booking', 'search_p95_ms')}`],
     'http_req_duration{name:hold}': [`p(95)<${target('ticket-booking', 'hold_p95_ms')}`],
     'http_req_duration{name:purchase}': [`p(95)<${target('ticket-booking', 'purchase_p95_ms')}`],
@@ -123,6 +125,7 @@ export function setup() {
     rows: 1,
     seatsPerRow: 1,
   });
+  setupDone();
   return { events, probe: probe.id, hot };
 }
 

@@ -3,6 +3,7 @@
 // Thresholds are the documented targets: redirect p95 < 50 ms, create p95 < 100 ms [002:167].
 import { check, sleep } from 'k6';
 import http from 'k6/http';
+import { setupDone, setupRequestCount } from '../lib/measured.js';
 import { duration, errorRate, profile, rate, target } from '../lib/targets.js';
 import { zipfCumulative, zipfPick } from '../lib/zipf.js';
 
@@ -44,6 +45,7 @@ export const options = {
     },
   },
   thresholds: {
+    ...setupRequestCount,
     'http_req_duration{scenario:redirects}': [`p(95)<${target('url-shortener', 'redirect_p95_ms')}`],
     'http_req_duration{scenario:shorten}': [`p(95)<${target('url-shortener', 'create_p95_ms')}`],
     http_req_failed: [`rate<${errorRate}`],
@@ -75,6 +77,7 @@ export function setup() {
     codes.push(response.json('code'));
   }
   const cumulative = zipfCumulative(LINKS, ZIPF_S);
+  setupDone();
   return { codes, cumulative, run };
 }
 

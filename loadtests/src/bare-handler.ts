@@ -3,7 +3,7 @@
 // rate; `pnpm load` (run.ts) and the compose smoke (running-stack.ts) both judge a latency
 // threshold against it (efficiency.ts `generatorBound`).
 import { join } from 'node:path';
-import { achievedRate, type K6Result } from './k6.ts';
+import { achievedRate, type K6Result, measuredRate } from './k6.ts';
 import { type Running, startNode } from './processes.ts';
 import { type BareShape, REPO_ROOT, type ServiceUnderTest } from './services.ts';
 
@@ -60,6 +60,6 @@ export function shapeText(shape: BareShape): string {
 
 /** The arrival rate the service was offered: requests per second, or messages sent per second. */
 export function offeredRate(service: ServiceUnderTest, result: K6Result): number {
-  if (service.shape.kind === 'ws') return Number(result.metrics.chat_messages_sent?.rate ?? 0);
+  if (service.shape.kind === 'ws') return measuredRate(result, 'chat_messages_sent');
   return achievedRate(result);
 }

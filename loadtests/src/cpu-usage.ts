@@ -48,7 +48,8 @@ export function machineCpuMs(): { busy: number; total: number } {
  * Follows a short-lived process's CPU time by sampling it, since it cannot be read after the
  * process exits (k6). The last sample is at most `everyMs` behind the process's end.
  */
-export function followCpu(pid: number, everyMs = 250): { stop(): number } {
+export function followCpu(pid: number, everyMs = 250): { stop(): number; restart(): void } {
+  let base = 0;
   let last = processCpuMs(pid) ?? 0;
   const timer = setInterval(() => {
     last = processCpuMs(pid) ?? last;
@@ -58,7 +59,12 @@ export function followCpu(pid: number, everyMs = 250): { stop(): number } {
     stop() {
       clearInterval(timer);
       last = processCpuMs(pid) ?? last;
-      return last;
+      return last - base;
+    },
+    /** Counts from now on (the end of a k6 script's setup). */
+    restart() {
+      last = processCpuMs(pid) ?? last;
+      base = last;
     },
   };
 }

@@ -13,6 +13,8 @@ const k6Result: K6Result = {
   exitCode: 99,
   output: '',
   cpuMs: 0,
+  setupRequests: 0,
+  measuredS: 10,
   metrics: {
     'http_req_duration{scenario:redirects}': {
       'p(50)': 1.5,
