@@ -70,8 +70,8 @@ fi
 echo "compose up took $((SECONDS - t0)) s"
 docker compose ps --format 'table {{.Service}}\t{{.Status}}'
 # A docker-proxy per published port copies every request in user space, outside the containers'
-# cgroup, and adds a scheduling wait to each one: the rate limiter's p99 < 10 ms broke on it.
-# engine.sh starts dockerd without it; an engine started otherwise may still use it.
+# cgroup, adding CPU and a scheduling wait to each one (engine.sh explains). engine.sh starts
+# dockerd without it; an engine started otherwise may still use it.
 if pgrep -x docker-proxy >/dev/null; then
   echo "compose: note: this engine forwards published ports through docker-proxy (userland-proxy);" \
     "latency thresholds are tighter with \"userland-proxy\": false in daemon.json"
