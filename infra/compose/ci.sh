@@ -39,6 +39,9 @@ port SDLAB_CHAT_GATEWAY_2_PORT 8093; port SDLAB_AD_CLICK_AGGREGATOR_PORT 8084; p
 port SDLAB_PAYMENT_PROVIDER_PORT 8086; port SDLAB_URL_SHORTENER_WORKER_PORT 9481
 port SDLAB_AD_CLICK_AGGREGATOR_WORKER_PORT 9484; port SDLAB_TICKET_BOOKING_WORKER_PORT 9485
 
+# This project's containers left by an interrupted run (their restart policy brings them back with
+# the engine) hold its ports: remove them first, then check what else holds one.
+docker compose down -v --remove-orphans >/dev/null 2>&1 || true
 # A taken host port fails `up` only after the images are built; say which one at once.
 for var in $(compgen -e | grep -E '^SDLAB_.*_PORT$'); do
   if (exec 3<>"/dev/tcp/127.0.0.1/${!var}") 2>/dev/null; then
