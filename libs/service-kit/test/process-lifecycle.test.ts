@@ -38,15 +38,23 @@ describe('graceful shutdown on SIGTERM', () => {
       (line): line is { closed: string } => typeof line === 'object' && line !== null && 'closed' in line,
     );
     expect(closed.map((line) => line.closed).sort()).toEqual(['first-pool', 'second-consumer']);
-    const messages = service.lines.map((line) => (line as { msg?: string }).msg);
-    expect(messages).toContain('shutting down: draining in-flight requests');
-    // Nothing happens after shutdown completes. The in-flight request's access-log line comes from
-    // Fastify's onResponse hook (the response's 'finish' event), which on a loaded machine can run
-    // after the server has closed and the kit has logged its last line; that one line's place is
-    // not pinned (the response itself was checked above).
-    const end = messages.lastIndexOf('shutdown complete');
-    expect(end).toBeGreaterThan(messages.indexOf('shutting down: draining in-flight requests'));
-    expect(messages.slice(end + 1).filter((m) => m !== 'request completed')).toEqual([]);
+    const logged = service.lines.filter(
+      (line): line is { msg: string; time: string } =>
+        typeof line === 'object' && line !== null && 'msg' in line && 'time' in line,
+    );
+    expect(logged.map((line) => line.msg)).toContain('shutting down: draining in-flight requests');
+    // Nothing happens after shutdown completes, read from each line's own timestamp: at exit pino's
+    // stream writes what it still buffers synchronously, which can reach the pipe before an earlier
+    // asynchronous write, so the order of the lines on stdout is not the order they were logged in.
+    // The in-flight request's access-log line comes from Fastify's onResponse hook (the response's
+    // 'finish' event), which on a loaded machine can run after the server has closed; that one
+    // line's place is not pinned (the response itself was checked above).
+    const complete = logged.filter((line) => line.msg === 'shutdown complete');
+    expect(complete).toHaveLength(1);
+    const end = complete[0]!.time;
+    const draining = logged.find((line) => line.msg === 'shutting down: draining in-flight requests')!;
+    expect(draining.time <= end).toBe(true);
+    expect(logged.filter((line) => line.time > end && line.msg !== 'request completed')).toEqual([]);
   });
 
   it('refuses new connections once draining has started', async () => {
