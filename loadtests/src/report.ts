@@ -143,6 +143,18 @@ const fmt = (value: number | undefined, digits = 1) =>
   value === undefined ? '–' : value.toLocaleString('en-US', { maximumFractionDigits: digits });
 const num = (value: unknown) => (typeof value === 'number' ? value : undefined);
 
+/**
+ * What a threshold's own percentile measured, e.g. "p99 9.8 ms" for `p(99)<10`: printing p95 beside
+ * a p99 threshold hides what the verdict was taken on. Undefined for non-percentile thresholds.
+ */
+export function thresholdObserved(metric: ThresholdedMetric, expression: string): string | undefined {
+  const named = /^p\((\d+(?:\.\d+)?)\)/.exec(expression.trim())?.[1];
+  if (named === undefined) return undefined;
+  const value =
+    named === '50' ? metric.p50 : named === '95' ? metric.p95 : named === '99' ? metric.p99 : undefined;
+  return value === undefined ? undefined : `p${named} ${value.toFixed(1)} ms`;
+}
+
 export function summarise(result: K6Result, measureNames: string[] = []) {
   const measures: Measure[] = measureNames
     .filter((name) => result.metrics[name])

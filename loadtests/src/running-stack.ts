@@ -12,7 +12,7 @@ import { runCli } from './cli.ts';
 import { generatorBound, parseLatencyThreshold } from './efficiency.ts';
 import { runK6 } from './k6.ts';
 import { listeningAddress, type Running } from './processes.ts';
-import { summarise } from './report.ts';
+import { summarise, thresholdObserved } from './report.ts';
 import { availableServices, REPO_ROOT, scenarioPath } from './services.ts';
 
 const { values, positionals } = parseArgs({
@@ -71,8 +71,9 @@ async function main(): Promise<number> {
       const { metrics, errorRate } = summarise(result, service.measures);
       for (const m of metrics) {
         for (const t of m.thresholds) {
+          const observed = thresholdObserved(m, t.expression);
           process.stdout.write(
-            `${t.ok ? 'ok    ' : 'BROKEN'} ${m.metric} ${t.expression}${m.p95 === undefined ? '' : ` (p95 ${m.p95.toFixed(1)} ms)`}\n`,
+            `${t.ok ? 'ok    ' : 'BROKEN'} ${m.metric} ${t.expression}${observed === undefined ? '' : ` (${observed})`}\n`,
           );
         }
       }

@@ -5,6 +5,7 @@ import {
   markdown,
   type RunRecord,
   summarise,
+  thresholdObserved,
   type VariantRun,
   variantVerdict,
 } from '../src/report.ts';
@@ -50,6 +51,14 @@ describe('load-test report', () => {
       thresholds: [{ expression: 'p(95)<100', ok: false }],
     });
     expect(metrics.map((m) => m.metric)).not.toContain('http_reqs');
+  });
+
+  it('prints the percentile a threshold names, not p95 for every threshold', () => {
+    const metric = { metric: 'http_req_duration', p50: 1.5, p95: 4.25, p99: 9.75, thresholds: [] };
+    expect(thresholdObserved(metric, 'p(99)<10')).toBe('p99 9.8 ms');
+    expect(thresholdObserved(metric, 'p(95)<50')).toBe('p95 4.3 ms');
+    expect(thresholdObserved(metric, 'rate<0.0001')).toBeUndefined();
+    expect(thresholdObserved({ ...metric, p99: undefined }, 'p(99)<10')).toBeUndefined();
   });
 
   // Recorded from a rate-limiter run at 2,000 checks/s with k6 on core 1 and the service on core 0.
