@@ -48,6 +48,8 @@ export interface VariantRun {
     serviceMsPerUnit: number;
     /** k6's own CPU per request: the generator's cost, against the bare run's k6 CPU per request. */
     k6MsPerRequest: number;
+    /** The hot path's own process alone, where others share the run: its CPU per request it served. */
+    hotProcess?: { name: string; served: string; requests: number; msPerRequest: number };
   };
   memory: { name: string; idleRssMb: number; loadedRssMb: number }[];
   passed: boolean;
@@ -85,6 +87,8 @@ export interface Verdict {
   generatorBound: boolean;
   bareP99: number;
   efficiency?: Efficiency;
+  /** bare ÷ the hot path's own process per request (`cost.hotProcess`), beside the all-process ratio. */
+  hotProcessRatio?: number;
 }
 
 export interface RunRecord {
@@ -136,6 +140,9 @@ export function variantVerdict(run: VariantRun, bares: BareRun[], documentedPerS
           }),
         }
       : {}),
+    ...(bare && bare.msPerRequest > 0 && (run.cost.hotProcess?.msPerRequest ?? 0) > 0
+      ? { hotProcessRatio: bare.msPerRequest / run.cost.hotProcess!.msPerRequest }
+      : {}),
   };
 }
 
@@ -170,8 +177,8 @@ export function summarise(result: K6Result, measureNames: string[] = []) {
       };
     });
   const metrics: ThresholdedMetric[] = Object.entries(result.metrics)
-    // The setup count's threshold only exports a number (lib/measured.js); it is not a target.
-    .filter(([metric, m]) => m.thresholds && Object.keys(m.thresholds).length > 0 && metric !== SETUP_COUNT)
+    // A `count>=0` threshold only exports a number (the setup count, lib/measured.js); it is not a target.
+    .filter(([, m]) => Object.keys(m.thresholds ?? {}).some((expression) => expression !== 'count>=0'))
     .map(([metric, m]) => ({
       metric,
       p50: num(m['p(50)']),
@@ -184,8 +191,6 @@ export function summarise(result: K6Result, measureNames: string[] = []) {
   const failed = result.metrics.http_req_failed;
   return { metrics, measures, errorRate: num(failed?.value) ?? num(failed?.rate) ?? 0 };
 }
-
-const SETUP_COUNT = 'http_reqs{group:::setup}';
 
 export async function writeReport(
   dir: string,
@@ -231,6 +236,15 @@ export function efficiencyRows(r: RunRecord): string[] {
       const bare = r.bare.find((b) => b.cores === run.cores?.service) ?? r.bare[0];
       const e = v.efficiency;
       return `| ${run.config} | ${pinning(run)} | ${fmt(run.offeredPerS, 0)} | ${fmt(run.achievedPerS, 0)} | ${run.primary.p50.toFixed(2)} / ${run.primary.p95.toFixed(2)} / ${run.primary.p99.toFixed(2)} ms | ${ms(v.bareP99)} | ${v.generatorBound ? '**yes**' : 'no'} | ${cpuMs(run.cost.serviceMsPerRequest)} | ${cpuMs(bare?.msPerRequest ?? 0)} | ${e ? `**${e.ratio.toFixed(2)}×**` : '–'} | ${e ? fmt(e.unitsPerCore, 0) : '–'} | ${e && r.documentedThroughput ? fmt(e.coresForDocumented, 1) : '–'} | ${cpuMs(run.cost.k6MsPerRequest)} (${cpuMs(bare?.k6MsPerRequest ?? 0)}) |`;
+    }),
+    ...r.runs.flatMap((run, i) => {
+      const hot = run.cost.hotProcess;
+      const ratio = r.verdicts[i]!.hotProcessRatio;
+      if (!hot) return [];
+      return [
+        '',
+        `- ${run.config}: the table counts every process's CPU over every request; ${hot.name} alone: ${cpuMs(hot.msPerRequest)} of its own CPU per request it served (${fmt(hot.requests, 0)} requests: ${hot.served}): **${ratio === undefined ? '–' : `${ratio.toFixed(2)}×`}** of the bare handler per request`,
+      ];
     }),
   ];
 }

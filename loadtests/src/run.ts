@@ -510,6 +510,11 @@ function variantRun(
     ? Number(result.metrics[service.throughputMetric]?.count ?? 0)
     : httpRequests;
   const serviceCpuMs = cpu.processes.reduce((sum, p) => sum + p.cpuMs, 0);
+  const hot = service.hotProcess;
+  const hotProcess = hot && cpu.processes[hot.index];
+  const hotRequests = hot
+    ? httpRequests - hot.elsewhere.reduce((n, metric) => n + Number(result.metrics[metric]?.count ?? 0), 0)
+    : 0;
   return {
     config: variant.config,
     ...(variant.cores ? { cores: variant.cores } : {}),
@@ -533,6 +538,16 @@ function variantRun(
       serviceMsPerUnit: msPerUnit(serviceCpuMs, units) ?? 0,
       k6MsPerRequest:
         httpRequests > 0 ? result.cpuMs / (service.shape.kind === 'ws' ? requests : httpRequests) : 0,
+      ...(hot && hotProcess
+        ? {
+            hotProcess: {
+              name: hotProcess.name,
+              served: hot.served,
+              requests: hotRequests,
+              msPerRequest: msPerUnit(hotProcess.cpuMs, hotRequests) ?? 0,
+            },
+          }
+        : {}),
     },
     memory: memory.names.map((name, i) => ({
       name,

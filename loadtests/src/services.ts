@@ -45,6 +45,13 @@ export interface ServiceUnderTest {
   shape: BareShape;
   /** What the efficiency figure is per: the main path's name (`GET /:code`, `POST /v1/checks`). */
   hotPath: string;
+  /**
+   * The hot path's own process where others share the run (ad-click: the ingest API beside the
+   * aggregation worker): its CPU per request it served is read against the bare handler too. It
+   * served the measured requests less those counted by `elsewhere` (k6 `http_reqs{...}`
+   * submetrics the scenario exports through a `count>=0` threshold).
+   */
+  hotProcess?: { index: number; elsewhere: string[]; served: string };
 }
 
 export const SERVICES: ServiceUnderTest[] = [
@@ -125,6 +132,12 @@ export const SERVICES: ServiceUnderTest[] = [
     // The click redirect: a 302 to the ad's landing page.
     shape: { kind: 'http', method: 'GET', status: 302, requestBytes: 0, responseBytes: 0 },
     hotPath: 'GET /c/:impression (302), aggregation worker included',
+    // Every request but the lag samples (the worker's /metrics) reaches the ingest API.
+    hotProcess: {
+      index: 0,
+      elsewhere: ['http_reqs{scenario:lag}'],
+      served: 'clicks, queries and freshness probes',
+    },
     k6Env: { ADS_TOKEN: await devToken('sdlab-ads', ['advertiser']) },
   },
   {

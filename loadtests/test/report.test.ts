@@ -149,6 +149,41 @@ describe('load-test report', () => {
     expect(text).toContain('rate-limiter 120 → 180 MB');
   });
 
+  it("reads the hot path's own process against the bare handler too, beside the all-process figure", () => {
+    // The ingest beside its aggregation worker: 120,000 requests, 9,000 ms of the two processes'
+    // CPU, 6,000 of them the ingest's over the 119,940 requests it served (60 lag samples went to
+    // the worker) -> 0.05 ms bare / 0.0500 ms = 1.00x, while all processes over all requests are 0.67x.
+    const ingest = run('lean', 9000, 3);
+    ingest.cost.hotProcess = {
+      name: 'ad-click-aggregator',
+      served: 'clicks, queries and freshness probes',
+      requests: 119_940,
+      msPerRequest: 6000 / 119_940,
+    };
+    const record = recordOf([ingest], [bare(2)]);
+    expect(record.verdicts[0]!.efficiency?.ratio).toBeCloseTo(0.667, 3);
+    expect(record.verdicts[0]!.hotProcessRatio).toBeCloseTo(0.9995, 4);
+    expect(markdown(record)).toContain(
+      'ad-click-aggregator alone: 50.0 µs of its own CPU per request it served (119,940 requests: clicks, queries and freshness probes): **1.00×** of the bare handler per request',
+    );
+    expect(markdown(recordOf([run('lean', 9000, 3)], [bare(2)]))).not.toContain('alone:');
+  });
+
+  it('lists no exported count (a `count>=0` threshold) among the targets', () => {
+    const exported: K6Result = {
+      ...k6Result,
+      metrics: {
+        ...k6Result.metrics,
+        'http_reqs{scenario:lag}': { count: 30, thresholds: { 'count>=0': false } },
+        'http_reqs{group:::setup}': { count: 40, thresholds: { 'count>=0': false } },
+      },
+    };
+    const names = summarise(exported).metrics.map((m) => m.metric);
+    expect(names).toContain('http_req_duration{scenario:creates}');
+    expect(names).not.toContain('http_reqs{scenario:lag}');
+    expect(names).not.toContain('http_reqs{group:::setup}');
+  });
+
   it("says a rate is the generator's when the bare handler already spends over half the threshold", () => {
     const record = recordOf([run('lean', 12_000, 9)], [bare(6.5)]);
     expect(record.verdicts[0]!.generatorBound).toBe(true);
