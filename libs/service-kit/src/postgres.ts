@@ -3,8 +3,9 @@ import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import Type from 'typebox';
 import type { KitHost } from './create-service.ts';
+import { isPostgresUnavailable, retry } from './retry.ts';
 
-export { isPostgresUnavailable } from './retry.ts';
+export { isPostgresUnavailable };
 
 /** What the runner logs through: a service's pino (or Fastify) logger. */
 export type MigrationLog = Pick<FastifyBaseLogger, 'debug' | 'info' | 'warn' | 'error'>;
@@ -110,6 +111,13 @@ export async function runMigrations(options: MigrationOptions): Promise<string[]
 }
 
 /**
+ * A whole stack starting at once (`docker compose up`, a loaded CI machine) can keep Postgres from
+ * answering a first connect within PG_CONNECT_TIMEOUT_MS; exiting then leaves the restart policy to
+ * recover after `up --wait` has already failed. A minute covers a cold container's start.
+ */
+export const DEFAULT_STARTUP_WAIT_MS = 60_000;
+
+/**
  * The pool settings a service spreads into its config schema, the same names and bounds everywhere.
  * A batch writer (the aggregator's flush, the reconciliation) raises the statement timeout.
  */
@@ -122,6 +130,8 @@ export function postgresConfig(
     /** How long a query waits for a pooled connection before the service answers its coded 503. */
     PG_CONNECT_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 100, maximum: 60_000 }),
     PG_STATEMENT_TIMEOUT_MS: Type.Integer({ ...statementTimeout, minimum: 100 }),
+    /** How long a start waits for an unreachable Postgres before it exits (0: not at all). */
+    PG_STARTUP_WAIT_MS: Type.Integer({ default: DEFAULT_STARTUP_WAIT_MS, minimum: 0, maximum: 600_000 }),
   };
 }
 
@@ -133,6 +143,8 @@ export interface PostgresConfig {
   PG_CONNECT_TIMEOUT_MS: number;
   /** The server-side limit per statement; a service without one keeps the server's (none). */
   PG_STATEMENT_TIMEOUT_MS?: number;
+  /** How long a start keeps trying an unreachable server; {@link DEFAULT_STARTUP_WAIT_MS} when absent. */
+  PG_STARTUP_WAIT_MS?: number;
 }
 
 /** Where a service's migrations live and what they run under: see {@link MigrationOptions}. */
@@ -161,7 +173,20 @@ export async function connectPostgres(
   // process. The next query gets a fresh connection (or fails within the connect timeout).
   pool.on('error', (err) => log.warn({ err }, 'idle postgres connection failed'));
   kit.resources.add('postgres', () => pool.end());
-  await runMigrations({ pool, ...migrations, log });
+  const waitMs = config.PG_STARTUP_WAIT_MS ?? DEFAULT_STARTUP_WAIT_MS;
+  // Only an unreachable server is waited for; a migration that fails fails the start at once.
+  await retry(() => runMigrations({ pool, ...migrations, log }), {
+    maxAttempts: waitMs === 0 ? 1 : Number.MAX_SAFE_INTEGER,
+    maxElapsedMs: waitMs,
+    baseDelayMs: 250,
+    maxDelayMs: 2_000,
+    isRetriable: isPostgresUnavailable,
+    onRetry: ({ error, attempt, delayMs }) =>
+      log.warn(
+        { err: error, attempt, retryInMs: delayMs, waitMs },
+        'postgres not reachable at start; waiting for it before migrating',
+      ),
+  });
   kit.readiness.add('postgres', () => pool.query('SELECT 1'));
   return pool;
 }

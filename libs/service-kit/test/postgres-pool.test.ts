@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { startPrivatePostgres, test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { connectPostgres } from '../src/postgres.ts';
+import { connectPostgres, isPostgresUnavailable } from '../src/postgres.ts';
 import { eventually, kitHost } from './fixtures/kit-host.ts';
 
 const MIGRATIONS = {
@@ -70,6 +70,58 @@ describe('connectPostgres (real Postgres)', () => {
 
       await server.start();
       await eventually('readiness back', async () => (await ready()).postgres === true);
+    } finally {
+      await close();
+      await server.dispose();
+    }
+  });
+
+  test('a start waits for a Postgres that is not up yet, logging each wait, and migrates once it answers', async () => {
+    const server = await startPrivatePostgres();
+    const { host, lines, close } = kitHost();
+    try {
+      await server.kill();
+      const config = {
+        DATABASE_URL: server.url,
+        PG_POOL_MAX: 2,
+        PG_CONNECT_TIMEOUT_MS: 300,
+        PG_STARTUP_WAIT_MS: 30_000,
+      };
+      const connecting = connectPostgres(host, config, MIGRATIONS);
+      let settled = false;
+      connecting.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await eventually('a logged wait', () =>
+        lines.some((l) => l.level === 40 && l.msg.startsWith('postgres not reachable at start')),
+      );
+      expect(settled).toBe(false);
+      await server.start();
+      const pool = await connecting;
+      const migrated = await pool.query('SELECT count(*)::int AS n FROM kit.pgmigrations');
+      expect(migrated.rows[0].n).toBe(2);
+    } finally {
+      await close();
+      await server.dispose();
+    }
+  });
+
+  test('with PG_STARTUP_WAIT_MS 0 an unreachable Postgres fails the start at once', async () => {
+    const server = await startPrivatePostgres();
+    const { host, lines, close } = kitHost();
+    try {
+      await server.kill();
+      const config = {
+        DATABASE_URL: server.url,
+        PG_POOL_MAX: 2,
+        PG_CONNECT_TIMEOUT_MS: 300,
+        PG_STARTUP_WAIT_MS: 0,
+      };
+      const started = performance.now();
+      await expect(connectPostgres(host, config, MIGRATIONS)).rejects.toSatisfy(isPostgresUnavailable);
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(lines.filter((l) => l.msg.startsWith('postgres not reachable at start'))).toEqual([]);
     } finally {
       await close();
       await server.dispose();
