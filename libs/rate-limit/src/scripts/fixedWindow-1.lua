@@ -14,6 +14,36 @@
   Reply    { allowed (1|0), remaining, resetMs (until the window ends), retryAfterMs }
            or a negative code: -1 bad argument, -2 cost exceeds limit
 ]]
+
+-- One decision at Redis time `now` (ms), on checked arguments. The batch script runs this same
+-- function per check (scripts/batch.ts), so a batched decision is this code's.
+local function decide(key, limit, windowMs, cost, force, id, now)
+  local window = math.floor(now / windowMs)
+  local resetMs = (window + 1) * windowMs - now
+
+  local state = redis.call('HMGET', key, 'w', 'c')
+  local count = 0
+  local sameWindow = tonumber(state[1]) == window
+  if sameWindow then
+    count = tonumber(state[2]) or 0
+  end
+
+  if force or count + cost <= limit then
+    count = count + cost
+    if cost > 0 then
+      if sameWindow then
+        redis.call('HSET', key, 'c', count)
+      else
+        redis.call('HSET', key, 'w', window, 'c', count)
+        -- The key expires at the window's end, an instant fixed per window: set once, when it starts.
+        redis.call('PEXPIRE', key, resetMs)
+      end
+    end
+    return 1, math.max(0, limit - count), resetMs, 0
+  end
+  return 0, math.max(0, limit - count), resetMs, resetMs
+end -- decide
+
 local limit = tonumber(ARGV[1])
 local windowMs = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -24,28 +54,5 @@ end
 if cost > limit and not force then
   return -2
 end
-
 local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local window = math.floor(now / windowMs)
-local resetMs = (window + 1) * windowMs - now
-
-local state = redis.call('HMGET', KEYS[1], 'w', 'c')
-local count = 0
-local sameWindow = tonumber(state[1]) == window
-if sameWindow then
-  count = tonumber(state[2]) or 0
-end
-
-if force or count + cost <= limit then
-  count = count + cost
-  if cost > 0 then
-    redis.call('HSET', KEYS[1], 'w', window, 'c', count)
-    -- The key expires at the window's end, an instant fixed per window: set once, when it starts.
-    if not sameWindow then
-      redis.call('PEXPIRE', KEYS[1], resetMs)
-    end
-  end
-  return { 1, math.max(0, limit - count), resetMs, 0 }
-end
-return { 0, math.max(0, limit - count), resetMs, resetMs }
+return { decide(KEYS[1], limit, windowMs, cost, force, ARGV[5], tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)) }

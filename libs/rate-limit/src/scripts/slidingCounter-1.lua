@@ -15,6 +15,61 @@
            or a negative code: -1 bad argument, -2 cost exceeds limit
   Mirrors algorithms/sliding-window-counter.ts, whose unit tests cover the retry-after arithmetic.
 ]]
+
+-- One decision at Redis time `now` (ms), on checked arguments. The batch script runs this same
+-- function per check (scripts/batch.ts), so a batched decision is this code's.
+local function decide(key, limit, windowMs, cost, force, id, now)
+  local window = math.floor(now / windowMs)
+
+  local state = redis.call('HMGET', key, 'w', 'c', 'p')
+  local stored = tonumber(state[1])
+  local current, previous = 0, 0
+  if stored == window then
+    current = tonumber(state[2]) or 0
+    previous = tonumber(state[3]) or 0
+  elseif stored == window - 1 then
+    previous = tonumber(state[2]) or 0
+  end
+
+  local elapsed = (now - window * windowMs) / windowMs
+  local estimate = previous * (1 - elapsed) + current
+
+  local allowed = 0
+  local retryAfter = 0
+  if force or estimate + cost <= limit then
+    allowed = 1
+    current = current + cost
+    estimate = estimate + cost
+    if cost > 0 then
+      if stored == window then
+        -- Same window: only the count moved (each field written costs Redis a number's formatting).
+        redis.call('HSET', key, 'c', current)
+      else
+        redis.call('HSET', key, 'w', window, 'c', current, 'p', previous)
+        -- The current count weighs on the estimate until the end of the next window: an instant
+        -- fixed per window, so the expiry is set once, by the window's first write.
+        redis.call('PEXPIRE', key, (window + 2) * windowMs - now)
+      end
+    end
+  else
+    local at
+    if current + cost <= limit and previous > 0 then
+      at = (window + 1 - (limit - current - cost) / previous) * windowMs
+    else
+      at = (window + 2 - (limit - cost) / current) * windowMs
+    end
+    retryAfter = math.max(1, math.ceil(at - now))
+  end
+
+  local resetMs = 0
+  if current > 0 then
+    resetMs = (window + 2) * windowMs - now
+  elseif previous > 0 then
+    resetMs = (window + 1) * windowMs - now
+  end
+  return allowed, math.max(0, math.floor(limit - estimate)), resetMs, retryAfter
+end -- decide
+
 local limit = tonumber(ARGV[1])
 local windowMs = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -25,52 +80,5 @@ end
 if cost > limit and not force then
   return -2
 end
-
 local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local window = math.floor(now / windowMs)
-
-local state = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')
-local stored = tonumber(state[1])
-local current, previous = 0, 0
-if stored == window then
-  current = tonumber(state[2]) or 0
-  previous = tonumber(state[3]) or 0
-elseif stored == window - 1 then
-  previous = tonumber(state[2]) or 0
-end
-
-local elapsed = (now - window * windowMs) / windowMs
-local estimate = previous * (1 - elapsed) + current
-
-local allowed = 0
-local retryAfter = 0
-if force or estimate + cost <= limit then
-  allowed = 1
-  current = current + cost
-  estimate = estimate + cost
-  if cost > 0 then
-    redis.call('HSET', KEYS[1], 'w', window, 'c', current, 'p', previous)
-    -- The current count weighs on the estimate until the end of the next window: an instant
-    -- fixed per window, so the expiry is set once, by the window's first write.
-    if stored ~= window then
-      redis.call('PEXPIRE', KEYS[1], (window + 2) * windowMs - now)
-    end
-  end
-else
-  local at
-  if current + cost <= limit and previous > 0 then
-    at = (window + 1 - (limit - current - cost) / previous) * windowMs
-  else
-    at = (window + 2 - (limit - cost) / current) * windowMs
-  end
-  retryAfter = math.max(1, math.ceil(at - now))
-end
-
-local resetMs = 0
-if current > 0 then
-  resetMs = (window + 2) * windowMs - now
-elseif previous > 0 then
-  resetMs = (window + 1) * windowMs - now
-end
-return { allowed, math.max(0, math.floor(limit - estimate)), resetMs, retryAfter }
+return { decide(KEYS[1], limit, windowMs, cost, force, ARGV[5], tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)) }

@@ -13,6 +13,45 @@
   Reply    { allowed (1|0), remaining, resetMs (until the newest entry leaves), retryAfterMs }
            or a negative code: -1 bad argument, -2 cost exceeds limit
 ]]
+
+-- One decision at Redis time `now` (ms), on checked arguments. The batch script runs this same
+-- function per check (scripts/batch.ts), so a batched decision is this code's.
+local function decide(key, limit, windowMs, cost, force, id, now)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - windowMs)
+  local count = redis.call('ZCARD', key)
+
+  if force or count + cost <= limit then
+    -- In chunks: unpack() of a very long list overflows Lua's C stack.
+    local unit = 1
+    while unit <= cost do
+      local args = {}
+      local last = math.min(cost, unit + 499)
+      for i = unit, last do
+        args[#args + 1] = now
+        args[#args + 1] = id .. ':' .. i
+      end
+      redis.call('ZADD', key, unpack(args))
+      unit = last + 1
+    end
+    count = count + cost
+    if cost > 0 then
+      redis.call('PEXPIRE', key, windowMs)
+    end
+    local resetMs = 0
+    if count > 0 then
+      local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+      resetMs = math.max(0, tonumber(newest[2]) + windowMs - now)
+    end
+    return 1, math.max(0, limit - count), resetMs, 0
+  end
+
+  -- Denied: wait until the oldest (count + cost - limit) units have left the window.
+  local oldestNeeded = redis.call('ZRANGE', key, count + cost - limit - 1, count + cost - limit - 1, 'WITHSCORES')
+  local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  local retryAfter = math.max(1, tonumber(oldestNeeded[2]) + windowMs - now)
+  return 0, math.max(0, limit - count), math.max(0, tonumber(newest[2]) + windowMs - now), retryAfter
+end -- decide
+
 local limit = tonumber(ARGV[1])
 local windowMs = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -24,40 +63,5 @@ end
 if cost > limit and not force then
   return -2
 end
-
 local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - windowMs)
-local count = redis.call('ZCARD', KEYS[1])
-
-if force or count + cost <= limit then
-  -- In chunks: unpack() of a very long list overflows Lua's C stack.
-  local unit = 1
-  while unit <= cost do
-    local args = {}
-    local last = math.min(cost, unit + 499)
-    for i = unit, last do
-      args[#args + 1] = now
-      args[#args + 1] = id .. ':' .. i
-    end
-    redis.call('ZADD', KEYS[1], unpack(args))
-    unit = last + 1
-  end
-  count = count + cost
-  if cost > 0 then
-    redis.call('PEXPIRE', KEYS[1], windowMs)
-  end
-  local resetMs = 0
-  if count > 0 then
-    local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-    resetMs = math.max(0, tonumber(newest[2]) + windowMs - now)
-  end
-  return { 1, math.max(0, limit - count), resetMs, 0 }
-end
-
--- Denied: wait until the oldest (count + cost - limit) units have left the window.
-local oldestNeeded = redis.call('ZRANGE', KEYS[1], count + cost - limit - 1, count + cost - limit - 1, 'WITHSCORES')
-local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-local retryAfter = math.max(1, tonumber(oldestNeeded[2]) + windowMs - now)
-return { 0, math.max(0, limit - count), math.max(0, tonumber(newest[2]) + windowMs - now), retryAfter }
+return { decide(KEYS[1], limit, windowMs, cost, force, id, tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)) }

@@ -15,6 +15,37 @@
            or a negative code (error-codes.ts): -1 bad argument, -2 cost exceeds capacity
   The key expires when the bucket would be full again: an idle bucket costs no memory [002:466].
 ]]
+
+-- One decision at Redis time `now` (ms), on checked arguments. The batch script runs this same
+-- function per check (scripts/batch.ts), so a batched decision is this code's.
+local function decide(key, capacity, rate, cost, force, id, now)
+  local perMs = rate / 1000
+
+  local state = redis.call('HMGET', key, 't', 'ts')
+  local tokens = tonumber(state[1]) or capacity
+  local last = tonumber(state[2]) or now
+  if now > last then
+    tokens = math.min(capacity, tokens + (now - last) * perMs)
+  else
+    now = last
+  end
+
+  local allowed = 0
+  local retryAfter = 0
+  if force or tokens >= cost then
+    allowed = 1
+    tokens = tokens - cost
+    if cost > 0 then
+      redis.call('HSET', key, 't', tostring(tokens), 'ts', now)
+      redis.call('PEXPIRE', key, math.max(1, math.ceil((capacity - tokens) / perMs)))
+    end
+  else
+    retryAfter = math.ceil((cost - tokens) / perMs)
+  end
+
+  return allowed, math.max(0, math.floor(tokens)), math.ceil((capacity - tokens) / perMs), retryAfter
+end -- decide
+
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -25,31 +56,5 @@ end
 if cost > capacity and not force then
   return -2
 end
-
 local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local perMs = rate / 1000
-
-local state = redis.call('HMGET', KEYS[1], 't', 'ts')
-local tokens = tonumber(state[1]) or capacity
-local last = tonumber(state[2]) or now
-if now > last then
-  tokens = math.min(capacity, tokens + (now - last) * perMs)
-else
-  now = last
-end
-
-local allowed = 0
-local retryAfter = 0
-if force or tokens >= cost then
-  allowed = 1
-  tokens = tokens - cost
-  if cost > 0 then
-    redis.call('HSET', KEYS[1], 't', tostring(tokens), 'ts', now)
-    redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil((capacity - tokens) / perMs)))
-  end
-else
-  retryAfter = math.ceil((cost - tokens) / perMs)
-end
-
-return { allowed, math.max(0, math.floor(tokens)), math.ceil((capacity - tokens) / perMs), retryAfter }
+return { decide(KEYS[1], capacity, rate, cost, force, ARGV[5], tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)) }
