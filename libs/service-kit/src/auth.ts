@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
+import { createVerifier, TokenError } from 'fast-jwt';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { type JWTPayload, SignJWT } from 'jose';
 import Type from 'typebox';
 import { AuthErrors } from './errors.ts';
 
@@ -47,13 +48,17 @@ export function jwtConfig(defaults: { audience: string; issuer?: string; secret?
 const SUBJECT = /^[A-Za-z0-9_.:@-]{1,128}$/;
 const SCOPE = /^[A-Za-z0-9_.:-]{1,64}$/;
 
-/** Verifies HS256 access tokens with jose: signature, issuer, audience, expiry; nothing else is trusted. */
+/**
+ * Verifies HS256 access tokens: signature, issuer, audience, expiry; nothing else is trusted.
+ * fast-jwt checks the HMAC with node:crypto on the calling thread (a few microseconds); jose goes
+ * through WebCrypto, whose key import and thread-pool job cost ~20 % of a seat hold's CPU in the
+ * booking service's profile (issue 17). Tokens are still signed with jose (JwtIssuer).
+ */
 export class JwtVerifier {
-  readonly #key: Uint8Array;
+  readonly #verifiers = new Map<string, (token: string) => JWTPayload>();
   readonly #settings: JwtSettings;
 
   constructor(settings: JwtSettings) {
-    this.#key = new TextEncoder().encode(settings.secret);
     this.#settings = settings;
   }
 
@@ -61,18 +66,31 @@ export class JwtVerifier {
   async verify(token: string, requiredClaims: string[] = []): Promise<Principal> {
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.#key, {
-        issuer: this.#settings.issuer,
-        audience: this.#settings.audience,
-        algorithms: ['HS256'],
-        requiredClaims: ['sub', 'exp', ...requiredClaims],
-      }));
+      payload = this.#verifier(requiredClaims)(token);
     } catch (error) {
       throw new AuthErrors.Unauthenticated(reason(error));
     }
     const subject = payload.sub ?? '';
     if (!SUBJECT.test(subject)) throw new AuthErrors.Unauthenticated('token subject is malformed');
     return { subject, scopes: scopesOf(payload), expiresAtMs: (payload.exp ?? 0) * 1000, claims: payload };
+  }
+
+  /** One verifier per set of required claims (callers name a fixed few). */
+  #verifier(requiredClaims: string[]): (token: string) => JWTPayload {
+    const id = requiredClaims.join(' ');
+    let verifier = this.#verifiers.get(id);
+    if (!verifier) {
+      verifier = createVerifier({
+        key: this.#settings.secret,
+        algorithms: ['HS256'],
+        allowedIss: this.#settings.issuer,
+        allowedAud: this.#settings.audience,
+        requiredClaims: ['sub', 'exp', ...requiredClaims],
+        cache: false,
+      }) as (token: string) => JWTPayload;
+      this.#verifiers.set(id, verifier);
+    }
+    return verifier;
   }
 }
 
@@ -210,8 +228,13 @@ function scopesOf(payload: JWTPayload): Set<string> {
 }
 
 function reason(error: unknown): string {
-  if (error instanceof joseErrors.JWTExpired) return 'token expired';
-  if (error instanceof joseErrors.JWTClaimValidationFailed) return `token claim ${error.claim} is invalid`;
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'token algorithm not allowed';
+  if (!(error instanceof TokenError)) return 'token is invalid';
+  if (error.code === TokenError.codes.expired) return 'token expired';
+  if (error.code === TokenError.codes.invalidAlgorithm) return 'token algorithm not allowed';
+  if (
+    error.code === TokenError.codes.missingRequiredClaim ||
+    error.code === TokenError.codes.invalidClaimValue
+  )
+    return `token claim is invalid: ${error.message}`;
   return 'token is invalid';
 }

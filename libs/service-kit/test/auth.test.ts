@@ -40,10 +40,12 @@ describe('@sdlab/service-kit/auth on a real server', () => {
     expect(await get('/me', token)).toMatchObject({ status: 200, body: { subject: 'user-1' } });
   });
 
-  it('refuses a token signed with another key, for another audience, expired, or unsigned', async () => {
+  it('refuses a token signed with another key, for another audience or issuer, expired, or unsigned', async () => {
     const otherKey = await new JwtIssuer({ ...settings, secret: 'x'.repeat(40) }).issue('user-1');
     const otherAudience = await new JwtIssuer({ ...settings, audience: 'elsewhere' }).issue('user-1');
     const expired = await issuer.issue('user-1', { ttlS: -10 });
+    const otherIssuer = await new JwtIssuer({ ...settings, issuer: 'elsewhere' }).issue('user-1');
+    const unsignedHs256 = `${(await issuer.issue('user-1')).token.split('.').slice(0, 2).join('.')}.`;
     const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(
       JSON.stringify({ sub: 'user-1', iss: settings.issuer, aud: settings.audience, exp: 9_999_999_999 }),
     ).toString('base64url')}.`;
@@ -54,7 +56,16 @@ describe('@sdlab/service-kit/auth on a real server', () => {
       .setAudience(settings.audience)
       .setExpirationTime('1h')
       .sign(new TextEncoder().encode(settings.secret));
-    for (const token of [otherKey.token, otherAudience.token, expired.token, none, hs512, 'garbage']) {
+    for (const token of [
+      otherKey.token,
+      otherAudience.token,
+      otherIssuer.token,
+      expired.token,
+      none,
+      unsignedHs256,
+      hs512,
+      'garbage',
+    ]) {
       const response = await get('/me', token);
       expect(response.status).toBe(401);
       expect(response.body.code).toBe('SDLAB_AUTH_UNAUTHENTICATED');
