@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { HoldRow } from './seat-states.ts';
 
 // The booking.purchases rows: reads, and every change of a purchase's status. The seats and the
 // hold a purchase moves are changed in seat-states.ts, in the same transaction.
@@ -85,6 +86,59 @@ export async function purchaseOfHold(
   return rows[0] ? toRecord(rows[0]) : undefined;
 }
 
+/**
+ * The hold's purchase and the hold itself, both locked (purchase first, then hold, as before):
+ * what a settling transaction works on, in one round trip. Both rows are locked, so after a lock
+ * wait Postgres re-reads the newest version of each, not the statement's snapshot.
+ */
+export async function lockPurchaseWithHold(
+  client: pg.PoolClient,
+  holdId: string,
+): Promise<{ purchase: PurchaseRecord; hold: HoldRow } | undefined> {
+  const { rows } = await client.query<
+    PurchaseRow & {
+      hold_event_id: string;
+      hold_user_id: string;
+      hold_amount_cents: string;
+      hold_status: HoldRow['status'];
+      hold_expires_at: Date;
+      hold_created_at: Date;
+    }
+  >(
+    `SELECT p.id, p.hold_id, p.event_id, p.user_id, p.idempotency_key, p.payment_method, p.status,
+            p.amount_cents, h.seat_ids, p.payment_id, p.failure_reason, p.refund_status, p.created_at,
+            h.event_id AS hold_event_id, h.user_id AS hold_user_id, h.amount_cents AS hold_amount_cents,
+            h.status AS hold_status, h.expires_at AS hold_expires_at, h.created_at AS hold_created_at
+     FROM booking.purchases p JOIN booking.holds h ON h.id = p.hold_id
+     WHERE p.hold_id = $1 FOR UPDATE OF p, h`,
+    [holdId],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    purchase: toRecord(row),
+    hold: {
+      id: row.hold_id,
+      event_id: row.hold_event_id,
+      user_id: row.hold_user_id,
+      seat_ids: row.seat_ids,
+      amount_cents: row.hold_amount_cents,
+      status: row.hold_status,
+      expires_at: row.hold_expires_at,
+      created_at: row.hold_created_at,
+    },
+  };
+}
+
+/** The charge a hold's purchase was confirmed with; undefined while it is not CONFIRMED. */
+export async function confirmedChargeOf(db: Queryable, holdId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ payment_id: string | null }>(
+    `SELECT payment_id FROM booking.purchases WHERE hold_id = $1 AND status = 'CONFIRMED'`,
+    [holdId],
+  );
+  return rows[0]?.payment_id ?? undefined;
+}
+
 export async function purchaseOfUser(
   db: Queryable,
   purchaseId: string,
@@ -97,14 +151,11 @@ export async function purchaseOfUser(
   return rows[0] ? toRecord(rows[0]) : undefined;
 }
 
-export async function keyInUse(db: Queryable, userId: string, key: string): Promise<boolean> {
-  const { rowCount } = await db.query(
-    'SELECT 1 FROM booking.purchases WHERE user_id = $1 AND idempotency_key = $2',
-    [userId, key],
-  );
-  return (rowCount ?? 0) > 0;
-}
-
+/**
+ * A new PENDING purchase, returned as stored. A key the user already used for another hold fails
+ * on `purchases_user_id_idempotency_key_key`, a second purchase of the hold on
+ * `purchases_hold_id_key`: the unique constraints decide, the caller names the error.
+ */
 export async function insertPending(
   client: pg.PoolClient,
   p: {
@@ -115,14 +166,19 @@ export async function insertPending(
     key: string;
     paymentMethod: string;
     amountCents: number;
+    /** The hold's seats (a purchase shows them; they are the hold's row). */
+    seatIds: string[];
   },
-): Promise<void> {
-  await client.query(
+): Promise<PurchaseRecord> {
+  const { rows } = await client.query<Omit<PurchaseRow, 'seat_ids'>>(
     `INSERT INTO booking.purchases
        (id, hold_id, event_id, user_id, idempotency_key, payment_method, amount_cents, status)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING')`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING')
+     RETURNING id, hold_id, event_id, user_id, idempotency_key, payment_method, status, amount_cents,
+               payment_id, failure_reason, refund_status, created_at`,
     [p.id, p.holdId, p.eventId, p.userId, p.key, p.paymentMethod, p.amountCents],
   );
+  return toRecord({ ...rows[0]!, seat_ids: p.seatIds });
 }
 
 export async function markConfirmed(client: pg.PoolClient, purchaseId: string, paymentId: string) {

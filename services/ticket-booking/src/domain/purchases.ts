@@ -14,8 +14,9 @@ import { BookingErrors } from '../errors.ts';
 import { Attr, type ServiceMetrics } from '../telemetry.ts';
 import { type Hold, toHold } from './holds.ts';
 import {
+  confirmedChargeOf,
   insertPending,
-  keyInUse,
+  lockPurchaseWithHold,
   markConfirmed,
   markFailed,
   markRefunded,
@@ -64,7 +65,7 @@ interface WebhookDelivery {
 /** A change made in the settling transaction, acted on after it commits. */
 type Change =
   | { kind: 'none' }
-  | { kind: 'confirmed' }
+  | { kind: 'confirmed'; paymentId: string }
   | { kind: 'failed'; reason: string; hold: Hold; refund?: Payment }
   | { kind: 'late-charge'; refund: Payment };
 
@@ -184,11 +185,12 @@ export class PurchaseService {
         throw new BookingErrors.HoldExpired(holdId);
       }
       if (hold.status !== 'ACTIVE') throw new BookingErrors.HoldNotActive(holdId, hold.status.toLowerCase());
-      if (await keyInUse(client, userId, key)) throw new BookingErrors.IdempotencyKeyReused();
       // The hold must outlive the payment; if its seats are already gone, nothing is charged.
       if (!(await keepForPayment(client, { id: holdId, seatCount: hold.seatIds.length }, this.#graceMs)))
         throw new BookingErrors.HoldExpired(holdId);
-      await insertPending(client, {
+      // A key this user already used for another hold fails here on its unique constraint (the
+      // transaction, and the hold's CONFIRMING, roll back): `confirm` answers IdempotencyKeyReused.
+      const purchase = await insertPending(client, {
         id: randomUUID(),
         holdId,
         eventId: hold.eventId,
@@ -196,8 +198,9 @@ export class PurchaseService {
         key,
         paymentMethod,
         amountCents: hold.amountCents,
+        seatIds: row.seat_ids,
       });
-      return { purchase: (await purchaseOfHold(client, holdId))!, created: true };
+      return { purchase, created: true };
     });
   }
 
@@ -291,7 +294,7 @@ export class PurchaseService {
       }
       if (await sell(client, { id: holdId, seatCount: hold.seatIds.length }, current.id)) {
         await markConfirmed(client, current.id, payment.id);
-        return { kind: 'confirmed' };
+        return { kind: 'confirmed', paymentId: payment.id };
       }
       // The hold ran out while the payment was in flight and its seats went back on sale:
       // release what is left of it and refund the charge.
@@ -313,6 +316,16 @@ export class PurchaseService {
     const { payment } = event;
     // Refunds are ours to start and settle nothing; a reference that is no hold id is not ours.
     if (event.type === 'payment.refunded' || !HOLD_ID.test(payment.reference)) return 'ignored';
+    // The charge this purchase was already confirmed with (the provider's own answer to our
+    // charge, trusted): a webhook naming it can change nothing, so it needs no lookup at the
+    // provider, only its delivery recorded (a second delivery is still a duplicate).
+    if (
+      event.type === 'payment.succeeded' &&
+      (await confirmedChargeOf(this.#pool, payment.reference)) === payment.id
+    ) {
+      const delivery = { eventId: event.id, type: event.type, paymentId: payment.id };
+      return (await this.#firstDelivery(this.#pool, delivery)) ? 'applied' : 'duplicate';
+    }
     const recorded = await this.#provider
       .findByIdempotencyKey(paymentKey(payment.reference))
       .catch((error) => {
@@ -342,22 +355,27 @@ export class PurchaseService {
     delivery: WebhookDelivery | undefined,
     step: (client: pg.PoolClient, current: PurchaseRecord, hold: Hold) => Promise<Change>,
   ): Promise<Settlement> {
-    const change = await inTransaction(this.#pool, async (client) => {
+    const outcome = await inTransaction(this.#pool, async (client) => {
       if (delivery && !(await this.#firstDelivery(client, delivery))) return 'duplicate';
-      const current = await purchaseOfHold(client, holdId, { lock: true });
-      if (!current) return 'no-purchase';
-      const { rows } = await client.query<HoldRow>(
-        `SELECT ${HOLD_COLUMNS} FROM booking.holds WHERE id = $1 FOR UPDATE`,
-        [holdId],
-      );
-      return step(client, current, toHold(rows[0]!));
+      const locked = await lockPurchaseWithHold(client, holdId);
+      if (!locked) return 'no-purchase';
+      return { current: locked.purchase, change: await step(client, locked.purchase, toHold(locked.hold)) };
     });
-    if (change === 'duplicate' || change === 'no-purchase') return { kind: change };
+    if (outcome === 'duplicate' || outcome === 'no-purchase') return { kind: outcome };
+    const { current, change } = outcome;
     await this.#afterSettle(holdId, change);
+    // What this transaction left is known without reading it again when nothing happens after
+    // the commit: a confirmation, or no change. A failure may have been refunded since: read it.
+    if (change.kind === 'none') return { kind: 'settled', purchase: toPurchase(current) };
+    if (change.kind === 'confirmed')
+      return {
+        kind: 'settled',
+        purchase: toPurchase({ ...current, status: 'CONFIRMED', paymentId: change.paymentId }),
+      };
     return { kind: 'settled', purchase: toPurchase((await purchaseOfHold(this.#pool, holdId))!) };
   }
 
-  async #firstDelivery(client: pg.PoolClient, delivery: WebhookDelivery): Promise<boolean> {
+  async #firstDelivery(client: pg.Pool | pg.PoolClient, delivery: WebhookDelivery): Promise<boolean> {
     const fresh = await client.query(
       `INSERT INTO booking.payment_webhooks (event_id, type, payment_id) VALUES ($1, $2, $3)
        ON CONFLICT (event_id) DO NOTHING`,

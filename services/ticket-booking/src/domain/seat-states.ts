@@ -207,19 +207,21 @@ export async function keepForPayment(
   hold: { id: string; seatCount: number },
   graceMs: number,
 ): Promise<boolean> {
-  const updated = await client.query(
-    `UPDATE booking.holds SET status = 'CONFIRMING', updated_at = now(),
-       expires_at = greatest(expires_at, ${ttl('$2')})
-     WHERE id = $1 AND status = 'ACTIVE'`,
+  // One statement (was two): the seats are touched only when the hold row changed.
+  const { rows } = await client.query<{ holds: number; seats: number }>(
+    `WITH kept AS (
+       UPDATE booking.holds SET status = 'CONFIRMING', updated_at = now(),
+         expires_at = greatest(expires_at, ${ttl('$2')})
+       WHERE id = $1 AND status = 'ACTIVE'
+       RETURNING id),
+     seats AS (
+       UPDATE booking.seats SET held_until = greatest(held_until, ${ttl('$2')})
+       WHERE hold_id = $1 AND status = 'HELD' AND EXISTS (SELECT 1 FROM kept)
+       RETURNING id)
+     SELECT (SELECT count(*) FROM kept)::int AS holds, (SELECT count(*) FROM seats)::int AS seats`,
     [hold.id, graceMs],
   );
-  if (updated.rowCount !== 1) return false;
-  const seats = await client.query(
-    `UPDATE booking.seats SET held_until = greatest(held_until, ${ttl('$2')})
-     WHERE hold_id = $1 AND status = 'HELD'`,
-    [hold.id, graceMs],
-  );
-  return seats.rowCount === hold.seatCount;
+  return rows[0]!.holds === 1 && rows[0]!.seats === hold.seatCount;
 }
 
 /**
@@ -231,20 +233,24 @@ export async function sell(
   hold: { id: string; seatCount: number },
   purchaseId: string,
 ): Promise<boolean> {
-  const { rows: held } = await client.query<{ id: string }>(
-    `SELECT id FROM booking.seats WHERE hold_id = $1 AND status = 'HELD' ORDER BY id FOR UPDATE`,
-    [hold.id],
+  // One statement (was three): the hold's HELD seats are locked in id order, and only when all
+  // of them are there do they become SOLD and the hold CONFIRMED.
+  const { rows } = await client.query<{ held: number }>(
+    `WITH held AS (
+       SELECT id FROM booking.seats WHERE hold_id = $1 AND status = 'HELD' ORDER BY id FOR UPDATE),
+     complete AS (SELECT count(*) = $3 AS ok FROM held),
+     sold AS (
+       UPDATE booking.seats s SET status = 'SOLD', purchase_id = $2, held_until = NULL
+       FROM held WHERE s.id = held.id AND s.hold_id = $1 AND s.status = 'HELD' AND (SELECT ok FROM complete)
+       RETURNING s.id),
+     confirmed AS (
+       UPDATE booking.holds SET status = 'CONFIRMED', updated_at = now()
+       WHERE id = $1 AND (SELECT ok FROM complete)
+       RETURNING id)
+     SELECT (SELECT count(*) FROM sold)::int AS held`,
+    [hold.id, purchaseId, hold.seatCount],
   );
-  if (held.length !== hold.seatCount) return false;
-  await client.query(
-    `UPDATE booking.seats SET status = 'SOLD', purchase_id = $2, held_until = NULL
-     WHERE hold_id = $1 AND status = 'HELD'`,
-    [hold.id, purchaseId],
-  );
-  await client.query(`UPDATE booking.holds SET status = 'CONFIRMED', updated_at = now() WHERE id = $1`, [
-    hold.id,
-  ]);
-  return true;
+  return rows[0]!.held === hold.seatCount;
 }
 
 /**
