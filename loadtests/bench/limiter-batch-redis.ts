@@ -1,8 +1,10 @@
-// `pnpm load:limiter-batch-redis [--checkout DIR] [--redis URL] [--batch 100] [--concurrency 16] [--calls 10000]`
+// `pnpm load:limiter-batch-redis [--lib DIR] [--redis URL] [--batch 100] [--concurrency 16] [--calls 10000]`
 // Redis's work per batched decision, without HTTP: `concurrency` loops each keep one
 // `RateLimiter.checkMany` of `batch` checks in flight (the closed loop's workload: Zipf-skewed keys
-// over 100,000, rule `free`, a sliding-window counter of 100 a minute), against the limiter of
-// `checkout` (default: this one), so two commits can be compared in one sitting, alternating.
+// over 100,000, rule `free`, a sliding-window counter of 100 a minute), against the limiter in
+// `lib` (default: this checkout's libs/rate-limit/src; for another commit, `git archive <commit>
+// libs/rate-limit/src` unpacked under libs/rate-limit/, so its imports resolve), so two commits
+// can be compared in one sitting, alternating.
 // The calls are the same in every run (a seeded generator, fresh keys per run): two runs then
 // make the same decisions, admissions and denials alike, and their Redis CPU compares directly.
 // Reports decisions/s, Redis's CPU per decision (from /proc) and what INFO commandstats says per
@@ -15,7 +17,7 @@ import { Redis } from 'ioredis';
 
 const { values } = parseArgs({
   options: {
-    checkout: { type: 'string', default: resolve(import.meta.dirname, '../..') },
+    lib: { type: 'string', default: resolve(import.meta.dirname, '../../libs/rate-limit/src') },
     redis: { type: 'string', default: 'redis://127.0.0.1:6395' },
     batch: { type: 'string', default: '100' },
     concurrency: { type: 'string', default: '16' },
@@ -29,7 +31,7 @@ const KEY_SPACE = 100_000;
 const POOL = 64;
 
 const lib = (await import(
-  resolve(values.checkout, 'libs/rate-limit/src/index.ts')
+  resolve(values.lib, 'index.ts')
 )) as typeof import('../../libs/rate-limit/src/index.ts');
 const rules = lib.parseRules([
   { name: 'free', algorithm: 'sliding-window-counter', limit: 100, windowMs: 60_000 },
@@ -106,7 +108,7 @@ for (const [, name, calls, usec] of stats.matchAll(/cmdstat_([a-z|]+):calls=(\d+
 }
 process.stdout.write(
   [
-    `${values.checkout}: ${Math.round(decisions / wall).toLocaleString('en-US')} decisions/s (${allowed} admitted, ${notRedis} not from Redis), batch ${size} x ${concurrency}, ${wall.toFixed(1)} s`,
+    `${values.lib}: ${Math.round(decisions / wall).toLocaleString('en-US')} decisions/s (${allowed} admitted, ${notRedis} not from Redis), batch ${size} x ${concurrency}, ${wall.toFixed(1)} s`,
     `  Redis: ${(redisMs / wall / 1000).toFixed(2)} cores, ${((redisMs * 1000) / decisions).toFixed(2)} µs CPU per decision, script ${(scriptUsec / decisions).toFixed(2)} µs per decision (commandstats)`,
     `  commands per decision: ${perDecision.join(', ')}`,
     '',

@@ -33,6 +33,25 @@ describe('batched checks (one script run per batch)', () => {
     await limiter.close();
   });
 
+  test('checks with differing costs and rules in one batch are each charged their own cost, in order', async ({
+    redis,
+  }) => {
+    const limiter = new RateLimiter({ redis: redis.client, rules, keys: redis.prefix });
+    // Runs of one rule and cost, then a change of cost, then of rule, then back: 30+30+30 fit the
+    // limit of 100, the fourth 30 does not, 10 fills it, the last 10 is refused.
+    const costs = [30, 30, 30, 30, 10, 10];
+    const requests = ['fixed-window', 'token-bucket'].flatMap((rule) =>
+      costs.map((cost) => ({ key: 'costs', rule, cost })),
+    );
+    const decisions = await limiter.checkMany(requests);
+    for (const rule of ['fixed-window', 'token-bucket']) {
+      const mine = decisions.filter((d) => d.policy === rule);
+      expect(mine.map((d) => d.allowed)).toEqual([true, true, true, false, true, false]);
+      expect(mine.map((d) => d.remaining)).toEqual([70, 40, 10, 10, 0, 0]);
+    }
+    await limiter.close();
+  });
+
   test('admit exactly the limit per key across three instances batching at once, with the shipped defaults', async ({
     redis,
   }) => {

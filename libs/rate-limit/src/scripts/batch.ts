@@ -29,13 +29,15 @@ function batchLua(): string {
     ...functions,
     `local byIndex = { ${SCRIPT_NAMES.join(', ')} }`,
     // ARGV: the batch's id, the number of rules R, then per rule its algorithm index (1-based,
-    // SCRIPT_NAMES order), limit and rate or window, then per check its rule (1..R) and cost.
+    // SCRIPT_NAMES order), limit and rate or window, then the checks as runs: how many checks in a
+    // row share a rule (1..R) and a cost, that rule, that cost. A batch of one rule and one cost is
+    // one run: three arguments for all its checks instead of two per check (each argument is a
+    // string Redis allocates, Lua interns and the script parses).
     // A sliding log's member id is the batch id and the check's position: unique per decision.
     // Reply: per check 4 integers; a negative first one is the check's error code (as a single
     // check's script returns it).
     'local batch = ARGV[1]',
     'local rules = tonumber(ARGV[2])',
-    'local first = 3 + rules * 3',
     // Per rule, once per batch: its function, its two values as numbers, and whether they are
     // valid (the single-check scripts' checks, made once instead of per check).
     'local decideOf, limitOf, spanOf, logOf, validOf = {}, {}, {}, {}, {}',
@@ -52,21 +54,33 @@ function batchLua(): string {
     "local time = redis.call('TIME')",
     'local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)',
     'local reply = {}',
-    'for i = 1, #KEYS do',
-    '  local c = first + (i - 1) * 2',
-    '  local n = (i - 1) * 4',
-    '  local rule = tonumber(ARGV[c])',
-    '  local cost = tonumber(ARGV[c + 1])',
+    'local keys = #KEYS',
+    'local i = 0',
+    'for a = 3 + rules * 3, #ARGV - 2, 3 do',
+    '  local count, rule, cost = tonumber(ARGV[a]) or 0, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])',
+    '  local code = 0',
     '  if not rule or not validOf[rule] or not cost or cost < 0 then',
-    '    reply[n + 1] = -1; reply[n + 2] = 0; reply[n + 3] = 0; reply[n + 4] = 0',
+    '    code = -1',
     '  elseif cost > limitOf[rule] then',
-    '    reply[n + 1] = -2; reply[n + 2] = 0; reply[n + 3] = 0; reply[n + 4] = 0',
-    '  else',
-    // Only a sliding log stores a member per decision; the others ignore the id, so no string is built.
-    "    local id = logOf[rule] and (batch .. ':' .. i) or batch",
-    '    reply[n + 1], reply[n + 2], reply[n + 3], reply[n + 4] =',
-    '      decideOf[rule](KEYS[i], limitOf[rule], spanOf[rule], cost, false, id, now)',
+    '    code = -2',
     '  end',
+    '  local decide, limit, span, log = decideOf[rule], limitOf[rule], spanOf[rule], logOf[rule]',
+    '  for _ = 1, math.min(count, keys - i) do',
+    '    i = i + 1',
+    '    local n = (i - 1) * 4',
+    '    if code ~= 0 then',
+    '      reply[n + 1] = code; reply[n + 2] = 0; reply[n + 3] = 0; reply[n + 4] = 0',
+    '    else',
+    // Only a sliding log stores a member per decision; the others ignore the id, so no string is built.
+    "      local id = log and (batch .. ':' .. i) or batch",
+    '      reply[n + 1], reply[n + 2], reply[n + 3], reply[n + 4] = decide(KEYS[i], limit, span, cost, false, id, now)',
+    '    end',
+    '  end',
+    'end',
+    // Runs that do not cover every key (a caller's mistake): those checks are refused, not skipped.
+    'for j = i + 1, keys do',
+    '  local n = (j - 1) * 4',
+    '  reply[n + 1] = -1; reply[n + 2] = 0; reply[n + 3] = 0; reply[n + 4] = 0',
     'end',
     'return reply',
   ].join('\n');
@@ -74,7 +88,7 @@ function batchLua(): string {
 
 declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
-    /** `rateLimitBatch(n, ...n keys, batchId, R, ...3R rule values, ...2n check values)`: 4 integers per check. */
+    /** `rateLimitBatch(n, ...n keys, batchId, R, ...3R rule values, ...3 values per run of checks)`: 4 integers per check. */
     rateLimitBatch(numKeys: number, ...args: (string | number)[]): Result<number[], Context>;
   }
 }
@@ -107,9 +121,12 @@ export function runBatch(redis: Redis, checks: readonly BatchCheck[]): Promise<n
   const n = checks.length;
   const keys = new Array<string>(n);
   const ruleArgs: (string | number)[] = [];
-  const checkArgs = new Array<number>(n * 2);
+  // Runs of checks with the same rule and cost: count, rule index, cost.
+  const runArgs: number[] = [];
   const ruleIndex = new Map<Rule, number>();
   let logs = false;
+  let runRule = 0;
+  let runCost = -1;
   for (let i = 0; i < n; i++) {
     const { redisKey, rule, cost } = checks[i]!;
     keys[i] = redisKey;
@@ -122,13 +139,17 @@ export function runBatch(redis: Redis, checks: readonly BatchCheck[]): Promise<n
         ruleArgs.push(BATCH_INDEX.tokenBucket, rule.capacity, rule.refillPerSec);
       else ruleArgs.push(BATCH_INDEX[SCRIPT_OF[rule.algorithm]], rule.limit, rule.windowMs);
     }
-    checkArgs[i * 2] = index;
-    checkArgs[i * 2 + 1] = cost;
+    if (index === runRule && cost === runCost) runArgs[runArgs.length - 3]!++;
+    else {
+      runArgs.push(1, index, cost);
+      runRule = index;
+      runCost = cost;
+    }
   }
   // The batch id makes each sliding-log member unique (the script appends the check's position);
   // the other algorithms ignore it, so don't pay for randomness (a getrandom call) without a log.
   const batchId = logs ? randomBytes(9).toString('base64url') : '-';
-  return redis.rateLimitBatch(n, ...keys, batchId, ruleIndex.size, ...ruleArgs, ...checkArgs);
+  return redis.rateLimitBatch(n, ...keys, batchId, ruleIndex.size, ...ruleArgs, ...runArgs);
 }
 
 const registered = new WeakSet<Redis>();
