@@ -46,17 +46,33 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
 
 const NUL_IN_URL = /%00/i;
 
-/** Refuses NUL in the URL (path and query) and anywhere in a JSON body: 400, naming where. */
-export function registerNulGuard(app: FastifyInstance): void {
-  app.addHook('onRequest', (request, _reply, done) => {
-    done(NUL_IN_URL.test(request.url) ? new KitErrors.NulCharacter('the URL') : undefined);
+/** The error for a NUL in the URL (path or query), checked in the kit's onRequest hook; else undefined. */
+export function nulInUrl(url: string): Error | undefined {
+  return NUL_IN_URL.test(url) ? new KitErrors.NulCharacter('the URL') : undefined;
+}
+
+/** Methods Fastify never reads a body for. */
+const BODYLESS = new Set(['GET', 'HEAD', 'TRACE']);
+
+/**
+ * Refuses NUL anywhere in a JSON body: 400, naming where. The check is a preValidation hook of
+ * each route that can take a body, added as the route is declared and run before the route's
+ * own: an app-wide hook also ran on every GET, a turn of Fastify's hook runner for no body.
+ */
+export function registerNulBodyGuard(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.every((method) => BODYLESS.has(method))) return;
+    const own = route.preValidation;
+    route.preValidation = own === undefined ? [nulBodyGuard] : [nulBodyGuard, ...[own].flat()];
   });
-  app.addHook('preValidation', (request, _reply, done) => {
-    const body = request.body;
-    // Most bodies hold no NUL: look without building a path per value, name the place only when found.
-    const at = body !== undefined && body !== null && hasNul(body) ? nulPath(body) : undefined;
-    done(at === undefined ? undefined : new KitErrors.NulCharacter(`body${at}`));
-  });
+}
+
+function nulBodyGuard(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
+  const body = request.body;
+  // Most bodies hold no NUL: look without building a path per value, name the place only when found.
+  const at = body !== undefined && body !== null && hasNul(body) ? nulPath(body) : undefined;
+  done(at === undefined ? undefined : new KitErrors.NulCharacter(`body${at}`));
 }
 
 /**

@@ -10,8 +10,11 @@ const isSpan = (line: unknown): line is LoggedSpan =>
 describe('tracing', () => {
   it('gives a request one span named after its route, and stamps its log line with the trace id', async () => {
     const service = await startExample({ LOG_LEVEL: 'debug' }, { spanLog: true });
+    let requestId: string | null = null;
     try {
-      expect((await fetch(`${service.url}/hello/ada`)).status).toBe(200);
+      const hello = await fetch(`${service.url}/hello/ada`);
+      expect(hello.status).toBe(200);
+      requestId = hello.headers.get('x-request-id');
       const echo = await fetch(`${service.url}/echo`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -44,10 +47,13 @@ describe('tracing', () => {
     expect(spans.some((s) => s.span.includes('healthz'))).toBe(false);
 
     const logs = service.lines.filter(
-      (l): l is { msg: string; trace_id?: string; res?: unknown } =>
+      (l): l is { msg: string; trace_id?: string; request_id?: string; res?: unknown } =>
         typeof l === 'object' && l !== null && 'msg' in l,
     );
     const completed = logs.find((l) => l.msg === 'request completed' && l.trace_id === server!.traceId);
     expect(completed, 'the access-log line (debug) carries the trace id').toBeDefined();
+    // The request's logger is made on its first line (request-logger.ts), with the request's id.
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(completed!.request_id).toBe(requestId);
   });
 });
