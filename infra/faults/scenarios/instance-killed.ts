@@ -4,7 +4,7 @@
  * message; the click aggregator restarts from the offsets stored with its counts, so they stay
  * exact; the URL shortener restarts and serves every link created before.
  */
-import { ChatClient, chatToken, directConversation } from '../chat-client.ts';
+import { type ChatClient, chatToken, connectChat, directConversation } from '../chat-client.ts';
 import { assert, call, expectStatus, mapLimit, query, sleep } from '../probe.ts';
 import type { FaultContext, FaultScenario } from '../scenario.ts';
 import {
@@ -59,7 +59,7 @@ class Participant {
   }
 
   async connect(): Promise<void> {
-    this.client = await ChatClient.connect(this.base, this.token);
+    this.client = await connectChat(this.base, this.token);
     await this.client.sync(this.conversation, 0);
   }
 
@@ -71,7 +71,7 @@ class Participant {
       let answer: Awaited<ReturnType<ChatClient['send']>> | undefined;
       try {
         if (!this.client.isOpen) throw new Error('socket closed');
-        answer = await this.client.send(this.conversation, clientMsgId, `text of ${clientMsgId}`, 5_000);
+        answer = await this.client.send(this.conversation, `text of ${clientMsgId}`, clientMsgId, 5_000);
       } catch {
         // Closed (or silent) socket: the gateway may be gone. Reconnect elsewhere and resend.
         this.client.terminate();
@@ -208,9 +208,9 @@ async function chatGatewayKilled(ctx: FaultContext, id: string): Promise<void> {
           headers: { authorization: `Bearer ${carolToken}` },
         });
         expectStatus(group, [200, 201], 'conversation');
-        const carol = await ChatClient.connect(gw1, carolToken);
+        const carol = await connectChat(gw1, carolToken);
         try {
-          const ack = await carol.send((group.body as { id: string }).id, `carol-${id}-1`, 'hi bob');
+          const ack = await carol.send((group.body as { id: string }).id, 'hi bob', `carol-${id}-1`);
           assert(ack.type === 'ack', `answer ${JSON.stringify(ack)}`);
           await bob.client.waitFor((f) => f.type === 'message' && f.clientMsgId === `carol-${id}-1`);
         } finally {

@@ -6,7 +6,7 @@
  * consumers catch up so the counts are exact.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ChatClient, chatToken, directConversation } from '../chat-client.ts';
+import { chatToken, connectChat, directConversation } from '../chat-client.ts';
 import { assert, call, expectProblem, expectStatus, query } from '../probe.ts';
 import type { FaultScenario } from '../scenario.ts';
 import {
@@ -66,11 +66,11 @@ export const scenario: FaultScenario = {
       chatToken(gw, `bob-${id}`),
     ]);
     const conversation = await directConversation(gw, aliceToken, `bob-${id}`);
-    const alice = await ChatClient.connect(gw, aliceToken);
-    const bob = await ChatClient.connect(gw, bobToken);
+    const alice = await connectChat(gw, aliceToken);
+    const bob = await connectChat(gw, bobToken);
     try {
       await ctx.check('before', 'chat-gateway', 'a message is stored, acked and delivered', async () => {
-        const ack = await alice.send(conversation, `m1-${id}`, 'one');
+        const ack = await alice.send(conversation, 'one', `m1-${id}`);
         assert(ack.type === 'ack' && ack.seq === 1, `answer ${JSON.stringify(ack)}`);
         await bob.waitFor((f) => f.type === 'message' && f.clientMsgId === `m1-${id}`);
       });
@@ -174,7 +174,7 @@ export const scenario: FaultScenario = {
         'chat-gateway',
         'a send is not acked: error `unavailable` naming its clientMsgId',
         async () => {
-          const answer = await alice.send(conversation, `m2-${id}`, 'two');
+          const answer = await alice.send(conversation, 'two', `m2-${id}`);
           assert(
             answer.type === 'error' && answer.code === 'unavailable',
             `answer ${JSON.stringify(answer)}`,
@@ -342,7 +342,7 @@ export const scenario: FaultScenario = {
         'chat-gateway',
         'the resent message is acked once; Postgres holds each message once, seq 1..n',
         async () => {
-          const ack = await alice.send(conversation, `m2-${id}`, 'two');
+          const ack = await alice.send(conversation, 'two', `m2-${id}`);
           assert(
             ack.type === 'ack' && ack.seq === 2 && ack.duplicate === false,
             `answer ${JSON.stringify(ack)}`,

@@ -5,7 +5,7 @@
  * service is ready again and back to normal within seconds, with nothing lost or sold twice.
  */
 import { Queue } from 'bullmq';
-import { ChatClient, chatToken, directConversation } from '../chat-client.ts';
+import { chatOutcome, chatToken, connectChat, directConversation } from '../chat-client.ts';
 import { assert, call, expectProblem, expectStatus, mapLimit, query } from '../probe.ts';
 import type { FaultScenario } from '../scenario.ts';
 import {
@@ -138,8 +138,8 @@ export const scenario: FaultScenario = {
       chatToken(gw2, `bob-${id}`),
     ]);
     const conversation = await directConversation(gw1, aliceToken, `bob-${id}`);
-    const alice = await ChatClient.connect(gw1, aliceToken);
-    const bob = await ChatClient.connect(gw2, bobToken);
+    const alice = await connectChat(gw1, aliceToken);
+    const bob = await connectChat(gw2, bobToken);
     const acked: string[] = [];
     try {
       await ctx.check(
@@ -147,7 +147,7 @@ export const scenario: FaultScenario = {
         'chat-gateway',
         'a message is acked and reaches the other instance live',
         async () => {
-          const ack = await alice.send(conversation, `m-before-${id}`, 'hello before');
+          const ack = await alice.send(conversation, 'hello before', `m-before-${id}`);
           assert(ack.type === 'ack', `answer ${JSON.stringify(ack)}`);
           acked.push(`m-before-${id}`);
           await bob.waitFor((f) => f.type === 'message' && f.clientMsgId === `m-before-${id}`);
@@ -304,7 +304,7 @@ export const scenario: FaultScenario = {
         'chat-gateway',
         'an open connection’s send is stored in Postgres and acked',
         async () => {
-          const ack = await alice.send(conversation, `m-during-${id}`, 'hello during');
+          const ack = await alice.send(conversation, 'hello during', `m-during-${id}`);
           assert(ack.type === 'ack', `answer ${JSON.stringify(ack)}`);
           acked.push(`m-during-${id}`);
           const rows = await query(
@@ -333,7 +333,7 @@ export const scenario: FaultScenario = {
         'chat-gateway',
         'a new connection is closed with 1011 (cannot register), not left hanging',
         async () => {
-          const outcome = await ChatClient.outcome(gw1, await chatToken(gw1, `carol-${id}`));
+          const outcome = await chatOutcome(gw1, await chatToken(gw1, `carol-${id}`));
           assert(outcome === 1011, `new connection: ${outcome}`);
         },
       );
@@ -469,7 +469,7 @@ export const scenario: FaultScenario = {
       );
 
       await ctx.check('after', 'chat-gateway', 'new connections are accepted again', async () => {
-        const outcome = await ChatClient.outcome(gw1, await chatToken(gw1, `carol-${id}`));
+        const outcome = await chatOutcome(gw1, await chatToken(gw1, `carol-${id}`));
         assert(outcome === 'hello', `new connection closed with ${outcome}`);
       });
       await ctx.check(
@@ -480,7 +480,7 @@ export const scenario: FaultScenario = {
           ctx.eventually(
             async () => {
               const clientMsgId = `m-after-${id}-${acked.length}`;
-              const ack = await alice.send(conversation, clientMsgId, 'hello after');
+              const ack = await alice.send(conversation, 'hello after', clientMsgId);
               assert(ack.type === 'ack', `answer ${JSON.stringify(ack)}`);
               acked.push(clientMsgId);
               await bob.waitFor((f) => f.type === 'message' && f.clientMsgId === clientMsgId, 0, 3_000);

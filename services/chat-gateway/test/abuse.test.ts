@@ -65,7 +65,7 @@ describe('chat gateway under hostile clients', () => {
       const conversation = await openDirect(gateway.url, token, 'peer');
       await seed(pg, conversation, 200, 4000);
       const client = await ChatClient.connect(gateway.wsUrl, token);
-      const pages = await client.syncAll(conversation, 0);
+      const pages = await client.sync(conversation, 0);
       for (const page of pages) {
         expect(Buffer.byteLength(JSON.stringify(page))).toBeLessThanOrEqual(65536 + 4096);
       }

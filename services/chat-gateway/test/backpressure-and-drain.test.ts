@@ -52,7 +52,7 @@ describe('protection', () => {
 
       // It reconnects and catches up at its own pace, page by page.
       const again = await ChatClient.connect(gateway.wsUrl, token);
-      const pages = await again.syncAll(conversation, 0, 50);
+      const pages = await again.sync(conversation, 0, 50);
       expect(pages.flatMap((p) => p.messages.map((m) => m.seq))).toEqual(
         Array.from({ length: 200 }, (_, i) => i + 1),
       );
@@ -85,7 +85,7 @@ describe('protection', () => {
       // The drain released alice's registry entry before Redis closed: no stale route to a.
       expect(await redis.client.hget(redis.key('sessions:{alice}'), 'd1')).toBeNull();
       const again = await ChatClient.connect(b.wsUrl, aliceToken);
-      await again.syncAll(conversation, 1);
+      await again.sync(conversation, 1);
       expect(await again.send(conversation, 'after')).toMatchObject({ type: 'ack', seq: 2 });
       await bob.until(() => bob.messages(conversation).length === 2);
       await annotate(

@@ -350,7 +350,7 @@ describe('users on different instances', () => {
       const laptop = await ChatClient.connect(a.wsUrl, await tokenFor(a.url, 'alice', 'laptop'));
       // A third device is refused after the handshake, with a close code the client can show.
       const tablet = await tokenFor(b.url, 'alice', 'tablet');
-      const code = await ChatClient.closeCode(b.wsUrl, tablet);
+      const code = await ChatClient.outcome(b.wsUrl, tablet);
       expect(code).toBe(4003);
 
       const presence = await api<{ users: { userId: string; online: boolean; devices: number }[] }>(

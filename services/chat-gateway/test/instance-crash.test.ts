@@ -48,7 +48,7 @@ class Participant {
     for (const m of this.client.messages(this.#conversation)) this.#carried.set(m.seq, m.clientMsgId);
     await this.connect();
     this.reconnects++;
-    await this.client.syncAll(this.#conversation, this.lastContiguousSeq());
+    await this.client.sync(this.#conversation, this.lastContiguousSeq());
   }
 
   readonly #carried = new Map<number, string>();
@@ -149,7 +149,7 @@ describe('an instance dies mid-conversation', () => {
 
       // Each participant ends with the whole conversation once: what it held plus a final sync.
       for (const p of participants) {
-        await p.client.syncAll(group, p.lastContiguousSeq());
+        await p.client.sync(group, p.lastContiguousSeq());
         const view = p.view();
         for (const row of rows) {
           if (row.client_msg_id.startsWith(`${p.userId}-`)) continue; // own messages come as acks

@@ -38,7 +38,7 @@ describe('offline and reconnect', () => {
 
       // bob reconnects (to either instance: this time the other one) and syncs from seq 50.
       const bobAfter = await ChatClient.connect(a.wsUrl, bobToken);
-      const pages = await bobAfter.syncAll(conversation, lastSeen);
+      const pages = await bobAfter.sync(conversation, lastSeen);
       const synced: Message[] = pages.flatMap((page) => page.messages);
       expect(synced).toHaveLength(500);
       expect(synced.map((m) => m.seq)).toEqual(Array.from({ length: 500 }, (_, i) => 51 + i));
