@@ -6,18 +6,10 @@
  * keeps it), the worker's relay delivers what waited and the changes made during the outage
  * become searchable.
  */
-import { assert, call, expectProblem, expectStatus, query } from '../probe.ts';
+import { BookingSearch } from '../booking-search.ts';
+import { assert, call, expectProblem, expectStatus } from '../probe.ts';
 import type { FaultScenario } from '../scenario.ts';
-import {
-  ADMIN,
-  as,
-  createEvent,
-  expectAliveNotReady,
-  expectReadiness,
-  hold,
-  metric,
-  runId,
-} from '../services.ts';
+import { createEvent, expectAliveNotReady, expectReadiness, runId } from '../services.ts';
 
 /** Documented search lag in normal operation: ~1 s, P95 < 5 s (ticket-booking README). */
 const LAG_MS = 5_000;
@@ -39,40 +31,7 @@ export const scenario: FaultScenario = {
     const id = runId();
     const booking = ctx.url('ticket-booking');
     const worker = ctx.url('ticket-booking-worker');
-    const bookingDb = ctx.env('ticket-booking').DATABASE_URL!;
-
-    /** Event ids a search for `q` returns. */
-    const searchIds = async (q: string) => {
-      const answer = await call(`${booking}/events/search?q=${encodeURIComponent(q)}&size=50`);
-      expectStatus(answer, 200, `search ${q}`);
-      return (answer.body as { data: { id: string }[] }).data.map((e) => e.id);
-    };
-    const searchable = (q: string, eventId: string, withinMs: number) =>
-      ctx.eventually(
-        async () => {
-          const ids = await searchIds(q);
-          assert(ids.includes(eventId), `search "${q}" returns ${ids.length} events, not ${eventId}`);
-        },
-        withinMs,
-        250,
-      );
-    /** A hold then its purchase; the provider declines 2 % of cards at random, so up to 3 tries. */
-    const holdAndBuy = async (eventId: string, seats: number[], user: string) => {
-      for (let attempt = 0; attempt < 3; attempt++) {
-        const held = await hold(booking, eventId, user, [seats[attempt]!]);
-        expectStatus(held, 201, 'hold');
-        const holdId = (held.body as { hold: { id: string } }).hold.id;
-        const bought = await call(`${booking}/holds/${holdId}/purchase`, {
-          headers: { ...(await as(user)), 'idempotency-key': `${user}-${attempt}` },
-          json: { paymentMethod: 'pm_card_visa' },
-        });
-        if (bought.status === 402) continue;
-        expectStatus(bought, 201, 'purchase');
-        assert((bought.body as { status: string }).status === 'CONFIRMED', `purchase ${bought.text}`);
-        return;
-      }
-      throw new Error('three purchases in a row declined');
-    };
+    const probe = new BookingSearch(ctx);
 
     // ---------------------------------------------------------------- before
     const { eventId, seatIds } = await createEvent(booking, `es${id}`, 12);
@@ -80,14 +39,12 @@ export const scenario: FaultScenario = {
       'before',
       'ticket-booking-worker',
       `a new event is searchable within ${LAG_MS / 1000} s`,
-      () => searchable(`es${id}`, eventId, LAG_MS),
+      () => probe.searchable(`es${id}`, eventId, LAG_MS),
     );
     await ctx.check('before', 'ticket-booking', 'ready (readyz 200)', () => expectReadiness(booking, 200));
 
     // ---------------------------------------------------------------- during
-    // Deltas: a long-running worker (pnpm fault against a user's stack) has counted before.
-    const relayed = (outcome: string) => metric(worker, 'sdlab_booking_outbox_relayed_total', { outcome });
-    const relayedBefore = { retry: await relayed('retry'), dead: await relayed('dead') };
+    const relayedBefore = await probe.relayCounts();
     await ctx.fault.stop();
     const down = Date.now();
     ctx.log('elasticsearch stopped');
@@ -115,7 +72,7 @@ export const scenario: FaultScenario = {
       },
     );
     await ctx.check('during', 'ticket-booking', 'a hold and its purchase go through (201, CONFIRMED)', () =>
-      holdAndBuy(eventId, seatIds.slice(0, 3), `buyer-${id}`),
+      probe.holdAndBuy(eventId, seatIds.slice(0, 3), `buyer-${id}`),
     );
     await ctx.check(
       'during',
@@ -131,39 +88,16 @@ export const scenario: FaultScenario = {
       'ticket-booking',
       'catalogue changes commit, and wait in the outbox',
       async () => {
-        const patch = await call(`${booking}/admin/events/${eventId}`, {
-          method: 'PATCH',
-          headers: ADMIN,
-          json: { name: `Fault night ${renamed}` },
-        });
-        expectStatus(patch, 200, 'rename event');
+        await probe.rename(eventId, `Fault night ${renamed}`);
         createdDuring = (await createEvent(booking, `new${id}`, 4)).eventId;
-        const rows = await query<{ aggregate_id: string }>(
-          bookingDb,
-          'SELECT aggregate_id FROM booking.outbox WHERE aggregate_id = ANY($1::uuid[]) AND dead_at IS NULL',
-          [[eventId, createdDuring]],
-        );
-        const waiting = new Set(rows.map((r) => r.aggregate_id));
-        assert(
-          waiting.has(eventId) && waiting.has(createdDuring),
-          `outbox rows waiting: ${JSON.stringify(rows)}`,
-        );
+        await probe.expectWaiting([eventId, createdDuring]);
       },
     );
     await ctx.check(
       'during',
       'ticket-booking-worker',
       'the relay retries, parks nothing: outbox retry count rises, dead does not',
-      () =>
-        ctx.eventually(
-          async () => {
-            const retries = (await relayed('retry')) - relayedBefore.retry;
-            const dead = (await relayed('dead')) - relayedBefore.dead;
-            assert(retries > 0 && dead === 0, `since the outage began: ${retries} retries, ${dead} parked`);
-          },
-          15_000,
-          500,
-        ),
+      () => probe.retriesWithoutParking(relayedBefore, 'the outage began'),
     );
     await ctx.check(
       'during',
@@ -189,7 +123,7 @@ export const scenario: FaultScenario = {
       () =>
         ctx.eventually(
           async () => {
-            const ids = await searchIds(`es${id}`);
+            const ids = await probe.searchIds(`es${id}`);
             assert(ids.includes(eventId), `search returns ${ids.join(',') || 'nothing'}`);
           },
           30_000,
@@ -202,8 +136,8 @@ export const scenario: FaultScenario = {
       `changes made during the outage become searchable within ${CATCH_UP_MS / 1000} s`,
       async () => {
         const left = Math.max(0, CATCH_UP_MS - (Date.now() - back));
-        await searchable(renamed, eventId, left);
-        await searchable(`new${id}`, createdDuring, Math.max(1, CATCH_UP_MS - (Date.now() - back)));
+        await probe.searchable(renamed, eventId, left);
+        await probe.searchable(`new${id}`, createdDuring, Math.max(1, CATCH_UP_MS - (Date.now() - back)));
         ctx.log(
           `outage changes searchable ${((Date.now() - back) / 1000).toFixed(1)} s after Elasticsearch was back`,
         );
@@ -213,29 +147,15 @@ export const scenario: FaultScenario = {
       'after',
       'ticket-booking-worker',
       'the outbox is empty: nothing parked, nothing left behind',
-      async () => {
-        const rows = await query(
-          bookingDb,
-          `SELECT type, (payload->>'version')::int AS version, attempts, dead_at IS NOT NULL AS dead,
-                  left(last_error, 160) AS last_error
-             FROM booking.outbox WHERE aggregate_id = ANY($1::uuid[]) ORDER BY id`,
-          [[eventId, createdDuring]],
-        );
-        assert(rows.length === 0, `outbox rows left: ${JSON.stringify(rows)}`);
-      },
+      () => probe.expectOutboxEmpty([eventId, createdDuring]),
     );
     await ctx.check(
       'after',
       'ticket-booking-worker',
       `a new change is searchable within the normal ${LAG_MS / 1000} s again`,
       async () => {
-        const patch = await call(`${booking}/admin/events/${createdDuring}`, {
-          method: 'PATCH',
-          headers: ADMIN,
-          json: { name: `Fault night again${id}` },
-        });
-        expectStatus(patch, 200, 'rename event');
-        await searchable(`again${id}`, createdDuring, LAG_MS);
+        await probe.rename(createdDuring, `Fault night again${id}`);
+        await probe.searchable(`again${id}`, createdDuring, LAG_MS);
       },
     );
   },

@@ -9,18 +9,10 @@
  * indexing is its job. When the latency is gone the changes become searchable, and the index
  * holds each of the run's events once, at the version Postgres has.
  */
+import { BookingSearch } from '../booking-search.ts';
 import { type Answer, assert, call, expectProblem, expectStatus, query } from '../probe.ts';
 import type { FaultScenario } from '../scenario.ts';
-import {
-  ADMIN,
-  as,
-  createEvent,
-  expectAliveNotReady,
-  expectReadiness,
-  hold,
-  metric,
-  runId,
-} from '../services.ts';
+import { createEvent, expectAliveNotReady, expectReadiness, runId } from '../services.ts';
 
 /** Below the search timeout: absorbed, search answers later. */
 const MILD_MS = 1_000;
@@ -60,24 +52,9 @@ export const scenario: FaultScenario = {
       );
     }
 
-    const search = (q: string) => call(`${booking}/events/search?q=${encodeURIComponent(q)}&size=50`);
-    const searchIds = async (q: string) => {
-      const answer = await search(q);
-      expectStatus(answer, 200, `search ${q}`);
-      return (answer.body as { data: { id: string }[] }).data.map((e) => e.id);
-    };
-    const searchable = (q: string, eventId: string, withinMs: number) =>
-      ctx.eventually(
-        async () => {
-          const ids = await searchIds(q);
-          assert(ids.includes(eventId), `search "${q}" returns ${ids.length} events, not ${eventId}`);
-        },
-        withinMs,
-        250,
-      );
+    const probe = new BookingSearch(ctx);
     const fast = (answer: Answer, what: string) =>
       assert(answer.ms < UNAFFECTED_MS, `${what} took ${answer.ms.toFixed(0)} ms`);
-    const relayed = (outcome: string) => metric(worker, 'sdlab_booking_outbox_relayed_total', { outcome });
 
     // ---------------------------------------------------------------- before
     const { eventId, seatIds } = await createEvent(booking, `es${id}`, 12);
@@ -85,7 +62,7 @@ export const scenario: FaultScenario = {
       'before',
       'ticket-booking-worker',
       `a new event is searchable within ${LAG_MS / 1000} s`,
-      () => searchable(`es${id}`, eventId, LAG_MS),
+      () => probe.searchable(`es${id}`, eventId, LAG_MS),
     );
     await ctx.check('before', 'ticket-booking', 'ready (readyz 200)', () => expectReadiness(booking, 200));
 
@@ -97,7 +74,7 @@ export const scenario: FaultScenario = {
       'ticket-booking',
       `+${MILD_MS / 1000} s: search still answers (200, the event found), later but within the timeout`,
       async () => {
-        const answer = await search(`es${id}`);
+        const answer = await probe.search(`es${id}`);
         expectStatus(answer, 200, 'search');
         const ids = (answer.body as { data: { id: string }[] }).data.map((e) => e.id);
         assert(ids.includes(eventId), `search returns ${ids.join(',') || 'nothing'}`);
@@ -114,11 +91,7 @@ export const scenario: FaultScenario = {
     );
 
     // ---------------------------------------------------------------- during: over the timeout
-    const relayedBefore = {
-      retry: await relayed('retry'),
-      dead: await relayed('dead'),
-      stale: await relayed('stale'),
-    };
+    const relayedBefore = await probe.relayCounts();
     await ctx.fault.slow(SLOW_MS);
     const slowSince = Date.now();
     ctx.log(`every Elasticsearch answer ${SLOW_MS} ms late`);
@@ -156,26 +129,7 @@ export const scenario: FaultScenario = {
       'during',
       'ticket-booking',
       `a hold and its purchase go through (201, CONFIRMED), each in < ${UNAFFECTED_MS} ms`,
-      async () => {
-        // The provider declines 2 % of cards at random, so up to 3 tries.
-        const user = `buyer-${id}`;
-        for (let attempt = 0; attempt < 3; attempt++) {
-          const held = await hold(booking, eventId, user, [seatIds[attempt]!]);
-          expectStatus(held, 201, 'hold');
-          fast(held, 'hold');
-          const holdId = (held.body as { hold: { id: string } }).hold.id;
-          const bought = await call(`${booking}/holds/${holdId}/purchase`, {
-            headers: { ...(await as(user)), 'idempotency-key': `${user}-${attempt}` },
-            json: { paymentMethod: 'pm_card_visa' },
-          });
-          fast(bought, 'purchase');
-          if (bought.status === 402) continue;
-          expectStatus(bought, 201, 'purchase');
-          assert((bought.body as { status: string }).status === 'CONFIRMED', `purchase ${bought.text}`);
-          return;
-        }
-        throw new Error('three purchases in a row declined');
-      },
+      () => probe.holdAndBuy(eventId, seatIds.slice(0, 3), `buyer-${id}`, fast),
     );
     await ctx.check(
       'during',
@@ -195,44 +149,20 @@ export const scenario: FaultScenario = {
       'ticket-booking',
       'catalogue changes commit at once and wait in the outbox',
       async () => {
-        const patch = await call(`${booking}/admin/events/${eventId}`, {
-          method: 'PATCH',
-          headers: ADMIN,
-          json: { name: `Fault night ${renamed}` },
-        });
-        expectStatus(patch, 200, 'rename event');
-        fast(patch, 'rename');
+        fast(await probe.rename(eventId, `Fault night ${renamed}`), 'rename');
         const started = performance.now();
         createdDuring = (await createEvent(booking, `new${id}`, 4)).eventId;
         const ms = performance.now() - started;
         // Three requests: the venue, the event, its seat list.
         assert(ms < 3 * UNAFFECTED_MS, `creating an event took ${ms.toFixed(0)} ms`);
-        const rows = await query<{ aggregate_id: string }>(
-          bookingDb,
-          'SELECT aggregate_id FROM booking.outbox WHERE aggregate_id = ANY($1::uuid[]) AND dead_at IS NULL',
-          [[eventId, createdDuring]],
-        );
-        const waiting = new Set(rows.map((r) => r.aggregate_id));
-        assert(
-          waiting.has(eventId) && waiting.has(createdDuring),
-          `outbox rows waiting: ${JSON.stringify(rows)}`,
-        );
+        await probe.expectWaiting([eventId, createdDuring]);
       },
     );
     await ctx.check(
       'during',
       'ticket-booking-worker',
       'the relay times out, retries, parks nothing: outbox retry count rises, dead does not',
-      () =>
-        ctx.eventually(
-          async () => {
-            const retries = (await relayed('retry')) - relayedBefore.retry;
-            const dead = (await relayed('dead')) - relayedBefore.dead;
-            assert(retries > 0 && dead === 0, `since the slowness began: ${retries} retries, ${dead} parked`);
-          },
-          15_000,
-          500,
-        ),
+      () => probe.retriesWithoutParking(relayedBefore, 'the slowness began'),
     );
     await ctx.check(
       'during',
@@ -273,7 +203,7 @@ export const scenario: FaultScenario = {
       () =>
         ctx.eventually(
           async () => {
-            const answer = await search(`es${id}`);
+            const answer = await probe.search(`es${id}`);
             expectStatus(answer, 200, 'search');
             assert(answer.ms < 1_000, `search took ${answer.ms.toFixed(0)} ms`);
             const ids = (answer.body as { data: { id: string }[] }).data.map((e) => e.id);
@@ -288,8 +218,8 @@ export const scenario: FaultScenario = {
       'ticket-booking-worker',
       `changes made while it was slow become searchable within ${CATCH_UP_MS / 1000} s`,
       async () => {
-        await searchable(renamed, eventId, Math.max(1, CATCH_UP_MS - (Date.now() - back)));
-        await searchable(`new${id}`, createdDuring, Math.max(1, CATCH_UP_MS - (Date.now() - back)));
+        await probe.searchable(renamed, eventId, Math.max(1, CATCH_UP_MS - (Date.now() - back)));
+        await probe.searchable(`new${id}`, createdDuring, Math.max(1, CATCH_UP_MS - (Date.now() - back)));
         ctx.log(
           `changes searchable ${((Date.now() - back) / 1000).toFixed(1)} s after the latency was removed`,
         );
@@ -302,20 +232,11 @@ export const scenario: FaultScenario = {
       `the outbox empties within ${CATCH_UP_MS / 1000} s: nothing parked, nothing left behind`,
       async () => {
         await ctx.eventually(
-          async () => {
-            const rows = await query(
-              bookingDb,
-              `SELECT type, (payload->>'version')::int AS version, attempts, dead_at IS NOT NULL AS dead,
-                      left(last_error, 160) AS last_error
-                 FROM booking.outbox WHERE aggregate_id = ANY($1::uuid[]) ORDER BY id`,
-              [[eventId, createdDuring]],
-            );
-            assert(rows.length === 0, `outbox rows left: ${JSON.stringify(rows)}`);
-          },
+          () => probe.expectOutboxEmpty([eventId, createdDuring]),
           Math.max(1, CATCH_UP_MS - (Date.now() - back)),
           250,
         );
-        const stale = (await relayed('stale')) - relayedBefore.stale;
+        const stale = (await probe.relayCounts()).stale - relayedBefore.stale;
         ctx.log(
           `outbox empty ${((Date.now() - back) / 1000).toFixed(1)} s after the latency was removed; ${stale} re-sent row(s) found the index already at their version (409, counted stale)`,
         );
@@ -357,13 +278,8 @@ export const scenario: FaultScenario = {
       'ticket-booking-worker',
       `a new change is searchable within the normal ${LAG_MS / 1000} s again`,
       async () => {
-        const patch = await call(`${booking}/admin/events/${createdDuring}`, {
-          method: 'PATCH',
-          headers: ADMIN,
-          json: { name: `Fault night again${id}` },
-        });
-        expectStatus(patch, 200, 'rename event');
-        await searchable(`again${id}`, createdDuring, LAG_MS);
+        await probe.rename(createdDuring, `Fault night again${id}`);
+        await probe.searchable(`again${id}`, createdDuring, LAG_MS);
       },
     );
   },
