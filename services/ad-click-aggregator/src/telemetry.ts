@@ -115,7 +115,7 @@ export function createAggregatorMetrics(registry: Registry) {
     }),
     flushes: new Counter({
       name: 'sdlab_adclick_aggregator_flushes_total',
-      help: 'Flushes by trigger (interval, size, rebalance, shutdown) and result (committed, fenced, failed)',
+      help: 'Flushes by trigger (interval, size, caught_up, rebalance, shutdown) and result (committed, fenced, failed)',
       labelNames: ['trigger', 'result'] as const,
       registers,
     }),

@@ -40,7 +40,7 @@ export interface AggregatorOptions {
   log: FastifyBaseLogger;
 }
 
-type FlushTrigger = 'interval' | 'size' | 'rebalance' | 'shutdown';
+type FlushTrigger = 'interval' | 'size' | 'caught_up' | 'rebalance' | 'shutdown';
 
 /** A flush whose transaction is running, and the partitions it holds until it ends. */
 interface Flight {
@@ -84,6 +84,12 @@ export class Aggregator {
   readonly #flights = new Set<Flight>();
   /** After-commit work (top-K, Kafka offsets for lag tools): off the flushes' critical path. */
   readonly #afterCommit = new Set<Promise<void>>();
+  /**
+   * The backlog found at assignment: per partition with messages beyond its stored offset, the
+   * topic's end then. Once every one is consumed that far, the rest is flushed at once (trigger
+   * `caught_up`) instead of at the next interval.
+   */
+  #backlogEnds = new Map<number, number>();
   #timer: NodeJS.Timeout | undefined;
   #paused = false;
   #crashed: Error | undefined;
@@ -135,6 +141,10 @@ export class Aggregator {
         metrics.assigned.set(assigned.length);
         metrics.rebalances.inc();
         log.info({ partitions: assigned, memberId: event.payload.memberId }, 'joined the consumer group');
+        this.#backlogEnds = await this.#backlogAt(assigned).catch((err: unknown) => {
+          log.warn({ err }, 'could not read the backlog at assignment (the interval flushes its tail)');
+          return new Map<number, number>();
+        });
       });
     });
     this.#consumer.on(events.CRASH, (event) => {
@@ -151,6 +161,9 @@ export class Aggregator {
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.#mutex.run(() => this.#eachBatch(payload)),
     });
+    // The join's handler (queued on the mutex while run() joined) has read the backlog: a backlog
+    // is what was on the topic before this worker said it was ready.
+    await this.#mutex.run(async () => undefined);
     // The interval starts a flush and returns: consumption goes on while it commits.
     this.#timer = setInterval(() => {
       void this.#mutex.run(async () => {
@@ -208,6 +221,39 @@ export class Aggregator {
       if (n > 0) metrics.consumed.inc({ disposition }, n);
     metrics.pending.set(this.#pending());
     this.#observe(state);
+    if (this.#backlogEnds.size > 0 && this.#backlogConsumed()) {
+      // The backlog found at assignment (a restart, an outage, a rebalance) is read: its tail, less
+      // than a size flush, would otherwise wait up to FLUSH_INTERVAL_MS to be counted. Once per
+      // assignment; a live stream keeps the interval and size triggers.
+      this.#backlogEnds.clear();
+      await this.#settled();
+      this.#begin('caught_up');
+    }
+  }
+
+  /** Per assigned partition with messages beyond its stored offset: the topic's end now. */
+  async #backlogAt(partitions: number[]): Promise<Map<number, number>> {
+    const ends = new Map<number, number>();
+    if (partitions.length === 0) return ends;
+    const offsets = await this.#o.admin.fetchTopicOffsets(this.#o.topic);
+    await Promise.all(
+      partitions.map(async (partition) => {
+        const topic = offsets.find((o) => o.partition === partition);
+        if (!topic) return;
+        const from = (await this.#o.store.load(partition))?.nextOffset ?? Number(topic.low);
+        if (Number(topic.high) > from) ends.set(partition, Number(topic.high));
+      }),
+    );
+    return ends;
+  }
+
+  /** Every partition of the backlog found at assignment is consumed up to its end then. */
+  #backlogConsumed(): boolean {
+    for (const [partition, end] of this.#backlogEnds) {
+      const next = this.#states.get(partition)?.nextOffset;
+      if (next === null || next === undefined || next < end) return false;
+    }
+    return true;
   }
 
   #consume(
