@@ -8,7 +8,11 @@ export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 export function createMetricsRegistry(serviceName: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service: serviceName });
-  collectDefaultMetrics({ register: registry });
+  // The event-loop delay histogram samples with a timer: at prom-client's default 10 ms that is
+  // 100 wake-ups a second, 3 ms of CPU per second in an idle process (measured: an idle kit
+  // service spent 3 ms/s, a bare Fastify 0), paid by every service and worker, 1.5 µs per request
+  // at 2,000 req/s. At 100 ms a scrape every 15 s still reads lag percentiles from 150 samples.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   return registry;
 }
 
