@@ -1,6 +1,6 @@
 #!/bin/bash
 # Requests served per second of the server process's own CPU time, under a closed loop (wrk, 1 thread,
-# 50 connections, WARM s unmeasured then DUR s measured; CPU from /proc/<pid>/stat). Run the kinds
+# CONNS (50) connections, WARM s unmeasured then DUR s measured; CPU from /proc/<pid>/stat). Run the kinds
 # one after another in one sitting and compare ratios; absolute figures move with the machine's load.
 #   bash loadtests/bench/per-core-closed-loop.sh <label> <repo checkout> <kind> [VAR=value ...]
 # kind: bare-post (limits/bare-fastify.ts, POST, 110-byte answer) | checks (the rate-limiter lean:
@@ -22,10 +22,10 @@ case $kind in
 esac
 for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; curl -s -o /dev/null "http://127.0.0.1:$port/bare" && break; sleep 0.2; done
 pid=$(ss -ltnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-wrk -t1 -c50 -d"${WARM:-4}s" "${script[@]}" "http://127.0.0.1:$port$path" >/dev/null
+wrk -t1 -c"${CONNS:-50}" -d"${WARM:-4}s" "${script[@]}" "http://127.0.0.1:$port$path" >/dev/null
 cpu() { awk '{print $14+$15}' "/proc/$pid/stat"; }
 c0=$(cpu)
-out=$(wrk -t1 -c50 -d"${DUR:-10}s" "${script[@]}" "http://127.0.0.1:$port$path")
+out=$(wrk -t1 -c"${CONNS:-50}" -d"${DUR:-10}s" "${script[@]}" "http://127.0.0.1:$port$path")
 c1=$(cpu)
 rss=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
 kill "$pid"; wait || true

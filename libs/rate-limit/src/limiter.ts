@@ -245,41 +245,44 @@ export class RateLimiter {
    * request order. Metrics are counted once per batch and label set, not once per decision.
    */
   async checkMany(requests: readonly CheckRequest[]): Promise<Decision[]> {
-    const rules = requests.map((r) => this.#ruleFor(r.rule, r.cost ?? 1));
+    const count = requests.length;
+    const rules = new Array<Rule>(count);
+    for (let i = 0; i < count; i++) rules[i] = this.#ruleFor(requests[i]!.rule, requests[i]!.cost ?? 1);
     const started = performance.now();
-    const results = new Array<Decision>(requests.length);
+    const results = new Array<Decision>(count);
+    // Per decision the loops below build only its Decision: no iterator entries, no spread
+    // copies, no label string (a batch of 100 is 100 of each otherwise; the batch path's profile).
     const exact: number[] = [];
+    const checks: BatchCheck[] = [];
     const cached: Promise<void>[] = [];
-    rules.forEach((rule, i) => {
-      if (rule.mode === 'exact') exact.push(i);
-      else {
-        const { key, cost = 1 } = requests[i]!;
+    for (let i = 0; i < count; i++) {
+      const rule = rules[i]!;
+      const { key, cost = 1 } = requests[i]!;
+      if (rule.mode === 'exact') {
+        exact.push(i);
+        checks.push({ redisKey: this.#keys.key(rule, key), rule, cost });
+      } else
         cached.push(
           this.#checkOne(rule, key, cost, false).then((d) => {
             results[i] = d;
           }),
         );
-      }
-    });
+    }
     if (exact.length) {
       let reply: number[] | undefined;
       let failure: unknown;
       try {
-        const checks = exact.map((i): BatchCheck => {
-          const rule = rules[i]!;
-          return { redisKey: this.#keys.key(rule, requests[i]!.key), rule, cost: requests[i]!.cost ?? 1 };
-        });
         reply = await this.#breaker.execute(() => runBatch(this.#redis, checks));
       } catch (error) {
         failure = error;
       }
-      const counts = new Map<string, { rule: string; outcome: string; source: DecisionSource; n: number }>();
-      for (const [n, i] of exact.entries()) {
-        const rule = rules[i]!;
-        const { key, cost = 1 } = requests[i]!;
+      const tally: SourcedTally[] = [];
+      for (let n = 0; n < exact.length; n++) {
+        const i = exact[n]!;
+        const { rule, cost } = checks[n]!;
         let outcome: Outcome;
         let source: DecisionSource = 'redis';
-        if (!reply) ({ outcome, source } = this.#onRedisFailure(rule, key, cost, failure));
+        if (!reply) ({ outcome, source } = this.#onRedisFailure(rule, requests[i]!.key, cost, failure));
         else {
           const allowed = reply[n * 4]!;
           if (allowed < 0) throw scriptError(allowed, rule.algorithm, rule, cost);
@@ -291,25 +294,26 @@ export class RateLimiter {
           };
         }
         const { limit, windowMs } = quotaOf(rule);
-        results[i] = { ...outcome, limit, windowMs, policy: rule.name, source };
-        const labels = `${rule.name}\0${outcome.allowed}\0${source}`;
-        const count = counts.get(labels);
-        if (count) count.n++;
-        else
-          counts.set(labels, {
-            rule: rule.name,
-            outcome: outcome.allowed ? 'allowed' : 'denied',
-            source,
-            n: 1,
-          });
+        results[i] = {
+          allowed: outcome.allowed,
+          remaining: outcome.remaining,
+          resetMs: outcome.resetMs,
+          retryAfterMs: outcome.retryAfterMs,
+          limit,
+          windowMs,
+          policy: rule.name,
+          source,
+        };
+        addToSourcedTally(tally, rule.name, outcome.allowed, source);
       }
       const seconds = (performance.now() - started) / 1000;
-      for (const { rule, outcome, source, n } of counts.values())
-        this.#countDecisions(rule, outcome, source, n);
-      // One observation per batch and source: every decision of the batch took the same call.
-      for (const source of new Set([...counts.values()].map((c) => c.source))) {
-        this.#observeDuration(source, seconds);
+      const sources: DecisionSource[] = [];
+      for (const { rule, allowed, source, n } of tally) {
+        this.#countDecisions(rule, allowed ? 'allowed' : 'denied', source, n);
+        if (!sources.includes(source)) sources.push(source);
       }
+      // One observation per batch and source: every decision of the batch took the same call.
+      for (const source of sources) this.#observeDuration(source, seconds);
     }
     await Promise.all(cached);
     return results;
@@ -453,6 +457,27 @@ interface Tally {
   rule: string;
   allowed: boolean;
   n: number;
+}
+
+/** Decisions of one checkMany call by rule, outcome and source. */
+interface SourcedTally extends Tally {
+  source: DecisionSource;
+}
+
+function addToSourcedTally(
+  tally: SourcedTally[],
+  rule: string,
+  allowed: boolean,
+  source: DecisionSource,
+): void {
+  for (let i = 0; i < tally.length; i++) {
+    const entry = tally[i]!;
+    if (entry.rule === rule && entry.allowed === allowed && entry.source === source) {
+      entry.n++;
+      return;
+    }
+  }
+  tally.push({ rule, allowed, source, n: 1 });
 }
 
 function addToTally(tally: Tally[], rule: string, allowed: boolean): void {

@@ -46,7 +46,7 @@ export async function checkRoutes(app: App, options: CheckRoutesOptions): Promis
     // the check's promise and a microtask turn on every check (the service's hot path).
     (request, reply) => {
       const { key, rule, cost } = request.body;
-      assertCheckable(app, 'body', rule, cost);
+      assertCheckable(app, undefined, rule, cost);
       app.limiter.decide(key, rule, cost, (refused, decision) => {
         if (!decision) {
           // An error goes to the error handler (problem+json); the typed send() knows only bodies.
@@ -72,7 +72,8 @@ export async function checkRoutes(app: App, options: CheckRoutesOptions): Promis
     },
     async (request) => {
       const { checks } = request.body;
-      for (const [i, c] of checks.entries()) assertCheckable(app, `body.checks[${i}]`, c.rule, c.cost);
+      // The field's path is built only for a check that fails (a string per check otherwise).
+      for (let i = 0; i < checks.length; i++) assertCheckable(app, i, checks[i]!.rule, checks[i]!.cost);
       batchSize.observe(checks.length);
       trace.getActiveSpan()?.setAttribute(RateLimiterAttributes.BATCH_SIZE, checks.length);
       return { results: await app.limiter.checkMany(checks) };
@@ -80,10 +81,18 @@ export async function checkRoutes(app: App, options: CheckRoutesOptions): Promis
   );
 }
 
-/** Names the field of a check that can never be decided, before anything reaches Redis. */
-function assertCheckable(app: App, path: string, ruleName: string, cost: number): void {
+/**
+ * Names the field of a check that can never be decided, before anything reaches Redis: `body.…`
+ * for a single check, `body.checks[index].…` for one of a batch.
+ */
+function assertCheckable(app: App, index: number | undefined, ruleName: string, cost: number): void {
   const rule = app.limiter.rule(ruleName);
-  if (!rule) throw new RateLimiterErrors.UnknownRule(`${path}.rule`, ruleName);
+  if (!rule) throw new RateLimiterErrors.UnknownRule(`${fieldOf(index)}.rule`, ruleName);
   const { limit } = quotaOf(rule);
-  if (cost > limit) throw new RateLimiterErrors.CostExceedsLimit(`${path}.cost`, cost, ruleName, limit);
+  if (cost > limit)
+    throw new RateLimiterErrors.CostExceedsLimit(`${fieldOf(index)}.cost`, cost, ruleName, limit);
+}
+
+function fieldOf(index: number | undefined): string {
+  return index === undefined ? 'body' : `body.checks[${index}]`;
 }
