@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { devToken } from '@sdlab/service-kit/auth';
 import { assert, call, expectStatus } from './probe.ts';
+import type { FaultContext } from './scenario.ts';
 
 export const runId = () => randomBytes(4).toString('hex');
 
@@ -46,6 +47,20 @@ export async function createAd(base: string, adId: string, targetUrl: string, im
   });
   expectStatus(signed, 200, `impressions of ${adId}`);
   return (signed.body as { impressions: { id: string }[] }).impressions.map((i) => i.id);
+}
+
+/** A click on an impression: it must redirect (302); the answer, its X-Click-Outcome read out. */
+export async function clickAd(base: string, impression: string) {
+  const answer = await call(`${base}/c/${impression}`);
+  expectStatus(answer, 302, 'click');
+  return { answer, outcome: answer.headers.get('x-click-outcome') };
+}
+
+/** A click that must be recorded (302, X-Click-Outcome: recorded); its answer. */
+export async function clickRecorded(base: string, impression: string) {
+  const { answer, outcome } = await clickAd(base, impression);
+  assert(outcome === 'recorded', `outcome ${outcome}`);
+  return answer;
 }
 
 /** Clicks the query API reports for the ad over the hours around now. */
@@ -148,5 +163,14 @@ export async function expectReadiness(base: string, status: 200 | 503, dependenc
   if (status === 503 && dependency) {
     const detail = (answer.body as { detail?: string }).detail ?? '';
     assert(detail.includes(dependency), `readyz 503 does not name ${dependency}: ${detail}`);
+  }
+}
+
+/** One 'after' promise per service: /readyz answers 200 again within `withinMs`. */
+export async function checkReadyAgain(ctx: FaultContext, services: readonly string[], withinMs: number) {
+  for (const service of services) {
+    await ctx.check('after', service, `ready again (readyz 200) within ${withinMs / 1000} s`, () =>
+      ctx.eventually(() => expectReadiness(ctx.url(service), 200), withinMs),
+    );
   }
 }

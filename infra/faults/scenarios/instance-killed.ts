@@ -9,6 +9,7 @@ import { assert, call, expectStatus, mapLimit, query, sleep } from '../probe.ts'
 import type { FaultContext, FaultScenario } from '../scenario.ts';
 import {
   adClicks,
+  clickRecorded,
   createAd,
   createLink,
   expectReadiness,
@@ -234,12 +235,7 @@ async function aggregatorKilled(ctx: FaultContext, id: string): Promise<void> {
   let clicked = 0;
   let killed = false;
   const click = async ({ adId, impression }: { adId: string; impression: string }) => {
-    const answer = await call(`${ads}/c/${impression}`);
-    expectStatus(answer, 302, 'click');
-    assert(
-      answer.headers.get('x-click-outcome') === 'recorded',
-      `outcome ${answer.headers.get('x-click-outcome')}`,
-    );
+    await clickRecorded(ads, impression);
     recorded.set(adId, recorded.get(adId)! + 1);
     if (++clicked === 120 && !killed) {
       killed = true;

@@ -13,6 +13,7 @@ import { assert, call, expectStatus, mapLimit, query } from '../probe.ts';
 import type { FaultScenario } from '../scenario.ts';
 import {
   adClicks,
+  clickRecorded,
   createAd,
   createLink,
   expectAliveNotReady,
@@ -64,10 +65,7 @@ export const scenario: FaultScenario = {
         impressions.slice(nextImpression, nextImpression + n),
         4,
         async (impression) => {
-          const answer = await call(`${ads}/c/${impression}`);
-          expectStatus(answer, 302, 'click');
-          const outcome = answer.headers.get('x-click-outcome');
-          assert(outcome === 'recorded', `click outcome ${outcome}`);
+          const answer = await clickRecorded(ads, impression);
           clicks[phase]++;
           return answer.ms;
         },

@@ -13,6 +13,8 @@ import {
   ADS_ADMIN,
   adClicks,
   as,
+  checkReadyAgain,
+  clickRecorded,
   createAd,
   createEvent,
   createLink,
@@ -80,10 +82,7 @@ export const scenario: FaultScenario = {
       let recorded = 0;
       const clickAll = async (list: string[]) => {
         for (const impression of list) {
-          const answer = await call(`${ads}/c/${impression}`);
-          expectStatus(answer, 302, 'click');
-          const outcome = answer.headers.get('x-click-outcome');
-          assert(outcome === 'recorded', `outcome ${outcome}`);
+          await clickRecorded(ads, impression);
           recorded++;
         }
       };
@@ -268,20 +267,7 @@ export const scenario: FaultScenario = {
       await ctx.fault.start();
       ctx.log('postgres started again');
 
-      for (const service of [
-        'url-shortener',
-        'url-shortener-worker',
-        'chat-gateway',
-        'ad-click-aggregator',
-        'ad-click-aggregator-worker',
-        'ticket-booking',
-        'ticket-booking-worker',
-        'payment-provider',
-      ]) {
-        await ctx.check('after', service, `ready again (readyz 200) within ${RECOVERY_MS / 1000} s`, () =>
-          ctx.eventually(() => expectReadiness(ctx.url(service), 200), RECOVERY_MS),
-        );
-      }
+      await checkReadyAgain(ctx, [...scenario.services, 'payment-provider'], RECOVERY_MS);
 
       await ctx.check(
         'after',

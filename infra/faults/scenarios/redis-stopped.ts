@@ -10,6 +10,9 @@ import { assert, call, expectProblem, expectStatus, mapLimit, query } from '../p
 import type { FaultScenario } from '../scenario.ts';
 import {
   adClicks,
+  checkReadyAgain,
+  clickAd,
+  clickRecorded,
   createAd,
   createEvent,
   createLink,
@@ -157,15 +160,10 @@ export const scenario: FaultScenario = {
       const adId = `fault-redis-${id}`;
       const impressions = await createAd(ads, adId, `https://shop.example.com/${id}`, 30);
       const recorded = { before: 0, during: 0, after: 0 };
-      const click = async (impression: string) => {
-        const answer = await call(`${ads}/c/${impression}`);
-        expectStatus(answer, 302, 'click');
-        return answer.headers.get('x-click-outcome');
-      };
+      const click = async (impression: string) => (await clickAd(ads, impression)).outcome;
       await ctx.check('before', 'ad-click-aggregator', 'clicks redirect and are recorded', async () => {
         for (const impression of impressions.slice(0, 5)) {
-          const outcome = await click(impression);
-          assert(outcome === 'recorded', `outcome ${outcome}`);
+          await clickRecorded(ads, impression);
           recorded.before++;
         }
       });
@@ -344,8 +342,7 @@ export const scenario: FaultScenario = {
         'clicks still redirect and are recorded (dedup fails open)',
         async () => {
           for (const impression of impressions.slice(5, 15)) {
-            const outcome = await click(impression);
-            assert(outcome === 'recorded', `outcome ${outcome}`);
+            await clickRecorded(ads, impression);
             recorded.during++;
           }
         },
@@ -404,20 +401,12 @@ export const scenario: FaultScenario = {
       await ctx.fault.start();
       ctx.log('redis started again');
 
-      for (const [service, base] of [
-        ['url-shortener', short],
-        ['url-shortener-worker', ctx.url('url-shortener-worker')],
-        ['rate-limiter', limiter],
-        ['chat-gateway', gw1],
-        ['chat-gateway-2', gw2],
-        ['ad-click-aggregator', ads],
-        ['ticket-booking', booking],
-        ['ticket-booking-worker', ctx.url('ticket-booking-worker')],
-      ] as const) {
-        await ctx.check('after', service, `ready again (readyz 200) within ${RECOVERY_MS / 1000} s`, () =>
-          ctx.eventually(() => expectReadiness(base, 200), RECOVERY_MS),
-        );
-      }
+      // Every service but the aggregation worker, whose promise after is the exact count below.
+      await checkReadyAgain(
+        ctx,
+        scenario.services.filter((s) => s !== 'ad-click-aggregator-worker'),
+        RECOVERY_MS,
+      );
 
       await ctx.check(
         'after',
