@@ -1,5 +1,5 @@
-import { fuzzOpenApi, test } from '@sdlab/testkit';
-import { describe, expect } from 'vitest';
+import { expectFuzzClean, test } from '@sdlab/testkit';
+import { describe } from 'vitest';
 import { startApi } from './support/app.ts';
 import { ADMIN } from './support/auth.ts';
 
@@ -13,10 +13,7 @@ describe('fuzz: every operation of the OpenAPI document', () => {
     const { app } = api;
     try {
       const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-      const report = await fuzzOpenApi({ baseUrl, document: app.swagger(), headers: ADMIN });
-      expect(report.cases).toBeGreaterThan(100);
-      expect(report.findings).toEqual([]);
-      expect((await fetch(`${baseUrl}/readyz`)).status).toBe(200);
+      await expectFuzzClean({ baseUrl, document: app.swagger(), headers: ADMIN });
     } finally {
       await app.reconcileQueue.obliterate({ force: true }).catch(() => undefined);
       await api.close();

@@ -1,5 +1,5 @@
-import { fuzzOpenApi, test } from '@sdlab/testkit';
-import { describe, expect } from 'vitest';
+import { expectFuzzClean, test } from '@sdlab/testkit';
+import { describe } from 'vitest';
 import { tokenFor } from './support/api.ts';
 import { startGateway } from './support/app.ts';
 import { gatewayEnv } from './support/env.ts';
@@ -12,14 +12,11 @@ describe('fuzz: every operation of the OpenAPI document', () => {
     const gateway = await startGateway(gatewayEnv(pg, redis));
     try {
       const token = await tokenFor(gateway.url, 'fuzzer');
-      const report = await fuzzOpenApi({
+      await expectFuzzClean({
         baseUrl: gateway.url,
         document: gateway.app.swagger(),
         headers: { authorization: `Bearer ${token}` },
       });
-      expect(report.cases).toBeGreaterThan(100);
-      expect(report.findings).toEqual([]);
-      expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200);
     } finally {
       await gateway.close();
     }

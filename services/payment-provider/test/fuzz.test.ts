@@ -1,5 +1,5 @@
-import { fuzzOpenApi, test } from '@sdlab/testkit';
-import { describe, expect } from 'vitest';
+import { expectFuzzClean, test } from '@sdlab/testkit';
+import { describe } from 'vitest';
 import { buildApp } from '../src/main.ts';
 import { providerEnv } from './support/env.ts';
 
@@ -10,14 +10,11 @@ describe('fuzz: every operation of the OpenAPI document', () => {
     );
     try {
       const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-      const report = await fuzzOpenApi({
+      await expectFuzzClean({
         baseUrl,
         document: app.swagger(),
         headers: { authorization: 'Bearer dev-payment-provider-api-key', 'idempotency-key': 'fuzz-key-0001' },
       });
-      expect(report.cases).toBeGreaterThan(100);
-      expect(report.findings).toEqual([]);
-      expect((await fetch(`${baseUrl}/readyz`)).status).toBe(200);
     } finally {
       await app.close();
     }

@@ -1,5 +1,5 @@
-import { fuzzOpenApi, test } from '@sdlab/testkit';
-import { describe, expect } from 'vitest';
+import { expectFuzzClean, test } from '@sdlab/testkit';
+import { describe } from 'vitest';
 import { appWithRules } from './support/app.ts';
 
 const rules = [
@@ -12,14 +12,11 @@ describe('fuzz: every operation of the OpenAPI document', () => {
     const service = await appWithRules(redis, rules);
     try {
       const baseUrl = await service.app.listen({ host: '127.0.0.1', port: 0 });
-      const report = await fuzzOpenApi({
+      await expectFuzzClean({
         baseUrl,
         document: service.app.swagger(),
         headers: { authorization: 'Bearer dev-rate-limiter-api-key' },
       });
-      expect(report.cases).toBeGreaterThan(100);
-      expect(report.findings).toEqual([]);
-      expect((await fetch(`${baseUrl}/readyz`)).status).toBe(200);
     } finally {
       await service.close();
     }

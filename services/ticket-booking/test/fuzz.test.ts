@@ -1,5 +1,5 @@
-import { fuzzOpenApi, test } from '@sdlab/testkit';
-import { describe, expect } from 'vitest';
+import { expectFuzzClean, test } from '@sdlab/testkit';
+import { describe } from 'vitest';
 import { startBooking } from './support/app.ts';
 import { admin } from './support/auth.ts';
 import { bookingEnv } from './support/env.ts';
@@ -16,14 +16,11 @@ describe('fuzz: every operation of the OpenAPI document', () => {
     const { app } = await startBooking(bookingEnv({ pg, redis, es }));
     try {
       const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-      const report = await fuzzOpenApi({
+      await expectFuzzClean({
         baseUrl,
         document: app.swagger(),
         headers: { ...admin, 'idempotency-key': 'fuzz-key-0001' },
       });
-      expect(report.cases).toBeGreaterThan(100);
-      expect(report.findings).toEqual([]);
-      expect((await fetch(`${baseUrl}/readyz`)).status).toBe(200);
     } finally {
       await app.close();
     }
