@@ -231,6 +231,24 @@ export function runService(main: () => Promise<unknown>): void {
   });
 }
 
+/**
+ * A service's or worker's last line: `runIfMain(import.meta, buildApp)`. Run as the process's
+ * entry point, the module builds and starts the service through runService; imported (by a test,
+ * by another entry) it does nothing. `started` runs once the service listens.
+ */
+export function runIfMain<S extends { start(): Promise<unknown> }>(
+  meta: ImportMeta,
+  build: () => Promise<S>,
+  started?: (service: S) => void,
+): void {
+  if (!meta.main) return;
+  runService(async () => {
+    const service = await build();
+    await service.start();
+    started?.(service);
+  });
+}
+
 function installShutdown(app: App, timeoutMs: number, keepRunningOn: NodeJS.Signals[]): void {
   // close-with-grace types only the signals it listens for; any other one needs no skipping.
   const skip = keepRunningOn.filter((signal) => signal !== 'SIGTERM' && signal !== 'SIGINT') as 'SIGHUP'[];

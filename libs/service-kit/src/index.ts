@@ -10,6 +10,7 @@ export {
   createService,
   type Kit,
   type KitHost,
+  runIfMain,
   runService,
   type Service,
   type ServiceOptions,

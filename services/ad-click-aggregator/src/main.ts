@@ -1,4 +1,4 @@
-import { createService, runService } from '@sdlab/service-kit';
+import { createService, runIfMain } from '@sdlab/service-kit';
 import { JwtVerifier } from '@sdlab/service-kit/auth';
 import type { SocketFactory } from './adapters/kafka.ts';
 import { postgresAdapter } from './adapters/postgres.ts';
@@ -51,9 +51,4 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env, deps: AppDe
   return service;
 }
 
-if (import.meta.main) {
-  runService(async () => {
-    const service = await buildApp();
-    await service.start();
-  });
-}
+runIfMain(import.meta, buildApp);

@@ -1,4 +1,4 @@
-import { createService, runService } from '@sdlab/service-kit';
+import { createService, runIfMain } from '@sdlab/service-kit';
 import { postgresAdapter } from './adapters/postgres.ts';
 import { redisAdapter } from './adapters/redis.ts';
 import { Config, DEFAULT_WORKER_PORT } from './config.ts';
@@ -24,9 +24,4 @@ export async function buildWorker(env: NodeJS.ProcessEnv = process.env) {
   return service;
 }
 
-if (import.meta.main) {
-  runService(async () => {
-    const service = await buildWorker();
-    await service.start();
-  });
-}
+runIfMain(import.meta, buildWorker);

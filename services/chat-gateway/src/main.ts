@@ -1,7 +1,7 @@
 // The chat gateway: WebSockets in, Postgres for durability, Redis for the connection registry,
 // presence, pub/sub routing between instances and per-connection rate limits. Run several
 // (PORT=8083, PORT=8093 ...): any instance serves any user.
-import { createService, runService } from '@sdlab/service-kit';
+import { createService, runIfMain } from '@sdlab/service-kit';
 import { postgresAdapter } from './adapters/postgres.ts';
 import { redisAdapter } from './adapters/redis.ts';
 import { Config, checkConfig } from './config.ts';
@@ -35,9 +35,4 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
   return service;
 }
 
-if (import.meta.main) {
-  runService(async () => {
-    const service = await buildApp();
-    await service.start();
-  });
-}
+runIfMain(import.meta, buildApp);

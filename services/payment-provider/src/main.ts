@@ -1,6 +1,6 @@
 // The payment provider: a local stand-in for a card processor (clearly not a real one). Wiring
 // list: config, Postgres, the webhook dispatcher, routes, start.
-import { createService, runService } from '@sdlab/service-kit';
+import { createService, runIfMain } from '@sdlab/service-kit';
 import { requireApiKey } from '@sdlab/service-kit/auth';
 import { postgresAdapter } from './adapters/postgres.ts';
 import { Config } from './config.ts';
@@ -52,9 +52,4 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
   return service;
 }
 
-if (import.meta.main) {
-  runService(async () => {
-    const service = await buildApp();
-    await service.start();
-  });
-}
+runIfMain(import.meta, buildApp);

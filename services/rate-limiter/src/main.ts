@@ -1,4 +1,4 @@
-import { createService, runService } from '@sdlab/service-kit';
+import { createService, runIfMain } from '@sdlab/service-kit';
 import { requireApiKey } from '@sdlab/service-kit/auth';
 import { redisAdapter } from './adapters/redis.ts';
 import { Config, RENAMED_CONFIG } from './config.ts';
@@ -41,10 +41,4 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
   return service;
 }
 
-if (import.meta.main) {
-  runService(async () => {
-    const service = await buildApp();
-    await service.start();
-    service.app.rules.listenForSighup();
-  });
-}
+runIfMain(import.meta, buildApp, (service) => service.app.rules.listenForSighup());

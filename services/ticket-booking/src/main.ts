@@ -1,7 +1,7 @@
 // Ticket booking: the wiring list. Config, adapters (Postgres, Redis, Elasticsearch), the domain,
 // routes, start. The outbox relay, expiry sweep, admission tick and reconciler run in worker.ts.
 import { rateLimitPlugin } from '@sdlab/rate-limit';
-import { createService, runService } from '@sdlab/service-kit';
+import { createService, runIfMain } from '@sdlab/service-kit';
 import { elasticsearchAdapter } from './adapters/elasticsearch.ts';
 import { postgresAdapter } from './adapters/postgres.ts';
 import { redisAdapter } from './adapters/redis.ts';
@@ -44,9 +44,4 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
   return service;
 }
 
-if (import.meta.main) {
-  runService(async () => {
-    const service = await buildApp();
-    await service.start();
-  });
-}
+runIfMain(import.meta, buildApp);

@@ -1,7 +1,7 @@
 // Ticket booking's worker: the outbox relay to Elasticsearch and the scheduled tasks (expiry
 // sweep every 30 s, waiting-room admission every 10 s, payment reconciliation). Same kit,
 // `kind: 'worker'`: health, readiness, metrics, tracing and shutdown, without OpenAPI.
-import { createService, runService } from '@sdlab/service-kit';
+import { createService, runIfMain } from '@sdlab/service-kit';
 import { elasticsearchAdapter } from './adapters/elasticsearch.ts';
 import { postgresAdapter } from './adapters/postgres.ts';
 import { redisAdapter } from './adapters/redis.ts';
@@ -102,9 +102,4 @@ export async function buildWorker(env: NodeJS.ProcessEnv = process.env) {
   return { ...service, relay, jobs };
 }
 
-if (import.meta.main) {
-  runService(async () => {
-    const worker = await buildWorker();
-    await worker.start();
-  });
-}
+runIfMain(import.meta, buildWorker);

@@ -1,7 +1,7 @@
 // The URL shortener's API process: create links, redirect, serve stats.
 // Its worker (stats consumer + expiry sweep) starts from src/worker.ts.
 import { rateLimitPlugin } from '@sdlab/rate-limit';
-import { createService, runService } from '@sdlab/service-kit';
+import { createService, runIfMain } from '@sdlab/service-kit';
 import { kafkaProducerAdapter } from './adapters/kafka-producer.ts';
 import { postgresAdapter } from './adapters/postgres.ts';
 import { redisAdapter } from './adapters/redis.ts';
@@ -32,9 +32,4 @@ export async function buildApp(env: NodeJS.ProcessEnv = process.env) {
   return service;
 }
 
-if (import.meta.main) {
-  runService(async () => {
-    const service = await buildApp();
-    await service.start();
-  });
-}
+runIfMain(import.meta, buildApp);

@@ -1,7 +1,7 @@
 // The URL shortener's worker: the stats consumer (Kafka → per-link stats) and the scheduled
 // expiry sweep (BullMQ). Same kit, `kind: 'worker'`: health, readiness, metrics, tracing and
 // shutdown, without OpenAPI. Scale it by starting more: Kafka splits the partitions among them.
-import { createService, runService } from '@sdlab/service-kit';
+import { createService, runIfMain } from '@sdlab/service-kit';
 import { kafkaConsumerAdapter } from './adapters/kafka-consumer.ts';
 import { postgresAdapter } from './adapters/postgres.ts';
 import { redisAdapter } from './adapters/redis.ts';
@@ -50,9 +50,4 @@ export async function buildWorker(env: NodeJS.ProcessEnv = process.env) {
   return { ...service, expiry };
 }
 
-if (import.meta.main) {
-  runService(async () => {
-    const worker = await buildWorker();
-    await worker.start();
-  });
-}
+runIfMain(import.meta, buildWorker);
