@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { describe, expect } from 'vitest';
 import { RateLimiter } from '../src/limiter.ts';
+import { LocalCache } from '../src/local-cache.ts';
 import { parseRules } from '../src/rules.ts';
 
 const rules = parseRules([
@@ -59,6 +60,39 @@ describe('RateLimiter on real Redis', () => {
       code: 'SDLAB_RATELIMIT_COST_EXCEEDS_LIMIT',
       statusCode: 422,
     });
+  });
+
+  test('local-cache: the flush timer runs only while the cache holds keys', async ({ redis }) => {
+    const limiter = new RateLimiter({ redis: redis.client, rules, keys: redis.prefix, breaker: PATIENT });
+    const [hot] = parseRules([
+      {
+        name: 'hot-brief',
+        algorithm: 'fixed-window',
+        limit: 100,
+        windowMs: 3_600_000,
+        mode: 'local-cache',
+        localCache: { share: 10, syncMs: 50 },
+      },
+    ]);
+    // Commits go to real Redis through the limiter's fixed window.
+    const cache = new LocalCache({
+      commit: (_rule, subject, units) => limiter.check(subject, 'fw', Math.max(units, 0)),
+      flushEveryMs: 20,
+    });
+    try {
+      expect(cache.flushing).toBe(false);
+      expect((await cache.take(hot!, 'user-1', 1)).allowed).toBe(true);
+      expect(cache.flushing).toBe(true);
+      // The entry's view expires after syncMs; the next flush commits it and drops the idle key.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(cache.flushing).toBe(false);
+      expect((await cache.take(hot!, 'user-1', 1)).allowed).toBe(true);
+      expect(cache.flushing).toBe(true);
+    } finally {
+      await cache.close();
+      await limiter.close();
+    }
+    expect(cache.flushing).toBe(false);
   });
 
   test('local-cache: three instances admit at least the limit and at most (N-1) x share more', async ({

@@ -98,6 +98,42 @@ describe("kafkajs' request queue timer (real Kafka)", () => {
       await producer.disconnect();
     }
   });
+
+  test('a connection checks for timed-out requests only while one is in flight', async ({ kafka }) => {
+    const topic = await kafka.createTopic('idle-timeout-check');
+    const client = createKafkaClient({
+      clientId: 'kit-idle-timeouts',
+      brokers: kafka.brokers,
+      logger: recordingLog(),
+    });
+    const producer = client.producer({ allowAutoTopicCreation: false });
+    type Queue = { inflight: Map<number, unknown>; requestTimeoutIntervalId: unknown };
+    const prototype = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js')
+      .prototype as {
+      sendSocketRequest(request: unknown): void;
+    };
+    const send = prototype.sendSocketRequest;
+    const queues = new Set<Queue>();
+    let armedWhileSending = 0;
+    prototype.sendSocketRequest = function (this: Queue, request: unknown) {
+      send.call(this, request);
+      queues.add(this);
+      if (this.inflight.size > 0 && this.requestTimeoutIntervalId) armedWhileSending++;
+    };
+    await producer.connect();
+    try {
+      const sent = await producer.send({ topic, messages: [{ value: 'm' }] });
+      expect(sent.every((r) => r.errorCode === 0)).toBe(true);
+      expect(armedWhileSending).toBeGreaterThan(0);
+      // The check stops at its first tick (100 ms) with nothing in flight; kafkajs' ran until disconnect.
+      await new Promise((resolve) => setTimeout(resolve, 350));
+      expect(queues.size).toBeGreaterThan(0);
+      expect([...queues].filter((queue) => queue.requestTimeoutIntervalId)).toEqual([]);
+    } finally {
+      prototype.sendSocketRequest = send;
+      await producer.disconnect();
+    }
+  });
 });
 
 describe('ensureTopics (real Kafka)', () => {
