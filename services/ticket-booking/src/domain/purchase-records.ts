@@ -79,10 +79,11 @@ export async function purchaseOfHold(
   holdId: string,
   options: { lock?: boolean } = {},
 ): Promise<PurchaseRecord | undefined> {
-  const { rows } = await db.query<PurchaseRow>(
-    `${PURCHASE_SELECT} WHERE p.hold_id = $1${options.lock ? ' FOR UPDATE OF p' : ''}`,
-    [holdId],
-  );
+  const { rows } = await db.query<PurchaseRow>({
+    name: options.lock ? 'SELECT purchase of hold FOR UPDATE' : 'SELECT purchase of hold',
+    text: `${PURCHASE_SELECT} WHERE p.hold_id = $1${options.lock ? ' FOR UPDATE OF p' : ''}`,
+    values: [holdId],
+  });
   return rows[0] ? toRecord(rows[0]) : undefined;
 }
 
@@ -104,15 +105,16 @@ export async function lockPurchaseWithHold(
       hold_expires_at: Date;
       hold_created_at: Date;
     }
-  >(
-    `SELECT p.id, p.hold_id, p.event_id, p.user_id, p.idempotency_key, p.payment_method, p.status,
+  >({
+    name: 'SELECT purchase and hold FOR UPDATE',
+    text: `SELECT p.id, p.hold_id, p.event_id, p.user_id, p.idempotency_key, p.payment_method, p.status,
             p.amount_cents, h.seat_ids, p.payment_id, p.failure_reason, p.refund_status, p.created_at,
             h.event_id AS hold_event_id, h.user_id AS hold_user_id, h.amount_cents AS hold_amount_cents,
             h.status AS hold_status, h.expires_at AS hold_expires_at, h.created_at AS hold_created_at
      FROM booking.purchases p JOIN booking.holds h ON h.id = p.hold_id
      WHERE p.hold_id = $1 FOR UPDATE OF p, h`,
-    [holdId],
-  );
+    values: [holdId],
+  });
   const row = rows[0];
   if (!row) return undefined;
   return {
@@ -132,10 +134,11 @@ export async function lockPurchaseWithHold(
 
 /** The charge a hold's purchase was confirmed with; undefined while it is not CONFIRMED. */
 export async function confirmedChargeOf(db: Queryable, holdId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ payment_id: string | null }>(
-    `SELECT payment_id FROM booking.purchases WHERE hold_id = $1 AND status = 'CONFIRMED'`,
-    [holdId],
-  );
+  const { rows } = await db.query<{ payment_id: string | null }>({
+    name: 'SELECT confirmed charge of hold',
+    text: `SELECT payment_id FROM booking.purchases WHERE hold_id = $1 AND status = 'CONFIRMED'`,
+    values: [holdId],
+  });
   return rows[0]?.payment_id ?? undefined;
 }
 
@@ -170,22 +173,24 @@ export async function insertPending(
     seatIds: string[];
   },
 ): Promise<PurchaseRecord> {
-  const { rows } = await client.query<Omit<PurchaseRow, 'seat_ids'>>(
-    `INSERT INTO booking.purchases
+  const { rows } = await client.query<Omit<PurchaseRow, 'seat_ids'>>({
+    name: 'INSERT purchase PENDING',
+    text: `INSERT INTO booking.purchases
        (id, hold_id, event_id, user_id, idempotency_key, payment_method, amount_cents, status)
      VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING')
      RETURNING id, hold_id, event_id, user_id, idempotency_key, payment_method, status, amount_cents,
                payment_id, failure_reason, refund_status, created_at`,
-    [p.id, p.holdId, p.eventId, p.userId, p.key, p.paymentMethod, p.amountCents],
-  );
+    values: [p.id, p.holdId, p.eventId, p.userId, p.key, p.paymentMethod, p.amountCents],
+  });
   return toRecord({ ...rows[0]!, seat_ids: p.seatIds });
 }
 
 export async function markConfirmed(client: pg.PoolClient, purchaseId: string, paymentId: string) {
-  await client.query(
-    `UPDATE booking.purchases SET status = 'CONFIRMED', payment_id = $2, updated_at = now() WHERE id = $1`,
-    [purchaseId, paymentId],
-  );
+  await client.query({
+    name: 'UPDATE purchase CONFIRMED',
+    text: `UPDATE booking.purchases SET status = 'CONFIRMED', payment_id = $2, updated_at = now() WHERE id = $1`,
+    values: [purchaseId, paymentId],
+  });
 }
 
 /** FAILED, with the charge to refund when there is one that must not stand. */

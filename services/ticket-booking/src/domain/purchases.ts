@@ -158,15 +158,16 @@ export class PurchaseService {
   }): Promise<{ purchase: PurchaseRecord; created: boolean }> {
     const { holdId, userId, idempotencyKey: key, paymentMethod } = request;
     return inTransaction(this.#pool, async (client) => {
-      const { rows } = await client.query<HoldRow & { live: boolean; event_status: string }>(
-        `SELECT ${HOLD_COLUMNS.split(', ')
+      const { rows } = await client.query<HoldRow & { live: boolean; event_status: string }>({
+        name: 'SELECT hold FOR UPDATE, its event FOR SHARE',
+        text: `SELECT ${HOLD_COLUMNS.split(', ')
           .map((c) => `h.${c}`)
           .join(', ')}, h.expires_at > now() AS live, e.status AS event_status
          FROM booking.holds h JOIN booking.events e ON e.id = h.event_id
          WHERE h.id = $1 AND h.user_id = $2
          FOR UPDATE OF h FOR SHARE OF e`,
-        [holdId, userId],
-      );
+        values: [holdId, userId],
+      });
       const row = rows[0];
       if (!row) throw new BookingErrors.HoldNotFound(holdId);
       const existing = await purchaseOfHold(client, holdId);
@@ -376,11 +377,12 @@ export class PurchaseService {
   }
 
   async #firstDelivery(client: pg.Pool | pg.PoolClient, delivery: WebhookDelivery): Promise<boolean> {
-    const fresh = await client.query(
-      `INSERT INTO booking.payment_webhooks (event_id, type, payment_id) VALUES ($1, $2, $3)
+    const fresh = await client.query({
+      name: 'INSERT payment webhook delivery',
+      text: `INSERT INTO booking.payment_webhooks (event_id, type, payment_id) VALUES ($1, $2, $3)
        ON CONFLICT (event_id) DO NOTHING`,
-      [delivery.eventId, delivery.type, delivery.paymentId],
-    );
+      values: [delivery.eventId, delivery.type, delivery.paymentId],
+    });
     return fresh.rowCount === 1;
   }
 

@@ -208,8 +208,9 @@ export async function keepForPayment(
   graceMs: number,
 ): Promise<boolean> {
   // One statement (was two): the seats are touched only when the hold row changed.
-  const { rows } = await client.query<{ holds: number; seats: number }>(
-    `WITH kept AS (
+  const { rows } = await client.query<{ holds: number; seats: number }>({
+    name: 'UPDATE hold to CONFIRMING, its seats kept',
+    text: `WITH kept AS (
        UPDATE booking.holds SET status = 'CONFIRMING', updated_at = now(),
          expires_at = greatest(expires_at, ${ttl('$2')})
        WHERE id = $1 AND status = 'ACTIVE'
@@ -219,8 +220,8 @@ export async function keepForPayment(
        WHERE hold_id = $1 AND status = 'HELD' AND EXISTS (SELECT 1 FROM kept)
        RETURNING id)
      SELECT (SELECT count(*) FROM kept)::int AS holds, (SELECT count(*) FROM seats)::int AS seats`,
-    [hold.id, graceMs],
-  );
+    values: [hold.id, graceMs],
+  });
   return rows[0]!.holds === 1 && rows[0]!.seats === hold.seatCount;
 }
 
@@ -235,8 +236,9 @@ export async function sell(
 ): Promise<boolean> {
   // One statement (was three): the hold's HELD seats are locked in id order, and only when all
   // of them are there do they become SOLD and the hold CONFIRMED.
-  const { rows } = await client.query<{ held: number }>(
-    `WITH held AS (
+  const { rows } = await client.query<{ held: number }>({
+    name: 'UPDATE seats HELD to SOLD, hold CONFIRMED',
+    text: `WITH held AS (
        SELECT id FROM booking.seats WHERE hold_id = $1 AND status = 'HELD' ORDER BY id FOR UPDATE),
      complete AS (SELECT count(*) = $3 AS ok FROM held),
      sold AS (
@@ -248,8 +250,8 @@ export async function sell(
        WHERE id = $1 AND (SELECT ok FROM complete)
        RETURNING id)
      SELECT (SELECT count(*) FROM sold)::int AS held`,
-    [hold.id, purchaseId, hold.seatCount],
-  );
+    values: [hold.id, purchaseId, hold.seatCount],
+  });
   return rows[0]!.held === hold.seatCount;
 }
 
