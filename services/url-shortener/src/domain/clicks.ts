@@ -75,7 +75,8 @@ export interface ClickTally {
 /** The columns of one link's clicks while a flush gathers them (API side). */
 export class LinkClicksBuilder {
   readonly #record: LinkClicks;
-  readonly #visitorIndex = new Map<string, number>();
+  /** Made at a link's second distinct visitor: most links of a flush have one. */
+  #visitorIndex: Map<string, number> | undefined;
   #lastVisitor = '';
   #lastIndex = -1;
 
@@ -90,10 +91,13 @@ export class LinkClicksBuilder {
   add(at: number, visitor: string, trace: Record<string, string> | undefined): void {
     const record = this.#record;
     // A keep-alive connection sends one visitor's clicks in a row: skip the map for a repeat.
-    let index = visitor === this.#lastVisitor ? this.#lastIndex : this.#visitorIndex.get(visitor);
+    let index = visitor === this.#lastVisitor ? this.#lastIndex : this.#indexOf(visitor);
     if (index === undefined) {
       index = record.visitors.push(visitor) - 1;
-      this.#visitorIndex.set(visitor, index);
+      if (index > 0) {
+        this.#visitorIndex ??= new Map([[record.visitors[0]!, 0]]);
+        this.#visitorIndex.set(visitor, index);
+      }
     }
     this.#lastVisitor = visitor;
     this.#lastIndex = index;
@@ -104,6 +108,11 @@ export class LinkClicksBuilder {
     // Clock steps backwards (NTP) are clamped: an offset is never negative.
     record.dt.push(Math.max(0, at - record.at));
     record.v.push(index);
+  }
+
+  #indexOf(visitor: string): number | undefined {
+    if (this.#visitorIndex !== undefined) return this.#visitorIndex.get(visitor);
+    return this.#record.visitors[0] === visitor ? 0 : undefined;
   }
 
   /** The record to send, cut into pieces of at most `max` clicks (a message's bound). */
