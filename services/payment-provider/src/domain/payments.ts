@@ -1,20 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { traceContextCarrier } from '@sdlab/service-kit';
+import type { Payment } from '@sdlab/service-kit/payment-contract';
 import { inTransaction } from '@sdlab/service-kit/postgres';
 import type pg from 'pg';
 import type { PaymentMethod } from './behaviour.ts';
 
-export interface Payment {
-  id: string;
-  status: 'succeeded' | 'declined' | 'refunded';
-  amountCents: number;
-  currency: string;
-  reference: string;
-  paymentMethod: string;
-  declineCode: string | null;
-  createdAt: string;
-  refundedAt: string | null;
-}
+export type { Payment } from '@sdlab/service-kit/payment-contract';
 
 export interface ChargeRequest {
   amountCents: number;

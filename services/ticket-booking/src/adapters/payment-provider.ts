@@ -2,20 +2,18 @@
 // and a binding taken at import time would keep the unpatched function (no client span, and the
 // trace would not continue at the other side).
 import http from 'node:http';
+import type { Payment as ProviderPayment } from '@sdlab/service-kit/payment-contract';
 
 // The payment provider's HTTP API as this service uses it. node:http rather than fetch: the
 // kit's HTTP instrumentation sees it, so the charge is a child span and the provider continues
 // the trace. Errors say whether the outcome is known: a timeout or a dropped connection after
 // the request was sent may have charged, and only a retry with the same key can tell.
 
-export interface Payment {
-  id: string;
-  status: 'succeeded' | 'declined' | 'refunded';
-  amountCents: number;
-  currency: string;
-  reference: string;
-  declineCode: string | null;
-}
+/** What this service reads of the provider's charge record. */
+export type Payment = Pick<
+  ProviderPayment,
+  'id' | 'status' | 'amountCents' | 'currency' | 'reference' | 'declineCode'
+>;
 
 export class PaymentUnknownError extends Error {
   /** The charge may or may not have happened: retry with the same idempotency key. */
