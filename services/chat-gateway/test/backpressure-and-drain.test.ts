@@ -1,7 +1,7 @@
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { openDirect, tokenFor } from './support/api.ts';
-import { startGateway } from './support/app.ts';
+import { startGateway, withTwoGateways } from './support/app.ts';
 import { ChatClient } from './support/chat-client.ts';
 import { gatewayEnv } from './support/env.ts';
 
@@ -70,9 +70,7 @@ describe('protection', () => {
     redis,
     annotate,
   }) => {
-    const a = await startGateway(gatewayEnv(pg, redis));
-    const b = await startGateway(gatewayEnv(pg, redis));
-    try {
+    await withTwoGateways(gatewayEnv(pg, redis), async (a, b) => {
       const aliceToken = await tokenFor(a.url, 'alice');
       const conversation = await openDirect(a.url, aliceToken, 'bob');
       const alice = await ChatClient.connect(a.wsUrl, aliceToken);
@@ -93,10 +91,7 @@ describe('protection', () => {
       );
       await again.close();
       await bob.close();
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test('a socket that stops answering pings is cut; one that answers stays', async ({ pg, redis }) => {

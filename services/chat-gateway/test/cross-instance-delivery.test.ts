@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { api, createGroup, openDirect, tokenFor } from './support/api.ts';
-import { startGateway } from './support/app.ts';
+import { startGateway, withTwoGateways } from './support/app.ts';
 import { ChatClient } from './support/chat-client.ts';
 import { gatewayEnv } from './support/env.ts';
 
@@ -11,9 +11,7 @@ import { gatewayEnv } from './support/env.ts';
 
 describe('users on different instances', () => {
   test('exchange 1:1 messages, receipts and typing across instances', async ({ pg, redis, annotate }) => {
-    const a = await startGateway(gatewayEnv(pg, redis));
-    const b = await startGateway(gatewayEnv(pg, redis));
-    try {
+    await withTwoGateways(gatewayEnv(pg, redis), async (a, b) => {
       const aliceToken = await tokenFor(a.url, 'alice');
       const bobToken = await tokenFor(b.url, 'bob');
       const alice = await ChatClient.connect(a.wsUrl, aliceToken);
@@ -77,10 +75,7 @@ describe('users on different instances', () => {
 
       await alice.close();
       await bob.close();
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test('exchange group messages: every device of every member gets each message once', async ({
@@ -88,9 +83,7 @@ describe('users on different instances', () => {
     redis,
     annotate,
   }) => {
-    const a = await startGateway(gatewayEnv(pg, redis));
-    const b = await startGateway(gatewayEnv(pg, redis));
-    try {
+    await withTwoGateways(gatewayEnv(pg, redis), async (a, b) => {
       const tokens = {
         carol: await tokenFor(a.url, 'carol'),
         dave: await tokenFor(b.url, 'dave'),
@@ -134,10 +127,7 @@ describe('users on different instances', () => {
         `group across instances: 30 messages from 3 senders, seq 1..30; held ${devices.map((c) => c.messages(group).length).join('/')} (carol/dave/erin phone/erin laptop), 0 duplicate arrivals`,
       );
       for (const client of devices) await client.close();
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test('a resend after a lost ack creates no duplicate, on the same or another instance', async ({
@@ -145,9 +135,7 @@ describe('users on different instances', () => {
     redis,
     annotate,
   }) => {
-    const a = await startGateway(gatewayEnv(pg, redis));
-    const b = await startGateway(gatewayEnv(pg, redis));
-    try {
+    await withTwoGateways(gatewayEnv(pg, redis), async (a, b) => {
       const aliceToken = await tokenFor(a.url, 'alice');
       const conversation = await openDirect(a.url, aliceToken, 'bob');
       const bob = await ChatClient.connect(b.wsUrl, await tokenFor(b.url, 'bob'));
@@ -197,10 +185,7 @@ describe('users on different instances', () => {
         'lost ack: 3 resends (other instance, then two at once) all acked seq 1 duplicate=true; 1 row; next message seq 2',
       );
       for (const client of [bob, second, third]) await client.close();
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test('an oversized or malformed frame gets an error frame and the connection stays healthy', async ({
@@ -283,9 +268,7 @@ describe('users on different instances', () => {
       // hand some to its in-memory fallback, a second bucket that this bound does not count.
       RATE_LIMIT_TIMEOUT_MS: '5000',
     });
-    const a = await startGateway(env);
-    const b = await startGateway(env);
-    try {
+    await withTwoGateways(env, async (a, b) => {
       const floodToken = await tokenFor(a.url, 'flooder');
       const conversation = await openDirect(a.url, floodToken, 'calm');
       const other = await openDirect(a.url, await tokenFor(a.url, 'quiet'), 'calm');
@@ -324,10 +307,7 @@ describe('users on different instances', () => {
         `flood: 60 sends in ${elapsedS.toFixed(2)} s -> ${acked} acked, ${limited.length} rate_limited (bucket 5, +0.2/s); 6/6 sends of two other users acked`,
       );
       for (const client of [flooder, calm, quiet]) await client.close();
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   test('a device that connects again replaces its older socket (4009); devices per user are bounded (4003)', async ({
@@ -335,9 +315,7 @@ describe('users on different instances', () => {
     redis,
   }) => {
     const env = gatewayEnv(pg, redis, { MAX_DEVICES_PER_USER: '2' });
-    const a = await startGateway(env);
-    const b = await startGateway(env);
-    try {
+    await withTwoGateways(env, async (a, b) => {
       const phone = await tokenFor(a.url, 'alice', 'phone');
       const old = await ChatClient.connect(a.wsUrl, phone);
       const fresh = await ChatClient.connect(b.wsUrl, phone);
@@ -373,9 +351,6 @@ describe('users on different instances', () => {
               .users[0]?.online,
         )
         .toBe(false);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 });

@@ -2,7 +2,7 @@ import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import type { Message } from '../src/schemas/frames.ts';
 import { api, openDirect, tokenFor } from './support/api.ts';
-import { startGateway } from './support/app.ts';
+import { withTwoGateways } from './support/app.ts';
 import { ChatClient } from './support/chat-client.ts';
 import { gatewayEnv } from './support/env.ts';
 
@@ -14,9 +14,7 @@ describe('offline and reconnect', () => {
   }) => {
     // Pages of 120 so the catch-up needs several cursors; the sender's budget fits 550 sends.
     const env = gatewayEnv(pg, redis, { PAGE_MAX: '120', SEND_RATE_CAPACITY: '1000' });
-    const a = await startGateway(env);
-    const b = await startGateway(env);
-    try {
+    await withTwoGateways(env, async (a, b) => {
       const aliceToken = await tokenFor(a.url, 'alice');
       const bobToken = await tokenFor(b.url, 'bob');
       const conversation = await openDirect(a.url, aliceToken, 'bob');
@@ -70,9 +68,6 @@ describe('offline and reconnect', () => {
       );
       await alice.close();
       await bobAfter.close();
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 });

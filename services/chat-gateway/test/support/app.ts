@@ -25,3 +25,21 @@ export async function startGateway(env: Record<string, string>): Promise<InProce
     },
   };
 }
+
+/**
+ * Two instances on one configuration (two ports, two pools, two sets of Redis connections), both
+ * closed after `use` however it ends: the set-up of every cross-instance test.
+ */
+export async function withTwoGateways(
+  env: Record<string, string>,
+  use: (a: InProcessGateway, b: InProcessGateway) => Promise<void>,
+): Promise<void> {
+  const a = await startGateway(env);
+  const b = await startGateway(env);
+  try {
+    await use(a, b);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
