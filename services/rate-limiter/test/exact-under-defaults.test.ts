@@ -1,10 +1,7 @@
 import { uniqueId } from '@sdlab/testkit';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postCheck } from './support/api.ts';
-import { limiterEnv } from './support/env.ts';
-import { type Instance, startInstance, untilReady } from './support/processes.ts';
-import { writeRules } from './support/rules-file.ts';
+import { type Cluster, startCluster } from './support/cluster.ts';
 
 // Guarantee, with the settings the service ships with: three instances on one healthy Redis, no
 // REDIS_COMMAND_TIMEOUT_MS or breaker override, rules with the default failure policy (local-fallback)
@@ -28,34 +25,18 @@ const algorithms = {
 const rules = Object.entries(algorithms).map(([name, spec]) => ({ name, ...spec }));
 
 describe('exact mode under the shipped defaults', () => {
-  const file = writeRules(rules);
-  const prefix = `t:${uniqueId()}:`;
-  const redis = new Redis(inject('sdlabEndpoints').redis);
-  let instances: Instance[] = [];
-
+  let cluster: Cluster;
   beforeAll(async () => {
-    instances = await Promise.all(
-      Array.from({ length: INSTANCES }, () =>
-        startInstance(limiterEnv({ url: inject('sdlabEndpoints').redis, prefix }, file.path)),
-      ),
-    );
-    await Promise.all(instances.map(untilReady));
+    cluster = await startCluster(INSTANCES, rules);
   });
-
-  afterAll(async () => {
-    await Promise.all(instances.map((i) => i.stop()));
-    file.remove();
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.unlink(...keys);
-    redis.disconnect();
-  });
+  afterAll(() => cluster.close());
 
   for (const [name, spec] of Object.entries(algorithms)) {
     it(`${name}: 1,000 concurrent checks on one key admit exactly 100`, async () => {
       const key = `burst-${uniqueId()}`;
       const responses = await Promise.all(
         Array.from({ length: 1000 }, (_, i) =>
-          postCheck(`${instances[i % INSTANCES]!.url}/v1/checks`, { key, rule: name, cost: 1 }),
+          postCheck(`${cluster.instances[i % INSTANCES]!.url}/v1/checks`, { key, rule: name, cost: 1 }),
         ),
       );
       expect(responses.every((r) => r.status === 200)).toBe(true);
@@ -71,7 +52,7 @@ describe('exact mode under the shipped defaults', () => {
       expect(admitted.filter((r) => r.json.source !== 'redis')).toHaveLength(0);
       // And Redis holds the same count the clients were told.
       if (spec.algorithm === 'sliding-window-log') {
-        expect(await redis.zcard(`${prefix}swl:{${name}:${key}}`)).toBe(100);
+        expect(await cluster.redis.zcard(`${cluster.prefix}swl:{${name}:${key}}`)).toBe(100);
       }
     });
   }

@@ -1,10 +1,7 @@
 import { uniqueId } from '@sdlab/testkit';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postCheck } from './support/api.ts';
-import { limiterEnv } from './support/env.ts';
-import { type Instance, startInstance, untilReady } from './support/processes.ts';
-import { writeRules } from './support/rules-file.ts';
+import { type Cluster, startCluster } from './support/cluster.ts';
 
 // Guarantee: across three instances (real processes, own ports, one Redis), 1,000 concurrent
 // requests on one key with a limit of 100 admit exactly 100 in exact mode, for every algorithm;
@@ -35,41 +32,24 @@ const rules = Object.entries(algorithms).flatMap(([name, spec]) => [
 ]);
 
 describe('accuracy across three instances', () => {
-  const file = writeRules(rules);
-  const prefix = `t:${uniqueId()}:`; // every key the instances write; deleted afterwards
-  const redis = new Redis(inject('sdlabEndpoints').redis);
-  let instances: Instance[] = [];
-
+  let cluster: Cluster;
   beforeAll(async () => {
-    instances = await Promise.all(
-      Array.from({ length: INSTANCES }, () =>
-        startInstance({
-          ...limiterEnv({ url: inject('sdlabEndpoints').redis, prefix }, file.path),
-          // The Redis timeout is wall-clock time; with every suite sharing two cores a busy event loop
-          // can outlast 200 ms, and fail-closed would then deny what Redis admitted. That is the
-          // policy working, not the accuracy under test, so the timeout is out of the way here.
-          REDIS_COMMAND_TIMEOUT_MS: '5000',
-          BREAKER_FAILURES: '1000',
-        }),
-      ),
-    );
-    await Promise.all(instances.map(untilReady));
+    cluster = await startCluster(INSTANCES, rules, {
+      // The Redis timeout is wall-clock time; with every suite sharing two cores a busy event loop
+      // can outlast 200 ms, and fail-closed would then deny what Redis admitted. That is the
+      // policy working, not the accuracy under test, so the timeout is out of the way here.
+      REDIS_COMMAND_TIMEOUT_MS: '5000',
+      BREAKER_FAILURES: '1000',
+    });
   });
-
-  afterAll(async () => {
-    await Promise.all(instances.map((i) => i.stop()));
-    file.remove();
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.unlink(...keys);
-    redis.disconnect();
-  });
+  afterAll(() => cluster.close());
 
   /** 1,000 concurrent checks of one fresh key, spread over the instances; returns how many passed. */
   async function round(rule: string): Promise<number> {
     const key = `round-${uniqueId()}`;
     const responses = await Promise.all(
       Array.from({ length: 1000 }, (_, i) =>
-        postCheck(`${instances[i % INSTANCES]!.url}/v1/checks`, { key, rule, cost: 1 }),
+        postCheck(`${cluster.instances[i % INSTANCES]!.url}/v1/checks`, { key, rule, cost: 1 }),
       ),
     );
     expect(responses.every((r) => r.status === 200)).toBe(true);
