@@ -14,6 +14,20 @@ const failure = (promise: Promise<unknown>) =>
     (error: unknown) => error,
   );
 
+/** What a query on a connection the server has terminated (pg_terminate_backend) throws. */
+async function terminatedConnectionFailure(url: string, admin: pg.Pool): Promise<unknown> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+    return await failure(client.query('SELECT 1'));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 describe('isRetriable on what the real clients throw', () => {
   test('nothing listening: pg, fetch, Elasticsearch and kafkajs are all retriable', async () => {
     const port = await freePort();
@@ -86,17 +100,8 @@ describe('isRetriable on what the real clients throw', () => {
   });
 
   test('Postgres: a connection the server terminated is retriable', async ({ pg: db }) => {
-    const client = new pg.Client({ connectionString: db.url });
-    client.on('error', () => undefined);
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-      await db.pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-      const error = await failure(client.query('SELECT 1'));
-      expect(isRetriable(error)).toBe(true);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    const error = await terminatedConnectionFailure(db.url, db.pool);
+    expect(isRetriable(error)).toBe(true);
   });
 
   test('Elasticsearch: a missing index (404) and a bad request (400) are not retriable', async ({ es }) => {
@@ -130,16 +135,7 @@ describe('isPostgresUnavailable on what pg really throws', () => {
       await pool.end();
     }
 
-    const client = new pg.Client({ connectionString: db.url });
-    client.on('error', () => undefined);
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-      await db.pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-      expect(isPostgresUnavailable(await failure(client.query('SELECT 1')))).toBe(true);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    expect(isPostgresUnavailable(await terminatedConnectionFailure(db.url, db.pool))).toBe(true);
   });
 
   test('not down: a refused statement, a constraint, a bug', async ({ pg: db }) => {
