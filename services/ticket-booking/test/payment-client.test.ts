@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { startBooking, startBookingWithProvider } from './support/app.ts';
+import { startBooking, withBookingStack } from './support/app.ts';
 import { user } from './support/auth.ts';
 import { bookingEnv } from './support/env.ts';
 import { createEvent } from './support/events.ts';
@@ -118,11 +118,11 @@ describe('payment client', () => {
 
   test("sends the provider's API key: a provider that requires it charges", async ({ pg, redis, es }) => {
     const key = 'test-provider-api-key-0123456789';
-    const stack = await startBookingWithProvider(
-      { pg, redis, es },
-      { provider: { API_KEY: key, API_KEY_OPTIONAL: 'false' }, booking: { PAYMENT_PROVIDER_API_KEY: key } },
-    );
-    try {
+    const keyed = {
+      provider: { API_KEY: key, API_KEY_OPTIONAL: 'false' },
+      booking: { PAYMENT_PROVIDER_API_KEY: key },
+    };
+    await withBookingStack({ pg, redis, es }, keyed, async (stack) => {
       const { event, seatIds } = await createEvent(stack.app);
       const held = await stack.app.inject({
         method: 'POST',
@@ -138,8 +138,6 @@ describe('payment client', () => {
       });
       expect(bought.statusCode).toBe(201);
       expect(bought.json().status).toBe('CONFIRMED');
-    } finally {
-      await stack.close();
-    }
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { charges, hold, purchase } from './support/api.ts';
-import { startBookingWithProvider } from './support/app.ts';
+import { answerLost, withBookingStack } from './support/app.ts';
 import { admin, user } from './support/auth.ts';
 import { createEvent } from './support/events.ts';
 
@@ -18,14 +18,7 @@ describe('purchase races', () => {
     redis,
     es,
   }) => {
-    const stack = await startBookingWithProvider(
-      { pg, redis, es },
-      {
-        booking: { PAYMENT_TIMEOUT_MS: '200', PAYMENT_RETRIES: '0' },
-        provider: { PAYMENT_SLOW_RESPONSE_MS: '1500', WEBHOOK_DELAY_MS: '800' },
-      },
-    );
-    try {
+    await withBookingStack({ pg, redis, es }, answerLost(1500, 800), async (stack) => {
       const { event, seatIds } = await createEvent(stack.app);
       const seats = seatIds.slice(0, 2);
       const holdId = await hold(stack.app, event.id, 'ana', seats);
@@ -45,9 +38,7 @@ describe('purchase races', () => {
       expect(await seatStatuses(pg.pool, seats)).toEqual(['SOLD', 'SOLD']);
       const charged = await charges(stack.provider.url, holdId);
       expect(charged.map((c) => c.status)).toEqual(['succeeded']);
-    } finally {
-      await stack.close();
-    }
+    });
   });
 
   test("the provider's 422 for a key it already charged means outcome unknown: the seats stay held until the lookup", async ({
@@ -56,11 +47,7 @@ describe('purchase races', () => {
     es,
   }) => {
     // The earlier charge's webhook comes late: the reconciler is what finds it here.
-    const stack = await startBookingWithProvider(
-      { pg, redis, es },
-      { provider: { WEBHOOK_DELAY_MS: '600000' } },
-    );
-    try {
+    await withBookingStack({ pg, redis, es }, { provider: { WEBHOOK_DELAY_MS: '600000' } }, async (stack) => {
       const { event, seatIds } = await createEvent(stack.app, { priceCents: 5000 });
       const holdId = await hold(stack.app, event.id, 'ben', seatIds.slice(0, 1));
       // A charge under the hold's key that does not match this request is already at the provider.
@@ -97,9 +84,7 @@ describe('purchase races', () => {
         refundStatus: 'REFUNDED',
       });
       expect(await seatStatuses(pg.pool, seatIds.slice(0, 1))).toEqual(['AVAILABLE']);
-    } finally {
-      await stack.close();
-    }
+    });
   });
 
   test('two holds bought at once under one key: one is charged, the other gets the coded idempotency error', async ({
@@ -107,8 +92,7 @@ describe('purchase races', () => {
     redis,
     es,
   }) => {
-    const stack = await startBookingWithProvider({ pg, redis, es });
-    try {
+    await withBookingStack({ pg, redis, es }, async (stack) => {
       const { event, seatIds } = await createEvent(stack.app);
       for (let round = 0; round < 5; round++) {
         const buyer = `twin-${round}`;
@@ -130,9 +114,7 @@ describe('purchase races', () => {
         ];
         expect(charged).toHaveLength(1);
       }
-    } finally {
-      await stack.close();
-    }
+    });
   });
 
   test('a hold of a cancelled event, or one whose seats are gone, is never charged', async ({
@@ -140,8 +122,7 @@ describe('purchase races', () => {
     redis,
     es,
   }) => {
-    const stack = await startBookingWithProvider({ pg, redis, es });
-    try {
+    await withBookingStack({ pg, redis, es }, async (stack) => {
       const { event, seatIds } = await createEvent(stack.app);
       const lost = await hold(stack.app, event.id, 'cal', seatIds.slice(0, 2));
       // The sweeper released the seats while the hold row was locked (it skips locked holds).
@@ -166,8 +147,6 @@ describe('purchase races', () => {
       expect(refused.statusCode).toBe(409);
       expect(refused.json().code).toBe('SDLAB_BOOKING_EVENT_NOT_ON_SALE');
       expect(await charges(stack.provider.url, kept)).toEqual([]);
-    } finally {
-      await stack.close();
-    }
+    });
   });
 });

@@ -3,7 +3,7 @@ import { signWebhook } from '@sdlab/payment-provider';
 import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { charges, hold, purchase } from './support/api.ts';
-import { startBookingWithProvider } from './support/app.ts';
+import { answerLost, withBookingStack } from './support/app.ts';
 import { user } from './support/auth.ts';
 import { WEBHOOK_SECRET } from './support/env.ts';
 import { createEvent } from './support/events.ts';
@@ -26,8 +26,7 @@ describe('purchase', () => {
     redis,
     es,
   }) => {
-    const stack = await startBookingWithProvider({ pg, redis, es });
-    try {
+    await withBookingStack({ pg, redis, es }, async (stack) => {
       const { app } = stack;
       const { event, seatIds } = await createEvent(stack.app, { priceCents: 2500 });
       const holdId = await hold(app, event.id, 'alice', seatIds.slice(0, 3));
@@ -56,9 +55,7 @@ describe('purchase', () => {
       expect(otherKey.statusCode).toBe(409);
       expect(otherKey.json().code).toBe('SDLAB_BOOKING_HOLD_ALREADY_PURCHASED');
       expect(await charges(stack.provider.url, holdId)).toHaveLength(1);
-    } finally {
-      await stack.close();
-    }
+    });
   });
 
   test('a declined payment releases the seats (compensation) and a retry answers the same', async ({
@@ -66,8 +63,7 @@ describe('purchase', () => {
     redis,
     es,
   }) => {
-    const stack = await startBookingWithProvider({ pg, redis, es });
-    try {
+    await withBookingStack({ pg, redis, es }, async (stack) => {
       const { app } = stack;
       const { event, seatIds } = await createEvent(app);
       const holdId = await hold(app, event.id, 'bob', seatIds.slice(0, 2));
@@ -83,17 +79,12 @@ describe('purchase', () => {
       expect(await redis.client.exists(redis.key(`{ev:${event.id}}:seat:${seatIds[0]}`))).toBe(0);
       // The seats are on sale again right away.
       await hold(app, event.id, 'carol', seatIds.slice(0, 2));
-    } finally {
-      await stack.close();
-    }
+    });
   });
 
   test('a duplicate webhook changes nothing', async ({ pg, redis, es }) => {
-    const stack = await startBookingWithProvider(
-      { pg, redis, es },
-      { provider: { WEBHOOK_DUPLICATE_RATE: '1' } },
-    );
-    try {
+    const duplicates = { provider: { WEBHOOK_DUPLICATE_RATE: '1' } };
+    await withBookingStack({ pg, redis, es }, duplicates, async (stack) => {
       const { app } = stack;
       const { event, seatIds } = await createEvent(app);
       const holdId = await hold(app, event.id, 'dave', seatIds.slice(0, 1));
@@ -134,9 +125,7 @@ describe('purchase', () => {
       });
       expect(forged.statusCode).toBe(401);
       expect(await charges(stack.provider.url, holdId)).toHaveLength(1);
-    } finally {
-      await stack.close();
-    }
+    });
   });
 
   test('a payment whose answer is lost stays pending, then the webhook settles it; a retry does not charge again', async ({
@@ -144,14 +133,7 @@ describe('purchase', () => {
     redis,
     es,
   }) => {
-    const stack = await startBookingWithProvider(
-      { pg, redis, es },
-      {
-        booking: { PAYMENT_TIMEOUT_MS: '200', PAYMENT_RETRIES: '0' },
-        provider: { PAYMENT_SLOW_RESPONSE_MS: '2000', WEBHOOK_DELAY_MS: '600' },
-      },
-    );
-    try {
+    await withBookingStack({ pg, redis, es }, answerLost(2000, 600), async (stack) => {
       const { app } = stack;
       const { event, seatIds } = await createEvent(app);
       const holdId = await hold(app, event.id, 'erin', seatIds.slice(0, 2));
@@ -167,9 +149,7 @@ describe('purchase', () => {
       const retried = await purchase(app, holdId, 'erin', 'slow-key-0001', 'pm_card_timeout');
       expect(retried.statusCode).toBe(200);
       expect(await charges(stack.provider.url, holdId)).toHaveLength(1);
-    } finally {
-      await stack.close();
-    }
+    });
   });
 
   test('a charge that lands after its hold expired is refunded and the seats stay with their new holder', async ({
@@ -177,8 +157,7 @@ describe('purchase', () => {
     redis,
     es,
   }) => {
-    const stack = await startBookingWithProvider({ pg, redis, es });
-    try {
+    await withBookingStack({ pg, redis, es }, async (stack) => {
       const { app, booking } = stack;
       const { event, seatIds } = await createEvent(app);
       const holdId = await hold(app, event.id, 'fay', seatIds.slice(0, 1));
@@ -215,8 +194,6 @@ describe('purchase', () => {
       ]);
       expect(rows[0].status).toBe('HELD');
       expect(rows[0].hold_id).not.toBe(holdId);
-    } finally {
-      await stack.close();
-    }
+    });
   });
 });

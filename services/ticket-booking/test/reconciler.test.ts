@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { reconcilePurchases } from '../src/domain/purchase-reconciler.ts';
-import { startBookingWithProvider } from './support/app.ts';
+import { withBookingStack } from './support/app.ts';
 import { user } from './support/auth.ts';
 import { createEvent } from './support/events.ts';
 
@@ -13,11 +13,7 @@ describe('purchase reconciler', () => {
     es,
   }) => {
     // The charge's webhook comes late: the reconciler is what finds it here.
-    const stack = await startBookingWithProvider(
-      { pg, redis, es },
-      { provider: { WEBHOOK_DELAY_MS: '600000' } },
-    );
-    try {
+    await withBookingStack({ pg, redis, es }, { provider: { WEBHOOK_DELAY_MS: '600000' } }, async (stack) => {
       const { app } = stack;
       const { event, seatIds } = await createEvent(app, { priceCents: 5000 });
       // Five purchases whose refund the provider will always refuse (it has no such payment),
@@ -87,8 +83,6 @@ describe('purchase reconciler', () => {
         `SELECT refund_status, reconcile_attempts, parked_at IS NOT NULL AS parked FROM booking.purchases WHERE user_id = 'ghost'`,
       );
       expect(rows).toEqual(Array(5).fill({ refund_status: 'PENDING', reconcile_attempts: 2, parked: true }));
-    } finally {
-      await stack.close();
-    }
+    });
   });
 });

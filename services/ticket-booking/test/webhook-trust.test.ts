@@ -2,12 +2,12 @@ import { signWebhook } from '@sdlab/payment-provider';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { hold } from './support/api.ts';
-import { startBookingWithProvider } from './support/app.ts';
+import { type BookingStack, withBookingStack } from './support/app.ts';
 import { user } from './support/auth.ts';
 import { WEBHOOK_SECRET } from './support/env.ts';
 import { createEvent } from './support/events.ts';
 
-type Stack = Awaited<ReturnType<typeof startBookingWithProvider>>;
+type Stack = BookingStack;
 
 function webhook(stack: Stack, body: object) {
   const raw = JSON.stringify(body);
@@ -25,8 +25,7 @@ describe('payment webhooks', () => {
     redis,
     es,
   }) => {
-    const stack = await startBookingWithProvider({ pg, redis, es }, { booking: { PAYMENT_RETRIES: '0' } });
-    try {
+    await withBookingStack({ pg, redis, es }, { booking: { PAYMENT_RETRIES: '0' } }, async (stack) => {
       const { event, seatIds } = await createEvent(stack.app, { priceCents: 5000 });
       // The provider answers 503 to this card: nothing charged, the purchase stays pending.
       const victim = await hold(stack.app, event.id, 'eve', seatIds.slice(0, 2));
@@ -77,8 +76,6 @@ describe('payment webhooks', () => {
       expect(after.json().status).toBe('PENDING');
       const { rows } = await pg.pool.query('SELECT status FROM booking.seats WHERE hold_id = $1', [victim]);
       expect(rows.map((r) => r.status)).toEqual(['HELD', 'HELD']);
-    } finally {
-      await stack.close();
-    }
+    });
   });
 });

@@ -56,3 +56,33 @@ export async function startBookingWithProvider(
     },
   };
 }
+
+export type BookingStack = Awaited<ReturnType<typeof startBookingWithProvider>>;
+type StackOptions = Parameters<typeof startBookingWithProvider>[1];
+
+/** Booking and provider wired to each other for the length of `use`, both closed however it ends. */
+export async function withBookingStack(
+  fx: Parameters<typeof startBookingWithProvider>[0],
+  ...args:
+    | [use: (stack: BookingStack) => Promise<void>]
+    | [options: StackOptions, use: (stack: BookingStack) => Promise<void>]
+): Promise<void> {
+  const [options, use] = args.length === 1 ? [{}, args[0]] : args;
+  const stack = await startBookingWithProvider(fx, options);
+  try {
+    await use(stack);
+  } finally {
+    await stack.close();
+  }
+}
+
+/**
+ * Stack options for a charge whose answer is lost: booking gives up after 200 ms without a retry,
+ * the provider answers after `slowResponseMs` and posts its webhook `webhookDelayMs` later.
+ */
+export function answerLost(slowResponseMs: number, webhookDelayMs: number): StackOptions {
+  return {
+    booking: { PAYMENT_TIMEOUT_MS: '200', PAYMENT_RETRIES: '0' },
+    provider: { PAYMENT_SLOW_RESPONSE_MS: String(slowResponseMs), WEBHOOK_DELAY_MS: String(webhookDelayMs) },
+  };
+}
