@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Consumer } from 'kafkajs';
 import type pg from 'pg';
 import type { Keys } from '../keys.ts';
+import { addVisitors as addVisitorsInRedis } from '../scripts/index.ts';
 import { Attr, type WorkerMetrics } from '../telemetry.ts';
 import { type ClickTally, parseClickTallies } from './clicks.ts';
 import { applyClickBatch, clickCount, type OffsetEvent } from './stats-repository.ts';
@@ -26,8 +27,9 @@ export interface StatsConsumerDeps {
 
 /**
  * Consumes click events in batches (eachBatch) and updates per-link stats: unique visitors with
- * one PFADD per link per batch (HyperLogLog, ~12 KB per link at most [003:2707-2771]), totals and
- * last click with one row per link per batch in Postgres. Never a database write per redirect.
+ * a PFADD per link per batch, many links per script call (HyperLogLog, ~12 KB per link at most
+ * [003:2707-2771]), totals and last click with one row per link per batch in Postgres. Never a
+ * database write per redirect.
  */
 export async function startStatsConsumer(deps: StatsConsumerDeps): Promise<void> {
   const { consumer, topic, metrics, log } = deps;
@@ -85,7 +87,7 @@ export async function startStatsConsumer(deps: StatsConsumerDeps): Promise<void>
   log.info({ topic }, 'stats consumer running');
 }
 
-/** One PFADD per link in one pipeline; returns the number of links. */
+/** Each link's visitors added to its HyperLogLog, many links per script call; returns the number of links. */
 async function addVisitors(deps: StatsConsumerDeps, tallies: readonly ClickTally[]): Promise<number> {
   const visitors = new Map<string, Set<string>>();
   for (const { code, visitors: ids } of tallies) {
@@ -94,11 +96,9 @@ async function addVisitors(deps: StatsConsumerDeps, tallies: readonly ClickTally
     else visitors.set(code, new Set(ids));
   }
   if (visitors.size === 0) return 0;
-  const pipeline = deps.redis.pipeline();
-  for (const [code, set] of visitors) pipeline.pfadd(deps.keys.visitors(code), ...set);
-  const results = await pipeline.exec();
-  const failed = results?.find(([error]) => error);
-  if (failed) throw failed[0];
+  const byKey = new Map<string, Set<string>>();
+  for (const [code, set] of visitors) byKey.set(deps.keys.visitors(code), set);
+  await addVisitorsInRedis(deps.redis, byKey);
   return visitors.size;
 }
 

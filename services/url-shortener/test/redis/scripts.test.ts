@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import {
+  addVisitors,
   defineScripts,
   getWithTtl,
   reseedIdCounter,
@@ -11,7 +12,7 @@ import { test } from '../support/fixtures.ts';
 
 describe('Lua scripts (real Redis)', () => {
   test('every script in src/scripts is loaded and runs', async ({ redis }) => {
-    expect(SCRIPT_NAMES).toEqual(['getWithTtl-1', 'reseedIdCounter-1', 'reserveIdBlock-1']);
+    expect(SCRIPT_NAMES).toEqual(['addVisitors-N', 'getWithTtl-1', 'reseedIdCounter-1', 'reserveIdBlock-1']);
     const client = new Redis(redis.url);
     try {
       defineScripts(client);
@@ -39,6 +40,37 @@ describe('Lua scripts (real Redis)', () => {
       expect(await reseedIdCounter(client, counter, 10, 500)).toEqual({ end: 520, before: 510 });
       await client.set(counter, 7);
       expect(await reseedIdCounter(client, counter, 10, 520)).toEqual({ end: 530, before: 7 });
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  test('addVisitors: the visitors of every link reach its HyperLogLog, over many keys and long id lists', async ({
+    redis,
+  }) => {
+    const client = new Redis(redis.url);
+    try {
+      defineScripts(client);
+      const many = redis.key('visitors:many');
+      const few = redis.key('visitors:few');
+      const none = redis.key('visitors:none');
+      // 2,500 ids need three PFADD slices; 600 one-visitor links need two script calls.
+      const singles = Array.from({ length: 600 }, (_, i) => redis.key(`visitors:single-${i}`));
+      const batch = new Map<string, Iterable<string>>([
+        [many, Array.from({ length: 2500 }, (_, i) => `v${i}`)],
+        [few, ['a', 'b', 'a']],
+        [none, []],
+        ...singles.map((key, i): [string, string[]] => [key, [`s${i}`]]),
+      ]);
+      await addVisitors(client, batch);
+      expect(Math.abs((await client.pfcount(many)) - 2500)).toBeLessThan(50);
+      expect(await client.pfcount(few)).toBe(2);
+      expect(await client.exists(none)).toBe(0);
+      const counts = await Promise.all(singles.map((key) => client.pfcount(key)));
+      expect(counts.every((count) => count === 1)).toBe(true);
+      // Idempotent, as a replayed batch needs: the same visitors again change nothing.
+      await addVisitors(client, batch);
+      expect(await client.pfcount(few)).toBe(2);
     } finally {
       client.disconnect();
     }
