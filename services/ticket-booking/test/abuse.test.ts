@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { JwtIssuer } from '@sdlab/service-kit/auth';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { startBooking } from './support/app.ts';
+import { startBooking, withBooking } from './support/app.ts';
 import { admin, user } from './support/auth.ts';
 import { bookingEnv } from './support/env.ts';
 import { createEvent } from './support/events.ts';
@@ -41,8 +41,7 @@ describe('identity', () => {
     redis,
     es,
   }) => {
-    const { app } = await startBooking(bookingEnv({ pg, redis, es }));
-    try {
+    await withBooking(bookingEnv({ pg, redis, es }), async ({ app }) => {
       const { event, seatIds } = await createEvent(app);
       const attempts = [
         { 'x-user-id': 'mallory' },
@@ -78,9 +77,7 @@ describe('identity', () => {
       expect((await cancelEvent(await user('alice'))).statusCode).toBe(403);
       expect((await cancelEvent({ authorization: 'Bearer dev-admin-token-change-me' })).statusCode).toBe(401);
       expect((await cancelEvent(admin)).statusCode).toBe(200);
-    } finally {
-      await app.close();
-    }
+    });
   });
 });
 
@@ -90,8 +87,7 @@ describe('one caller cannot take everything', () => {
     redis,
     es,
   }) => {
-    const { app } = await startBooking(bookingEnv({ pg, redis, es }, { HOLD_MAX_ACTIVE_PER_USER: '3' }));
-    try {
+    await withBooking(bookingEnv({ pg, redis, es }, { HOLD_MAX_ACTIVE_PER_USER: '3' }), async ({ app }) => {
       const { event, seatIds } = await createEvent(app);
       const answers = await Promise.all(
         Array.from({ length: 12 }, (_, i) => hold(app, event.id, 'hoarder', [seatIds[i]!])),
@@ -113,38 +109,33 @@ describe('one caller cannot take everything', () => {
       const mine = answers.find((r) => r.statusCode === 201)!.json().hold.id;
       await app.inject({ method: 'DELETE', url: `/holds/${mine}`, headers: await user('hoarder') });
       expect((await hold(app, event.id, 'hoarder', [seatIds[21]!])).statusCode).toBe(201);
-    } finally {
-      await app.close();
-    }
+    });
   });
 
   test('holds, purchases and joins are rate limited per user', async ({ pg, redis, es }) => {
-    const { app } = await startBooking(
+    await withBooking(
       bookingEnv(
         { pg, redis, es },
         { USER_RATE_LIMIT_CAPACITY: '3', USER_RATE_LIMIT_REFILL_PER_SEC: '0.001' },
       ),
+      async ({ app }) => {
+        const { event, seatIds } = await createEvent(app);
+        const statuses: number[] = [];
+        for (let i = 0; i < 3; i++)
+          statuses.push((await hold(app, event.id, 'busy', [seatIds[0]!])).statusCode);
+        expect(statuses).toEqual([201, 409, 409]);
+        const limited = await hold(app, event.id, 'busy', [seatIds[1]!]);
+        expect(limited.statusCode).toBe(429);
+        expect(limited.headers['content-type']).toContain('application/problem+json');
+        expect(limited.headers['retry-after']).toBeDefined();
+        expect(limited.json().code).toMatch(/^SDLAB_/);
+        expect((await hold(app, event.id, 'calm', [seatIds[1]!])).statusCode).toBe(201);
+      },
     );
-    try {
-      const { event, seatIds } = await createEvent(app);
-      const statuses: number[] = [];
-      for (let i = 0; i < 3; i++)
-        statuses.push((await hold(app, event.id, 'busy', [seatIds[0]!])).statusCode);
-      expect(statuses).toEqual([201, 409, 409]);
-      const limited = await hold(app, event.id, 'busy', [seatIds[1]!]);
-      expect(limited.statusCode).toBe(429);
-      expect(limited.headers['content-type']).toContain('application/problem+json');
-      expect(limited.headers['retry-after']).toBeDefined();
-      expect(limited.json().code).toMatch(/^SDLAB_/);
-      expect((await hold(app, event.id, 'calm', [seatIds[1]!])).statusCode).toBe(201);
-    } finally {
-      await app.close();
-    }
   });
 
   test('an access token lets one hold through; a refused hold keeps it', async ({ pg, redis, es }) => {
-    const { app } = await startBooking(bookingEnv({ pg, redis, es }));
-    try {
+    await withBooking(bookingEnv({ pg, redis, es }), async ({ app }) => {
       const { event, seatIds } = await createEvent(app, { waitingRoom: true });
       const join = async (u: string) =>
         (
@@ -169,9 +160,7 @@ describe('one caller cannot take everything', () => {
       // u2 loses a race for a seat: the token is not used up by a refused hold.
       expect((await hold(app, event.id, 'u2', [seatIds[0]!], t2)).statusCode).toBe(409);
       expect((await hold(app, event.id, 'u2', [seatIds[2]!], t2)).statusCode).toBe(201);
-    } finally {
-      await app.close();
-    }
+    });
   });
 
   test("a stream never carries someone's access token, and streams per instance are capped", async ({

@@ -1,6 +1,6 @@
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { startBooking } from './support/app.ts';
+import { withBooking } from './support/app.ts';
 import { admin } from './support/auth.ts';
 import { bookingEnv } from './support/env.ts';
 import { createEvent } from './support/events.ts';
@@ -11,8 +11,7 @@ describe('catalogue', () => {
     redis,
     es,
   }) => {
-    const { app } = await startBooking(bookingEnv({ pg, redis, es }));
-    try {
+    await withBooking(bookingEnv({ pg, redis, es }), async ({ app }) => {
       const payload = { name: 'V', city: 'Nantes', sections: [{ name: 'A', rows: 1, seatsPerRow: 1 }] };
       const none = await app.inject({ method: 'POST', url: '/admin/venues', payload });
       expect(none.statusCode).toBe(401);
@@ -67,9 +66,7 @@ describe('catalogue', () => {
       expect(invalid.json().errors.map((e: { field: string }) => e.field)).toEqual(
         expect.arrayContaining(['body.venueId', 'body.name', 'body.category', 'body.startsAt']),
       );
-    } finally {
-      await app.close();
-    }
+    });
   });
 
   test('event details are cached in Redis and invalidated on change (cache-aside)', async ({
@@ -77,8 +74,7 @@ describe('catalogue', () => {
     redis,
     es,
   }) => {
-    const { app, kit } = await startBooking(bookingEnv({ pg, redis, es }));
-    try {
+    await withBooking(bookingEnv({ pg, redis, es }), async ({ app, kit }) => {
       const { event } = await createEvent(app, { name: 'Cached Show' });
       const key = redis.key(`event:${event.id}`);
       await redis.client.del(key); // the seat listing in createEvent already filled it
@@ -111,14 +107,11 @@ describe('catalogue', () => {
         ['event.created', 'Cached Show', 1],
         ['event.updated', 'Renamed Show', 2],
       ]);
-    } finally {
-      await app.close();
-    }
+    });
   });
 
   test('registers its dependencies for readiness and closes them newest first', async ({ pg, redis, es }) => {
-    const { app, kit } = await startBooking(bookingEnv({ pg, redis, es }));
-    try {
+    await withBooking(bookingEnv({ pg, redis, es }), async ({ app, kit }) => {
       // Not elasticsearch: only search needs it (503 while it is away); the worker's /readyz names it.
       expect(kit.readiness.names).toEqual(['postgres', 'redis']);
       expect(kit.resources.names).toEqual(['postgres', 'redis', 'elasticsearch']);
@@ -133,8 +126,6 @@ describe('catalogue', () => {
           '/webhooks/payments',
         ]),
       );
-    } finally {
-      await app.close();
-    }
+    });
   });
 });

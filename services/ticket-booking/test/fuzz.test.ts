@@ -1,6 +1,6 @@
 import { expectFuzzClean, test } from '@sdlab/testkit';
 import { describe } from 'vitest';
-import { startBooking } from './support/app.ts';
+import { withBooking } from './support/app.ts';
 import { admin } from './support/auth.ts';
 import { bookingEnv } from './support/env.ts';
 
@@ -13,16 +13,13 @@ describe('fuzz: every operation of the OpenAPI document', () => {
     redis,
     es,
   }) => {
-    const { app } = await startBooking(bookingEnv({ pg, redis, es }));
-    try {
+    await withBooking(bookingEnv({ pg, redis, es }), async ({ app }) => {
       const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
       await expectFuzzClean({
         baseUrl,
         document: app.swagger(),
         headers: { ...admin, 'idempotency-key': 'fuzz-key-0001' },
       });
-    } finally {
-      await app.close();
-    }
+    });
   });
 });

@@ -1,14 +1,13 @@
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { startBooking } from './support/app.ts';
+import { withBooking } from './support/app.ts';
 import { user } from './support/auth.ts';
 import { bookingEnv } from './support/env.ts';
 import { createEvent } from './support/events.ts';
 
 describe('holds', () => {
   test('holds all seats or none and names the seats already taken', async ({ pg, redis, es }) => {
-    const { app } = await startBooking(bookingEnv({ pg, redis, es }));
-    try {
+    await withBooking(bookingEnv({ pg, redis, es }), async ({ app }) => {
       const { event, seatIds } = await createEvent(app);
       const [s1, s2, s3] = seatIds as [number, number, number];
       const first = await app.inject({
@@ -67,14 +66,11 @@ describe('holds', () => {
       expect(after.statusCode).toBe(201);
       const availability = await app.inject({ url: `/events/${event.id}/availability` });
       expect(availability.json()).toMatchObject({ available: 48, held: 2, sold: 0, total: 50 });
-    } finally {
-      await app.close();
-    }
+    });
   });
 
   test('validates input and names the field', async ({ pg, redis, es }) => {
-    const { app } = await startBooking(bookingEnv({ pg, redis, es }, { HOLD_MAX_SEATS: '4' }));
-    try {
+    await withBooking(bookingEnv({ pg, redis, es }, { HOLD_MAX_SEATS: '4' }), async ({ app }) => {
       const { event, seatIds } = await createEvent(app);
       const empty = await app.inject({
         method: 'POST',
@@ -105,8 +101,6 @@ describe('holds', () => {
         payload: { seatIds: [1] },
       });
       expect(noEvent.statusCode).toBe(404);
-    } finally {
-      await app.close();
-    }
+    });
   });
 });

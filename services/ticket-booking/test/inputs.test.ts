@@ -1,7 +1,7 @@
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { encodeCursor } from '../src/domain/search-query.ts';
-import { startBooking } from './support/app.ts';
+import { withBooking } from './support/app.ts';
 import { user } from './support/auth.ts';
 import { bookingEnv } from './support/env.ts';
 import { createEvent } from './support/events.ts';
@@ -12,8 +12,7 @@ describe('inputs out of range', () => {
     redis,
     es,
   }) => {
-    const { app } = await startBooking(bookingEnv({ pg, redis, es }));
-    try {
+    await withBooking(bookingEnv({ pg, redis, es }), async ({ app }) => {
       const { event } = await createEvent(app);
       const cases = [
         app.inject({ url: `/events/${event.id}/seats?afterId=1e30` }),
@@ -33,9 +32,7 @@ describe('inputs out of range', () => {
         // A NUL is refused by the kit before validation, the rest by the route's schema.
         expect(res.json().code).toMatch(/^SDLAB_(VALIDATION|KIT_NUL_CHARACTER)$/);
       }
-    } finally {
-      await app.close();
-    }
+    });
   });
 
   test("a search Elasticsearch refuses is a coded 400 without Elasticsearch's words", async ({
@@ -43,16 +40,13 @@ describe('inputs out of range', () => {
     redis,
     es,
   }) => {
-    const { app } = await startBooking(bookingEnv({ pg, redis, es }));
-    try {
+    await withBooking(bookingEnv({ pg, redis, es }), async ({ app }) => {
       // A well-formed cursor whose values do not fit the date sort's fields.
       const cursor = encodeCursor(['not a date', 'not an id']);
       const res = await app.inject({ url: `/events/search?sort=date&cursor=${cursor}` });
       expect(res.statusCode).toBe(400);
       expect(res.json().code).toBe('SDLAB_BOOKING_SEARCH_REFUSED');
       expect(res.body).not.toMatch(/parse|exception|index|\[/i);
-    } finally {
-      await app.close();
-    }
+    });
   });
 });

@@ -86,3 +86,16 @@ export function answerLost(slowResponseMs: number, webhookDelayMs: number): Stac
     provider: { PAYMENT_SLOW_RESPONSE_MS: String(slowResponseMs), WEBHOOK_DELAY_MS: String(webhookDelayMs) },
   };
 }
+
+/** The booking app for the length of `use`, closed however it ends. */
+export async function withBooking(
+  env: NodeJS.ProcessEnv,
+  use: (service: Awaited<ReturnType<typeof startBooking>>) => Promise<void>,
+): Promise<void> {
+  const service = await startBooking(env);
+  try {
+    await use(service);
+  } finally {
+    await service.app.close();
+  }
+}
