@@ -196,4 +196,53 @@ describe('purchase', () => {
       expect(rows[0].hold_id).not.toBe(holdId);
     });
   });
+
+  test('the store unreachable after the charge: 202 pending, never a 500; the webhook then settles it once', async ({
+    pg,
+    redis,
+    es,
+  }) => {
+    const options = {
+      booking: { PG_POOL_MAX: '2', PG_CONNECT_TIMEOUT_MS: '300' },
+      provider: { PAYMENT_LATENCY_MS: '1500', PAYMENT_LATENCY_JITTER_MS: '0', WEBHOOK_DELAY_MS: '1500' },
+    };
+    await withBookingStack({ pg, redis, es }, options, async (stack) => {
+      const { app } = stack;
+      const { event, seatIds } = await createEvent(app, { priceCents: 1200 });
+      const holdId = await hold(app, event.id, 'dora', seatIds.slice(0, 2));
+      const buying = purchase(app, holdId, 'dora', 'outage-key');
+      // Step 1 has committed (the purchase row exists) and the charge is at the provider: take
+      // every connection of booking's pool, so recording the payment cannot get one.
+      await waitFor('the pending purchase', async () => {
+        const { rows } = await pg.pool.query('SELECT 1 FROM booking.purchases WHERE hold_id = $1', [holdId]);
+        return rows.length === 1;
+      });
+      const taken = [];
+      while (taken.length < 2) taken.push(await app.pg.connect().catch(() => undefined));
+      let answer: Awaited<typeof buying>;
+      try {
+        answer = await buying;
+      } finally {
+        for (const client of taken) client?.release();
+      }
+      expect(answer.statusCode).toBe(202);
+      expect(answer.json()).toMatchObject({ status: 'PENDING', amountCents: 2400 });
+
+      const confirmed = await waitFor('the webhook to confirm the purchase', async () => {
+        const { rows } = await pg.pool.query('SELECT status FROM booking.purchases WHERE hold_id = $1', [
+          holdId,
+        ]);
+        return rows[0]?.status === 'CONFIRMED' ? rows[0] : undefined;
+      });
+      expect(confirmed.status).toBe('CONFIRMED');
+      const { rows: seats } = await pg.pool.query('SELECT status FROM booking.seats WHERE hold_id = $1', [
+        holdId,
+      ]);
+      expect(seats.map((s) => s.status)).toEqual(['SOLD', 'SOLD']);
+      expect(await charges(stack.provider.url, holdId)).toHaveLength(1);
+      const again = await purchase(app, holdId, 'dora', 'outage-key');
+      expect(again.statusCode).toBe(200);
+      expect(again.json().status).toBe('CONFIRMED');
+    });
+  });
 });

@@ -142,7 +142,20 @@ export class PurchaseService {
       this.#metrics?.purchases.inc({ outcome: 'pending' });
       return { purchase, replayed: !started.created };
     }
-    const settled = await this.applyPayment(request.holdId, payment);
+    // The charge is taken. If the store cannot record it now, the purchase stays PENDING: the
+    // provider's webhook or the reconciler settles it, as after a lost answer (202, not a 500).
+    const settled = await this.applyPayment(request.holdId, payment).catch((error: unknown) => {
+      if (!isPostgresUnavailable(error)) throw error;
+      this.#log.warn(
+        { err: (error as Error).message, holdId: request.holdId, paymentId: payment.id },
+        'payment taken but the store is unreachable; left pending for the webhook or the reconciler',
+      );
+      return undefined;
+    });
+    if (!settled) {
+      this.#metrics?.purchases.inc({ outcome: 'pending' });
+      return { purchase, replayed: !started.created };
+    }
     return {
       purchase: settled.kind === 'settled' ? settled.purchase : purchase,
       replayed: !started.created,
