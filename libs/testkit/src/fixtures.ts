@@ -45,7 +45,7 @@ export interface EsFixture {
   index(name: string): string;
 }
 
-interface Fixtures {
+export interface Fixtures {
   endpoints: Endpoints;
   pg: PgFixture;
   redis: RedisFixture;

@@ -1,5 +1,5 @@
 export { type EsFixture, type KafkaFixture, type PgFixture, type RedisFixture, test } from './fixtures.ts';
-export { expectFuzzClean } from './fuzz-check.ts';
+export { describeFuzz, expectFuzzClean } from './fuzz-check.ts';
 export * from './infra.ts';
 export { type FuzzFinding, type FuzzReport, fuzzOpenApi } from './openapi-fuzz.ts';
 export { type PostReply, postJson } from './post-json.ts';
