@@ -16,6 +16,31 @@ function ancestors(spans: LoggedSpan[], span: LoggedSpan): LoggedSpan[] {
   return chain;
 }
 
+type Post = (path: string, body: unknown) => Promise<Record<string, unknown>>;
+
+/** A venue with one row of seats and an event on it, made over HTTP on a running process. */
+async function eventOverHttp(
+  url: string,
+  post: Post,
+  spec: { seatsPerRow: number; name: string; performer: string },
+) {
+  const venue = await post('/admin/venues', {
+    name: 'T',
+    city: 'Nice',
+    sections: [{ name: 'A', rows: 1, seatsPerRow: spec.seatsPerRow }],
+  });
+  const event = await post('/admin/events', {
+    venueId: venue.id,
+    name: spec.name,
+    performer: spec.performer,
+    category: 'concert',
+    startsAt: '2031-01-01T20:00:00Z',
+    defaultPriceCents: 100,
+  });
+  const seats = (await (await fetch(`${url}/events/${event.id}/seats`)).json()) as { data: { id: number }[] };
+  return { event, seats };
+}
+
 describe('traces', () => {
   test("a hold's trace shows the lock script and the conditional update; an event change's trace reaches the indexer", async ({
     pg,
@@ -41,22 +66,11 @@ describe('traces', () => {
         });
         return (await res.json()) as Record<string, unknown>;
       };
-      const venue = await post('/admin/venues', {
-        name: 'T',
-        city: 'Nice',
-        sections: [{ name: 'A', rows: 1, seatsPerRow: 4 }],
-      });
-      const event = await post('/admin/events', {
-        venueId: venue.id,
+      const { event, seats } = await eventOverHttp(api.url, post, {
+        seatsPerRow: 4,
         name: 'Traced',
         performer: 'Tracers',
-        category: 'concert',
-        startsAt: '2031-01-01T20:00:00Z',
-        defaultPriceCents: 100,
       });
-      const seats = (await (await fetch(`${api.url}/events/${event.id}/seats`)).json()) as {
-        data: { id: number }[];
-      };
       const hold = await post(
         `/events/${event.id}/holds`,
         { seatIds: [seats.data[0]!.id, seats.data[1]!.id] },
@@ -131,22 +145,11 @@ describe('traces', () => {
         expect(res.status, JSON.stringify(json)).toBeLessThan(300);
         return json;
       };
-      const venue = await post('/admin/venues', {
-        name: 'T',
-        city: 'Nice',
-        sections: [{ name: 'A', rows: 1, seatsPerRow: 2 }],
-      });
-      const event = await post('/admin/events', {
-        venueId: venue.id,
+      const { event, seats } = await eventOverHttp(api.url, post, {
+        seatsPerRow: 2,
         name: 'Paid',
         performer: 'Payers',
-        category: 'concert',
-        startsAt: '2031-01-01T20:00:00Z',
-        defaultPriceCents: 100,
       });
-      const seats = (await (await fetch(`${api.url}/events/${event.id}/seats`)).json()) as {
-        data: { id: number }[];
-      };
       const payer = await user('payer');
       const hold = await post(`/events/${event.id}/holds`, { seatIds: [seats.data[0]!.id] }, payer);
       const holdId = (hold.hold as { id: string }).id;
