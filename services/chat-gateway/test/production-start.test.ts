@@ -24,31 +24,18 @@ describe('NODE_ENV=production', () => {
     pg,
     redis,
   }) => {
-    const { app } = await buildApp(
-      gatewayEnv(pg, redis, { NODE_ENV: 'production', ADMIN_PORT: '0', JWT_SECRET: REAL_SECRET }),
-    );
-    try {
-      const minted = await app.inject({
-        method: 'POST',
-        url: '/tokens',
-        payload: { userId: 'victim', deviceId: 'd' },
-      });
-      expect(minted.statusCode).toBe(404);
-    } finally {
-      await app.close();
-    }
-    const { app: dev } = await buildApp(
-      gatewayEnv(pg, redis, { NODE_ENV: 'production', SDLAB_DEV_MODE: 'true' }),
-    );
-    try {
-      const minted = await dev.inject({
-        method: 'POST',
-        url: '/tokens',
-        payload: { userId: 'alice', deviceId: 'd' },
-      });
-      expect(minted.statusCode).toBe(201);
-    } finally {
-      await dev.close();
-    }
+    /** The status of POST /tokens for `userId` on an app started with `env`. */
+    const mint = async (env: Record<string, string>, userId: string) => {
+      const { app } = await buildApp(gatewayEnv(pg, redis, { NODE_ENV: 'production', ...env }));
+      try {
+        return await app.inject({ method: 'POST', url: '/tokens', payload: { userId, deviceId: 'd' } });
+      } finally {
+        await app.close();
+      }
+    };
+    const minted = await mint({ ADMIN_PORT: '0', JWT_SECRET: REAL_SECRET }, 'victim');
+    expect(minted.statusCode).toBe(404);
+    const dev = await mint({ SDLAB_DEV_MODE: 'true' }, 'alice');
+    expect(dev.statusCode).toBe(201);
   });
 });
