@@ -16,7 +16,28 @@ function ancestors(spans: LoggedSpan[], span: LoggedSpan): LoggedSpan[] {
   return chain;
 }
 
-type Post = (path: string, body: unknown) => Promise<Record<string, unknown>>;
+type Post = (
+  path: string,
+  body: unknown,
+  headers?: Record<string, string>,
+) => Promise<Record<string, unknown>>;
+
+/** POSTs as the admin (plus `headers`) to a running process; the JSON answer, which `seen` sees first. */
+function poster(
+  url: string,
+  seen: (status: number, json: Record<string, unknown>) => void = () => undefined,
+): Post {
+  return async (path, body, headers = {}) => {
+    const res = await fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...admin, ...headers },
+      body: JSON.stringify(body),
+    });
+    const json = (await res.json()) as Record<string, unknown>;
+    seen(res.status, json);
+    return json;
+  };
+}
 
 /** A venue with one row of seats and an event on it, made over HTTP on a running process. */
 async function eventOverHttp(
@@ -58,14 +79,7 @@ describe('traces', () => {
       },
     );
     try {
-      const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
-        const res = await fetch(`${api.url}${path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...admin, ...headers },
-          body: JSON.stringify(body),
-        });
-        return (await res.json()) as Record<string, unknown>;
-      };
+      const post = poster(api.url);
       const { event, seats } = await eventOverHttp(api.url, post, {
         seatsPerRow: 4,
         name: 'Traced',
@@ -135,16 +149,7 @@ describe('traces', () => {
       { traced: true },
     );
     try {
-      const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
-        const res = await fetch(`${api.url}${path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...admin, ...headers },
-          body: JSON.stringify(body),
-        });
-        const json = (await res.json()) as Record<string, unknown>;
-        expect(res.status, JSON.stringify(json)).toBeLessThan(300);
-        return json;
-      };
+      const post = poster(api.url, (status, json) => expect(status, JSON.stringify(json)).toBeLessThan(300));
       const { event, seats } = await eventOverHttp(api.url, post, {
         seatsPerRow: 2,
         name: 'Paid',
