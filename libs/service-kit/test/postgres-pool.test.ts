@@ -10,6 +10,41 @@ const MIGRATIONS = {
   lockId: 8_099_000_002,
 };
 
+/**
+ * A private Postgres stopped before the start, and a kit host: what a service meets when its
+ * database is not up yet. `use` gets a config that waits `waitMs` at start-up.
+ */
+async function withPostgresDown(
+  waitMs: number,
+  use: (ctx: {
+    server: Awaited<ReturnType<typeof startPrivatePostgres>>;
+    host: ReturnType<typeof kitHost>['host'];
+    lines: ReturnType<typeof kitHost>['lines'];
+    config: {
+      DATABASE_URL: string;
+      PG_POOL_MAX: number;
+      PG_CONNECT_TIMEOUT_MS: number;
+      PG_STARTUP_WAIT_MS: number;
+    };
+  }) => Promise<void>,
+): Promise<void> {
+  const server = await startPrivatePostgres();
+  const { host, lines, close } = kitHost();
+  try {
+    await server.kill();
+    const config = {
+      DATABASE_URL: server.url,
+      PG_POOL_MAX: 2,
+      PG_CONNECT_TIMEOUT_MS: 300,
+      PG_STARTUP_WAIT_MS: waitMs,
+    };
+    await use({ server, host, lines, config });
+  } finally {
+    await close();
+    await server.dispose();
+  }
+}
+
 describe('connectPostgres (real Postgres)', () => {
   test('a migrated pool under the service name with its timeouts, checked by readiness, ended on close', async ({
     pg: db,
@@ -77,16 +112,7 @@ describe('connectPostgres (real Postgres)', () => {
   });
 
   test('a start waits for a Postgres that is not up yet, logging each wait, and migrates once it answers', async () => {
-    const server = await startPrivatePostgres();
-    const { host, lines, close } = kitHost();
-    try {
-      await server.kill();
-      const config = {
-        DATABASE_URL: server.url,
-        PG_POOL_MAX: 2,
-        PG_CONNECT_TIMEOUT_MS: 300,
-        PG_STARTUP_WAIT_MS: 30_000,
-      };
+    await withPostgresDown(30_000, async ({ server, host, lines, config }) => {
       const connecting = connectPostgres(host, config, MIGRATIONS);
       let settled = false;
       connecting.then(
@@ -101,30 +127,15 @@ describe('connectPostgres (real Postgres)', () => {
       const pool = await connecting;
       const migrated = await pool.query('SELECT count(*)::int AS n FROM kit.pgmigrations');
       expect(migrated.rows[0].n).toBe(2);
-    } finally {
-      await close();
-      await server.dispose();
-    }
+    });
   });
 
   test('with PG_STARTUP_WAIT_MS 0 an unreachable Postgres fails the start at once', async () => {
-    const server = await startPrivatePostgres();
-    const { host, lines, close } = kitHost();
-    try {
-      await server.kill();
-      const config = {
-        DATABASE_URL: server.url,
-        PG_POOL_MAX: 2,
-        PG_CONNECT_TIMEOUT_MS: 300,
-        PG_STARTUP_WAIT_MS: 0,
-      };
+    await withPostgresDown(0, async ({ host, lines, config }) => {
       const started = performance.now();
       await expect(connectPostgres(host, config, MIGRATIONS)).rejects.toSatisfy(isPostgresUnavailable);
       expect(performance.now() - started).toBeLessThan(5_000);
       expect(lines.filter((l) => l.msg.startsWith('postgres not reachable at start'))).toEqual([]);
-    } finally {
-      await close();
-      await server.dispose();
-    }
+    });
   });
 });
