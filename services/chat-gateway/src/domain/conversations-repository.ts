@@ -290,16 +290,8 @@ export class ConversationsRepository {
     const added = await this.#transaction(async (client) => {
       // Locking the conversation row serialises concurrent adds, so two of them cannot both see
       // room for the last seat.
-      const { rows } = await client.query(
-        `SELECT c.kind, m.role FROM chat.conversations c
-         LEFT JOIN chat.conversation_members m ON m.conversation_id = c.id AND m.user_id = $2
-         WHERE c.id = $1 FOR UPDATE OF c`,
-        [conversationId, byUserId],
-      );
-      const row = rows[0];
-      if (!row?.role) throw new ChatErrors.ConversationNotFound(conversationId);
-      if (row.kind !== 'group') throw new ChatErrors.NotAGroup();
-      if (row.role !== 'owner') throw new ChatErrors.NotOwner('add members');
+      const role = await this.#lockGroup(client, conversationId, byUserId);
+      if (role !== 'owner') throw new ChatErrors.NotOwner('add members');
       const inserted = await client.query(
         `INSERT INTO chat.conversation_members (conversation_id, user_id, role)
          SELECT $1, u, 'member' FROM unnest($2::text[]) u
@@ -319,17 +311,9 @@ export class ConversationsRepository {
   /** The owner removes a member, or a member leaves (the owner cannot leave their group). */
   async removeMember(conversationId: string, byUserId: string, userId: string): Promise<void> {
     await this.#transaction(async (client) => {
-      const { rows } = await client.query(
-        `SELECT c.kind, m.role FROM chat.conversations c
-         LEFT JOIN chat.conversation_members m ON m.conversation_id = c.id AND m.user_id = $2
-         WHERE c.id = $1 FOR UPDATE OF c`,
-        [conversationId, byUserId],
-      );
-      const row = rows[0];
-      if (!row?.role) throw new ChatErrors.ConversationNotFound(conversationId);
-      if (row.kind !== 'group') throw new ChatErrors.NotAGroup();
-      if (userId !== byUserId && row.role !== 'owner') throw new ChatErrors.NotOwner('remove other members');
-      if (userId === byUserId && row.role === 'owner') throw new ChatErrors.OwnerCannotLeave();
+      const role = await this.#lockGroup(client, conversationId, byUserId);
+      if (userId !== byUserId && role !== 'owner') throw new ChatErrors.NotOwner('remove other members');
+      if (userId === byUserId && role === 'owner') throw new ChatErrors.OwnerCannotLeave();
       const deleted = await client.query(
         'DELETE FROM chat.conversation_members WHERE conversation_id = $1 AND user_id = $2',
         [conversationId, userId],
@@ -340,6 +324,23 @@ export class ConversationsRepository {
   }
 
   /** Runs `work` in a transaction; it says whether to commit, and what to return if it did. */
+  /**
+   * Locks a group's row for the rest of the transaction and returns `byUserId`'s role in it;
+   * refuses a conversation the user is not in (as not found) and one that is not a group.
+   */
+  async #lockGroup(client: pg.PoolClient, conversationId: string, byUserId: string): Promise<string> {
+    const { rows } = await client.query(
+      `SELECT c.kind, m.role FROM chat.conversations c
+       LEFT JOIN chat.conversation_members m ON m.conversation_id = c.id AND m.user_id = $2
+       WHERE c.id = $1 FOR UPDATE OF c`,
+      [conversationId, byUserId],
+    );
+    const row = rows[0];
+    if (!row?.role) throw new ChatErrors.ConversationNotFound(conversationId);
+    if (row.kind !== 'group') throw new ChatErrors.NotAGroup();
+    return row.role as string;
+  }
+
   async #transaction<T>(
     work: (client: pg.PoolClient) => Promise<{ commit: boolean; value: T }>,
   ): Promise<T | undefined> {
