@@ -1,7 +1,6 @@
 import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { buildWorker } from '../src/worker.ts';
-import { startBooking } from './support/app.ts';
+import { withBookingAndWorker } from './support/app.ts';
 import { user } from './support/auth.ts';
 import { bookingEnv } from './support/env.ts';
 import { createEvent } from './support/events.ts';
@@ -14,9 +13,7 @@ describe('hold expiry', () => {
   }) => {
     // Short hold and sweep interval through config; the test waits for the outcome, not for a time.
     const env = bookingEnv({ pg, redis, es }, { HOLD_TTL_MS: '300', SWEEP_EVERY_MS: '200' });
-    const { app } = await startBooking(env);
-    const worker = await buildWorker(env);
-    try {
+    await withBookingAndWorker(env, async (app, worker) => {
       const { event, seatIds } = await createEvent(app);
       const seats = seatIds.slice(0, 2);
       const first = await app.inject({
@@ -60,10 +57,7 @@ describe('hold expiry', () => {
       expect(await worker.kit.metrics.getSingleMetricAsString('sdlab_booking_holds_expired_total')).toMatch(
         / [1-9]\d*$/m,
       );
-    } finally {
-      await worker.app.close();
-      await app.close();
-    }
+    });
   });
 
   test('every Lua script runs on real Redis', async ({ redis }) => {

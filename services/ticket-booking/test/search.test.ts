@@ -4,8 +4,7 @@ import { Registry } from 'prom-client';
 import { describe, expect } from 'vitest';
 import { OutboxRelay } from '../src/domain/outbox-relay.ts';
 import { createWorkerMetrics } from '../src/telemetry.ts';
-import { buildWorker } from '../src/worker.ts';
-import { startBooking } from './support/app.ts';
+import { startBooking, withBookingAndWorker } from './support/app.ts';
 import { admin } from './support/auth.ts';
 import { bookingEnv } from './support/env.ts';
 import { createEvent } from './support/events.ts';
@@ -20,9 +19,7 @@ describe('search', () => {
     es,
   }) => {
     const env = bookingEnv({ pg, redis, es }, { SEARCH_REFRESH_INTERVAL: '200ms' });
-    const { app } = await startBooking(env);
-    const worker = await buildWorker(env);
-    try {
+    await withBookingAndWorker(env, async (app, _worker) => {
       const day = (d: number) => new Date(Date.UTC(2031, 0, d, 20)).toISOString();
       const specs = [
         {
@@ -142,10 +139,7 @@ describe('search', () => {
         'the cancelled event to leave search',
         async () => !names(await search('q=hamlet')).includes('Hamlet'),
       );
-    } finally {
-      await worker.app.close();
-      await app.close();
-    }
+    });
   });
 
   test('search sees a new and a changed event within the documented lag (measured)', async ({
@@ -155,9 +149,7 @@ describe('search', () => {
   }) => {
     // The default refresh interval (1 s): what production would see.
     const env = bookingEnv({ pg, redis, es });
-    const { app } = await startBooking(env);
-    const worker = await buildWorker(env);
-    try {
+    await withBookingAndWorker(env, async (app, worker) => {
       const visible = async (q: string, id: string) => {
         const res = await app.inject({ url: `/events/search?q=${encodeURIComponent(q)}` });
         return res.json().data.some((d: { id: string }) => d.id === id);
@@ -187,10 +179,7 @@ describe('search', () => {
       // The outbox is drained.
       const { rows } = await pg.pool.query('SELECT count(*)::int AS n FROM booking.outbox');
       expect(rows[0].n).toBe(0);
-    } finally {
-      await worker.app.close();
-      await app.close();
-    }
+    });
   });
 
   test('the relay retries with backoff while Elasticsearch is unreachable, then indexes', async ({

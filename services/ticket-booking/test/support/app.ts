@@ -1,6 +1,7 @@
 import { buildApp as buildProvider } from '@sdlab/payment-provider';
 import { type EsFixture, freePort, type PgFixture, type RedisFixture } from '@sdlab/testkit';
 import { buildApp } from '../../src/main.ts';
+import { buildWorker } from '../../src/worker.ts';
 import { bookingEnv, WEBHOOK_SECRET } from './env.ts';
 
 export async function startBooking(env: NodeJS.ProcessEnv) {
@@ -97,5 +98,23 @@ export async function withBooking(
     await use(service);
   } finally {
     await service.app.close();
+  }
+}
+
+/** The booking app and its worker (outbox relay, sweeper) on one env for the length of `use`. */
+export async function withBookingAndWorker(
+  env: NodeJS.ProcessEnv,
+  use: (
+    app: Awaited<ReturnType<typeof startBooking>>['app'],
+    worker: Awaited<ReturnType<typeof buildWorker>>,
+  ) => Promise<void>,
+): Promise<void> {
+  const { app } = await startBooking(env);
+  const worker = await buildWorker(env);
+  try {
+    await use(app, worker);
+  } finally {
+    await worker.app.close();
+    await app.close();
   }
 }
