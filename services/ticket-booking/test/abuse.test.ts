@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { JwtIssuer } from '@sdlab/service-kit/auth';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
+import { joinWaitingRoom } from './support/api.ts';
 import { startBooking, withBooking } from './support/app.ts';
 import { admin, user } from './support/auth.ts';
 import { bookingEnv } from './support/env.ts';
@@ -137,14 +138,7 @@ describe('one caller cannot take everything', () => {
   test('an access token lets one hold through; a refused hold keeps it', async ({ pg, redis, es }) => {
     await withBooking(bookingEnv({ pg, redis, es }), async ({ app }) => {
       const { event, seatIds } = await createEvent(app, { waitingRoom: true });
-      const join = async (u: string) =>
-        (
-          await app.inject({
-            method: 'POST',
-            url: `/events/${event.id}/waiting-room/join`,
-            headers: await user(u),
-          })
-        ).json();
+      const join = (u: string) => joinWaitingRoom(app, event.id, u);
       await join('u1');
       await join('u2');
       await app.booking.waitingRoom.admit(event.id);

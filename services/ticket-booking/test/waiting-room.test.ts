@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
+import { joinWaitingRoom } from './support/api.ts';
 import { startBooking } from './support/app.ts';
 import { admin, user } from './support/auth.ts';
 import { bookingEnv } from './support/env.ts';
@@ -51,14 +52,7 @@ describe('waiting room', () => {
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     try {
       const { event, seatIds } = await createEvent(app, { waitingRoom: true });
-      const join = async (u: string) =>
-        (
-          await app.inject({
-            method: 'POST',
-            url: `/events/${event.id}/waiting-room/join`,
-            headers: await user(u),
-          })
-        ).json();
+      const join = (u: string) => joinWaitingRoom(app, event.id, u);
       expect(await join('u1')).toMatchObject({ status: 'waiting', position: 1, estimatedWaitSeconds: 10 });
       expect(await join('u2')).toMatchObject({ status: 'waiting', position: 2 });
       expect(await join('u3')).toMatchObject({ status: 'waiting', position: 3 });

@@ -34,3 +34,13 @@ export async function charges(providerUrl: string, reference: string) {
   const res = await fetch(`${providerUrl}/payments?reference=${reference}`);
   return ((await res.json()) as { data: { id: string; status: string; amountCents: number }[] }).data;
 }
+
+/** `POST /events/{eventId}/waiting-room/join` for `userId`; the answer's body. */
+export async function joinWaitingRoom(app: App, eventId: string, userId: string) {
+  const res = await app.inject({
+    method: 'POST',
+    url: `/events/${eventId}/waiting-room/join`,
+    headers: await user(userId),
+  });
+  return res.json();
+}
