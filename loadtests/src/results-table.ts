@@ -28,6 +28,17 @@ function newestFiles(): string[] {
   return [...newest.values()];
 }
 
+/** All processes against the bare handler, and the hot path's own process alone where others share the run. */
+function efficiencyCell(
+  all: number | undefined,
+  hotName: string | undefined,
+  hot: number | undefined,
+): string {
+  if (all === undefined) return '–';
+  const alone = hotName && hot !== undefined ? `; ${hotName} alone **${hot.toFixed(2)}×**` : '';
+  return `**${all.toFixed(2)}×** all processes${alone}`;
+}
+
 export function efficiencyTable(records: { file: string; record: RunRecord }[]): string[] {
   return [
     '| target | hot path | config | rate | p99 (bare p99) | generator-bound | CPU per request: service (bare) | efficiency | per core | cores for the documented figure | RSS idle → loaded | result |',
@@ -47,7 +58,7 @@ export function efficiencyTable(records: { file: string; record: RunRecord }[]):
           `${run.primary.p99.toFixed(1)} ms (${v.bareP99.toFixed(1)} ms)`,
           v.generatorBound ? '**yes**' : 'no',
           `${us(run.cost.serviceMsPerRequest)} (${us(bare?.msPerRequest ?? 0)})`,
-          e ? `**${e.ratio.toFixed(2)}×**` : '–',
+          efficiencyCell(e?.ratio, run.cost.hotProcess?.name, v.hotProcessRatio),
           e ? `${n(e.unitsPerCore)} ${unit}` : '–',
           e && r.documentedThroughput
             ? `${n(e.coresForDocumented, 1)} for ${n(r.documentedThroughput.value)}/s`

@@ -81,6 +81,9 @@ export const SERVICES: ServiceUnderTest[] = [
     // A 302 with a Location header and no body; the creates beside it are 1 % of the requests.
     shape: { kind: 'http', method: 'GET', status: 302, requestBytes: 0, responseBytes: 0 },
     hotPath: 'GET /:code (302), with creates at 1 %',
+    // The goal names the redirect with its click event produced: the API alone, beside the worker
+    // that counts the clicks. Every request of the scenario reaches the API (creates included).
+    hotProcess: { index: 0, elsewhere: [], served: 'redirects and the 1 % creates' },
   },
   {
     name: 'rate-limiter',

@@ -9,6 +9,7 @@ import {
   type VariantRun,
   variantVerdict,
 } from '../src/report.ts';
+import { efficiencyTable } from '../src/results-table.ts';
 
 const k6Result: K6Result = {
   exitCode: 99,
@@ -167,6 +168,12 @@ describe('load-test report', () => {
       'ad-click-aggregator alone: 50.0 µs of its own CPU per request it served (119,940 requests: clicks, queries and freshness probes): **1.00×** of the bare handler per request',
     );
     expect(markdown(recordOf([run('lean', 9000, 3)], [bare(2)]))).not.toContain('alone:');
+    const [row] = efficiencyTable([{ file: 'x.json', record }]).slice(2);
+    expect(row).toContain('| **0.67×** all processes; ad-click-aggregator alone **1.00×** |');
+    const [plain] = efficiencyTable([
+      { file: 'y.json', record: recordOf([run('lean', 9000, 3)], [bare(2)]) },
+    ]).slice(2);
+    expect(plain).toContain('| **0.67×** all processes |');
   });
 
   it('lists no exported count (a `count>=0` threshold) among the targets', () => {
