@@ -50,6 +50,7 @@ export const aggregatorPlugin = fp(
       sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
       heartbeatMs: config.KAFKA_HEARTBEAT_MS,
       maxBytesPerPartition: config.KAFKA_MAX_BYTES_PER_PARTITION,
+      fetchMaxBytes: config.KAFKA_FETCH_MAX_BYTES,
       fetchMinBytes: config.KAFKA_FETCH_MIN_BYTES,
       fetchMaxWaitMs: config.KAFKA_FETCH_MAX_WAIT_MS,
       latenessMs: config.ALLOWED_LATENESS_MS,

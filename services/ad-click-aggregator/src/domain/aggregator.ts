@@ -27,6 +27,8 @@ export interface AggregatorOptions {
   sessionTimeoutMs: number;
   heartbeatMs: number;
   maxBytesPerPartition: number;
+  /** Upper bound of one fetch over all partitions (kafkajs `maxBytes`). */
+  fetchMaxBytes: number;
   fetchMinBytes: number;
   fetchMaxWaitMs: number;
   latenessMs: number;
@@ -101,6 +103,7 @@ export class Aggregator {
       sessionTimeout: options.sessionTimeoutMs,
       heartbeatInterval: options.heartbeatMs,
       maxBytesPerPartition: options.maxBytesPerPartition,
+      maxBytes: options.fetchMaxBytes,
       minBytes: options.fetchMinBytes,
       maxWaitTimeInMs: options.fetchMaxWaitMs,
       allowAutoTopicCreation: false,
