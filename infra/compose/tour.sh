@@ -122,8 +122,8 @@ check "alice holds seat $SEAT" test -n "$H" -a "$H" != null
 taken=$(curl -s -XPOST "$B/events/$E/holds" -H "$BOB" -H "$JSON" -d "{\"seatIds\":[$SEAT]}" | jq -c '{status, code, takenSeatIds}')
 echo "  bob: $taken"
 check 'bob is refused with 409 and the taken seat' test "$(jq -r '.status' <<<"$taken")" = 409
-p1=$(curl -s -XPOST "$B/holds/$H/purchase" -H "$ALICE" -H "idempotency-key: tour-$H" -H "$JSON" -d '{"paymentMethod":"pm_card_visa"}' | jq -c '{id, status, paymentId}')
-p2=$(curl -s -XPOST "$B/holds/$H/purchase" -H "$ALICE" -H "idempotency-key: tour-$H" -H "$JSON" -d '{"paymentMethod":"pm_card_visa"}' | jq -c '{id, status, paymentId}')
+p1=$(curl -s -XPOST "$B/holds/$H/purchase" -H "$ALICE" -H "idempotency-key: tour-$H" -H "$JSON" -d '{"paymentMethod":"pm_card_approved"}' | jq -c '{id, status, paymentId}')
+p2=$(curl -s -XPOST "$B/holds/$H/purchase" -H "$ALICE" -H "idempotency-key: tour-$H" -H "$JSON" -d '{"paymentMethod":"pm_card_approved"}' | jq -c '{id, status, paymentId}')
 printf '  %s\n' "$p1" "$p2"
 check 'the purchase has a payment' test -n "$(jq -r '.paymentId // empty' <<<"$p1" 2>/dev/null)"
 check 'the same Idempotency-Key gives the same purchase and payment' test -n "$p1" -a "$p1" = "$p2"

@@ -27,6 +27,16 @@ describe('decide', () => {
     });
   });
 
+  it('pm_card_approved is charged at once whatever the rates (what a scripted tour needs)', () => {
+    const worst = { declineRate: 1, timeoutRate: 1, unavailableRate: 1 };
+    expect(decide('pm_card_approved', worst, always(0))).toEqual({
+      kind: 'charge',
+      status: 'succeeded',
+      declineCode: null,
+      slowResponse: false,
+    });
+  });
+
   it('never declines or delays at rate 0, always at rate 1', () => {
     const zero = { declineRate: 0, timeoutRate: 0, unavailableRate: 0 };
     expect(decide('pm_card_visa', zero, always(0))).toMatchObject({

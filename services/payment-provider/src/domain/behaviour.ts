@@ -4,6 +4,7 @@
 
 export const PAYMENT_METHODS = [
   'pm_card_visa',
+  'pm_card_approved',
   'pm_card_declined',
   'pm_card_timeout',
   'pm_card_unavailable',
@@ -23,6 +24,8 @@ export type Decision =
 /** `draw()` returns a number in [0, 1); each rate takes its own draw. */
 export function decide(method: PaymentMethod, rates: Rates, draw: () => number = Math.random): Decision {
   switch (method) {
+    case 'pm_card_approved':
+      return { kind: 'charge', status: 'succeeded', declineCode: null, slowResponse: false };
     case 'pm_card_declined':
       return { kind: 'charge', status: 'declined', declineCode: 'card_declined', slowResponse: false };
     case 'pm_card_timeout':

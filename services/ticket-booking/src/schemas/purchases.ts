@@ -13,6 +13,7 @@ export const PurchaseBody = Type.Object(
     paymentMethod: Type.Union(
       [
         Type.Literal('pm_card_visa'),
+        Type.Literal('pm_card_approved'),
         Type.Literal('pm_card_declined'),
         Type.Literal('pm_card_timeout'),
         Type.Literal('pm_card_unavailable'),
