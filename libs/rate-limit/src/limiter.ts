@@ -183,26 +183,20 @@ export class RateLimiter {
           const tally: Tally[] = [];
           for (let n = 0; n < queued.length; n++) {
             const q = queued[n]!;
-            const allowed = reply[n * 4]!;
-            if (allowed < 0) {
-              answer(q.done, scriptError(allowed, q.rule.algorithm, q.rule, q.cost), undefined);
+            const outcome = batchOutcome(reply, n, q.rule, q.cost);
+            if (outcome instanceof Error) {
+              answer(q.done, outcome, undefined);
               continue;
             }
-            const outcome: Outcome = {
-              allowed: allowed === 1,
-              remaining: reply[n * 4 + 1]!,
-              resetMs: reply[n * 4 + 2]!,
-              retryAfterMs: reply[n * 4 + 3]!,
-            };
-            addToTally(tally, q.rule.name, outcome.allowed);
+            addToTally(tally, q.rule.name, outcome.allowed, 'redis');
             answer(
               q.done,
               undefined,
               this.#decided(q.rule, q.cost, outcome, 'redis', q.started, q.span, finished, false),
             );
           }
-          for (const { rule, allowed, n } of tally)
-            this.#countDecisions(rule, allowed ? 'allowed' : 'denied', 'redis', n);
+          for (const { rule, allowed, source, n } of tally)
+            this.#countDecisions(rule, allowed ? 'allowed' : 'denied', source, n);
         },
         (error: unknown) => {
           for (const q of queued) {
@@ -276,7 +270,7 @@ export class RateLimiter {
       } catch (error) {
         failure = error;
       }
-      const tally: SourcedTally[] = [];
+      const tally: Tally[] = [];
       for (let n = 0; n < exact.length; n++) {
         const i = exact[n]!;
         const { rule, cost } = checks[n]!;
@@ -284,27 +278,12 @@ export class RateLimiter {
         let source: DecisionSource = 'redis';
         if (!reply) ({ outcome, source } = this.#onRedisFailure(rule, requests[i]!.key, cost, failure));
         else {
-          const allowed = reply[n * 4]!;
-          if (allowed < 0) throw scriptError(allowed, rule.algorithm, rule, cost);
-          outcome = {
-            allowed: allowed === 1,
-            remaining: reply[n * 4 + 1]!,
-            resetMs: reply[n * 4 + 2]!,
-            retryAfterMs: reply[n * 4 + 3]!,
-          };
+          const read = batchOutcome(reply, n, rule, cost);
+          if (read instanceof Error) throw read;
+          outcome = read;
         }
-        const { limit, windowMs } = quotaOf(rule);
-        results[i] = {
-          allowed: outcome.allowed,
-          remaining: outcome.remaining,
-          resetMs: outcome.resetMs,
-          retryAfterMs: outcome.retryAfterMs,
-          limit,
-          windowMs,
-          policy: rule.name,
-          source,
-        };
-        addToSourcedTally(tally, rule.name, outcome.allowed, source);
+        results[i] = decisionOf(rule, outcome, source);
+        addToTally(tally, rule.name, outcome.allowed, source);
       }
       const seconds = (performance.now() - started) / 1000;
       const sources: DecisionSource[] = [];
@@ -395,7 +374,6 @@ export class RateLimiter {
     /** False when the caller counts the decision itself (a coalesced batch, per label set). */
     count = true,
   ): Decision {
-    const { limit, windowMs } = quotaOf(rule);
     if (count) this.#countDecisions(rule.name, outcome.allowed ? 'allowed' : 'denied', source, 1);
     this.#observeDuration(source, (finished - started) / 1000);
     // A batch has many decisions and one span: its attributes would only show whichever came last.
@@ -406,16 +384,7 @@ export class RateLimiter {
       [RateLimitAttributes.REMAINING]: outcome.remaining,
       [RateLimitAttributes.COST]: cost,
     });
-    return {
-      allowed: outcome.allowed,
-      remaining: outcome.remaining,
-      resetMs: outcome.resetMs,
-      retryAfterMs: outcome.retryAfterMs,
-      limit,
-      windowMs,
-      policy: rule.name,
-      source,
-    };
+    return decisionOf(rule, outcome, source);
   }
 
   #countDecisions(rule: string, outcome: string, source: DecisionSource, n: number): void {
@@ -452,24 +421,15 @@ export class RateLimiter {
   }
 }
 
-/** Decisions of one batch by rule and outcome (a batch holds a handful of label sets). */
+/** Decisions of one batch by rule, outcome and source (a batch holds a handful of label sets). */
 interface Tally {
   rule: string;
   allowed: boolean;
+  source: DecisionSource;
   n: number;
 }
 
-/** Decisions of one checkMany call by rule, outcome and source. */
-interface SourcedTally extends Tally {
-  source: DecisionSource;
-}
-
-function addToSourcedTally(
-  tally: SourcedTally[],
-  rule: string,
-  allowed: boolean,
-  source: DecisionSource,
-): void {
+function addToTally(tally: Tally[], rule: string, allowed: boolean, source: DecisionSource): void {
   for (let i = 0; i < tally.length; i++) {
     const entry = tally[i]!;
     if (entry.rule === rule && entry.allowed === allowed && entry.source === source) {
@@ -480,15 +440,34 @@ function addToSourcedTally(
   tally.push({ rule, allowed, source, n: 1 });
 }
 
-function addToTally(tally: Tally[], rule: string, allowed: boolean): void {
-  for (let i = 0; i < tally.length; i++) {
-    const entry = tally[i]!;
-    if (entry.rule === rule && entry.allowed === allowed) {
-      entry.n++;
-      return;
-    }
-  }
-  tally.push({ rule, allowed, n: 1 });
+/**
+ * Check `n`'s outcome from a batch script's flat reply (four numbers a check), or its coded error
+ * when the script refused it. Fields are copied one by one: no array or spread per decision.
+ */
+function batchOutcome(reply: number[], n: number, rule: Rule, cost: number): Outcome | Error {
+  const allowed = reply[n * 4]!;
+  if (allowed < 0) return scriptError(allowed, rule.algorithm, rule, cost);
+  return {
+    allowed: allowed === 1,
+    remaining: reply[n * 4 + 1]!,
+    resetMs: reply[n * 4 + 2]!,
+    retryAfterMs: reply[n * 4 + 3]!,
+  };
+}
+
+/** A decision: the outcome with the rule's quota, name and where it came from. */
+function decisionOf(rule: Rule, outcome: Outcome, source: DecisionSource): Decision {
+  const { limit, windowMs } = quotaOf(rule);
+  return {
+    allowed: outcome.allowed,
+    remaining: outcome.remaining,
+    resetMs: outcome.resetMs,
+    retryAfterMs: outcome.retryAfterMs,
+    limit,
+    windowMs,
+    policy: rule.name,
+    source,
+  };
 }
 
 /** Hands a decision to its callback; one that throws must not keep the rest of its batch waiting. */
