@@ -99,7 +99,9 @@ cmd_up() {
 cmd_down() {
   local pid
   pid=$(cat "$DOCKER_CACHE/dockerd.pid" 2>/dev/null || true)
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || { log "no dockerd started by this script"; return 0; }
+  # The pidfile may outlive its dockerd (a reboot, a machine restored from a snapshot): signal the
+  # pid only while it is still a dockerd.
+  [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == dockerd ]] || { log "no dockerd started by this script"; return 0; }
   kill "$pid"
   for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || { log "dockerd stopped"; return 0; }; sleep 1; done
   die "dockerd (pid $pid) still running after 30 s"

@@ -18,23 +18,41 @@ export const STACK = join(RUN, 'stack');
 export const stackPidFile = (p: PlannedProcess) => join(STACK, `${p.name}.pid`);
 export const stackLogFile = (p: PlannedProcess) => join(STACK, `${p.name}.log`);
 
-/** The pid in the process's stack pidfile, if that process is alive. */
-export function stackPid(p: PlannedProcess): number | undefined {
-  if (!existsSync(stackPidFile(p))) return undefined;
-  const pid = Number(readFileSync(stackPidFile(p), 'utf8'));
+/**
+ * A process's identity: its start time (field 22 of /proc/PID/stat) and the kernel's boot id. A
+ * pid alone is not one: after a reboot, or on a machine restored from a snapshot (as CI runs), a
+ * pidfile's pid may name an unrelated process, which `pnpm stack down` would then signal.
+ */
+function processIdentity(pid: number): string | undefined {
   try {
-    process.kill(pid, 0);
-    return pid;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return `${fields[19]} ${boot}`;
   } catch {
     return undefined;
   }
+}
+
+/** The pid in the process's stack pidfile, if that same process still runs. */
+export function stackPid(p: PlannedProcess): number | undefined {
+  if (!existsSync(stackPidFile(p))) return undefined;
+  const [pidText, ...identity] = readFileSync(stackPidFile(p), 'utf8').trim().split(' ');
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const current = processIdentity(pid);
+  if (current === undefined) return undefined;
+  if (identity.length > 0) return identity.join(' ') === current ? pid : undefined;
+  // A pidfile from before identities were recorded: trust it only for a process we started.
+  const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  return cmdline.includes('@sdlab/source') ? pid : undefined;
 }
 
 /** Starts one process of the stack, detached and tracked by its pidfile, and waits until ready. */
 export async function startStackProcess(repoRoot: string, p: PlannedProcess): Promise<number> {
   mkdirSync(STACK, { recursive: true });
   const child = spawnPlanned(repoRoot, p, { logFile: stackLogFile(p), detached: true });
-  writeFileSync(stackPidFile(p), String(child.pid));
+  writeFileSync(stackPidFile(p), `${child.pid} ${processIdentity(child.pid!) ?? ''}`.trim());
   child.unref();
   await waitReady(p, { alive: () => stackPid(p) !== undefined, logFile: stackLogFile(p) });
   return child.pid!;

@@ -111,10 +111,39 @@ ensure_traversable() {
 # ---------------------------------------------------------------------------
 # Processes
 # ---------------------------------------------------------------------------
-read_pid() {  # read_pid SERVER -> pid or nothing
-  local f
+# A pidfile holds "PID START BOOT": the pid, the process's start time (field 22 of /proc/PID/stat)
+# and the kernel's boot id. A pid alone is not an identity: after a reboot, or on a machine restored
+# from a snapshot of this one (as CI runs), the pid may belong to an unrelated process, and `up`
+# then waited 120 s for a server that was never started, or `down` could signal a stranger.
+proc_identity() {  # proc_identity PID -> "START BOOT", or fails when there is no such process
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }  # the command name may contain spaces and parentheses; fields 3.. follow it
+  # shellcheck disable=SC2086
+  set -- $stat
+  printf '%s %s\n' "${20}" "$(cat /proc/sys/kernel/random/boot_id)"
+}
+write_pid() {  # write_pid SERVER PID
+  local identity
+  identity=$(proc_identity "$2") || identity=""
+  printf '%s %s\n' "$2" "$identity" >"$(pid_file "$1")"
+}
+# pid_is SERVER PID -> 0 when PID's command line names the server (pidfiles written before
+# identities were recorded, and pids that a server writes itself, such as Elasticsearch's node).
+pid_is() {
+  [[ -n ${2:-} ]] && tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null | grep -q -- "$1"
+}
+read_pid() {  # read_pid SERVER -> the recorded pid when that same process still runs, else nothing
+  local f pid start boot
   f=$(pid_file "$1")
-  [[ -s $f ]] && tr -dc '0-9' <"$f"
+  [[ -s $f ]] || return 0
+  read -r pid start boot <"$f" || true
+  [[ $pid =~ ^[0-9]+$ ]] || return 0
+  if [[ -n ${start:-} ]]; then
+    [[ $(proc_identity "$pid" 2>/dev/null) == "$start $boot" ]] && printf '%s\n' "$pid"
+  else
+    pid_is "$1" "$pid" && printf '%s\n' "$pid"
+  fi
   return 0
 }
 pid_alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
@@ -140,11 +169,11 @@ require_free_ports() {
 # and record its pid. Use for servers that stay in the foreground.
 start_daemon() {
   local who=$1; shift
-  local lf pf
-  lf=$(log_file "$who"); pf=$(pid_file "$who")
+  local lf
+  lf=$(log_file "$who")
   : >"$lf"
   setsid "$@" >>"$lf" 2>&1 </dev/null 9>&- &
-  echo $! >"$pf"
+  write_pid "$who" $!
 }
 
 # stop_pid SERVER [SIGNAL]: SIGTERM (or SIGNAL), wait up to 30 s, then SIGKILL; removes the pidfile.

@@ -130,7 +130,9 @@ elasticsearch_wait() {
   wait_ready elasticsearch 120 || return 1
   # From now on track the node JVM itself (SIGTERM to it = clean shutdown; the launcher then exits too).
   local spf=$SDLAB_RUN/elasticsearch/es-server.pid
-  if [[ -s $spf ]]; then tr -dc '0-9' <"$spf" >"$(pid_file elasticsearch)"; fi
+  local node=""
+  if [[ -s $spf ]]; then node=$(tr -dc '0-9' <"$spf"); fi
+  if pid_is elasticsearch "$node"; then write_pid elasticsearch "$node"; fi
 }
 
 elasticsearch_down() {
@@ -139,8 +141,8 @@ elasticsearch_down() {
   if [[ -s $spf ]]; then node=$(tr -dc '0-9' <"$spf"); fi
   stop_pid elasticsearch TERM
   # If `up` never got as far as recording the node pid, the pidfile held the launcher: stop the node too.
-  if pid_alive "$node"; then
-    echo "$node" >"$(pid_file elasticsearch)"
+  if pid_is elasticsearch "$node"; then
+    write_pid elasticsearch "$node"
     stop_pid elasticsearch TERM
   fi
   rm -f "$spf"
