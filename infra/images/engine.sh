@@ -20,6 +20,13 @@ PLUGINS=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
 log() { printf '[engine] %s\n' "$*"; }
 die() { printf '[engine] ERROR: %s\n' "$*" >&2; exit 1; }
 
+# remove_stale_pidfile FILE COMM: delete FILE unless its pid is a running process named COMM.
+remove_stale_pidfile() {
+  local pid
+  pid=$(tr -dc '0-9' <"$1" 2>/dev/null || true)
+  [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == "$2" ]] || rm -f "$1"
+}
+
 engine_answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 # go_plugin NAME MODULE VERSION PACKAGE LDFLAGS: build a CLI plugin from the Go module proxy into the
@@ -79,6 +86,10 @@ cmd_up() {
   command -v dockerd >/dev/null || die "no dockerd (run: bash infra/images/engine.sh install)"
   [[ $(id -u) == 0 ]] || die "start your Docker engine (dockerd needs root)"
   mkdir -p "$DOCKER_CACHE"
+  # dockerd refuses to start, and attaches to "its" containerd, when their pidfiles name a live
+  # process; after a reboot or on a machine restored from a snapshot that pid can be anyone's.
+  remove_stale_pidfile "$DOCKER_CACHE/dockerd.pid" dockerd
+  remove_stale_pidfile /var/run/docker/containerd/containerd.pid containerd
   log "starting dockerd (log: $DOCKER_CACHE/dockerd.log)"
   # Low CPU priority: image builds and containers yield to interactive work on a shared machine.
   # No userland proxy: published ports are forwarded by the kernel's NAT rules, not by a docker-proxy
