@@ -71,6 +71,7 @@ export const BookingErrors = {
     403,
   ),
   AccessTokenInvalid: createError('SDLAB_BOOKING_ACCESS_TOKEN_INVALID', 'access token rejected: %s', 403),
+  StreamTicketInvalid: createError('SDLAB_BOOKING_STREAM_TICKET_INVALID', 'stream ticket rejected: %s', 403),
   WaitingRoomOff: createError(
     'SDLAB_BOOKING_WAITING_ROOM_OFF',
     'event "%s" has no waiting room; hold seats directly',

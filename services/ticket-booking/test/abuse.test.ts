@@ -157,7 +157,7 @@ describe('one caller cannot take everything', () => {
     });
   });
 
-  test("a stream never carries someone's access token, and streams per instance are capped", async ({
+  test("a stream shows a place in the queue only to its user's ticket, never carries a token, and streams per instance are capped", async ({
     pg,
     redis,
     es,
@@ -170,30 +170,45 @@ describe('one caller cannot take everything', () => {
     const opened: Response[] = [];
     try {
       const { event } = await createEvent(app, { waitingRoom: true });
-      await app.inject({
-        method: 'POST',
-        url: `/events/${event.id}/waiting-room/join`,
-        headers: await user('victim'),
-      });
+      const { event: other } = await createEvent(app, { waitingRoom: true });
+      const victim = await joinWaitingRoom(app, event.id, 'victim');
+      const spyOnOther = await joinWaitingRoom(app, other.id, 'spy');
+      const stream = (eventId: string, ticket: string) =>
+        fetch(`${base}/events/${eventId}/waiting-room/stream?ticket=${encodeURIComponent(ticket)}`);
+
+      // A stream shows one user's place only to the holder of that user's ticket for that event.
+      const [u, expiry, signature] = (victim.streamTicket as string).split('.') as [string, string, string];
+      const impostor = Buffer.from('victim').toString('base64url');
+      for (const [ticket, why] of [
+        [spyOnOther.streamTicket, "another event's ticket"],
+        [`${impostor}.${expiry}.${signature.slice(0, -2)}AA`, 'a forged signature'],
+        [`${u}.${Number(expiry) + 3600}.${signature}`, 'a changed expiry'],
+        [`${Buffer.from('someone').toString('base64url')}.${expiry}.${signature}`, 'a changed user'],
+      ] as const) {
+        const refused = await stream(event.id, ticket);
+        expect(refused.status, why).toBe(403);
+        expect(((await refused.json()) as { code: string }).code, why).toBe(
+          'SDLAB_BOOKING_STREAM_TICKET_INVALID',
+        );
+      }
+      const noTicket = await fetch(`${base}/events/${event.id}/waiting-room/stream?userId=victim`);
+      expect(noTicket.status).toBe(400);
+
       await app.booking.waitingRoom.admit(event.id);
-      const spy = await fetch(`${base}/events/${event.id}/waiting-room/stream?userId=victim`);
-      const admitted = await readUntil(spy, 'admitted');
+      const own = await stream(event.id, victim.streamTicket);
+      const admitted = await readUntil(own, 'admitted');
       expect(admitted.status).toBe('admitted');
       expect(admitted).not.toHaveProperty('accessToken');
+      expect(admitted).not.toHaveProperty('streamTicket');
 
-      for (const u of ['w1', 'w2', 'w3']) {
-        await app.inject({
-          method: 'POST',
-          url: `/events/${event.id}/waiting-room/join`,
-          headers: await user(u),
-        });
-      }
-      for (const u of ['w1', 'w2']) {
-        const res = await fetch(`${base}/events/${event.id}/waiting-room/stream?userId=${u}`);
+      const tickets: Record<string, string> = {};
+      for (const w of ['w1', 'w2', 'w3']) tickets[w] = (await joinWaitingRoom(app, event.id, w)).streamTicket;
+      for (const w of ['w1', 'w2']) {
+        const res = await stream(event.id, tickets[w]!);
         expect(res.status).toBe(200);
         opened.push(res);
       }
-      const third = await fetch(`${base}/events/${event.id}/waiting-room/stream?userId=w3`);
+      const third = await stream(event.id, tickets.w3!);
       expect(third.status).toBe(503);
       expect(third.headers.get('retry-after')).toBe('5');
       expect(((await third.json()) as { code: string }).code).toBe('SDLAB_BOOKING_TOO_MANY_STREAMS');

@@ -55,7 +55,8 @@ describe('waiting room', () => {
       const join = (u: string) => joinWaitingRoom(app, event.id, u);
       expect(await join('u1')).toMatchObject({ status: 'waiting', position: 1, estimatedWaitSeconds: 10 });
       expect(await join('u2')).toMatchObject({ status: 'waiting', position: 2 });
-      expect(await join('u3')).toMatchObject({ status: 'waiting', position: 3 });
+      const u3 = await join('u3');
+      expect(u3).toMatchObject({ status: 'waiting', position: 3 });
       // A retry or refresh keeps the place (ZADD NX).
       expect(await join('u1')).toMatchObject({ status: 'waiting', position: 1 });
 
@@ -72,7 +73,9 @@ describe('waiting room', () => {
       expect(refused.json().code).toBe('SDLAB_BOOKING_ACCESS_TOKEN_REQUIRED');
 
       // u3 watches its position over SSE while the first tick admits u1 and u2.
-      const stream = await openStream(`${base}/events/${event.id}/waiting-room/stream?userId=u3`);
+      const stream = await openStream(
+        `${base}/events/${event.id}/waiting-room/stream?ticket=${u3.streamTicket}`,
+      );
       expect((await stream.until(() => true)).data).toEqual({
         status: 'waiting',
         position: 3,

@@ -61,6 +61,7 @@ export const bookingDomain = fp(
       tokenTtlS: config.WAITING_ROOM_TOKEN_TTL_S,
       batch: config.WAITING_ROOM_ADMIT_BATCH,
       everyMs: config.WAITING_ROOM_ADMIT_EVERY_MS,
+      streamTicketTtlS: config.WAITING_ROOM_MAX_STREAM_S,
     });
     app.decorate('booking', {
       config,

@@ -3,9 +3,10 @@ import type { Redis } from 'ioredis';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { BookingErrors } from '../errors.ts';
 import type { Keys } from '../keys.ts';
+import { type StreamTickets, streamTickets } from './stream-tickets.ts';
 
 export type RoomState =
-  | { status: 'waiting'; position: number; estimatedWaitSeconds: number }
+  | { status: 'waiting'; position: number; estimatedWaitSeconds: number; streamTicket: string }
   | { status: 'admitted'; accessToken: string; expiresAt: string };
 
 const ISSUER = 'ticket-booking';
@@ -31,6 +32,7 @@ export class WaitingRoom {
   readonly #tokenTtlMs: number;
   readonly #batch: number;
   readonly #everyMs: number;
+  readonly #tickets: StreamTickets;
 
   constructor(deps: {
     redis: Redis;
@@ -39,6 +41,8 @@ export class WaitingRoom {
     tokenTtlS: number;
     batch: number;
     everyMs: number;
+    /** How long a stream ticket lets a stream be opened (the longest a stream lives). */
+    streamTicketTtlS: number;
   }) {
     this.#redis = deps.redis;
     this.#keys = deps.keys;
@@ -46,6 +50,16 @@ export class WaitingRoom {
     this.#tokenTtlMs = deps.tokenTtlS * 1000;
     this.#batch = deps.batch;
     this.#everyMs = deps.everyMs;
+    this.#tickets = streamTickets(this.#secret, deps.streamTicketTtlS);
+  }
+
+  /** The user a stream ticket from `join` or `status` was issued to; 403 when it is not valid here. */
+  streamUser(ticket: string, eventId: string): string {
+    const userId = this.#tickets.userOf(ticket, eventId);
+    if (userId === undefined) {
+      throw new BookingErrors.StreamTicketInvalid('forged, expired or for another event; ask /status again');
+    }
+    return userId;
   }
 
   async join(eventId: string, userId: string): Promise<{ state: RoomState; joined: boolean }> {
@@ -155,6 +169,7 @@ export class WaitingRoom {
       status: 'waiting',
       position: value,
       estimatedWaitSeconds: estimateWaitSeconds(value, this.#batch, this.#everyMs),
+      streamTicket: this.#tickets.issue(eventId, userId),
     };
   }
 }

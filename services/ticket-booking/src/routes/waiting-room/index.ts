@@ -8,9 +8,14 @@ import { userIdOf } from '../../http/user.ts';
 import { EventIdParams, Problem, UserHeaders } from '../../schemas/common.ts';
 import { RoomState, StreamQuery } from '../../schemas/waiting-room.ts';
 
-/** What a stream may show: anyone can open one for any user id, so never the token itself. */
-function withoutToken(state: State): object {
-  return state.status === 'admitted' ? { status: state.status, expiresAt: state.expiresAt } : state;
+/**
+ * What a stream shows: never the access token nor a new ticket (a URL ends up in proxy and
+ * browser logs, so the stream carries nothing that grants more than watching).
+ */
+function forStream(state: State): object {
+  return state.status === 'admitted'
+    ? { status: state.status, expiresAt: state.expiresAt }
+    : { status: state.status, position: state.position, estimatedWaitSeconds: state.estimatedWaitSeconds };
 }
 
 /**
@@ -86,16 +91,17 @@ export async function waitingRoomRoutes(app: App): Promise<void> {
         summary:
           'Server-Sent Events: `position` every few seconds, then `admitted` (fetch the token from /status)',
         description:
-          'EventSource cannot set headers, so the user id is a query parameter here; for that reason the ' +
-          'stream never carries the access token: on `admitted`, the client asks `/status` for it.',
+          'EventSource cannot set headers, so the caller proves who it is with the `streamTicket` that ' +
+          '`join` and `/status` answer (signed for this user and event, valid as long as a stream lives). ' +
+          'The stream never carries the access token: on `admitted`, the client asks `/status` for it.',
         params: EventIdParams,
         querystring: StreamQuery,
-        response: { 400: Problem, 404: Problem, 409: Problem, 503: Problem },
+        response: { 400: Problem, 403: Problem, 404: Problem, 409: Problem, 503: Problem },
       },
     },
     async (request, reply) => {
       const { eventId } = request.params;
-      const { userId } = request.query;
+      const userId = waitingRoom.streamUser(request.query.ticket, eventId);
       await requireRoom(eventId);
       // Each stream holds a socket and polls Redis for up to an hour: a bounded number per instance.
       if (open.size >= config.WAITING_ROOM_MAX_STREAMS) throw new BookingErrors.TooManyStreams();
@@ -120,7 +126,7 @@ export async function waitingRoomRoutes(app: App): Promise<void> {
         let id = 0;
         for (;;) {
           const event = state.status === 'admitted' ? 'admitted' : 'position';
-          res.write(`id: ${++id}\nevent: ${event}\ndata: ${JSON.stringify(withoutToken(state))}\n\n`);
+          res.write(`id: ${++id}\nevent: ${event}\ndata: ${JSON.stringify(forStream(state))}\n\n`);
           if (state.status === 'admitted') break;
           await new Promise((resolve) => setTimeout(resolve, config.WAITING_ROOM_PUSH_EVERY_MS));
           if (closed || res.writableEnded || Date.now() > deadline) break;
