@@ -2,6 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { KitHost } from './create-service.ts';
+import { keepRedisSpansInTheirTrace } from './redis-span-context.ts';
+import { telemetryStarted } from './trace-context.ts';
+
+// The `--import` entry starts tracing before any service module loads, so this runs after it.
+if (telemetryStarted()) keepRedisSpansInTheirTrace();
 
 export interface RedisConnection {
   url: string;

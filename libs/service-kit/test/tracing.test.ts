@@ -1,4 +1,4 @@
-import type { LoggedSpan } from '@sdlab/testkit';
+import { type LoggedSpan, test } from '@sdlab/testkit';
 import { describe, expect, it } from 'vitest';
 import { startExample } from './spawn-example.ts';
 
@@ -55,5 +55,39 @@ describe('tracing', () => {
     // The request's logger is made on its first line (request-logger.ts), with the request's id.
     expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(completed!.request_id).toBe(requestId);
+  });
+
+  test('keeps each Redis command in the trace of the request that sent it, with auto-pipelining', async ({
+    redis,
+  }) => {
+    // Concurrent requests share one pipelined write to Redis; each GET's span still belongs to
+    // its own request (ioredis sends the pipeline later, from the first request's context).
+    const service = await startExample(
+      { EXAMPLE_REDIS_URL: redis.url, OTEL_TRACES_SAMPLER: 'always_on' },
+      { spanLog: true },
+    );
+    const keys = Array.from({ length: 12 }, (_, i) => `key-${i}`);
+    try {
+      for (let round = 0; round < 3; round++) {
+        const answers = await Promise.all(keys.map((key) => fetch(`${service.url}/redis/${key}`)));
+        expect(answers.map((a) => a.status)).toEqual(keys.map(() => 200));
+      }
+    } finally {
+      service.child.kill('SIGTERM');
+    }
+    expect(await service.exited).toBe(0);
+
+    const spans = service.lines.filter(isSpan);
+    const requests = spans.filter((s) => s.span === 'GET /redis/:key');
+    expect(requests).toHaveLength(keys.length * 3);
+    const commands = spans.filter((s) => s.span === 'get');
+    expect(commands).toHaveLength(keys.length * 3);
+    for (const command of commands) {
+      const statement = String(command.attributes['db.statement'] ?? command.attributes['db.query.text']);
+      const request = requests.find((r) => r.spanId === command.parentSpanId);
+      expect(request, `the parent of "${statement}" is a request span`).toBeDefined();
+      expect(request!.traceId).toBe(command.traceId);
+      expect(statement).toContain(`kit-example:${String(request!.attributes['url.path']).split('/').pop()}`);
+    }
   });
 });
