@@ -122,6 +122,36 @@ describe('ad click aggregator: secure by default, nothing valid destroyed', () =
     }
   });
 
+  test('at most RECONCILE_QUEUE_MAX reconciliations queue, however many requests race on two instances', async ({
+    pg,
+    redis,
+    kafka,
+  }) => {
+    const a = await startApi({ pg, redis, kafka }, 1, { RECONCILE_QUEUE_MAX: '3' });
+    const b = await startApi({ pg, redis, kafka }, 1, { RECONCILE_QUEUE_MAX: '3' });
+    try {
+      const today = dayOf(Date.now());
+      await pg.pool.query(
+        `CREATE TABLE adclick.${partition(today)} PARTITION OF adclick.raw_clicks FOR VALUES FROM ('${new Date(today).toISOString()}') TO ('${new Date(today + DAY).toISOString()}')`,
+      );
+      const payload = { from: new Date(today).toISOString(), to: new Date(today + 3_600_000).toISOString() };
+      // No worker runs here: every accepted job stays queued.
+      const answers = await Promise.all(
+        Array.from({ length: 16 }, (_, i) =>
+          (i % 2 ? a : b).app.inject({ method: 'POST', url: '/reconciliations', headers: ADMIN, payload }),
+        ),
+      );
+      const codes = answers.map((r) => r.statusCode).sort();
+      expect(codes).toEqual([...Array(3).fill(202), ...Array(13).fill(429)]);
+      const counts = await a.app.reconcileQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      expect(Object.values(counts).reduce((n, c) => n + c, 0)).toBe(3);
+    } finally {
+      await a.app.reconcileQueue.obliterate({ force: true }).catch(() => undefined);
+      await a.close();
+      await b.close();
+    }
+  });
+
   test('first click per impression holds for its whole life; a shorter dedup window is refused', async ({
     pg,
     redis,

@@ -1,7 +1,9 @@
+import { inTransaction } from '@sdlab/service-kit/postgres';
 import { jobQueue, type ScheduledJobs, startScheduledJobs } from '@sdlab/service-kit/scheduled-jobs';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
+import { AdClickErrors } from '../errors.ts';
 import type { Keys } from '../keys.ts';
 import type { AggregatorMetrics } from '../telemetry.ts';
 import type { AggregateStore } from './aggregate-store.ts';
@@ -26,6 +28,28 @@ export function periodOf(data: ReconcileJobData, now: number): { from: number; t
 /** The API side's handle on the queue: `POST /reconciliations` enqueues, the worker runs. */
 export function reconcileQueue(redisUrl: string, keys: Keys): Queue<ReconcileJobData, ReconcileReport> {
   return jobQueue<ReconcileJobData, ReconcileReport>(RECONCILE_QUEUE, { redisUrl, prefix: keys.bullPrefix });
+}
+
+/**
+ * Enqueues an on-demand reconciliation unless `max` already wait or run (each is a full scan of
+ * its period's raw clicks): 429 otherwise. Counting and adding are two Redis calls, so two
+ * requests, on one API instance or two, could both count `max - 1` and both add; a
+ * transaction-scoped advisory lock in the Postgres every instance shares makes them one step.
+ */
+export async function admitReconciliation(
+  pool: pg.Pool,
+  queue: Queue<ReconcileJobData, ReconcileReport>,
+  max: number,
+  period: { from: string; to: string },
+): Promise<Job<ReconcileJobData, ReconcileReport>> {
+  return inTransaction(pool, async (client) => {
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('adclick.reconcile-admission'))`);
+    const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    const queued = Object.values(counts).reduce((n, c) => n + c, 0);
+    if (queued >= max)
+      throw Object.assign(new AdClickErrors.ReconcileBusy(queued), { retryAfterSeconds: 60 });
+    return queue.add('reconcile', period, { removeOnComplete: 100, removeOnFail: 100 });
+  });
 }
 
 /**

@@ -4,6 +4,7 @@ import { isPostgresUnavailable } from '@sdlab/service-kit/postgres';
 import type { Config } from '../../config.ts';
 import { GRANULARITY_MS } from '../../domain/granularity.ts';
 import { assertReconcilable } from '../../domain/reconcile-guard.ts';
+import { admitReconciliation } from '../../domain/reconcile-job.ts';
 import { ADMIN_SCOPE } from '../../domain/scopes.ts';
 import { AdClickErrors } from '../../errors.ts';
 import { ProblemSchema } from '../../schemas/common.ts';
@@ -47,23 +48,19 @@ export default async function reconciliationRoutes(
       if (!(from < to)) throw new AdClickErrors.RangeInvalid('from must be before to');
       if (to - from > MAX_PERIOD_MS)
         throw new AdClickErrors.RangeInvalid('the period is longer than 31 days');
-      await assertReconcilable(app.pg, { from, to }).catch((error: unknown) => {
+      const storeDown = (error: unknown): never => {
         throw isPostgresUnavailable(error)
           ? new AdClickErrors.StoreUnavailable('postgres', { cause: error })
           : error;
-      });
-      // Each job is a full scan of the period's raw clicks: a bounded number may wait. (Checked
-      // before the add, so concurrent requests can pass it together: at most a few over.)
-      const counts = await app.reconcileQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      const queued = Object.values(counts).reduce((n, c) => n + c, 0);
-      if (queued >= opts.config.RECONCILE_QUEUE_MAX) {
-        throw Object.assign(new AdClickErrors.ReconcileBusy(queued), { retryAfterSeconds: 60 });
-      }
-      const job = await app.reconcileQueue.add(
-        'reconcile',
-        { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
-        { removeOnComplete: 100, removeOnFail: 100 },
-      );
+      };
+      await assertReconcilable(app.pg, { from, to }).catch(storeDown);
+      const period = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+      const job = await admitReconciliation(
+        app.pg,
+        app.reconcileQueue,
+        opts.config.RECONCILE_QUEUE_MAX,
+        period,
+      ).catch(storeDown);
       return reply.code(202).send({ id: String(job.id), status: 'queued' as const });
     },
   );
