@@ -56,10 +56,13 @@ postgres_start() {
   fi
   log postgres "starting on $SDLAB_HOST:$SDLAB_PG_PORT"
   # setpriv execs in place (no fork), so the recorded pid is the postmaster itself.
+  # pg_stat_statements is loaded so a benchmark can name the statements a bottleneck spends its
+  # time in (`CREATE EXTENSION pg_stat_statements` in the database to read them).
   start_daemon postgres setpriv --reuid=postgres --regid=postgres --init-groups -- \
     "$PG_BIN/postgres" -D "$data" -p "$SDLAB_PG_PORT" -k "$dir/socket" \
     -c listen_addresses="$SDLAB_HOST" -c max_connections=300 \
-    -c fsync=off -c synchronous_commit=off -c full_page_writes=off
+    -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+    -c shared_preload_libraries=pg_stat_statements
 }
 
 postgres_wait() { wait_ready postgres 60; }
