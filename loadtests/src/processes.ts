@@ -8,6 +8,14 @@ import { join } from 'node:path';
 /** V8's young generation per semi-space, in MB, as every service process runs (see startNode). */
 export const SEMI_SPACE = '--max-semi-space-size=8';
 
+/**
+ * Every measured process commits durably: a commit returns once its WAL is flushed to disk, as with
+ * Postgres's defaults in compose. The native test server defaults to `synchronous_commit=off` for
+ * the test suite's speed; a figure such as "every message stored before its ack" must not rest on
+ * that. node-postgres reads PGOPTIONS; a caller's own PGOPTIONS wins.
+ */
+export const DURABLE_COMMITS = '-c synchronous_commit=on';
+
 export interface Running {
   name: string;
   child: ChildProcess;
@@ -47,7 +55,7 @@ export async function startNode(
     : [process.execPath, nodeArgs];
   const child = spawn(command, args, {
     cwd,
-    env: { ...process.env, ...env },
+    env: { PGOPTIONS: DURABLE_COMMITS, ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.pipe(log);

@@ -4,6 +4,7 @@ import type { CpuAccount } from './cpu-usage.ts';
 import { type Efficiency, efficiency, generatorBound, type LatencyThreshold } from './efficiency.ts';
 import type { K6Result } from './k6.ts';
 import type { MachineProfile } from './machine.ts';
+import { DURABLE_COMMITS } from './processes.ts';
 
 /** lean: warn logs and no tracing, as `pnpm load` ran before; stack: info logs and OTLP traces, as `pnpm stack up` and compose run. */
 export type Config = 'lean' | 'stack';
@@ -258,7 +259,7 @@ export function markdown(r: RunRecord): string {
     `# ${r.service} — ${r.profile} run, ${r.date}`,
     '',
     `- commit \`${r.commit}\`; command \`${r.command}\``,
-    `- machine: ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.cpuModel}; Node ${r.machine.node}; ${r.machine.k6}`,
+    `- machine: ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.cpuModel}; Node ${r.machine.node}; ${r.machine.k6}; Postgres commits durable (PGOPTIONS \`${process.env.PGOPTIONS ?? DURABLE_COMMITS}\` for the measured processes)`,
     `- hot path: ${r.hotPath}; throughput unit: ${r.unit ?? 'req/s'}${r.rateUnit ? `; an arrival is one of ${r.rateUnit}` : ''}`,
     `- bare handler of the same shape: ${r.bare.map((b) => `${b.shape} at ${fmt(b.rate, 0)}/s (${b.cores ? `cores ${b.cores}` : 'unpinned'}): p50 ${ms(b.p50)}, p95 ${ms(b.p95)}, p99 ${ms(b.p99)}, ${cpuMs(b.msPerRequest)} CPU per request, machine ${pct(b.machineBusy)} busy`).join('; ')}`,
     ...(r.documentedThroughput

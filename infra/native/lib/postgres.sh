@@ -56,12 +56,15 @@ postgres_start() {
   fi
   log postgres "starting on $SDLAB_HOST:$SDLAB_PG_PORT"
   # setpriv execs in place (no fork), so the recorded pid is the postmaster itself.
+  # fsync and full_page_writes stay on: a crash keeps every commit whose WAL was flushed. The
+  # server's default synchronous_commit=off lets the test suite's commits return before that flush;
+  # `pnpm load` runs the measured services with synchronous_commit=on (loadtests/src/processes.ts).
   # pg_stat_statements is loaded so a benchmark can name the statements a bottleneck spends its
   # time in (`CREATE EXTENSION pg_stat_statements` in the database to read them).
   start_daemon postgres setpriv --reuid=postgres --regid=postgres --init-groups -- \
     "$PG_BIN/postgres" -D "$data" -p "$SDLAB_PG_PORT" -k "$dir/socket" \
     -c listen_addresses="$SDLAB_HOST" -c max_connections=300 \
-    -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+    -c synchronous_commit=off \
     -c shared_preload_libraries=pg_stat_statements
 }
 
