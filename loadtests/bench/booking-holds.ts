@@ -1,4 +1,4 @@
-// `pnpm load:booking-holds [--mode free|contended] [--seats 50000] [--concurrency 64] [--seconds 15]
+// `pnpm load:booking-holds [--mode free|contended|best-available] [--seats 50000] [--concurrency 64] [--seconds 15]
 //                          [--purchase-share 0.3] [--cpu-prof DIR] [--pg-waits]`
 // How many seat holds one booking instance makes when the client is not the limit: a closed loop
 // in Node (each of `concurrency` buyers sends its next request when the last one is answered).
@@ -13,6 +13,9 @@
 //    front (quadratic skew), so they collide; `purchase-share` of the successful holds are bought
 //    (the saga with the payment provider), the rest stay held. The stored data is then checked:
 //    no seat in two open or confirmed holds, sold seats = the confirmed purchases' seats.
+//  - best-available: the same hot event, purchases and checks, but buyers name no seats: each asks
+//    `POST /events/{id}/holds/best-available` for 1–2 seats and the service picks free ones, so
+//    buyers do not collide (refusals only once the event is sold out).
 //
 // Reports holds/s (successful), 409s/s, latency, and the CPU of the booking process, Postgres and
 // Redis per successful hold. `--cpu-prof DIR` runs the booking process under `node --cpu-prof`;
@@ -48,7 +51,9 @@ const { values } = parseArgs({
     env: { type: 'string', multiple: true, default: [] },
   },
 });
-const MODE = values.mode === 'contended' ? 'contended' : 'free';
+const MODE = values.mode === 'contended' || values.mode === 'best-available' ? values.mode : 'free';
+/** The modes on the hot event, with the payment provider and purchases. */
+const HOT = MODE !== 'free';
 const SEATS = Number(values.seats);
 const CONCURRENCY = Number(values.concurrency);
 const SECONDS = Number(values.seconds);
@@ -106,7 +111,7 @@ async function main(): Promise<void> {
   const logDir = join(REPO_ROOT, 'loadtests/results/logs');
   try {
     await assertPortFree(BOOKING_PORT);
-    if (MODE === 'contended') {
+    if (HOT) {
       await assertPortFree(PROVIDER_PORT);
       const provider = await startNode(
         'booking-bench-provider',
@@ -201,6 +206,15 @@ async function main(): Promise<void> {
     let running = true;
     const purchases: Promise<void>[] = [];
 
+    /** The next hold's path and body: seats the buyer picks, or (best-available) how many. */
+    const nextHold = (): { path: string; body: unknown } | undefined => {
+      if (MODE === 'best-available') {
+        return { path: `/events/${eventId}/holds/best-available`, body: { quantity: 1 + (nextBuyer % 2) } };
+      }
+      const seatIds = pickSeats();
+      return seatIds && { path: `/events/${eventId}/holds`, body: { seatIds } };
+    };
+
     const pickSeats = (): number[] | undefined => {
       if (MODE === 'free') {
         const size = 1 + (nextBuyer % 2);
@@ -230,19 +244,19 @@ async function main(): Promise<void> {
       while (running) {
         const i = nextBuyer++;
         const token = tokens[i];
-        const seatIds = pickSeats();
-        if (!token || !seatIds) {
+        const ask = nextHold();
+        if (!token || !ask) {
           bump('out_of_buyers_or_seats');
           return;
         }
         const auth = { authorization: `Bearer ${token}` };
         const started = performance.now();
-        const res = await call('POST', `/events/${eventId}/holds`, auth, { seatIds });
+        const res = await call('POST', ask.path, auth, ask.body);
         const ms = performance.now() - started;
         if (!measuring) continue;
         latencies.push(ms);
         bump(res.status === 201 ? 'held' : `hold_${res.status}_${String(res.body.code ?? '')}`);
-        if (res.status === 201 && MODE === 'contended' && Math.random() < PURCHASE_SHARE) {
+        if (res.status === 201 && HOT && Math.random() < PURCHASE_SHARE) {
           purchases.push(purchase(String((res.body.hold as { id: string }).id), auth));
         }
       }
@@ -373,8 +387,8 @@ async function main(): Promise<void> {
     const text = [
       `# ticket-booking — closed-loop holds (${MODE}), ${date}`,
       '',
-      `- commit \`${commit()}\`; command \`pnpm load:booking-holds --mode ${MODE} --seats ${SEATS} --concurrency ${CONCURRENCY} --seconds ${SECONDS}${MODE === 'contended' ? ` --purchase-share ${PURCHASE_SHARE}` : ''}${values.env.map((e) => ` --env ${e}`).join('')}\``,
-      `- one booking API process (LOG_LEVEL=warn, no tracing, shipped limits: 5 open holds and 20-then-1/s per user; every hold by a buyer of its own)${MODE === 'contended' ? ' and the payment provider' : ''}; ${CONCURRENCY} buyers in a closed loop (Node, same machine), ${SECONDS} s measured after ${WARMUP} s of warm-up; ${seatCount.toLocaleString('en-US')} seats`,
+      `- commit \`${commit()}\`; command \`pnpm load:booking-holds --mode ${MODE} --seats ${SEATS} --concurrency ${CONCURRENCY} --seconds ${SECONDS}${HOT ? ` --purchase-share ${PURCHASE_SHARE}` : ''}${values.env.map((e) => ` --env ${e}`).join('')}\``,
+      `- one booking API process (LOG_LEVEL=warn, no tracing, shipped limits: 5 open holds and 20-then-1/s per user; every hold by a buyer of its own)${HOT ? ' and the payment provider' : ''}; ${CONCURRENCY} buyers in a closed loop (Node, same machine), ${SECONDS} s measured after ${WARMUP} s of warm-up; ${seatCount.toLocaleString('en-US')} seats`,
       `- **${Math.round(perS(held)).toLocaleString('en-US')} successful holds/s**; hold latency p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p95 ${percentile(latencies, 0.95).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms`,
       `- answers: ${Object.entries(counts)
         .sort()

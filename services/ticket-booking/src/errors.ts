@@ -84,6 +84,17 @@ export const BookingErrors = {
     409,
   ),
   TooManySeats: createError('SDLAB_BOOKING_TOO_MANY_SEATS', 'seatIds: at most %d seats per hold', 400),
+  TooManySeatsAsked: createError('SDLAB_BOOKING_TOO_MANY_SEATS', 'quantity: at most %d seats per hold', 400),
+  SoldOut: createError(
+    'SDLAB_BOOKING_SOLD_OUT',
+    'fewer free seats%s than the %d asked for: nothing was held',
+    409,
+  ),
+  SectionNotFound: createError(
+    'SDLAB_BOOKING_SECTION_NOT_FOUND',
+    'section: the event has no section "%s"',
+    404,
+  ),
   SearchRefused: createError(
     'SDLAB_BOOKING_SEARCH_REFUSED',
     'the search could not be run with these parameters (a cursor from another query, or a filter out of range)',

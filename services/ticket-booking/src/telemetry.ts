@@ -15,7 +15,7 @@ export const Attr = {
   takenSeats: 'sdlab.booking.taken_seats',
   /** Which layer refused a hold: redis or postgres. */
   conflictLayer: 'sdlab.booking.conflict_layer',
-  /** redis (lock taken) or db-only (Redis failed and the database decided alone). */
+  /** redis (lock taken), db-only (Redis failed and the database decided alone) or skip-locked (best available). */
   lockMode: 'sdlab.booking.lock_mode',
   /** How many holds shared this hold's Postgres statement and commit (group commit). */
   holdBatchSize: 'sdlab.booking.hold_batch_size',
@@ -32,7 +32,7 @@ export function createServiceMetrics(registry: Registry) {
   return {
     holds: new Counter({
       name: 'sdlab_booking_holds_total',
-      help: 'Hold requests by outcome: held, conflict (seats taken), not_found, user_cap (too many open holds), unavailable',
+      help: 'Hold requests by outcome: held, conflict (seats taken), sold_out (too few free seats for a best-available hold), not_found, user_cap (too many open holds), unavailable',
       labelNames: ['outcome'] as const,
       registers,
     }),

@@ -1,7 +1,14 @@
 import { type Context, context } from '@opentelemetry/api';
 import { inTransaction } from '@sdlab/service-kit/postgres';
 import type pg from 'pg';
-import { type HoldAsk, type HoldOutcome, holdSeatsBatch, lockUsers } from './seat-states.ts';
+import {
+  type HoldAsk,
+  type HoldOutcome,
+  holdSeatsBatch,
+  lockUsers,
+  type PickScope,
+  picksFrom,
+} from './seat-states.ts';
 
 interface Waiting {
   ask: HoldAsk;
@@ -19,7 +26,8 @@ interface Waiting {
  *
  * Two holds that share a seat or a user never go in the same batch (the later waits for the next
  * one): the statement decides each hold against what is committed and locked, not against the
- * other holds of its own batch. Each hold is still all or nothing, and a batch that fails (the
+ * other holds of its own batch. Best-available holds of a batch pick from one scope (an event,
+ * one section or all), so they share one pick; a hold for another scope waits for the next batch. Each hold is still all or nothing, and a batch that fails (the
  * database unreachable) fails every hold in it, none half-done.
  */
 export class HoldBatches {
@@ -64,21 +72,30 @@ export class HoldBatches {
     }
   }
 
-  /** The oldest waiting holds that share no seat and no user, up to `maxBatch`. */
+  /**
+   * The oldest waiting holds that share no seat and no user, up to `maxBatch`; best-available
+   * holds only of the first one's pick scope (event and section), so one pick serves them all.
+   */
   #next(): Waiting[] {
     const batch: Waiting[] = [];
     const later: Waiting[] = [];
     const users = new Set<string>();
     const seats = new Set<number>();
+    let scope: PickScope | undefined;
     for (const waiting of this.#queue) {
-      const { userId, seatIds } = waiting.ask;
-      if (batch.length >= this.#maxBatch || users.has(userId) || seatIds.some((id) => seats.has(id))) {
+      const { ask } = waiting;
+      const fits =
+        batch.length < this.#maxBatch &&
+        !users.has(ask.userId) &&
+        (ask.kind === 'seats' ? !ask.seatIds.some((id) => seats.has(id)) : !scope || picksFrom(ask, scope));
+      if (!fits) {
         later.push(waiting);
         continue;
       }
       batch.push(waiting);
-      users.add(userId);
-      for (const id of seatIds) seats.add(id);
+      users.add(ask.userId);
+      if (ask.kind === 'seats') for (const id of ask.seatIds) seats.add(id);
+      else scope ??= { eventId: ask.eventId, section: ask.section };
     }
     this.#queue = later;
     return batch;

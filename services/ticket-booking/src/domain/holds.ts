@@ -37,12 +37,22 @@ export function toHold(row: HoldRow): Hold {
   };
 }
 
-export interface HoldRequest {
+interface RequestOf {
   eventId: string;
   userId: string;
-  seatIds: number[];
   /** The waiting room's access token, when the event has a room. */
   accessToken?: string | undefined;
+}
+
+/** A hold of the seats the buyer chose. */
+export interface HoldRequest extends RequestOf {
+  seatIds: number[];
+}
+
+/** A hold of `quantity` seats the service chooses: the best free ones (in `section`, if named). */
+export interface BestAvailableRequest extends RequestOf {
+  quantity: number;
+  section?: string | undefined;
 }
 
 /**
@@ -54,6 +64,10 @@ export interface HoldRequest {
  *     nothing. Concurrent holds share that statement and its commit (hold-batches.ts). This layer
  *     alone is the correctness guarantee: with Redis down, or a lock lost to eviction, a seat
  *     still cannot be held (or sold) twice.
+ *
+ * A best-available hold (`holdBestAvailable`) names no seats: the batch statement picks free ones
+ * no other transaction has locked (SKIP LOCKED), so concurrent buyers never want the same seat
+ * and there is nothing for the Redis layer to turn away; it goes to Postgres directly.
  */
 export class HoldService {
   readonly #pool: pg.Pool;
@@ -104,14 +118,76 @@ export class HoldService {
   async hold(request: HoldRequest): Promise<{ hold: Hold; seats: HeldSeat[] }> {
     const seatIds = [...new Set(request.seatIds)].sort((a, b) => a - b);
     if (seatIds.length > this.#maxSeats) throw new BookingErrors.TooManySeats(this.#maxSeats);
+    return this.#admitted(request, () => this.#hold(request, seatIds));
+  }
+
+  /** Holds the `quantity` best free seats of the event (of `section`), or none (409 SOLD_OUT). */
+  async holdBestAvailable(request: BestAvailableRequest): Promise<{ hold: Hold; seats: HeldSeat[] }> {
+    if (request.quantity > this.#maxSeats) throw new BookingErrors.TooManySeatsAsked(this.#maxSeats);
+    return this.#admitted(request, () => this.#holdBest(request));
+  }
+
+  /** Runs `hold` once the request is admitted; a refused hold does not use up the admission. */
+  async #admitted<T>(request: RequestOf, hold: () => Promise<T>): Promise<T> {
     const pass = await this.#admit(request);
     try {
-      return await this.#hold(request, seatIds);
+      return await hold();
     } catch (error) {
-      // A refused hold (seats taken, cap reached, Redis down) does not use up the admission.
+      // Seats taken, sold out, a cap reached, Redis down: the buyer keeps their place.
       await pass?.refund().catch(() => undefined);
       throw error;
     }
+  }
+
+  async #holdBest(request: BestAvailableRequest): Promise<{ hold: Hold; seats: HeldSeat[] }> {
+    const { eventId, userId, quantity, section } = request;
+    const holdId = randomUUID();
+    trace.getActiveSpan()?.setAttributes({
+      [Attr.eventId]: eventId,
+      [Attr.holdId]: holdId,
+      [Attr.seatCount]: quantity,
+      [Attr.lockMode]: 'skip-locked',
+    });
+    let outcome: Awaited<ReturnType<HoldBatches['hold']>>;
+    try {
+      outcome = await this.#batches.hold({
+        kind: 'best-available',
+        holdId,
+        eventId,
+        userId,
+        quantity,
+        section,
+      });
+    } catch (error) {
+      if (isPostgresUnavailable(error)) throw new BookingErrors.StoreUnavailable({ cause: error });
+      throw error;
+    }
+    const { seats, hold, openHolds, batchSize } = outcome;
+    trace.getActiveSpan()?.setAttribute(Attr.holdBatchSize, batchSize);
+    this.#metrics.holdBatchSize.observe(batchSize);
+    if (hold) {
+      this.#metrics.holds.inc({ outcome: 'held' });
+      this.#metrics.holdSeats.observe(quantity);
+      return { hold: toHold(hold), seats };
+    }
+    if (openHolds >= this.#maxActivePerUser) {
+      this.#metrics.holds.inc({ outcome: 'user_cap' });
+      throw new BookingErrors.TooManyActiveHolds(this.#maxActivePerUser);
+    }
+    if (section !== undefined) {
+      // Seats are never deleted: whether the section exists needs no transaction.
+      const { rows } = await this.#pool.query({
+        name: 'SELECT section exists',
+        text: 'SELECT 1 FROM booking.seats WHERE event_id = $1 AND section = $2 LIMIT 1',
+        values: [eventId, section],
+      });
+      if (rows.length === 0) {
+        this.#metrics.holds.inc({ outcome: 'not_found' });
+        throw new BookingErrors.SectionNotFound(section);
+      }
+    }
+    this.#metrics.holds.inc({ outcome: 'sold_out' });
+    throw new BookingErrors.SoldOut(section === undefined ? '' : ` in section "${section}"`, quantity);
   }
 
   async #hold(request: HoldRequest, seatIds: number[]): Promise<{ hold: Hold; seats: HeldSeat[] }> {
@@ -153,7 +229,7 @@ export class HoldService {
   }
 
   /** The event must be on sale, and past its waiting room if it has one (its token spent). */
-  async #admit(request: HoldRequest): Promise<SpentToken | undefined> {
+  async #admit(request: RequestOf): Promise<SpentToken | undefined> {
     const event = await this.#cache.get(request.eventId);
     if (!event) throw new BookingErrors.EventNotFound(request.eventId);
     if (event.status !== 'SCHEDULED')
@@ -175,7 +251,10 @@ export class HoldService {
     seatIds: number[];
     holdId: string;
   }): Promise<{ hold: Hold; seats: HeldSeat[] }> {
-    const { seats, hold, openHolds, missing, batchSize } = await this.#batches.hold(input);
+    const { seats, hold, openHolds, missing, batchSize } = await this.#batches.hold({
+      kind: 'seats',
+      ...input,
+    });
     trace.getActiveSpan()?.setAttribute(Attr.holdBatchSize, batchSize);
     this.#metrics.holdBatchSize.observe(batchSize);
     if (hold) return { hold: toHold(hold), seats };

@@ -40,12 +40,37 @@ export const HOLD_COLUMNS = 'id, event_id, user_id, seat_ids, amount_cents, stat
 
 const ttl = (param: string) => `now() + make_interval(secs => ${param}::double precision / 1000)`;
 
-/** One hold of a batch: its seats, sorted and distinct, all of `eventId`. */
-export interface HoldAsk {
+interface AskOf {
   holdId: string;
   eventId: string;
   userId: string;
+}
+
+/** A hold of named seats: sorted and distinct, all of `eventId`. */
+export interface SeatsAsk extends AskOf {
+  kind: 'seats';
   seatIds: number[];
+}
+
+/** A hold of `quantity` seats the statement picks itself: the best free ones (of `section`). */
+export interface BestAvailableAsk extends AskOf {
+  kind: 'best-available';
+  quantity: number;
+  section?: string | undefined;
+}
+
+/** One hold of a batch. */
+export type HoldAsk = SeatsAsk | BestAvailableAsk;
+
+/** Where a batch's best-available holds pick from: one event, one section or all of them. */
+export interface PickScope {
+  eventId: string;
+  section?: string | undefined;
+}
+
+/** Whether `ask` picks from `scope` (a batch has one scope for all its best-available holds). */
+export function picksFrom(ask: BestAvailableAsk, scope: PickScope): boolean {
+  return ask.eventId === scope.eventId && ask.section === scope.section;
 }
 
 /** What the batch did with one hold: created (`hold`), or not, with the seats it could not get. */
@@ -54,48 +79,38 @@ export interface HoldOutcome {
   hold?: HoldRow;
   /** The user's open holds before this batch. */
   openHolds: number;
-  /** Requested seats that were not AVAILABLE in the event (taken, or no such seat). */
+  /** Requested seats that were not AVAILABLE in the event (taken, or no such seat); seat holds only. */
   missing: number[];
 }
 
 /**
- * AVAILABLE → HELD for several holds at once, each all or nothing, and their ACTIVE hold rows:
- * one statement for a whole batch (group commit, hold-batches.ts), so a burst of holds costs
- * Postgres one round trip and one commit instead of one each.
- *
- * Every requested seat still AVAILABLE in its hold's event is locked first, in id order
- * (overlapping batches queue instead of deadlocking); a hold wins when all its seats are among
- * them and its user has fewer than `maxOpenHolds` open holds; only winners' seats change and only
- * winners get a hold row. The holds of one batch must not share a seat or a user (the batcher
- * keeps them apart), and the caller must hold every user's advisory lock (`lockUsers`) before
- * this statement, whose snapshot then sees every hold committed before it.
+ * The batch statement. Seat holds lock their seats (`free`, waiting for a lock another batch
+ * has); best-available holds pick theirs (`picked`): the scope's first free seats in id order —
+ * the layout's sections, rows and seats front to back — that no other transaction has locked
+ * (SKIP LOCKED), so concurrent batches take different seats instead of queueing for the same
+ * ones. `picked` excludes the seats this batch's seat holds locked; naming `free` also makes
+ * every seat hold's lock wait finish before the first seat is picked (a filter runs before its
+ * row is locked), so a batch never waits while it holds picked seats and two batches cannot
+ * deadlock through them. The picked seats go to the best-available holds in arrival order, each
+ * all or nothing (`alloc`: one that does not fit in what is left is skipped, the next may fit).
  */
-export async function holdSeatsBatch(
-  client: pg.PoolClient,
-  asks: HoldAsk[],
-  options: { ttlMs: number; maxOpenHolds: number },
-): Promise<HoldOutcome[]> {
-  const seatPos: number[] = [];
-  const seatIds: number[] = [];
-  asks.forEach((ask, i) => {
-    for (const id of ask.seatIds) {
-      seatPos.push(i + 1);
-      seatIds.push(id);
-    }
-  });
-  const { rows } = await client.query<{
-    pos: string;
-    open_holds: number;
-    amount_cents: string | null;
-    expires_at: Date | null;
-    created_at: Date | null;
-    seats: [string | number, string, number, number, number][] | null;
-    missing: string[] | null;
-  }>({
+function holdStatement(bySection: boolean): { name: string; text: string } {
+  // The pick's scope is a range of one index, (event_id, status, id) or, for a section, the
+  // AVAILABLE seats' (event_id, section, id), written as row comparisons and ordered by the whole
+  // key. With `event_id = $9 AND status = 'AVAILABLE' ORDER BY id` the generic plan walked the
+  // primary key in id order and filtered: when one event is most of the table (a fresh shard, the
+  // bench) the planner cannot tell that the front seats are gone, and the walk passed every taken
+  // one (40,000 rows for one pick, EXPLAIN ANALYZE). Equalities would make the leading columns
+  // constants that any order by id satisfies; row comparisons leave this index the only one that
+  // gives the rows in the order asked.
+  const scope = bySection ? '(s.event_id, s.section)' : '(s.event_id, s.status)';
+  const key = bySection ? '($9, $10)' : `($9, 'AVAILABLE')`;
+  return {
     // The statement's name is its span's name too (pg.query:UPDATE …): what a trace of a hold shows.
-    name: 'UPDATE seats AVAILABLE to HELD, INSERT holds',
-    text: `WITH req AS (
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS r(hold_id, event_id, user_id, pos)),
+    name: `UPDATE seats AVAILABLE to HELD, INSERT holds${bySection ? ' (a section)' : ''}`,
+    text: `WITH RECURSIVE req AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $8::int[])
+         WITH ORDINALITY AS r(hold_id, event_id, user_id, quantity, pos)),
      want AS (
        SELECT w.pos, w.seat_id, r.hold_id, r.event_id
        FROM unnest($4::int[], $5::bigint[]) AS w(pos, seat_id) JOIN req r ON r.pos = w.pos),
@@ -110,20 +125,44 @@ export async function holdSeatsBatch(
        ORDER BY s.id FOR UPDATE OF s),
      winners AS (
        SELECT r.pos FROM req r JOIN open o ON o.pos = r.pos
-       WHERE o.n < $7 AND NOT EXISTS (
+       WHERE r.quantity = 0 AND o.n < $7 AND NOT EXISTS (
          SELECT 1 FROM want w WHERE w.pos = r.pos AND w.seat_id NOT IN (SELECT id FROM free))),
+     ba AS (
+       SELECT r.pos, r.quantity, row_number() OVER (ORDER BY r.pos) AS k
+       FROM req r JOIN open o ON o.pos = r.pos
+       WHERE r.quantity > 0 AND o.n < $7),
+     picked AS MATERIALIZED (
+       SELECT s.id FROM booking.seats s
+       WHERE ${scope} >= ${key} AND ${scope} <= ${key}${bySection ? ` AND s.status = 'AVAILABLE'` : ''}
+         AND s.id NOT IN (SELECT id FROM free)
+       ORDER BY ${scope.slice(1, -1)}, s.id LIMIT (SELECT coalesce(sum(quantity), 0) FROM ba)
+       FOR UPDATE OF s SKIP LOCKED),
+     ranked AS (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM picked),
+     supply AS (SELECT count(*) AS n FROM picked),
+     alloc (k, pos, quantity, first, won, used) AS (
+       SELECT 0::bigint, 0::bigint, 0, 0::bigint, false, 0::bigint
+       UNION ALL
+       SELECT b.k, b.pos, b.quantity, a.used, b.quantity <= p.n - a.used,
+              a.used + CASE WHEN b.quantity <= p.n - a.used THEN b.quantity ELSE 0 END
+       FROM alloc a JOIN ba b ON b.k = a.k + 1 CROSS JOIN supply p),
+     assign AS (
+       SELECT w.pos, w.seat_id FROM want w JOIN winners x ON x.pos = w.pos
+       UNION ALL
+       SELECT a.pos, r.id FROM alloc a JOIN ranked r ON r.rn > a.first AND r.rn <= a.first + a.quantity
+       WHERE a.won),
      taken AS (
        UPDATE booking.seats s
-       SET status = 'HELD', hold_id = w.hold_id, held_until = ${ttl('$6')}
-       FROM want w JOIN winners x ON x.pos = w.pos
-       WHERE s.id = w.seat_id AND s.status = 'AVAILABLE'
-       RETURNING w.pos, s.id, s.section, s.row_number, s.seat_number, s.price_cents),
+       SET status = 'HELD', hold_id = r.hold_id, held_until = ${ttl('$6')}
+       FROM assign a JOIN req r ON r.pos = a.pos
+       WHERE s.id = a.seat_id AND s.status = 'AVAILABLE'
+       RETURNING a.pos, s.id, s.section, s.row_number, s.seat_number, s.price_cents),
      hold AS (
        INSERT INTO booking.holds (id, event_id, user_id, seat_ids, amount_cents, status, expires_at)
        SELECT r.hold_id, r.event_id, r.user_id, array_agg(t.id ORDER BY t.id), sum(t.price_cents), 'ACTIVE', ${ttl('$6')}
        FROM req r JOIN taken t ON t.pos = r.pos
-       GROUP BY r.pos, r.hold_id, r.event_id, r.user_id
-       HAVING count(*) = (SELECT count(*) FROM want w WHERE w.pos = r.pos)
+       GROUP BY r.pos, r.hold_id, r.event_id, r.user_id, r.quantity
+       HAVING count(*) = CASE WHEN r.quantity > 0 THEN r.quantity
+                              ELSE (SELECT count(*) FROM want w WHERE w.pos = r.pos) END
        RETURNING id, amount_cents, expires_at, created_at)
      SELECT r.pos, o.n AS open_holds, h.amount_cents, h.expires_at, h.created_at,
             (SELECT json_agg(json_build_array(t.id, t.section, t.row_number, t.seat_number, t.price_cents))
@@ -132,6 +171,56 @@ export async function holdSeatsBatch(
              WHERE w.pos = r.pos AND w.seat_id NOT IN (SELECT id FROM free)) AS missing
      FROM req r JOIN open o ON o.pos = r.pos LEFT JOIN hold h ON h.id = r.hold_id
      ORDER BY r.pos`,
+  };
+}
+
+const HOLD_STATEMENTS = { anySection: holdStatement(false), bySection: holdStatement(true) };
+
+/**
+ * AVAILABLE → HELD for several holds at once, each all or nothing, and their ACTIVE hold rows:
+ * one statement for a whole batch (group commit, hold-batches.ts), so a burst of holds costs
+ * Postgres one round trip and one commit instead of one each.
+ *
+ * A seat hold wins when every seat it names is still AVAILABLE in its event (each is locked
+ * first, in id order, so overlapping batches queue instead of deadlocking); a best-available
+ * hold wins when enough free seats are left in the batch's pick scope (`holdStatement`). Either
+ * also needs its user under `maxOpenHolds` open holds; only winners' seats change and only
+ * winners get a hold row. The holds of one batch must not share a seat or a user, and its
+ * best-available holds must share one scope (the batcher keeps them apart); the caller must hold
+ * every user's advisory lock (`lockUsers`) before this statement, whose snapshot then sees every
+ * hold committed before it.
+ */
+export async function holdSeatsBatch(
+  client: pg.PoolClient,
+  asks: HoldAsk[],
+  options: { ttlMs: number; maxOpenHolds: number },
+): Promise<HoldOutcome[]> {
+  const seatPos: number[] = [];
+  const seatIds: number[] = [];
+  let scope: PickScope | undefined;
+  asks.forEach((ask, i) => {
+    if (ask.kind === 'seats') {
+      for (const id of ask.seatIds) {
+        seatPos.push(i + 1);
+        seatIds.push(id);
+      }
+    } else if (!scope) {
+      scope = { eventId: ask.eventId, section: ask.section };
+    } else if (!picksFrom(ask, scope)) {
+      throw new Error('hold batch: best-available holds of two pick scopes');
+    }
+  });
+  const statement = scope?.section === undefined ? HOLD_STATEMENTS.anySection : HOLD_STATEMENTS.bySection;
+  const { rows } = await client.query<{
+    pos: string;
+    open_holds: number;
+    amount_cents: string | null;
+    expires_at: Date | null;
+    created_at: Date | null;
+    seats: [string | number, string, number, number, number][] | null;
+    missing: string[] | null;
+  }>({
+    ...statement,
     values: [
       asks.map((a) => a.holdId),
       asks.map((a) => a.eventId),
@@ -140,6 +229,10 @@ export async function holdSeatsBatch(
       seatIds,
       options.ttlMs,
       options.maxOpenHolds,
+      asks.map((a) => (a.kind === 'seats' ? 0 : a.quantity)),
+      // No best-available hold: no event, so the pick reads nothing.
+      scope?.eventId ?? null,
+      ...(scope?.section === undefined ? [] : [scope.section]),
     ],
   });
   return asks.map((ask, i) => {
@@ -166,7 +259,7 @@ export async function holdSeatsBatch(
         id: ask.holdId,
         event_id: ask.eventId,
         user_id: ask.userId,
-        seat_ids: ask.seatIds.map(String),
+        seat_ids: seats.map((s) => String(s.id)),
         amount_cents: row.amount_cents,
         status: 'ACTIVE',
         expires_at: row.expires_at,

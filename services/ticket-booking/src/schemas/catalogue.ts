@@ -7,7 +7,7 @@ export const Category = Type.Union(CATEGORIES.map((c) => Type.Literal(c)));
 const Price = Type.Integer({ minimum: 0, maximum: 10_000_000 });
 
 /** A section name: printable, so it can never carry a NUL Postgres would refuse. */
-const SectionName = Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9 _-]+$' });
+export const SectionName = Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9 _-]+$' });
 
 export const SectionSchema = Type.Object(
   {

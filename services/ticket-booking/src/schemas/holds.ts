@@ -1,4 +1,5 @@
 import Type from 'typebox';
+import { SectionName } from './catalogue.ts';
 import { Timestamp, Uuid } from './common.ts';
 
 export const HoldBody = Type.Object(
@@ -8,6 +9,16 @@ export const HoldBody = Type.Object(
       minItems: 1,
       maxItems: 100,
     }),
+  },
+  { additionalProperties: false },
+);
+
+/** A best-available hold: how many seats, optionally in one section; the service picks them. */
+export const BestAvailableBody = Type.Object(
+  {
+    // The same bound as seatIds' length; HOLD_MAX_SEATS then applies to both.
+    quantity: Type.Integer({ minimum: 1, maximum: 100 }),
+    section: Type.Optional(SectionName),
   },
   { additionalProperties: false },
 );

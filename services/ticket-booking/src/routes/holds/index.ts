@@ -4,6 +4,7 @@ import { perUser } from '../../domain/rate-limit.ts';
 import { userIdOf } from '../../http/user.ts';
 import { EventIdParams, Problem, UserHeaders } from '../../schemas/common.ts';
 import {
+  BestAvailableBody,
   HoldBody,
   HoldCreated,
   HoldHeaders,
@@ -46,6 +47,43 @@ export async function holdRoutes(app: App): Promise<void> {
         eventId: request.params.eventId,
         userId: userIdOf(request),
         seatIds: request.body.seatIds,
+        accessToken: request.headers['x-waiting-room-token'],
+      });
+      return reply.code(201).send(held);
+    },
+  );
+
+  app.post(
+    '/events/:eventId/holds/best-available',
+    {
+      config: { rateLimit: perUser(userIdOf) },
+      preHandler: signedIn,
+      schema: {
+        security: BEARER_SECURITY,
+        tags,
+        summary:
+          'Hold the best free seats (in a section, if named) for 10 minutes: the service picks them; 409 SOLD_OUT when too few are free',
+        params: EventIdParams,
+        headers: HoldHeaders,
+        body: BestAvailableBody,
+        response: {
+          201: HoldCreated,
+          400: Problem,
+          401: Problem,
+          403: Problem,
+          404: Problem,
+          409: Problem,
+          429: Problem,
+          503: Problem,
+        },
+      },
+    },
+    async (request, reply) => {
+      const held = await holds.holdBestAvailable({
+        eventId: request.params.eventId,
+        userId: userIdOf(request),
+        quantity: request.body.quantity,
+        section: request.body.section,
         accessToken: request.headers['x-waiting-room-token'],
       });
       return reply.code(201).send(held);
