@@ -5,8 +5,14 @@
 #   bash loadtests/bench/per-core-closed-loop.sh <label> <repo checkout> <kind> [VAR=value ...]
 # kind: bare-post (limits/bare-fastify.ts, POST, 110-byte answer) | checks (the rate-limiter lean:
 # LOG_LEVEL=warn, no tracing, as `pnpm load` starts it) | bare-get | limited-get (limits/limited-get.ts;
-# pass LIMITER=ours|fastify-rate-limit|rate-limiter-flexible). NODEFLAGS adds node flags (--cpu-prof).
-# Needs wrk and the native Redis. Prints: label, req/s, CPU s, req per CPU s, non-2xx, RSS after.
+# pass LIMITER=ours|fastify-rate-limit|rate-limiter-flexible) | clicks (the ad-click ingest API lean,
+# its worker beside it, as `pnpm load` runs them: bench/adclick-ingest.ts; GET /c/<signed impression>,
+# each id once) | bare-302 (limits/bare-fastify.ts answering 302, driven with the same paths under
+# /bare/). NODEFLAGS adds node flags (--cpu-prof; for clicks the ingest's only).
+# Needs wrk and the native servers. Prints: label, req/s, CPU s, req per CPU s, non-2xx (4xx/5xx for
+# wrk), RSS after, write-class system calls per request (/proc/<pid>/io syscw: socket writes,
+# spool writes); for clicks also the worker's CPU, clicks per spool group commit (fdatasync) and
+# dedup SETs per Redis write, over the measured run, from the ingest's /metrics.
 set -euo pipefail
 label=$1; dir=$(cd "$2" && pwd); kind=$3; shift 3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,19 +24,54 @@ case $kind in
   checks) (cd "$dir/services/rate-limiter" && exec env PORT=$port LOG_LEVEL=warn SDLAB_DEV_MODE=true OTEL_EXPORTER_OTLP_ENDPOINT= "$@" node --conditions=@sdlab/source ${NODEFLAGS:-} src/main.ts) >/dev/null 2>&1 & path=/v1/checks; script=(-s "$here/post-checks.lua");;
   bare-get) (cd "$dir" && exec env PORT=$port "$@" node --conditions=@sdlab/source ${NODEFLAGS:-} loadtests/limits/bare-fastify.ts) >/dev/null 2>&1 & path=/bare;;
   limited-get) (cd "$dir/loadtests" && exec env PORT=$port "$@" node --conditions=@sdlab/source ${NODEFLAGS:-} limits/limited-get.ts) >/dev/null 2>&1 & path=/bare;;
-  *) echo "kind must be bare-post, checks, bare-get or limited-get" >&2; exit 2;;
+  bare-302) ids=$(mktemp -d); (cd "$dir" && node --conditions=@sdlab/source "$here/adclick-ingest.ts" --ids-only "$ids") >/dev/null
+    (cd "$dir" && exec env PORT=$port BARE_STATUS=302 "$@" node --conditions=@sdlab/source ${NODEFLAGS:-} loadtests/limits/bare-fastify.ts) >/dev/null 2>&1 & path=/bare/; script=(-s "$here/click-ids.lua");;
+  clicks) ids=$(mktemp -d); info="$ids/info.json"
+    (cd "$dir" && exec env "$@" node --conditions=@sdlab/source "$here/adclick-ingest.ts" $port "$ids") >"$info" 2>"$ids/helper.log" & path=/c/; script=(-s "$here/click-ids.lua")
+    for _ in $(seq 600); do grep -q listening "$info" && break; kill -0 $! 2>/dev/null || { cat "$ids/helper.log" >&2; exit 1; }; sleep 0.2; done;;
+  *) echo "kind must be bare-post, checks, bare-get, limited-get, clicks or bare-302" >&2; exit 2;;
 esac
+launcher=$!
 for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; curl -s -o /dev/null "http://127.0.0.1:$port/bare" && break; sleep 0.2; done
 pid=$(ss -ltnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-wrk -t1 -c"${CONNS:-50}" -d"${WARM:-4}s" "${script[@]}" "http://127.0.0.1:$port$path" >/dev/null
-cpu() { awk '{print $14+$15}' "/proc/$pid/stat"; }
-c0=$(cpu)
-out=$(wrk -t1 -c"${CONNS:-50}" -d"${DUR:-10}s" "${script[@]}" "http://127.0.0.1:$port$path")
-c1=$(cpu)
+IDS_FILE=${ids:+$ids/warm.txt} wrk -t1 -c"${CONNS:-50}" -d"${WARM:-4}s" "${script[@]}" "http://127.0.0.1:$port$path" >/dev/null
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# One sample of the ingest's counters: records and syncs of the group commit, dedup SETs and writes.
+sample() { curl -s "http://127.0.0.1:$port/metrics" | awk '
+  /^sdlab_adclick_spool_group_commit_records_sum/ {r=$2} /^sdlab_adclick_spool_group_commit_records_count/ {s=$2}
+  /^sdlab_adclick_dedup_batch_keys_sum/ {d=$2} /^sdlab_adclick_dedup_batch_keys_count/ {w=$2}
+  /^sdlab_adclick_ingest_clicks_total\{.*outcome="recorded"/ {rec=$2}
+  END {printf "%d %d %d %d %d", r, s, d, w, rec}'; }
+[ "$kind" = clicks ] && { m0=($(sample)); wpid=$(grep -o '"workerPid":[0-9]*' "$info" | cut -d: -f2); w0=$(cpu "$wpid"); }
+writes() { awk '/^syscw/{print $2}' "/proc/$1/io"; }
+# THREADS=1: the server's CPU per thread name too (main thread, libuv pool, V8 GC/compiler threads).
+threads() { for t in /proc/"$1"/task/*; do echo "$(tr ' ' _ <"$t/comm") $(awk '{print $14+$15}' "$t/stat")"; done |
+  awk '{a[$1]+=$2} END {for (k in a) print k, a[k]}' | sort; }
+[ -n "${THREADS:-}" ] && threads "$pid" >"${TMPDIR:-/tmp}/per-core-threads.$$"
+c0=$(cpu "$pid"); s0=$(writes "$pid")
+# PERF=<file>: perf record of the server over the measured run (on-CPU only, kernel included; add
+# NODEFLAGS=--perf-basic-prof for JavaScript names), where the V8 profiler samples wall time.
+[ -n "${PERF:-}" ] && perf record -q -F 997 -g -p "$pid" -o "$PERF" -- sleep "${DUR:-10}" >/dev/null 2>&1 &
+out=$(IDS_FILE=${ids:+$ids/run.txt} wrk -t1 -c"${CONNS:-50}" -d"${DUR:-10}s" "${script[@]}" "http://127.0.0.1:$port$path")
+c1=$(cpu "$pid"); s1=$(writes "$pid")
+if [ -n "${THREADS:-}" ]; then
+  threads "$pid" | join "${TMPDIR:-/tmp}/per-core-threads.$$" - | awk '{printf "  thread %s: %.2f s\n", $1, ($3-$2)/100}' >&2
+  rm -f "${TMPDIR:-/tmp}/per-core-threads.$$"
+fi
+[ "$kind" = clicks ] && { w1=$(cpu "$wpid"); m1=($(sample)); }
 rss=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
-kill "$pid"; wait || true
+kill "$launcher"; wait || true
+[ -n "${ids:-}" ] && rm -rf "$ids"
 total=$(echo "$out" | awk '/requests in/{print $1}')
 rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
 non2xx=$(echo "$out" | awk '/Non-2xx/{print $NF}')
-awk -v l="$label" -v r="$rps" -v t="$(( c1 - c0 ))" -v n="$total" -v x="${non2xx:-0}" -v m="$rss" \
-  'BEGIN { printf "%s req/s=%s cpu_s=%.2f per_core=%.0f non2xx=%s rss_mb=%.0f\n", l, r, t/100, n/(t/100), x, m/1024 }'
+awk -v l="$label" -v r="$rps" -v t="$(( c1 - c0 ))" -v n="$total" -v x="${non2xx:-0}" -v m="$rss" -v w="$(( s1 - s0 ))" \
+  'BEGIN { printf "%s req/s=%s cpu_s=%.2f per_core=%.0f non2xx=%s rss_mb=%.0f writes_per_req=%.2f", l, r, t/100, n/(t/100), x, m/1024, w/n }'
+if [ "$kind" = clicks ]; then
+  awk -v w="$(( w1 - w0 ))" -v rec="$(( m1[4] - m0[4] ))" -v r="$(( m1[0] - m0[0] ))" -v s="$(( m1[1] - m0[1] ))" \
+    -v d="$(( m1[2] - m0[2] ))" -v dw="$(( m1[3] - m0[3] ))" \
+    'BEGIN { printf " worker_cpu_s=%.2f recorded=%d clicks_per_sync=%.1f", w/100, rec, s ? r/s : 0;
+             if (dw) printf " sets_per_redis_write=%.1f", d/dw; printf "\n" }'
+else
+  echo
+fi
