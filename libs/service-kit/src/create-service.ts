@@ -13,7 +13,6 @@ import Fastify, {
 import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
 import type { Static, TObject, TProperties } from 'typebox';
-import { registerAccessLog } from './access-log.ts';
 import {
   applyRenamedVariables,
   type BaseConfig,
@@ -22,6 +21,7 @@ import {
   mergeConfigSchema,
   type RenamedVariable,
 } from './config.ts';
+import { registerDraining } from './draining.ts';
 import { registerHealthRoutes } from './health-routes.ts';
 import { clientErrorHandler, frameworkErrors, nulInUrl, registerNulBodyGuard } from './hostile-input.ts';
 import { loggerOptions } from './logger.ts';
@@ -29,6 +29,7 @@ import { createMetricsRegistry, registerHttpMetrics } from './metrics.ts';
 import { registerProblemDetails } from './problem-details.ts';
 import { Readiness } from './readiness.ts';
 import { requestLogger } from './request-logger.ts';
+import { RequestOutcomes } from './request-outcomes.ts';
 import { Resources } from './resources.ts';
 import { modeDefaults, productionProblems, type RunMode, runMode } from './run-mode.ts';
 import { registerServerSpans } from './server-span.ts';
@@ -127,12 +128,13 @@ export async function createService<P extends TProperties>(options: ServiceOptio
   if (unsafe.length) throw new ConfigError(options.name, unsafe);
   process.env.OTEL_SERVICE_NAME ??= options.name;
 
+  const outcomes = new RequestOutcomes();
   const app = Fastify({
     logger: loggerOptions(options.name, config.LOG_LEVEL),
     bodyLimit: config.BODY_LIMIT_BYTES,
     genReqId: requestId,
-    // Fastify's two lines per request are off; the kit writes one (registerAccessLog).
-    logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
+    // Fastify's two lines per request are off; the kit counts each request and logs it at debug.
+    logController: outcomes,
     childLoggerFactory: requestLogger,
     // Unknown fields are refused (400 naming the field) rather than silently dropped.
     ajv: { customOptions: { allErrors: true, removeAdditional: false } },
@@ -154,19 +156,11 @@ export async function createService<P extends TProperties>(options: ServiceOptio
   // microtask turn on every request, which the kit-empty benchmark showed next to a bare handler.
   // One onRequest hook for the kit, not one per concern: each hook is another turn of Fastify's
   // hook runner on every request.
+  const noteResponse = registerDraining(app);
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    noteResponse(request, reply);
     done(nulInUrl(request.url));
-  });
-  // A keep-alive connection whose request was in flight when draining began would otherwise stay
-  // open until its idle timeout and hold the process past its shutdown deadline.
-  let draining = false;
-  app.addHook('preClose', async () => {
-    draining = true;
-  });
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (draining) reply.header('connection', 'close');
-    done(null, payload);
   });
 
   registerProblemDetails(app);
@@ -192,13 +186,13 @@ export async function createService<P extends TProperties>(options: ServiceOptio
     await internal.register(swaggerUi, { routePrefix: '/docs' });
   }
   registerHealthRoutes(app, kit.readiness);
-  registerHttpMetrics(app, kit.metrics, internal);
+  registerHttpMetrics(outcomes, kit.metrics, internal);
   if (admin) {
     registerHealthRoutes(admin, kit.readiness);
     registerProblemDetails(admin);
     app.addHook('onClose', async () => admin.close());
   }
-  registerAccessLog(app);
+  if (app.log.level === 'debug' || app.log.level === 'trace') outcomes.logAccess();
   registerServerSpans(app);
 
   return {

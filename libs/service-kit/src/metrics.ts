@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { RequestDurations } from './request-durations.ts';
+import type { RequestOutcomes } from './request-outcomes.ts';
 
 /** Seconds. Edges sit on the SLO thresholds (5, 10, 50, 100, 200, 500 ms) so a quantile can be read at each. */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5];
@@ -19,20 +20,15 @@ export function createMetricsRegistry(serviceName: string): Registry {
 /**
  * RED metrics for every route: one histogram gives rate (count), errors (status_code) and
  * duration. The route label is the route's pattern, never the raw URL, so cardinality stays bounded.
+ * Observed by the kit's log controller as each response finishes (RequestOutcomes).
  */
 export function registerHttpMetrics(
-  app: FastifyInstance,
+  outcomes: RequestOutcomes,
   registry: Registry,
   /** Where /metrics is served: the app itself, or its admin listener. */
-  exposeOn: FastifyInstance = app,
+  exposeOn: FastifyInstance,
 ): void {
-  const durations = new RequestDurations(LATENCY_BUCKETS, registry);
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    if (route !== '/metrics')
-      durations.observe(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
-    done();
-  });
+  outcomes.countInto(new RequestDurations(LATENCY_BUCKETS, registry));
   exposeOn.get('/metrics', { schema: { hide: true }, config: { otel: false } }, async (_request, reply) => {
     reply.type(registry.contentType);
     return registry.metrics();

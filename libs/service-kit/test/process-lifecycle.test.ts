@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { Agent, get, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -55,6 +56,29 @@ describe('graceful shutdown on SIGTERM', () => {
     const draining = logged.find((line) => line.msg === 'shutting down: draining in-flight requests')!;
     expect(draining.time <= end).toBe(true);
     expect(logged.filter((line) => line.time > end && line.msg !== 'request completed')).toEqual([]);
+  });
+
+  it('answers a request in flight on a keep-alive connection with Connection: close', async () => {
+    const service = await startExample({ SHUTDOWN_TIMEOUT_MS: '5000' });
+    const agent = new Agent({ keepAlive: true });
+    const request = (path: string) =>
+      new Promise<IncomingMessage>((resolve, reject) => {
+        get(`${service.url}${path}`, { agent }, (response) => {
+          response.resume();
+          response.once('end', () => resolve(response));
+        }).once('error', reject);
+      });
+    // Before draining the connection is kept open, so the header below is the drain's doing.
+    const before = await request('/hello/ada');
+    expect(before.headers.connection).toBe('keep-alive');
+    const inFlight = request('/slow?ms=600');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    service.child.kill('SIGTERM');
+    const answered = await inFlight;
+    expect(answered.statusCode).toBe(200);
+    expect(answered.headers.connection).toBe('close');
+    expect(await service.exited).toBe(0);
+    agent.destroy();
   });
 
   it('refuses new connections once draining has started', async () => {

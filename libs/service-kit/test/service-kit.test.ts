@@ -54,6 +54,22 @@ describe('metrics', () => {
     }
     expect(metrics.body).toContain('process_cpu_user_seconds_total');
   });
+
+  it('counts an unknown path as route "unmatched" and a failed request under its status, never /metrics itself', async () => {
+    const { app } = await example();
+    await app.inject({ method: 'GET', url: '/nope/1' });
+    await app.inject({ method: 'GET', url: '/nope/2' });
+    await app.inject({ method: 'POST', url: '/echo', payload: { text: 'hi', count: 11 } });
+    await app.inject({ method: 'GET', url: '/metrics' });
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toContain(
+      'http_request_duration_seconds_count{service="kit-example",route="unmatched",method="GET",status_code="404"} 2',
+    );
+    expect(metrics).toContain(
+      'http_request_duration_seconds_count{service="kit-example",route="/echo",method="POST",status_code="400"} 1',
+    );
+    expect(metrics).not.toContain('route="/metrics"');
+  });
 });
 
 describe('problem+json', () => {
