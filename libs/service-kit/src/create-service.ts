@@ -23,7 +23,7 @@ import {
 } from './config.ts';
 import { registerDraining } from './draining.ts';
 import { registerHealthRoutes } from './health-routes.ts';
-import { clientErrorHandler, frameworkErrors, nulInUrl, registerNulBodyGuard } from './hostile-input.ts';
+import { clientErrorHandler, frameworkErrors, registerNulBodyGuard } from './hostile-input.ts';
 import { loggerOptions } from './logger.ts';
 import { createMetricsRegistry, registerHttpMetrics } from './metrics.ts';
 import { registerProblemDetails } from './problem-details.ts';
@@ -152,16 +152,9 @@ export async function createService<P extends TProperties>(options: ServiceOptio
   };
   app.decorate('kit', kit);
   app.addHook('onClose', async (instance) => kit.resources.closeAll(instance.log));
-  // Per-request hooks take a callback, not a promise: an async hook costs a promise and a
-  // microtask turn on every request, which the kit-empty benchmark showed next to a bare handler.
-  // One onRequest hook for the kit, not one per concern: each hook is another turn of Fastify's
-  // hook runner on every request.
-  const noteResponse = registerDraining(app);
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
-    noteResponse(request, reply);
-    done(nulInUrl(request.url));
-  });
+  // The kit's per-request work (request id, draining, the URL guard, metrics) runs in the log
+  // controller's two calls, not in hooks (RequestOutcomes).
+  outcomes.noteResponsesWith(registerDraining(app));
 
   registerProblemDetails(app);
   registerNulBodyGuard(app);

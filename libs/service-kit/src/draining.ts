@@ -11,7 +11,7 @@ type Connection = Socket & { [RESPONSE]?: ServerResponse };
  * its idle timeout and holds the process past its shutdown deadline. (A request that arrives later
  * meets Fastify's own closing path, which answers it with `Connection: close`.) Connections are
  * tracked as they open, each request notes its response on its connection (`noteResponse`, called
- * from the kit's onRequest hook, one property write), and only the close walks them: an onSend hook
+ * from the kit's log controller as each request starts, one property write), and only the close walks them: an onSend hook
  * checking a flag cost a turn of Fastify's hook runner on every response, draining or not.
  */
 export function registerDraining(

@@ -10,6 +10,8 @@ import { PROBLEM_CONTENT_TYPE, sendProblem } from './problem-details.ts';
 
 /** Fastify's `frameworkErrors` option: a bad URL or an overlong parameter as a coded 4xx problem. */
 export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  // A bad URL that also holds a NUL was already answered as the request started (RequestOutcomes).
+  if (reply.sent) return;
   const status =
     error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
   sendProblem(reply, {
@@ -46,7 +48,7 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
 
 const NUL_IN_URL = /%00/i;
 
-/** The error for a NUL in the URL (path or query), checked in the kit's onRequest hook; else undefined. */
+/** The error for a NUL in the URL (path or query), checked as each request starts (RequestOutcomes); else undefined. */
 export function nulInUrl(url: string): Error | undefined {
   return NUL_IN_URL.test(url) ? new KitErrors.NulCharacter('the URL') : undefined;
 }

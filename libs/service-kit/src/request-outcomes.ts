@@ -1,5 +1,6 @@
 import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import { nulInUrl } from './hostile-input.ts';
 import type { RequestDurations } from './request-durations.ts';
 import { requestTraceContext } from './server-span.ts';
 
@@ -7,18 +8,37 @@ import { requestTraceContext } from './server-span.ts';
 const UNLOGGED_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * The kit's Fastify log controller, and where a finished request is counted. Fastify calls
- * `requestCompleted` once per request when its response has finished (after the onResponse hooks),
- * as a plain method call: the RED histogram and the debug access log are observed here rather than
- * in onResponse hooks, each of which cost a turn of Fastify's hook runner (three closures) on
- * every request. Fastify's own request lines stay off (`disableRequestLogging`).
+ * The kit's Fastify log controller, and where the kit does its work on every request. Fastify
+ * calls `incomingRequest` as a request starts (before the onRequest hooks) and `requestCompleted`
+ * once its response has finished (after the onResponse hooks), each as a plain method call. A hook
+ * costs a turn of Fastify's hook runner (three closures and a generic call) on every request, and
+ * the kit had three (onRequest, onSend, onResponse) where a bare Fastify route has none. Fastify's
+ * own request log lines stay off (`disableRequestLogging`).
  */
 export class RequestOutcomes extends LogController {
   #durations: RequestDurations | undefined;
   #accessLog = false;
+  #noteResponse: ((request: FastifyRequest, reply: FastifyReply) => void) | undefined;
 
   constructor() {
     super({ requestIdLogLabel: 'request_id', disableRequestLogging: true });
+  }
+
+  /** What draining needs to know of each request as it starts (registerDraining). */
+  noteResponsesWith(note: (request: FastifyRequest, reply: FastifyReply) => void): void {
+    this.#noteResponse = note;
+  }
+
+  /**
+   * Every request: its id echoed in `x-request-id`, its response noted for draining, and a NUL in
+   * its URL (path or query) refused as a 400 problem before any hook or handler sees it. A reply
+   * sent here ends the request: Fastify runs no onRequest hook and no handler for a sent reply.
+   */
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
+    reply.header('x-request-id', request.id);
+    this.#noteResponse?.(request, reply);
+    const nul = nulInUrl(request.url);
+    if (nul !== undefined) reply.send(nul);
   }
 
   /** Counts every finished request but /metrics' own in http_request_duration_seconds. */

@@ -45,6 +45,17 @@ describe('input no handler sees is problem+json too', () => {
     });
   });
 
+  it('a NUL in the path or the query is refused before any handler runs, with the request id', async () => {
+    // /healthz answers 200 to anything else, so a 400 here was not the route's doing.
+    for (const path of ['/healthz?probe=%00', '/hello/a%00b', '/slow?ms=1%00']) {
+      const response = await fetch(`${url}${path}`, { headers: { 'x-request-id': 'nul-probe' } });
+      expect(response.status, path).toBe(400);
+      expect(response.headers.get('x-request-id'), path).toBe('nul-probe');
+      expect(await response.json(), path).toMatchObject({ code: 'SDLAB_KIT_NUL_CHARACTER' });
+    }
+    expect((await fetch(`${url}/healthz?probe=ok`)).status).toBe(200);
+  });
+
   it('a request the HTTP parser refuses gets a problem+json answer, not a bare close', async () => {
     const answer = await raw('GET /hello/ada HTTP/1.1\r\nHost: x\r\nBad Header Without Colon\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
