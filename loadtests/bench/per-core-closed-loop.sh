@@ -8,7 +8,8 @@
 # pass LIMITER=ours|fastify-rate-limit|rate-limiter-flexible) | clicks (the ad-click ingest API lean,
 # its worker beside it, as `pnpm load` runs them: bench/adclick-ingest.ts; GET /c/<signed impression>,
 # each id once) | bare-302 (limits/bare-fastify.ts answering 302, driven with the same paths under
-# /bare/). NODEFLAGS adds node flags (--cpu-prof; for clicks the ingest's only).
+# /bare/) | kit-get (limits/kit-empty.ts, the kit's empty route, lean as `pnpm load` runs it).
+# NODEFLAGS adds node flags (--cpu-prof; for clicks the ingest's only).
 # Needs wrk and the native servers. Prints: label, req/s, CPU s, req per CPU s, non-2xx (4xx/5xx for
 # wrk), RSS after, write-class system calls per request (/proc/<pid>/io syscw: socket writes,
 # spool writes); for clicks also the worker's CPU, clicks per spool group commit (fdatasync) and
@@ -29,7 +30,8 @@ case $kind in
   clicks) ids=$(mktemp -d); info="$ids/info.json"
     (cd "$dir" && exec env "$@" node --conditions=@sdlab/source "$here/adclick-ingest.ts" $port "$ids") >"$info" 2>"$ids/helper.log" & path=/c/; script=(-s "$here/click-ids.lua")
     for _ in $(seq 600); do grep -q listening "$info" && break; kill -0 $! 2>/dev/null || { cat "$ids/helper.log" >&2; exit 1; }; sleep 0.2; done;;
-  *) echo "kind must be bare-post, checks, bare-get, limited-get, clicks or bare-302" >&2; exit 2;;
+  kit-get) (cd "$dir/loadtests" && exec env PORT=$port LOG_LEVEL=warn OTEL_EXPORTER_OTLP_ENDPOINT= "$@" node --conditions=@sdlab/source ${NODEFLAGS:-} limits/kit-empty.ts) >/dev/null 2>&1 & path=/bare;;
+  *) echo "kind must be bare-post, checks, bare-get, limited-get, clicks, bare-302 or kit-get" >&2; exit 2;;
 esac
 launcher=$!
 for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; curl -s -o /dev/null "http://127.0.0.1:$port/bare" && break; sleep 0.2; done
