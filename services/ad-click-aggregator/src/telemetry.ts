@@ -54,6 +54,12 @@ export function createIngestMetrics(registry: Registry, live: { spoolBacklogByte
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
       registers,
     }),
+    dedupBatch: new Histogram({
+      name: 'sdlab_adclick_dedup_batch_keys',
+      help: 'Impression keys checked by one Redis dedup call (the clicks that arrived while the previous call was in flight)',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+      registers,
+    }),
     spoolBacklogBytes: new Gauge({
       name: 'sdlab_adclick_spool_backlog_bytes',
       help: 'Spooled bytes not yet acknowledged by Kafka',

@@ -4,7 +4,7 @@ import { defineScripts, SCRIPT_NAMES, updateTopK } from '../src/scripts/index.ts
 
 describe('redis scripts', () => {
   test('every script is loaded; updateTopK only raises scores of a set that exists', async ({ redis }) => {
-    expect(SCRIPT_NAMES).toEqual(['updateTopK-1']);
+    expect(SCRIPT_NAMES).toEqual(['markFirstClicks-N', 'updateTopK-1']);
     defineScripts(redis.client);
     const key = redis.key('topk:minute:w');
     expect(await updateTopK(redis.client, key, 60, [{ adId: 'a', clicks: 5 }])).toBe(false);

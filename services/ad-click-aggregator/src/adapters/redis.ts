@@ -15,13 +15,4 @@ declare module 'fastify' {
  * is away a click is accepted unchecked (and counted as such) instead of the redirect queueing
  * behind reconnect attempts. Checked by /readyz, closed on shutdown.
  */
-export const redisAdapter = failFastRedisPlugin({
-  createKeys,
-  defineScripts,
-  options: {
-    // The dedup SET of every click was its own socket write: ~40 % of the click handler's CPU
-    // under wrk (ioredis' command write, 2026-12-06 profile). Clicks arriving in the same
-    // event-loop turn now share one write, as the rate limiter's checks do.
-    enableAutoPipelining: true,
-  },
-});
+export const redisAdapter = failFastRedisPlugin({ createKeys, defineScripts });

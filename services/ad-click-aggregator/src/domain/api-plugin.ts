@@ -1,8 +1,9 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Config } from '../config.ts';
+import { type Config, dedupTtlS } from '../config.ts';
 import { type AdDirectory, type AdsRepository, createAdDirectory, createAdsRepository } from './ads.ts';
+import { DedupBatch } from './dedup-batch.ts';
 import { type ClickIngest, createClickIngest } from './ingest.ts';
 import { type ClickQueries, createClickQueries } from './queries.ts';
 import type { ReconcileReport } from './reconcile.ts';
@@ -33,6 +34,9 @@ export const apiPlugin = fp(
       createClickIngest({
         config,
         redis: app.redis,
+        dedup: new DedupBatch(app.redis, dedupTtlS(config), {
+          onBatch: (keys) => app.ingestMetrics.dedupBatch.observe(keys),
+        }),
         keys: app.keys,
         spool: app.spool,
         ads: adDirectory,

@@ -2,18 +2,21 @@ import { traceContextCarrier } from '@sdlab/service-kit';
 import { isPostgresUnavailable } from '@sdlab/service-kit/postgres';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
-import { type Config, dedupTtlS } from '../config.ts';
+import type { Config } from '../config.ts';
 import { AdClickErrors } from '../errors.ts';
 import type { Keys } from '../keys.ts';
 import type { IngestMetrics } from '../telemetry.ts';
 import type { AdDirectory } from './ads.ts';
 import type { SpoolRecord } from './click-event.ts';
+import type { DedupBatch } from './dedup-batch.ts';
 import { type ImpressionRejection, verifyImpression } from './impression.ts';
 import type { Spool } from './spool.ts';
 
 export interface IngestDeps {
   config: Config;
   redis: Redis;
+  /** The Redis SET NX of each click, batched (`markFirstClicks`). */
+  dedup: DedupBatch;
   keys: Keys;
   spool: Spool;
   ads: AdDirectory;
@@ -32,7 +35,6 @@ export type ClickResult = { location: string; outcome: 'recorded' | 'duplicate' 
  */
 export function createClickIngest(deps: IngestDeps) {
   const { config, metrics } = deps;
-  const dedupTtl = dedupTtlS(config);
 
   function reject(reason: ImpressionRejection | 'unknown_ad', adId?: string): never {
     metrics.rejected.inc({ reason });
@@ -74,8 +76,7 @@ export function createClickIngest(deps: IngestDeps) {
       const dedupKey = deps.keys.dedup(impression.id);
       let dedup: SpoolRecord['dedup'] = 'redis';
       try {
-        const first = await deps.redis.set(dedupKey, '1', 'EX', dedupTtl, 'NX');
-        if (first === null) {
+        if (!(await deps.dedup.firstClick(dedupKey))) {
           metrics.clicks.inc({ outcome: 'duplicate' });
           return { location: ad.targetUrl, outcome: 'duplicate' };
         }
