@@ -57,6 +57,12 @@ export function createAdDirectory(repository: AdsRepository, options: { ttlMs: n
     fetchMethod: async (adId) => (await repository.get(adId)) ?? MISSING,
   });
   return {
+    /** The ad when it is cached and fresh, without a promise (the click's common case); else undefined. */
+    cached(adId: string): Ad | undefined {
+      // A stale entry stays for fetch to serve while Postgres is away.
+      const ad = cache.get(adId, { noDeleteOnStaleGet: true });
+      return ad === MISSING ? undefined : ad;
+    },
     async get(adId: string): Promise<Ad | undefined> {
       const ad = await cache.fetch(adId);
       return ad === MISSING ? undefined : ad;

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 
 // A signed impression id is what the ad server puts in the click URL when it shows an ad:
 //   <adId>.<campaignId>.<issuedAt, base-36 seconds>.<nonce>.<signature>
@@ -35,8 +35,15 @@ export interface VerifyOptions {
   maxSkewMs: number;
 }
 
+/** The key as a KeyObject, made once: a string key is imported again by every createHmac. */
+let cachedKey: { text: string; key: KeyObject } | undefined;
+function hmacKey(text: string): KeyObject {
+  if (cachedKey?.text !== text) cachedKey = { text, key: createSecretKey(Buffer.from(text, 'utf8')) };
+  return cachedKey.key;
+}
+
 function sign(key: string, payload: string): string {
-  return createHmac('sha256', key).update(payload).digest('base64url').slice(0, SIGNATURE_CHARS);
+  return createHmac('sha256', hmacKey(key)).update(payload).digest('base64url').slice(0, SIGNATURE_CHARS);
 }
 
 export function signImpression(

@@ -35,6 +35,12 @@ export type ClickResult = { location: string; outcome: 'recorded' | 'duplicate' 
  */
 export function createClickIngest(deps: IngestDeps) {
   const { config, metrics } = deps;
+  // Bound once: a labelled inc() hashes its label object on every click.
+  const counted = {
+    recorded: metrics.clicks.labels('recorded'),
+    duplicate: metrics.clicks.labels('duplicate'),
+    dropped: metrics.clicks.labels('dropped'),
+  };
 
   function reject(reason: ImpressionRejection | 'unknown_ad', adId?: string): never {
     metrics.rejected.inc({ reason });
@@ -63,13 +69,15 @@ export function createClickIngest(deps: IngestDeps) {
       if (!verified.ok) reject(verified.reason);
       const { impression } = verified;
 
-      let ad: Awaited<ReturnType<AdDirectory['get']>>;
-      try {
-        ad = await deps.ads.get(impression.adId);
-      } catch (error) {
-        throw isPostgresUnavailable(error)
-          ? new AdClickErrors.StoreUnavailable('postgres', { cause: error })
-          : error;
+      let ad = deps.ads.cached(impression.adId);
+      if (!ad) {
+        try {
+          ad = await deps.ads.get(impression.adId);
+        } catch (error) {
+          throw isPostgresUnavailable(error)
+            ? new AdClickErrors.StoreUnavailable('postgres', { cause: error })
+            : error;
+        }
       }
       if (!ad) reject('unknown_ad', impression.adId);
 
@@ -77,7 +85,7 @@ export function createClickIngest(deps: IngestDeps) {
       let dedup: SpoolRecord['dedup'] = 'redis';
       try {
         if (!(await deps.dedup.firstClick(dedupKey))) {
-          metrics.clicks.inc({ outcome: 'duplicate' });
+          counted.duplicate.inc();
           return { location: ad.targetUrl, outcome: 'duplicate' };
         }
       } catch (err) {
@@ -102,12 +110,12 @@ export function createClickIngest(deps: IngestDeps) {
       } catch (err) {
         // The visitor still reaches the advertiser; the click is lost and counted as such. The
         // dedup mark is released so a retry of the same click can still be recorded.
-        metrics.clicks.inc({ outcome: 'dropped' });
+        counted.dropped.inc();
         deps.log.error({ err }, 'spool append failed: click dropped');
         if (dedup === 'redis') await deps.redis.del(dedupKey).catch(() => undefined);
         return { location: ad.targetUrl, outcome: 'dropped' };
       }
-      metrics.clicks.inc({ outcome: 'recorded' });
+      counted.recorded.inc();
       return { location: ad.targetUrl, outcome: 'recorded' };
     },
   };
