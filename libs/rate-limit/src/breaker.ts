@@ -78,36 +78,85 @@ export class RedisBreaker {
     return toName(this.#breaker.state);
   }
 
+  /**
+   * One timer for every call in flight, not one per call: calls start in order and share one
+   * timeout, so the oldest unanswered call is always the next to expire. A call is a queue entry;
+   * the timer runs only to the oldest deadline. (A setTimeout and clearTimeout per call made and
+   * dropped a Node timer list each time at low rates, where every call is alone in flight.)
+   */
   #answeredWithin<T>(reply: Promise<T>, ms: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        setImmediate(() => {
-          if (settled) return;
-          settled = true;
+      const call: InFlight = {
+        deadline: performance.now() + ms,
+        settled: false,
+        expire: () => {
           reject(new RedisTimeoutError(ms));
           reply.then(
             () => this.#onLateAnswer?.(),
             () => undefined,
           );
-        });
-      }, ms);
+        },
+      };
+      this.#inFlight.push(call);
+      this.#timer ??= setTimeout(this.#expire, ms).unref();
       reply.then(
         (value) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
+          if (call.settled) return;
+          call.settled = true;
+          this.#dropSettled();
           resolve(value);
         },
         (error: unknown) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
+          if (call.settled) return;
+          call.settled = true;
+          this.#dropSettled();
           reject(error);
         },
       );
     });
   }
+
+  readonly #inFlight: InFlight[] = [];
+  #timer: NodeJS.Timeout | undefined;
+
+  /** Answers arrive in order on one connection: drop the answered calls at the head. */
+  #dropSettled(): void {
+    const queue = this.#inFlight;
+    let n = 0;
+    while (n < queue.length && queue[n]!.settled) n++;
+    if (n === queue.length) queue.length = 0;
+    else if (n > 0) queue.splice(0, n);
+  }
+
+  /**
+   * The oldest deadline passed: first one turn through the poll phase (timers run before it), so
+   * replies already waiting on the socket are read; only calls still unanswered after it time out.
+   */
+  readonly #expire = (): void => {
+    setImmediate(() => {
+      this.#timer = undefined;
+      const now = performance.now();
+      const queue = this.#inFlight;
+      let n = 0;
+      for (; n < queue.length; n++) {
+        const call = queue[n]!;
+        if (call.settled) continue;
+        if (call.deadline > now) break;
+        call.settled = true;
+        call.expire();
+      }
+      queue.splice(0, n);
+      this.#dropSettled();
+      if (queue.length) this.#timer = setTimeout(this.#expire, Math.max(1, queue[0]!.deadline - now)).unref();
+    });
+  };
+}
+
+/** A Redis call waiting for its answer (RedisBreaker's one timer watches them all). */
+interface InFlight {
+  deadline: number;
+  settled: boolean;
+  expire(): void;
 }
 
 function toName(state: CircuitState): BreakerState {

@@ -176,4 +176,45 @@ describe('RateLimiter on real Redis', () => {
       await server.dispose();
     }
   });
+
+  test('a call Redis leaves unanswered past the timeout goes to the failure policy; its late answer is counted', async () => {
+    const server = await startPrivateRedis();
+    const client = new Redis(server.url, { enableOfflineQueue: false });
+    client.on('error', () => undefined);
+    await new Promise((resolve) => client.once('ready', resolve));
+    const registry = new Registry();
+    const limiter = new RateLimiter({
+      redis: client,
+      rules,
+      registry,
+      breaker: { failures: 1000, halfOpenAfterMs: 300, timeoutMs: 150 },
+    });
+    // A stopped process, not a dead one: the connection stays up and the commands wait in its socket.
+    const pid = Number(/process_id:(\d+)/.exec(await client.info('server'))?.[1]);
+    let stopped = false;
+    try {
+      expect((await limiter.check('u', 'local')).source).toBe('redis');
+      process.kill(pid, 'SIGSTOP');
+      stopped = true;
+      // Two calls in flight at once, started at different times: each expires on its own deadline.
+      const first = limiter.check('u', 'local');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const second = limiter.check('u', 'local');
+      const decisions = await Promise.all([first, second]);
+      expect(decisions.map((d) => d.source)).toEqual(['local-fallback', 'local-fallback']);
+      expect(await registry.metrics()).toContain('sdlab_ratelimit_redis_errors_total{reason="timeout"} 2');
+      process.kill(pid, 'SIGCONT');
+      stopped = false;
+      // Redis then runs both commands: each is a decision made twice, and counted as such.
+      await expect
+        .poll(async () => registry.metrics(), { timeout: 5000, interval: 50 })
+        .toContain('sdlab_ratelimit_redis_errors_total{reason="late-answer"} 2');
+      expect((await limiter.check('u', 'local')).source).toBe('redis');
+    } finally {
+      if (stopped) process.kill(pid, 'SIGCONT');
+      await limiter.close();
+      client.disconnect();
+      await server.dispose();
+    }
+  });
 });
