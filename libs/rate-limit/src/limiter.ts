@@ -73,9 +73,6 @@ export class RateLimiter {
   readonly #logger: RateLimiterOptions['logger'];
   #rules = new Map<string, Rule>();
   #queued: QueuedCheck[] = [];
-  /** prom-client children per label set: `labels()` hashes its labels once, not on every decision. */
-  readonly #decisionCounters = new Map<string, { inc(n?: number): void }>();
-  readonly #durationBySource = new Map<DecisionSource, { observe(seconds: number): void }>();
 
   constructor(options: RateLimiterOptions) {
     this.#redis = options.redis;
@@ -196,7 +193,7 @@ export class RateLimiter {
             );
           }
           for (const { rule, allowed, source, n } of tally)
-            this.#countDecisions(rule, allowed ? 'allowed' : 'denied', source, n);
+            this.#metrics?.countDecisions(rule, allowed, source, n);
         },
         (error: unknown) => {
           for (const q of queued) {
@@ -288,7 +285,7 @@ export class RateLimiter {
       const seconds = (performance.now() - started) / 1000;
       const sources: DecisionSource[] = [];
       for (const { rule, allowed, source, n } of tally) {
-        this.#countDecisions(rule, allowed ? 'allowed' : 'denied', source, n);
+        this.#metrics?.countDecisions(rule, allowed, source, n);
         if (!sources.includes(source)) sources.push(source);
       }
       // One observation per batch and source: every decision of the batch took the same call.
@@ -374,7 +371,7 @@ export class RateLimiter {
     /** False when the caller counts the decision itself (a coalesced batch, per label set). */
     count = true,
   ): Decision {
-    if (count) this.#countDecisions(rule.name, outcome.allowed ? 'allowed' : 'denied', source, 1);
+    if (count) this.#metrics?.countDecisions(rule.name, outcome.allowed, source, 1);
     this.#observeDuration(source, (finished - started) / 1000);
     // A batch has many decisions and one span: its attributes would only show whichever came last.
     span?.setAttributes({
@@ -387,25 +384,8 @@ export class RateLimiter {
     return decisionOf(rule, outcome, source);
   }
 
-  #countDecisions(rule: string, outcome: string, source: DecisionSource, n: number): void {
-    if (!this.#metrics) return;
-    const labels = `${rule}\0${outcome}\0${source}`;
-    let counter = this.#decisionCounters.get(labels);
-    if (!counter) {
-      counter = this.#metrics.decisions.labels({ rule, outcome, source });
-      this.#decisionCounters.set(labels, counter);
-    }
-    counter.inc(n);
-  }
-
   #observeDuration(source: DecisionSource, seconds: number): void {
-    if (!this.#metrics) return;
-    let histogram = this.#durationBySource.get(source);
-    if (!histogram) {
-      histogram = this.#metrics.checkDuration.labels({ source });
-      this.#durationBySource.set(source, histogram);
-    }
-    histogram.observe(seconds);
+    this.#metrics?.checkDuration.observe(source, seconds);
   }
 
   #onBreakerState(state: BreakerState): void {
