@@ -288,6 +288,17 @@ async function main(): Promise<void> {
       );
       return rows.reduce((sum, r) => sum + (processCpuMs(r.pid) ?? 0), 0);
     };
+    // Group commit: how many holds shared a hold's Postgres transaction, on average over the window.
+    const batchSizes = async () => {
+      const text = await (await fetch(`${BASE}/metrics`)).text();
+      const read = (name: string) =>
+        Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+      return {
+        sum: read('sdlab_booking_hold_batch_size_sum'),
+        count: read('sdlab_booking_hold_batch_size_count'),
+      };
+    };
+    const batchesBefore = await batchSizes();
     const before = {
       booking: processCpuMs(bookingPid) ?? 0,
       postgres: await backendCpuMs(),
@@ -305,6 +316,7 @@ async function main(): Promise<void> {
       servers: serverCpuMs(),
       machine: machineCpuMs(),
     };
+    const batchesAfter = await batchSizes();
     running = false;
     sampling = false;
     await Promise.all(buyers);
@@ -401,6 +413,7 @@ async function main(): Promise<void> {
             `- bare Fastify POST of the same shape, same client, right after: ${Math.round(bare.perS).toLocaleString('en-US')} req/s at ${bare.cpuUs.toFixed(0)} µs CPU per request; **a successful hold costs the booking process ${((bookingMs * 1000) / Math.max(1, held) / Math.max(1, bare.cpuUs)).toFixed(1)}× a bare POST**`,
           ]
         : []),
+      `- group commit: a hold shared its Postgres transaction with ${((batchesAfter.sum - batchesBefore.sum) / Math.max(1, batchesAfter.count - batchesBefore.count)).toFixed(1)} holds on average (sdlab_booking_hold_batch_size)`,
       ...(waitText ? [`- Postgres backends of this database, sampled every 50 ms: ${waitText}`] : []),
       `- stored data: ${data.seats} seats, ${data.held} held, ${data.sold} sold (${data.sold_by_purchases} in confirmed purchases); seats in two open or confirmed holds: ${data.double_held} → ${sound ? 'no double sale' : '**DOUBLE SALE**'}`,
       '',
