@@ -2,12 +2,11 @@ import { type Context, context } from '@opentelemetry/api';
 import { inTransaction } from '@sdlab/service-kit/postgres';
 import type pg from 'pg';
 import {
+  type BestAvailableAsk,
   type HoldAsk,
   type HoldOutcome,
   holdSeatsBatch,
   lockUsers,
-  type PickScope,
-  picksFrom,
 } from './seat-states.ts';
 
 interface Waiting {
@@ -26,9 +25,15 @@ interface Waiting {
  *
  * Two holds that share a seat or a user never go in the same batch (the later waits for the next
  * one): the statement decides each hold against what is committed and locked, not against the
- * other holds of its own batch. Best-available holds of a batch pick from one scope (an event,
- * one section or all), so they share one pick; a hold for another scope waits for the next batch. Each hold is still all or nothing, and a batch that fails (the
+ * other holds of its own batch. Each hold is still all or nothing, and a batch that fails (the
  * database unreachable) fails every hold in it, none half-done.
+ *
+ * Best-available holds of a batch pick from one scope (an event, one section or all of them), so
+ * one pick serves them all, and only one batch per scope is in Postgres at a time: the holds that
+ * arrive meanwhile go together in the next one. Concurrent picks from one scope would each skip
+ * the others' locked seats (a row lock checked per seat) and commit more often: on the hot
+ * event's bench (shared machine) Postgres spent 206-728 µs per hold with up to four picks in
+ * flight, 66-112 µs with one.
  */
 export class HoldBatches {
   readonly #pool: pg.Pool;
@@ -38,6 +43,8 @@ export class HoldBatches {
   readonly #inFlight: number;
   #running = 0;
   #queue: Waiting[] = [];
+  /** Pick scopes with a batch in Postgres. */
+  readonly #picking = new Set<string>();
 
   constructor(deps: {
     pool: pg.Pool;
@@ -63,10 +70,14 @@ export class HoldBatches {
 
   #start(): void {
     while (this.#running < this.#inFlight && this.#queue.length > 0) {
-      const batch = this.#next();
+      const { batch, scope } = this.#next();
+      // What is left waits for a pick of its scope to finish.
+      if (batch.length === 0) return;
       this.#running++;
+      if (scope) this.#picking.add(scope);
       void this.#run(batch).finally(() => {
         this.#running--;
+        if (scope) this.#picking.delete(scope);
         this.#start();
       });
     }
@@ -74,20 +85,24 @@ export class HoldBatches {
 
   /**
    * The oldest waiting holds that share no seat and no user, up to `maxBatch`; best-available
-   * holds only of the first one's pick scope (event and section), so one pick serves them all.
+   * holds only of one pick scope, and none of a scope that has a batch in Postgres.
    */
-  #next(): Waiting[] {
+  #next(): { batch: Waiting[]; scope: string | undefined } {
     const batch: Waiting[] = [];
     const later: Waiting[] = [];
     const users = new Set<string>();
     const seats = new Set<number>();
-    let scope: PickScope | undefined;
+    let scope: string | undefined;
     for (const waiting of this.#queue) {
       const { ask } = waiting;
       const fits =
         batch.length < this.#maxBatch &&
         !users.has(ask.userId) &&
-        (ask.kind === 'seats' ? !ask.seatIds.some((id) => seats.has(id)) : !scope || picksFrom(ask, scope));
+        (ask.kind === 'seats'
+          ? !ask.seatIds.some((id) => seats.has(id))
+          : scope === undefined
+            ? !this.#picking.has(pickScope(ask))
+            : pickScope(ask) === scope);
       if (!fits) {
         later.push(waiting);
         continue;
@@ -95,10 +110,10 @@ export class HoldBatches {
       batch.push(waiting);
       users.add(ask.userId);
       if (ask.kind === 'seats') for (const id of ask.seatIds) seats.add(id);
-      else scope ??= { eventId: ask.eventId, section: ask.section };
+      else scope ??= pickScope(ask);
     }
     this.#queue = later;
-    return batch;
+    return { batch, scope };
   }
 
   async #run(batch: Waiting[]): Promise<void> {
@@ -124,4 +139,10 @@ export class HoldBatches {
       }
     });
   }
+}
+
+/** Where a best-available hold picks from, as a key: its event, and its section or all of them. */
+function pickScope(ask: BestAvailableAsk): string {
+  // Section names are printable (schemas), so a NUL cannot occur in one.
+  return ask.section === undefined ? ask.eventId : `${ask.eventId}\u0000${ask.section}`;
 }

@@ -63,13 +63,13 @@ export interface BestAvailableAsk extends AskOf {
 export type HoldAsk = SeatsAsk | BestAvailableAsk;
 
 /** Where a batch's best-available holds pick from: one event, one section or all of them. */
-export interface PickScope {
+interface PickScope {
   eventId: string;
   section?: string | undefined;
 }
 
 /** Whether `ask` picks from `scope` (a batch has one scope for all its best-available holds). */
-export function picksFrom(ask: BestAvailableAsk, scope: PickScope): boolean {
+function picksFrom(ask: BestAvailableAsk, scope: PickScope): boolean {
   return ask.eventId === scope.eventId && ask.section === scope.section;
 }
 
