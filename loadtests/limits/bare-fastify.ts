@@ -11,7 +11,12 @@ const responseBytes = Number(process.env.BARE_RESPONSE_BYTES ?? 11);
 /** `{"ok":true,"pad":"xxx..."}` of about responseBytes bytes, built once. */
 const body = JSON.stringify({ ok: true, pad: 'x'.repeat(Math.max(0, responseBytes - 20)) });
 
-const app = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });
+// BARE_LOGGER=<pino level> gives it a logger, as every kit service has: Fastify then makes a child
+// logger and response listeners for every request (what that costs, libs/service-kit/README.md).
+const app = Fastify({
+  logger: process.env.BARE_LOGGER ? { level: process.env.BARE_LOGGER } : false,
+  bodyLimit: 10 * 1024 * 1024,
+});
 const answer = async (_request: unknown, reply: import('fastify').FastifyReply) => {
   if (status >= 300 && status < 400)
     return reply.code(status).header('location', 'https://example.com/bare').send();
