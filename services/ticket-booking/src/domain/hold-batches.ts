@@ -11,6 +11,8 @@ import {
 
 interface Waiting {
   ask: HoldAsk;
+  /** A best-available hold's pick scope (`pickScope`). */
+  scope: string | undefined;
   context: Context;
   resolve: (outcome: HoldOutcome & { batchSize: number }) => void;
   reject: (error: unknown) => void;
@@ -62,9 +64,12 @@ export class HoldBatches {
 
   /** Holds the seats of `ask` in the next batch; `batchSize` says how many holds went with it. */
   hold(ask: HoldAsk): Promise<HoldOutcome & { batchSize: number }> {
+    const scope = ask.kind === 'best-available' ? pickScope(ask) : undefined;
     return new Promise((resolve, reject) => {
-      this.#queue.push({ ask, context: context.active(), resolve, reject });
-      this.#start();
+      this.#queue.push({ ask, scope, context: context.active(), resolve, reject });
+      // A pick of a scope in Postgres goes when that batch ends (which starts the next one);
+      // looking through the queue for it on every arrival would cost O(queue) each time.
+      if (scope === undefined || !this.#picking.has(scope)) this.#start();
     });
   }
 
@@ -100,9 +105,8 @@ export class HoldBatches {
         !users.has(ask.userId) &&
         (ask.kind === 'seats'
           ? !ask.seatIds.some((id) => seats.has(id))
-          : scope === undefined
-            ? !this.#picking.has(pickScope(ask))
-            : pickScope(ask) === scope);
+          : waiting.scope !== undefined &&
+            (scope === undefined ? !this.#picking.has(waiting.scope) : waiting.scope === scope));
       if (!fits) {
         later.push(waiting);
         continue;
@@ -110,7 +114,7 @@ export class HoldBatches {
       batch.push(waiting);
       users.add(ask.userId);
       if (ask.kind === 'seats') for (const id of ask.seatIds) seats.add(id);
-      else scope ??= pickScope(ask);
+      else scope ??= waiting.scope;
     }
     this.#queue = later;
     return { batch, scope };
