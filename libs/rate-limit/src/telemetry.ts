@@ -1,3 +1,4 @@
+import { ExposedHistogram, HistogramSeries } from '@sdlab/service-kit/exposed-histogram';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { DecisionSource } from './decision.ts';
 
@@ -87,77 +88,33 @@ const SOURCES: readonly DecisionSource[] = [
   'fail-closed',
 ];
 
-interface Series {
-  /** Observations per bucket, not cumulative; the last slot is +Inf. */
-  counts: Float64Array;
-  sum: number;
-  count: number;
-}
-
 /**
- * sdlab_ratelimit_check_duration_seconds, a Prometheus histogram by source, in the exposition
- * format prom-client writes for its own Histogram; an observation is an array lookup and a bucket
- * increment (the kit's http_request_duration_seconds is built the same way).
+ * sdlab_ratelimit_check_duration_seconds, a Prometheus histogram by source; an observation is a
+ * Map lookup and a bucket increment (the kit's ExposedHistogram writes the exposition format).
  */
-export class CheckDurations {
-  readonly name = 'sdlab_ratelimit_check_duration_seconds';
-  readonly help = 'Time to reach one decision, by source';
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  readonly #series = new Map<DecisionSource, Series>();
+export class CheckDurations extends ExposedHistogram {
+  readonly #series = new Map<DecisionSource, HistogramSeries>();
 
   constructor(registry: Registry) {
-    registry.registerMetric(this as never);
+    super(
+      'sdlab_ratelimit_check_duration_seconds',
+      'Time to reach one decision, by source',
+      CHECK_BUCKETS,
+      registry,
+    );
   }
 
   observe(source: DecisionSource, seconds: number): void {
     let series = this.#series.get(source);
     if (!series) {
-      series = { counts: new Float64Array(CHECK_BUCKETS.length + 1), sum: 0, count: 0 };
+      series = new HistogramSeries(this.bounds);
       this.#series.set(source, series);
     }
-    let i = 0;
-    while (i < CHECK_BUCKETS.length && seconds > CHECK_BUCKETS[i]!) i++;
-    series.counts[i]! += 1;
-    series.sum += seconds;
-    series.count += 1;
+    series.observe(this.bounds, seconds);
   }
 
-  /** What the registry writes: buckets cumulative, le first, then the registry's and the series' labels. */
-  getForPromString() {
-    const values: {
-      value: number;
-      metricName: string;
-      labels: Record<string, string | number>;
-      sharedLabels: Record<string, string>;
-    }[] = [];
-    const bucket = `${this.name}_bucket`;
-    for (const [source, series] of this.#series) {
-      const shared = { source };
-      let cumulative = 0;
-      CHECK_BUCKETS.forEach((le, i) => {
-        cumulative += series.counts[i]!;
-        values.push({ value: cumulative, metricName: bucket, labels: { le }, sharedLabels: shared });
-      });
-      values.push(
-        { value: series.count, metricName: bucket, labels: { le: '+Inf' }, sharedLabels: shared },
-        { value: series.sum, metricName: `${this.name}_sum`, labels: {}, sharedLabels: shared },
-        { value: series.count, metricName: `${this.name}_count`, labels: {}, sharedLabels: shared },
-      );
-    }
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
-  }
-
-  /** The JSON form (registry.getMetricsAsJSON): each value's labels in one object. */
-  get() {
-    const data = this.getForPromString();
-    return {
-      ...data,
-      values: data.values.map(({ sharedLabels, labels, ...rest }) => ({
-        ...rest,
-        labels: { ...labels, ...sharedLabels },
-      })),
-    };
+  protected *labelledSeries(): Iterable<[Record<string, string>, HistogramSeries]> {
+    for (const [source, series] of this.#series) yield [{ source }, series];
   }
 
   reset(): void {
