@@ -1,10 +1,10 @@
-// The ad-click ingest as `pnpm load` runs it, for loadtests/bench/per-core-closed-loop.sh (kind
-// `clicks`): a fresh database and run-own topics, the aggregation worker and the ingest API (lean:
-// LOG_LEVEL=warn, no tracing, the kit's instrument entry loaded), ADS ads registered through the
-// API, and a file of signed impression ids, each used once, so every request of the closed loop is a
-// first click that dedup, the spool and the shipper really handle. Prints one JSON line
-// ({"listening", "pid", "workerPid", ...}) once everything answers, then runs until SIGTERM, when it
-// stops both processes and drops the database and the spool. The worker listens on <port> + 1.
+// The ad-click ingest as `pnpm load` runs it, for loadtests/bench/start-server.sh (kind `clicks`):
+// lean-service.ts starts the aggregation worker and the ingest API on a fresh database and run-own
+// topics, then this registers ADS ads through the API and writes files of signed impression ids,
+// each used once, so every request of the bench is a first click that dedup, the spool and the
+// shipper really handle. Prints one JSON line ({"listening", "pid", "workerPid", ...}) once
+// everything answers, then runs until SIGTERM, when it stops both processes and drops the database
+// and the spool. The worker listens on <port> + 1.
 //   node --conditions=@sdlab/source loadtests/bench/adclick-ingest.ts <port> <ids dir>
 // NODEFLAGS (e.g. --cpu-prof --cpu-prof-dir=...) is passed to the ingest only.
 // `... adclick-ingest.ts --ids-only <ids dir>` writes the id files and exits (the bare 302 is
@@ -15,10 +15,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { devToken } from '@sdlab/service-kit/auth';
-import { createTestDatabase, dropTestDatabase, resolveEndpoints, uniqueId } from '@sdlab/testkit/infra';
 import { DEV_IMPRESSION_KEY } from '../../services/ad-click-aggregator/src/config.ts';
 import { signImpression } from '../../services/ad-click-aggregator/src/domain/impression.ts';
-import { type Running, startNode, waitReady } from '../src/processes.ts';
+import { benchNodeFlags, dropLogs, startLeanService } from './lean-service.ts';
 
 const ADS = 50;
 /** More than a closed loop can use in 4 s of warm-up and 10 s measured (the Lua script reports a shortfall). */
@@ -55,58 +54,25 @@ async function main(): Promise<void> {
   const [portArg, idsDir] = args;
   const port = Number(portArg);
   if (!Number.isInteger(port) || !idsDir) throw new Error('usage: adclick-ingest.ts <port> <ids dir>');
-  const { endpoints } = await resolveEndpoints();
-  const run = uniqueId().slice(0, 8);
-  const database = `bench_adclick_${run}`;
-  const databaseUrl = await createTestDatabase(endpoints.postgres, database);
   const spoolDir = await mkdtemp(join(tmpdir(), 'adclick-bench-spool-'));
-  const logDir = await mkdtemp(join(tmpdir(), 'adclick-bench-logs-'));
-  const prefix = `bench-${run}`;
-  const env = {
-    NODE_ENV: 'production',
-    SDLAB_DEV_MODE: 'true',
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: endpoints.redis,
-    KAFKA_BROKERS: endpoints.kafka.join(','),
-    LOG_LEVEL: 'warn',
-    OTEL_EXPORTER_OTLP_ENDPOINT: undefined,
-    CLICKS_TOPIC: `${prefix}.clicks`,
-    DEAD_LETTER_TOPIC: `${prefix}.clicks.dead-letter`,
-    CONSUMER_GROUP: `${prefix}-aggregator`,
-    STATS_GROUP_ID: `${prefix}-stats`,
-    SPOOL_DIR: spoolDir,
-  };
-  // The checkout the caller runs in (per-core-closed-loop.sh cds to it), so main and a branch can be
-  // measured with the same bench.
-  const dir = join(process.cwd(), 'services/ad-click-aggregator');
-  const instrument = ['--import', '@sdlab/service-kit/instrument'];
-  const running: Running[] = [];
+  const service = await startLeanService(
+    'ad-click-aggregator',
+    [
+      { name: 'worker', entry: 'src/worker.ts', port: port + 1 },
+      { name: 'ingest', entry: 'src/main.ts', port, nodeFlags: benchNodeFlags() },
+    ],
+    { SPOOL_DIR: spoolDir },
+  ).catch(async (error: unknown) => {
+    await rm(spoolDir, { recursive: true, force: true });
+    throw error;
+  });
   const cleanUp = async () => {
-    for (const proc of running.reverse()) await proc.stop();
-    await dropTestDatabase(endpoints.postgres, database).catch(() => undefined);
+    await service.stop();
     await rm(spoolDir, { recursive: true, force: true });
   };
+  const [worker, ingest] = service.processes;
+  const base = `http://127.0.0.1:${port}`;
   try {
-    const workerPort = port + 1;
-    const worker = await startNode(
-      'worker',
-      dir,
-      'src/worker.ts',
-      { ...env, PORT: String(workerPort) },
-      logDir,
-      {
-        nodeArgs: instrument,
-      },
-    );
-    running.push(worker);
-    await waitReady(`http://127.0.0.1:${workerPort}/readyz`, worker);
-    const nodeFlags = (process.env.NODEFLAGS ?? '').split(' ').filter(Boolean);
-    const ingest = await startNode('ingest', dir, 'src/main.ts', { ...env, PORT: String(port) }, logDir, {
-      nodeArgs: [...instrument, ...nodeFlags],
-    });
-    running.push(ingest);
-    const base = `http://127.0.0.1:${port}`;
-    await waitReady(`${base}/readyz`, ingest);
     const token = await devToken('sdlab-ads', ['advertiser']);
     for (let i = 0; i < ADS; i++) {
       const response = await fetch(`${base}/ads`, {
@@ -123,7 +89,7 @@ async function main(): Promise<void> {
     }
     await writeIdFiles(idsDir);
     process.stdout.write(
-      `${JSON.stringify({ listening: base, pid: ingest.child.pid, workerPid: worker.child.pid, ids: idsDir, logs: logDir })}\n`,
+      `${JSON.stringify({ listening: base, pid: ingest!.child.pid, workerPid: worker!.child.pid, ids: idsDir, logs: service.logDir })}\n`,
     );
   } catch (error) {
     await cleanUp();
@@ -131,7 +97,7 @@ async function main(): Promise<void> {
   }
   await once(process, 'SIGTERM');
   await cleanUp();
-  await rm(logDir, { recursive: true, force: true });
+  await dropLogs(service);
 }
 
 await main();

@@ -3,12 +3,9 @@
 # CONNS (50) connections, WARM s unmeasured then DUR s measured; CPU from /proc/<pid>/stat). Run the kinds
 # one after another in one sitting and compare ratios; absolute figures move with the machine's load.
 #   bash loadtests/bench/per-core-closed-loop.sh <label> <repo checkout> <kind> [VAR=value ...]
-# kind: bare-post (limits/bare-fastify.ts, POST, 110-byte answer) | checks (the rate-limiter lean:
-# LOG_LEVEL=warn, no tracing, as `pnpm load` starts it) | bare-get | limited-get (limits/limited-get.ts;
-# pass LIMITER=ours|fastify-rate-limit|rate-limiter-flexible) | clicks (the ad-click ingest API lean,
-# its worker beside it, as `pnpm load` runs them: bench/adclick-ingest.ts; GET /c/<signed impression>,
-# each id once) | bare-302 (limits/bare-fastify.ts answering 302, driven with the same paths under
-# /bare/) | kit-get (limits/kit-empty.ts, the kit's empty route, lean as `pnpm load` runs it).
+# kind: bare-post | checks | bare-get | limited-get | kit-get | clicks | bare-302 | redirect, started
+# as start-server.sh describes (the same kinds as per-core-open-loop.sh), unpinned; bare-post and
+# checks are driven by post-checks.lua, clicks and bare-302 by click-ids.lua (each id once).
 # NODEFLAGS adds node flags (--cpu-prof; for clicks the ingest's only).
 # Needs wrk and the native servers. Prints: label, req/s, CPU s, req per CPU s, non-2xx (4xx/5xx for
 # wrk), RSS after, write-class system calls per request (/proc/<pid>/io syscw: socket writes,
@@ -18,24 +15,10 @@ set -euo pipefail
 label=$1; dir=$(cd "$2" && pwd); kind=$3; shift 3
 here=$(cd "$(dirname "$0")" && pwd)
 source "$dir/scripts/toolchain.sh" >/dev/null
+source "$here/start-server.sh"
 port=$((27000 + RANDOM % 1000))
-script=()
-case $kind in
-  bare-post) (cd "$dir" && exec env PORT=$port BARE_STATUS=200 BARE_RESPONSE_BYTES=110 "$@" node --conditions=@sdlab/source ${NODEFLAGS:-} loadtests/limits/bare-fastify.ts) >/dev/null 2>&1 & path=/bare; script=(-s "$here/post-checks.lua");;
-  checks) (cd "$dir/services/rate-limiter" && exec env PORT=$port LOG_LEVEL=warn SDLAB_DEV_MODE=true OTEL_EXPORTER_OTLP_ENDPOINT= "$@" node --conditions=@sdlab/source ${NODEFLAGS:-} src/main.ts) >/dev/null 2>&1 & path=/v1/checks; script=(-s "$here/post-checks.lua");;
-  bare-get) (cd "$dir" && exec env PORT=$port "$@" node --conditions=@sdlab/source ${NODEFLAGS:-} loadtests/limits/bare-fastify.ts) >/dev/null 2>&1 & path=/bare;;
-  limited-get) (cd "$dir/loadtests" && exec env PORT=$port "$@" node --conditions=@sdlab/source ${NODEFLAGS:-} limits/limited-get.ts) >/dev/null 2>&1 & path=/bare;;
-  bare-302) ids=$(mktemp -d); (cd "$dir" && node --conditions=@sdlab/source "$here/adclick-ingest.ts" --ids-only "$ids") >/dev/null
-    (cd "$dir" && exec env PORT=$port BARE_STATUS=302 "$@" node --conditions=@sdlab/source ${NODEFLAGS:-} loadtests/limits/bare-fastify.ts) >/dev/null 2>&1 & path=/bare/; script=(-s "$here/click-ids.lua");;
-  clicks) ids=$(mktemp -d); info="$ids/info.json"
-    (cd "$dir" && exec env "$@" node --conditions=@sdlab/source "$here/adclick-ingest.ts" $port "$ids") >"$info" 2>"$ids/helper.log" & path=/c/; script=(-s "$here/click-ids.lua")
-    for _ in $(seq 600); do grep -q listening "$info" && break; kill -0 $! 2>/dev/null || { cat "$ids/helper.log" >&2; exit 1; }; sleep 0.2; done;;
-  kit-get) (cd "$dir/loadtests" && exec env PORT=$port LOG_LEVEL=warn OTEL_EXPORTER_OTLP_ENDPOINT= "$@" node --conditions=@sdlab/source ${NODEFLAGS:-} limits/kit-empty.ts) >/dev/null 2>&1 & path=/bare;;
-  *) echo "kind must be bare-post, checks, bare-get, limited-get, clicks, bare-302 or kit-get" >&2; exit 2;;
-esac
-launcher=$!
-for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; curl -s -o /dev/null "http://127.0.0.1:$port/bare" && break; sleep 0.2; done
-pid=$(ss -ltnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+SERVER_NODE_FLAGS=${NODEFLAGS:-} start_kind "$dir" "$kind" "$port" "$@"
+pid=$server_pid ids=$server_ids script=("${server_wrk[@]}") path=$server_path info=$server_info
 IDS_FILE=${ids:+$ids/warm.txt} wrk -t1 -c"${CONNS:-50}" -d"${WARM:-4}s" "${script[@]}" "http://127.0.0.1:$port$path" >/dev/null
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 # One sample of the ingest's counters: records and syncs of the group commit, dedup SETs and writes.
@@ -62,8 +45,7 @@ if [ -n "${THREADS:-}" ]; then
 fi
 [ "$kind" = clicks ] && { w1=$(cpu "$wpid"); m1=($(sample)); }
 rss=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
-kill "$launcher"; wait || true
-[ -n "${ids:-}" ] && rm -rf "$ids"
+stop_servers; wait || true
 total=$(echo "$out" | awk '/requests in/{print $1}')
 rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
 non2xx=$(echo "$out" | awk '/Non-2xx/{print $NF}')

@@ -1,32 +1,36 @@
 #!/bin/bash
-# CPU per request at a fixed rate, as the runner measures it: the server on core 0, k6 at a constant
-# arrival rate (RATE, 2000/s) on core 1, WARM (5) s unmeasured then DUR (10) s measured; CPU (user and
-# system) of the server process from /proc/<pid>/stat. At such a rate the rate-limiter's checks mostly
-# arrive one per event-loop turn, so each pays a Redis round trip of its own (per-core-closed-loop.sh
-# is the saturated case). Run the kinds one after another in one sitting and compare ratios.
-#   bash loadtests/bench/per-core-open-loop.sh <label> <repo checkout> bare-post|checks [VAR=value ...]
+# CPU per request at a fixed rate, as the runner measures it: the server on core 0 (with the runner's
+# --max-semi-space-size=8), k6 at a constant arrival rate (RATE, 2000/s) on core 1, WARM (5) s
+# unmeasured then DUR (10) s measured; CPU (user and system) of the server process from
+# /proc/<pid>/stat. At such a rate the rate-limiter's checks mostly arrive one per event-loop turn, so
+# each pays a Redis round trip of its own (per-core-closed-loop.sh is the saturated case). Run the
+# kinds one after another in one sitting and compare ratios.
+#   bash loadtests/bench/per-core-open-loop.sh <label> <repo checkout> <kind> [VAR=value ...]
+# kind: bare-post | checks | bare-get | limited-get | kit-get | clicks | bare-302 | redirect, started
+# as start-server.sh describes (the same kinds as per-core-closed-loop.sh); k6 script:
+# per-core-open-loop.js. For clicks and redirect the figure is the API's CPU (their worker's is not
+# counted), e.g. redirect against bare-get, or clicks against bare-302.
 # NODEFLAGS adds node flags; PERF=<file> also records `perf record -g` of the server for DUR s.
+# Prints: label, requests, CPU s, µs of CPU per request (user, system), failed share, p99.
 set -euo pipefail
 label=$1; dir=$(cd "$2" && pwd); kind=$3; shift 3
 here=$(cd "$(dirname "$0")" && pwd)
 source "$dir/scripts/toolchain.sh" >/dev/null
+source "$here/start-server.sh"
 k6=${K6:-$HOME/.cache/sdlab/infra/k6-v1.8.1/k6}
 port=$((28000 + RANDOM % 1000))
-case $kind in
-  bare-post) (cd "$dir" && exec env PORT=$port BARE_STATUS=200 BARE_RESPONSE_BYTES=110 "$@" taskset -c 0 node --max-semi-space-size=8 --conditions=@sdlab/source ${NODEFLAGS:-} loadtests/limits/bare-fastify.ts) >/dev/null 2>&1 & path=/bare;;
-  checks) (cd "$dir/services/rate-limiter" && exec env PORT=$port LOG_LEVEL=warn SDLAB_DEV_MODE=true OTEL_EXPORTER_OTLP_ENDPOINT= "$@" taskset -c 0 node --max-semi-space-size=8 --conditions=@sdlab/source ${NODEFLAGS:-} src/main.ts) >/dev/null 2>&1 & path=/v1/checks;;
-  *) echo "kind must be bare-post or checks" >&2; exit 2;;
-esac
-for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; curl -s -o /dev/null "http://127.0.0.1:$port/bare" && break; sleep 0.2; done
-pid=$(ss -ltnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-drive() { K6_NO_USAGE_REPORT=true URL=http://127.0.0.1:$port$path DUR=$1s taskset -c 1 "$k6" run "${@:2}" "$here/post-checks-k6.js" 2>&1; }
-drive "${WARM:-5}" -q >/dev/null
+SERVER_CORE=0 SERVER_NODE_FLAGS="--max-semi-space-size=8 ${NODEFLAGS:-}" start_kind "$dir" "$kind" "$port" "$@"
+pid=$server_pid
+# drive <seconds> <ids file> [k6 flags]
+drive() { K6_NO_USAGE_REPORT=true URL=http://127.0.0.1:$port$server_path MODE=$server_mode IDS_FILE=$2 DUR=$1s \
+  taskset -c 1 "$k6" run "${@:3}" "$here/per-core-open-loop.js" 2>&1; }
+drive "${WARM:-5}" "${server_ids:+$server_ids/warm.txt}" -q >/dev/null
 stat() { awk "{print \$$1}" "/proc/$pid/stat"; }
 u0=$(stat 14); s0=$(stat 15)
 if [[ -n ${PERF:-} ]]; then perf record -e cpu-clock -F 1999 -g -p "$pid" -o "$PERF" -- sleep "${DUR:-10}" >/dev/null 2>&1 & fi
-out=$(drive "${DUR:-10}" --summary-trend-stats "p(50),p(99)")
+out=$(drive "${DUR:-10}" "${server_ids:+$server_ids/run.txt}" --summary-trend-stats "p(50),p(99)")
 u1=$(stat 14); s1=$(stat 15)
-kill "$pid"; wait || true
+stop_servers; wait || true
 n=$(echo "$out" | awk '/http_reqs/{print $2; exit}')
 fail=$(echo "$out" | awk '/http_req_failed/{print $2; exit}')
 p99=$(echo "$out" | awk '/http_req_duration/{print $0; exit}' | grep -o 'p(99)=[^ ]*')
