@@ -9,7 +9,7 @@ import { type LimiterKeys, limiterKeys } from './keys.ts';
 import { LocalCache } from './local-cache.ts';
 import { LocalFallback } from './local-fallback.ts';
 import { quotaOf, type Rule } from './rules.ts';
-import { type BatchCheck, defineBatchScript, runBatch } from './scripts/batch.ts';
+import { type BatchCheck, runBatch } from './scripts/batch.ts';
 import { scriptError } from './scripts/error-codes.ts';
 import { defineScripts, type ScriptName, type ScriptReply } from './scripts/loader.ts';
 import { RateLimitAttributes, type RateLimitMetrics, rateLimitMetrics } from './telemetry.ts';
@@ -73,11 +73,12 @@ export class RateLimiter {
   readonly #logger: RateLimiterOptions['logger'];
   #rules = new Map<string, Rule>();
   #queued: QueuedCheck[] = [];
+  /** Coalesced script runs sent and not yet answered. */
+  #inFlight = 0;
 
   constructor(options: RateLimiterOptions) {
     this.#redis = options.redis;
     defineScripts(this.#redis);
-    defineBatchScript(this.#redis);
     this.#keys = typeof options.keys === 'object' ? options.keys : limiterKeys(options.keys ?? 'rl:');
     this.#metrics = options.registry ? rateLimitMetrics(options.registry) : undefined;
     this.#logger = options.logger;
@@ -113,12 +114,13 @@ export class RateLimiter {
   }
 
   /**
-   * One decision. Exact-mode checks made during one event-loop turn (the requests of one poll of
-   * the sockets) are coalesced into one batch script run (scripts/batch.ts) at the turn's end: one
-   * command, one breaker call and one timer for all of them instead of one each. Each is still
+   * One decision. An exact-mode check goes to Redis at once when no coalesced call is in flight
+   * (at a low rate a check arrives alone, and waiting for the turn's end would only add a loop
+   * phase to it); while one is in flight, the checks made meanwhile are gathered and sent together
+   * at the end of the event-loop turn (setImmediate) as one batch script run (scripts/batch.ts):
+   * one command, one breaker call and one timer for all of them instead of one each. Each is still
    * decided by its algorithm's own script code, in order, atomically, on Redis's clock, so a
-   * coalesced decision is exactly what a lone one would have been; a lone check waits no longer
-   * than the end of the current turn (setImmediate), which ioredis's auto-pipelining waits anyway.
+   * coalesced decision is exactly what a lone one would have been.
    */
   check(key: string, ruleName: string, cost = 1): Promise<Decision> {
     return new Promise<Decision>((resolve, reject) => {
@@ -156,11 +158,15 @@ export class RateLimiter {
       span: trace.getActiveSpan(),
       done,
     };
-    if (this.#queued.push(queued) === 1) setImmediate(this.#flushQueued);
+    const waiting = this.#queued.push(queued);
+    if (this.#inFlight === 0) this.#flushQueued();
+    else if (waiting === 1) setImmediate(this.#flushQueued);
   }
 
   readonly #flushQueued = (): void => {
     const queued = this.#queued;
+    // Already sent: a call answered meanwhile let a later check send these at once.
+    if (queued.length === 0) return;
     this.#queued = [];
     for (let from = 0; from < queued.length; from += COALESCE_MAX) {
       this.#decideQueued(
@@ -170,10 +176,12 @@ export class RateLimiter {
   };
 
   #decideQueued(queued: QueuedCheck[]): void {
+    this.#inFlight++;
     this.#breaker
       .execute(() => runBatch(this.#redis, queued))
       .then(
         (reply) => {
+          this.#inFlight--;
           // Every check of the batch was decided by the same call: one clock read for all of them.
           const finished = performance.now();
           // Counted once per batch and label set: prom-client hashes the labels on every inc().
@@ -196,6 +204,7 @@ export class RateLimiter {
             this.#metrics?.countDecisions(rule, allowed, source, n);
         },
         (error: unknown) => {
+          this.#inFlight--;
           for (const q of queued) {
             let decision: Decision;
             try {

@@ -1,8 +1,9 @@
-import { test } from '@sdlab/testkit';
+import { startPrivateRedis, test } from '@sdlab/testkit';
 import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import { RateLimiter } from '../src/limiter.ts';
 import { parseRules } from '../src/rules.ts';
+import { BATCH_SCRIPT } from '../src/scripts/batch.ts';
 
 const ALGORITHMS = ['token-bucket', 'fixed-window', 'sliding-window-counter', 'sliding-window-log'] as const;
 const rules = parseRules(
@@ -88,11 +89,11 @@ describe('batched checks (one script run per batch)', () => {
     // Counts the script runs each client sends (the calls still go to Redis).
     let runs = 0;
     for (const client of clients) {
-      const run = client.rateLimitBatch.bind(client);
-      client.rateLimitBatch = ((...args: Parameters<typeof run>) => {
-        runs++;
-        return run(...args);
-      }) as typeof client.rateLimitBatch;
+      const send = client.sendCommand.bind(client);
+      client.sendCommand = ((...args: Parameters<typeof send>) => {
+        if (args[0].name === 'evalsha' || args[0].name === 'eval') runs++;
+        return send(...args);
+      }) as typeof client.sendCommand;
     }
     try {
       // 3 instances x 600 single checks at once = 1,800 per algorithm on one key, limit 100.
@@ -111,6 +112,28 @@ describe('batched checks (one script run per batch)', () => {
     } finally {
       for (const limiter of limiters) await limiter.close();
       for (const client of clients) client.disconnect();
+    }
+  });
+
+  test('a Redis whose script cache was emptied gets the source again and keeps deciding, counts intact', async () => {
+    const server = await startPrivateRedis();
+    const client = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    const limiter = new RateLimiter({ redis: client, rules, breaker: { timeoutMs: 5000, failures: 1 } });
+    try {
+      const first = await limiter.check('flushed', 'fixed-window');
+      expect([first.source, first.remaining]).toEqual(['redis', 99]);
+      expect(await client.script('EXISTS', BATCH_SCRIPT.sha)).toEqual([1]);
+      await client.script('FLUSH');
+      // The EVALSHA is refused with NOSCRIPT (the script did not run), the source goes by EVAL.
+      const second = await limiter.check('flushed', 'fixed-window');
+      expect([second.source, second.remaining]).toEqual(['redis', 98]);
+      expect(await client.script('EXISTS', BATCH_SCRIPT.sha)).toEqual([1]);
+      // One failure would have opened this breaker: NOSCRIPT never counted as one.
+      expect(limiter.breakerState).toBe('closed');
+    } finally {
+      await limiter.close();
+      client.disconnect();
+      await server.dispose();
     }
   });
 });

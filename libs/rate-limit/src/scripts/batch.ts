@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import type { ClientContext, Redis, Result } from 'ioredis';
+import { createHash, randomBytes } from 'node:crypto';
+import { Command, type Redis } from 'ioredis';
 import type { Rule } from '../rules.ts';
 import { readScripts, SCRIPT_NAMES, type ScriptName } from './loader.ts';
 
@@ -86,13 +86,6 @@ function batchLua(): string {
   ].join('\n');
 }
 
-declare module 'ioredis' {
-  interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
-    /** `rateLimitBatch(n, ...n keys, batchId, R, ...3R rule values, ...3 values per run of checks)`: 4 integers per check. */
-    rateLimitBatch(numKeys: number, ...args: (string | number)[]): Result<number[], Context>;
-  }
-}
-
 /** 1-based index of each algorithm's script in the batch script's table. */
 export const BATCH_INDEX = Object.fromEntries(SCRIPT_NAMES.map((name, i) => [name, i + 1])) as Record<
   ScriptName,
@@ -113,14 +106,25 @@ const SCRIPT_OF: Record<Rule['algorithm'], ScriptName> = {
   'sliding-window-log': 'slidingLog',
 };
 
+const LUA = batchLua();
+const SHA = createHash('sha1').update(LUA).digest('hex');
+
 /**
  * Runs the batch script for `checks`; the reply holds 4 integers per check, in order (a negative
  * first one is that check's error code). Each distinct rule's values are sent once per batch.
+ *
+ * Sent as a plain EVALSHA command, not through a `defineCommand` script: at a low rate every check
+ * is a call of its own, and ioredis's script wrapper (argument copies, a command class per script,
+ * a closure per write, a second promise for its NOSCRIPT retry, the auto-pipelining lookup) cost
+ * more per lone check than building the batch does. The NOSCRIPT fallback is kept here: a Redis
+ * that lost its script cache (a restart) gets the source once by EVAL, which caches it again.
  */
 export function runBatch(redis: Redis, checks: readonly BatchCheck[]): Promise<number[]> {
   const n = checks.length;
-  const keys = new Array<string>(n);
-  const ruleArgs: (string | number)[] = [];
+  // EVALSHA sha numkeys ...keys batchId R ...3R rule values ...3 values per run of checks.
+  const args: (string | number)[] = [SHA, n];
+  for (let i = 0; i < n; i++) args.push(checks[i]!.redisKey);
+  const ruleArgs: number[] = [];
   // Runs of checks with the same rule and cost: count, rule index, cost.
   const runArgs: number[] = [];
   const ruleIndex = new Map<Rule, number>();
@@ -128,8 +132,7 @@ export function runBatch(redis: Redis, checks: readonly BatchCheck[]): Promise<n
   let runRule = 0;
   let runCost = -1;
   for (let i = 0; i < n; i++) {
-    const { redisKey, rule, cost } = checks[i]!;
-    keys[i] = redisKey;
+    const { rule, cost } = checks[i]!;
     let index = ruleIndex.get(rule);
     if (index === undefined) {
       index = ruleIndex.size + 1;
@@ -148,22 +151,20 @@ export function runBatch(redis: Redis, checks: readonly BatchCheck[]): Promise<n
   }
   // The batch id makes each sliding-log member unique (the script appends the check's position);
   // the other algorithms ignore it, so don't pay for randomness (a getrandom call) without a log.
-  const batchId = logs ? randomBytes(9).toString('base64url') : '-';
-  return redis.rateLimitBatch(n, ...keys, batchId, ruleIndex.size, ...ruleArgs, ...runArgs);
+  args.push(logs ? randomBytes(9).toString('base64url') : '-', ruleIndex.size);
+  for (let i = 0; i < ruleArgs.length; i++) args.push(ruleArgs[i]!);
+  for (let i = 0; i < runArgs.length; i++) args.push(runArgs[i]!);
+  const keyPrefix = redis.options.keyPrefix;
+  const options = keyPrefix ? { keyPrefix } : {};
+  return (redis.sendCommand(new Command('evalsha', args, options)) as Promise<number[]>).catch(
+    (error: unknown) => {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      // The script did not run: sending it again cannot charge a check twice.
+      args[0] = LUA;
+      return redis.sendCommand(new Command('eval', args, options)) as Promise<number[]>;
+    },
+  );
 }
 
-const registered = new WeakSet<Redis>();
-
-/** Registers the batch script on the client once (run by SHA, as the single-check scripts are). */
-export function defineBatchScript(redis: Redis): void {
-  if (registered.has(redis)) return;
-  redis.defineCommand('rateLimitBatch', { lua: batchLua() });
-  // The limiter already sends one batch per event-loop turn. Auto-pipelining would hold that one
-  // command for another setImmediate (a whole loop turn later) and wrap it in a pipeline of one, so
-  // this command is written at once; the client's other commands keep auto-pipelining. A new array,
-  // not a push: ioredis's default options share theirs between clients.
-  const ignored = redis.options.autoPipeliningIgnoredCommands ?? [];
-  if (!ignored.includes('rateLimitBatch'))
-    redis.options.autoPipeliningIgnoredCommands = [...ignored, 'rateLimitBatch'];
-  registered.add(redis);
-}
+/** The batch script's source and SHA (a test loads or flushes it). */
+export const BATCH_SCRIPT = { lua: LUA, sha: SHA };
