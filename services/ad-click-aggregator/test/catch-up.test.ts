@@ -1,8 +1,8 @@
 import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { ClickPlan } from './support/click-plan.ts';
+import { clickStream, SIZE_FLUSH_ONLY } from './support/click-stream.ts';
 import { sorted, storedCounts } from './support/counts.ts';
-import { adClickEnv, createTopics } from './support/env.ts';
 import { metricFromText } from './support/metrics.ts';
 import { committedTotal, waitAllCommitted } from './support/offsets.ts';
 import { startProcess } from './support/processes.ts';
@@ -16,23 +16,17 @@ describe('a worker that starts on a backlog', () => {
     redis,
     kafka,
   }) => {
-    const topics = await createTopics(kafka, PARTITIONS);
-    const env = adClickEnv({ pg, redis, kafka }, topics, { LOG_LEVEL: 'warn' });
-    const plan = new ClickPlan();
+    const { topics, env, plan, producer } = await clickStream({ pg, redis, kafka }, PARTITIONS, {
+      LOG_LEVEL: 'warn',
+    });
     // 1,700 per partition: size flushes every 1,000 consumed leave a tail of less than 1,000,
     // which only the interval (an hour here) would flush without the catch-up trigger.
     plan.steady(PARTITIONS, 1700, T0, 100, 50);
     const backlog = plan.messages.length;
-    const producer = kafka.kafka.producer();
-    await producer.connect();
     let worker: Awaited<ReturnType<typeof startProcess>> | undefined;
     try {
       await plan.produce(producer, topics.clicks);
-      worker = await startProcess('src/worker.ts', {
-        ...env,
-        FLUSH_MAX_EVENTS: '1000',
-        FLUSH_INTERVAL_MS: '3600000',
-      });
+      worker = await startProcess('src/worker.ts', { ...env, ...SIZE_FLUSH_ONLY });
       expect(await waitAllCommitted(pg.pool, kafka.admin, topics.clicks)).toBe(backlog);
       expect(sorted(await storedCounts(pg.pool, 'minute'))).toEqual(sorted(plan.expected()));
       const caughtUp = (await worker.metrics())

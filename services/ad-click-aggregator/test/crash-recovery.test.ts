@@ -1,10 +1,8 @@
 import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { ClickPlan } from './support/click-plan.ts';
-import { rollUp, sorted, storedCounts } from './support/counts.ts';
-import { adClickEnv, createTopics } from './support/env.ts';
+import { clickStream, expectExactCounts, SIZE_FLUSH_ONLY } from './support/click-stream.ts';
 import { metricFromText } from './support/metrics.ts';
-import { committedTotal, topicEnd, waitAllCommitted } from './support/offsets.ts';
+import { committedTotal, topicEnd } from './support/offsets.ts';
 import { startProcess } from './support/processes.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -17,14 +15,12 @@ describe('crash recovery', () => {
     redis,
     kafka,
   }) => {
-    const topics = await createTopics(kafka, PARTITIONS);
-    const env = adClickEnv({ pg, redis, kafka }, topics, { LOG_LEVEL: 'warn' });
-    const plan = new ClickPlan();
+    const { topics, env, plan, producer } = await clickStream({ pg, redis, kafka }, PARTITIONS, {
+      LOG_LEVEL: 'warn',
+    });
     // Phase 1: 2,500 in-order clicks per partition plus a copy of every 40th (a producer replay).
     plan.steady(PARTITIONS, 2500, T0, 200, 40);
     const phase1 = plan.messages.length;
-    const producer = kafka.kafka.producer();
-    await producer.connect();
 
     // Flushes only by size, every 1,000 consumed messages: after the whole phase is consumed,
     // exactly phase1 % 1000 messages are consumed but uncommitted when the process dies. That
@@ -32,9 +28,8 @@ describe('crash recovery', () => {
     // with concurrent flushes, the shipped default, are in drain-kill.test.ts).
     const first = await startProcess('src/worker.ts', {
       ...env,
+      ...SIZE_FLUSH_ONLY,
       FLUSH_CONCURRENCY: '1',
-      FLUSH_MAX_EVENTS: '1000',
-      FLUSH_INTERVAL_MS: '3600000',
       KAFKA_MAX_BYTES_PER_PARTITION: '16384',
     });
     let second: Awaited<ReturnType<typeof startProcess>> | undefined;
@@ -64,16 +59,7 @@ describe('crash recovery', () => {
       expect(plan.messages.length - before).toBeGreaterThan(0);
 
       second = await startProcess('src/worker.ts', { ...env, FLUSH_INTERVAL_MS: '300' });
-      const end = await waitAllCommitted(pg.pool, kafka.admin, topics.clicks);
-      expect(end).toBe(plan.messages.length);
-
-      const expected = plan.expected();
-      expect(sorted(await storedCounts(pg.pool, 'minute'))).toEqual(sorted(expected));
-      expect(sorted(await storedCounts(pg.pool, 'hour'))).toEqual(sorted(rollUp(expected, 60 * MIN)));
-      const late = await pg.pool.query<{ n: string }>(
-        'SELECT count(*)::text AS n FROM adclick.raw_clicks WHERE late',
-      );
-      expect(Number(late.rows[0]!.n)).toBe(plan.tooLate);
+      const { end, expected } = await expectExactCounts({ pg, kafka }, topics, plan, 'hour');
       expect(await topicEnd(kafka.admin, topics.deadLetter)).toBeGreaterThanOrEqual(plan.tooLate);
 
       const metrics = await second.metrics();

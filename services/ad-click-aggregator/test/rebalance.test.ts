@@ -1,11 +1,9 @@
 import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { buildWorker } from '../src/worker.ts';
-import { ClickPlan } from './support/click-plan.ts';
-import { rollUp, sorted, storedCounts } from './support/counts.ts';
-import { adClickEnv, createTopics } from './support/env.ts';
+import { clickStream, expectExactCounts } from './support/click-stream.ts';
 import { metric } from './support/metrics.ts';
-import { committedTotal, waitAllCommitted } from './support/offsets.ts';
+import { committedTotal } from './support/offsets.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const MIN = 60_000;
@@ -17,15 +15,11 @@ describe('scaling out', () => {
     redis,
     kafka,
   }) => {
-    const topics = await createTopics(kafka, PARTITIONS);
-    const env = adClickEnv({ pg, redis, kafka }, topics, {
+    const { topics, env, plan, producer } = await clickStream({ pg, redis, kafka }, PARTITIONS, {
       FLUSH_INTERVAL_MS: '200',
       FLUSH_MAX_EVENTS: '300',
       KAFKA_MAX_BYTES_PER_PARTITION: '16384',
     });
-    const plan = new ClickPlan();
-    const producer = kafka.kafka.producer();
-    await producer.connect();
     const a = await buildWorker(env);
     let b: Awaited<ReturnType<typeof buildWorker>> | undefined;
     let aClosed = false;
@@ -81,15 +75,7 @@ describe('scaling out', () => {
         async () => (await metric(bm, 'sdlab_adclick_aggregator_assigned_partitions')) === PARTITIONS,
       );
 
-      const end = await waitAllCommitted(pg.pool, kafka.admin, topics.clicks);
-      expect(end).toBe(plan.messages.length);
-      const expected = plan.expected();
-      expect(sorted(await storedCounts(pg.pool, 'minute'))).toEqual(sorted(expected));
-      expect(sorted(await storedCounts(pg.pool, 'day'))).toEqual(sorted(rollUp(expected, 1440 * MIN)));
-      const late = await pg.pool.query<{ n: string }>(
-        'SELECT count(*)::text AS n FROM adclick.raw_clicks WHERE late',
-      );
-      expect(Number(late.rows[0]!.n)).toBe(plan.tooLate);
+      const { end } = await expectExactCounts({ pg, kafka }, topics, plan, 'day');
       const writers = await pg.pool.query<{ n: string }>(
         'SELECT count(DISTINCT updated_by)::text AS n FROM adclick.consumer_offsets',
       );
