@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -107,6 +107,22 @@ describe('spool (the ingest write-ahead log)', () => {
     const reopened = await Spool.open(dir, options);
     const all = await reopened.read(reopened.checkpoint, 1000);
     expect(ids(all.records)).toEqual(ids(appended.slice(0, 21)));
+    await reopened.close();
+  });
+
+  it('zero-fills segments ahead, and finds where their data ends after a restart', async () => {
+    const dir = tempDir();
+    const spool = await Spool.open(dir, { ...options, segmentBytes: 8192 });
+    for (let i = 0; i < 3; i++) await spool.append(record(i));
+    const backlog = spool.backlogBytes;
+    await spool.close();
+    const segments = readdirSync(dir).filter((f) => f.endsWith('.log'));
+    expect(segments.map((f) => statSync(join(dir, f)).size)).toEqual([8192]);
+
+    const reopened = await Spool.open(dir, { ...options, segmentBytes: 8192 });
+    expect(reopened.backlogBytes).toBe(backlog);
+    const { records } = await reopened.read(reopened.checkpoint, 100);
+    expect(records.map((r) => r.impressionId)).toEqual(['imp-0', 'imp-1', 'imp-2']);
     await reopened.close();
   });
 
