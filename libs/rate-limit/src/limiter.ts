@@ -177,47 +177,50 @@ export class RateLimiter {
 
   #decideQueued(queued: QueuedCheck[]): void {
     this.#inFlight++;
-    this.#breaker
-      .execute(() => runBatch(this.#redis, queued))
-      .then(
-        (reply) => {
-          this.#inFlight--;
-          // Every check of the batch was decided by the same call: one clock read for all of them.
-          const finished = performance.now();
-          // Counted once per batch and label set: prom-client hashes the labels on every inc().
-          const tally: Tally[] = [];
-          for (let n = 0; n < queued.length; n++) {
-            const q = queued[n]!;
-            const outcome = batchOutcome(reply, n, q.rule, q.cost);
-            if (outcome instanceof Error) {
-              answer(q.done, outcome, undefined);
-              continue;
-            }
-            addToTally(tally, q.rule.name, outcome.allowed, 'redis');
-            answer(
-              q.done,
-              undefined,
-              this.#decided(q.rule, q.cost, outcome, 'redis', q.started, q.span, finished, false),
-            );
-          }
-          for (const { rule, allowed, source, n } of tally)
-            this.#metrics?.countDecisions(rule, allowed, source, n);
-        },
-        (error: unknown) => {
-          this.#inFlight--;
-          for (const q of queued) {
-            let decision: Decision;
-            try {
-              const { outcome, source } = this.#onRedisFailure(q.rule, q.key, q.cost, error);
-              decision = this.#decided(q.rule, q.cost, outcome, source, q.started, q.span, performance.now());
-            } catch (refused) {
-              answer(q.done, refused as Error, undefined);
-              continue;
-            }
-            answer(q.done, undefined, decision);
-          }
-        },
+    this.#breaker.call(
+      () => runBatch(this.#redis, queued),
+      (error, reply) => {
+        this.#inFlight--;
+        if (reply) this.#answerQueued(queued, reply);
+        else this.#failQueued(queued, error);
+      },
+    );
+  }
+
+  #answerQueued(queued: QueuedCheck[], reply: number[]): void {
+    // Every check of the batch was decided by the same call: one clock read for all of them.
+    const finished = performance.now();
+    // Counted once per batch and label set: prom-client hashes the labels on every inc().
+    const tally: Tally[] = [];
+    for (let n = 0; n < queued.length; n++) {
+      const q = queued[n]!;
+      const outcome = batchOutcome(reply, n, q.rule, q.cost);
+      if (outcome instanceof Error) {
+        answer(q.done, outcome, undefined);
+        continue;
+      }
+      addToTally(tally, q.rule.name, outcome.allowed, 'redis');
+      answer(
+        q.done,
+        undefined,
+        this.#decided(q.rule, q.cost, outcome, 'redis', q.started, q.span, finished, false),
       );
+    }
+    for (const { rule, allowed, source, n } of tally) this.#metrics?.countDecisions(rule, allowed, source, n);
+  }
+
+  #failQueued(queued: QueuedCheck[], error: unknown): void {
+    for (const q of queued) {
+      let decision: Decision;
+      try {
+        const { outcome, source } = this.#onRedisFailure(q.rule, q.key, q.cost, error);
+        decision = this.#decided(q.rule, q.cost, outcome, source, q.started, q.span, performance.now());
+      } catch (refused) {
+        answer(q.done, refused as Error, undefined);
+        continue;
+      }
+      answer(q.done, undefined, decision);
+    }
   }
 
   async #checkOne(rule: Rule, key: string, cost: number, annotateSpan: boolean): Promise<Decision> {
