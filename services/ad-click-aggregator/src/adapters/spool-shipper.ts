@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { Partitioners, type ProducerConfig } from 'kafkajs';
+import type { ProducerConfig } from 'kafkajs';
 import type { Config } from '../config.ts';
 import { Shipper } from '../domain/shipper.ts';
 import { Spool } from '../domain/spool.ts';
 import { createIngestMetrics, type IngestMetrics } from '../telemetry.ts';
 import { createKafka, ensureClickTopics, type SocketFactory } from './kafka.ts';
+import { KeyedPartitioner } from './keyed-partitioner.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,7 +23,7 @@ declare module 'fastify' {
 /** The ingest's producer: what the Shipper sends with (also what `pnpm load:adclick-ship` measures). */
 export const SHIPPER_PRODUCER: ProducerConfig = {
   // Murmur2 of the key, as the Java client: an ad's clicks always land on one partition.
-  createPartitioner: Partitioners.DefaultPartitioner,
+  createPartitioner: KeyedPartitioner,
   idempotent: true,
   maxInFlightRequests: 1,
   allowAutoTopicCreation: false,
