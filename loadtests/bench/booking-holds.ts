@@ -25,7 +25,13 @@ import { Agent, request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEV_JWT_ISSUER, DEV_JWT_SECRET, devToken, JwtIssuer } from '@sdlab/service-kit/auth';
-import { createTestDatabase, dropTestDatabase, resolveEndpoints, uniqueId } from '@sdlab/testkit/infra';
+import {
+  createTestDatabase,
+  dropTestDatabase,
+  freePort,
+  resolveEndpoints,
+  uniqueId,
+} from '@sdlab/testkit/infra';
 import pg from 'pg';
 import { machineCpuMs, processCpuMs, serverCpuMs } from '../src/cpu-usage.ts';
 import { percentile } from '../src/efficiency.ts';
@@ -59,8 +65,10 @@ const CONCURRENCY = Number(values.concurrency);
 const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
 const PURCHASE_SHARE = Number(values['purchase-share']);
-const BOOKING_PORT = 38085;
-const PROVIDER_PORT = 38086;
+// Ports the OS hands out, so two runs (or a run beside `pnpm load`) do not collide.
+const BOOKING_PORT = await freePort();
+let PROVIDER_PORT = await freePort();
+while (PROVIDER_PORT === BOOKING_PORT) PROVIDER_PORT = await freePort();
 const BASE = `http://127.0.0.1:${BOOKING_PORT}`;
 
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
@@ -114,7 +122,7 @@ async function main(): Promise<void> {
     if (HOT) {
       await assertPortFree(PROVIDER_PORT);
       const provider = await startNode(
-        'booking-bench-provider',
+        `booking-bench-provider-${run}`,
         join(REPO_ROOT, 'services/payment-provider'),
         'src/main.ts',
         {
@@ -134,7 +142,7 @@ async function main(): Promise<void> {
       values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
     );
     const booking = await startNode(
-      'booking-bench',
+      `booking-bench-${run}`,
       join(REPO_ROOT, 'services/ticket-booking'),
       'src/main.ts',
       {
@@ -362,7 +370,7 @@ async function main(): Promise<void> {
     let bare: { perS: number; cpuUs: number } | undefined;
     if (!values['skip-bare']) {
       const handler = await startNode(
-        'booking-bench-bare',
+        `booking-bench-bare-${run}`,
         REPO_ROOT,
         'loadtests/limits/bare-fastify.ts',
         { BARE_STATUS: '201', BARE_RESPONSE_BYTES: '300' },
