@@ -1,5 +1,6 @@
 import type { App } from '@sdlab/service-kit';
 import { BEARER_SECURITY, requireToken } from '@sdlab/service-kit/auth';
+import type { TSchema } from 'typebox';
 import { perUser } from '../../domain/rate-limit.ts';
 import { userIdOf } from '../../http/user.ts';
 import { EventIdParams, Problem, UserHeaders } from '../../schemas/common.ts';
@@ -18,30 +19,43 @@ export async function holdRoutes(app: App): Promise<void> {
   const signedIn = requireToken(tokens);
   const tags = ['holds'];
 
-  app.post(
-    '/events/:eventId/holds',
-    {
-      config: { rateLimit: perUser(userIdOf) },
-      preHandler: signedIn,
-      schema: {
-        security: BEARER_SECURITY,
-        tags,
-        summary: 'Hold seats for 10 minutes: all of them or none (409 names the seats already taken)',
-        params: EventIdParams,
-        headers: HoldHeaders,
-        body: HoldBody,
-        response: {
-          201: HoldCreated,
-          400: Problem,
-          401: Problem,
-          403: Problem,
-          404: Problem,
-          409: SeatsTakenProblem,
-          429: Problem,
-          503: Problem,
-        },
+  // The two ways to hold answer alike: signed in, limited per user, the waiting room's token
+  // header, the hold or a coded problem. Only the body and the 409 differ (a named hold names
+  // the seats already taken; a pick says the event is sold out).
+  const holdRoute = <Body extends TSchema, Conflict extends TSchema>(
+    summary: string,
+    body: Body,
+    conflict: Conflict,
+  ) => ({
+    config: { rateLimit: perUser(userIdOf) },
+    preHandler: signedIn,
+    schema: {
+      security: BEARER_SECURITY,
+      tags,
+      summary,
+      params: EventIdParams,
+      headers: HoldHeaders,
+      body,
+      response: {
+        201: HoldCreated,
+        400: Problem,
+        401: Problem,
+        403: Problem,
+        404: Problem,
+        409: conflict,
+        429: Problem,
+        503: Problem,
       },
     },
+  });
+
+  app.post(
+    '/events/:eventId/holds',
+    holdRoute(
+      'Hold seats for 10 minutes: all of them or none (409 names the seats already taken)',
+      HoldBody,
+      SeatsTakenProblem,
+    ),
     async (request, reply) => {
       const held = await holds.hold({
         eventId: request.params.eventId,
@@ -55,29 +69,11 @@ export async function holdRoutes(app: App): Promise<void> {
 
   app.post(
     '/events/:eventId/holds/best-available',
-    {
-      config: { rateLimit: perUser(userIdOf) },
-      preHandler: signedIn,
-      schema: {
-        security: BEARER_SECURITY,
-        tags,
-        summary:
-          'Hold the best free seats (in a section, if named) for 10 minutes: the service picks them; 409 SOLD_OUT when too few are free',
-        params: EventIdParams,
-        headers: HoldHeaders,
-        body: BestAvailableBody,
-        response: {
-          201: HoldCreated,
-          400: Problem,
-          401: Problem,
-          403: Problem,
-          404: Problem,
-          409: Problem,
-          429: Problem,
-          503: Problem,
-        },
-      },
-    },
+    holdRoute(
+      'Hold the best free seats (in a section, if named) for 10 minutes: the service picks them; 409 SOLD_OUT when too few are free',
+      BestAvailableBody,
+      Problem,
+    ),
     async (request, reply) => {
       const held = await holds.holdBestAvailable({
         eventId: request.params.eventId,
