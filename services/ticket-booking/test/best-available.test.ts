@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { inTransaction } from '@sdlab/service-kit/postgres';
-import { freePort, test, waitFor } from '@sdlab/testkit';
+import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { holdSeatsBatch, lockUsers } from '../src/domain/seat-states.ts';
-import { buildApp } from '../src/main.ts';
-import { charges, hold, purchase } from './support/api.ts';
-import { startBooking, startProvider, withBookingStack } from './support/app.ts';
+import { hold, purchase } from './support/api.ts';
+import { startBooking, withBookingStack } from './support/app.ts';
 import { user } from './support/auth.ts';
+import { expectBought } from './support/bought.ts';
 import { bookingEnv } from './support/env.ts';
 import { createEvent } from './support/events.ts';
-import { checkInvariants } from './support/invariants.ts';
-import { spawnBooking } from './support/processes.ts';
+import { checkInvariants, waitAllSettled } from './support/invariants.ts';
+import { withTwoInstances } from './support/two-instances.ts';
 
 interface Answer {
   status: number;
@@ -46,25 +46,18 @@ describe('best-available holds', () => {
     redis,
     es,
   }) => {
-    const [portA, portB] = [await freePort(), await freePort()];
-    const provider = await startProvider(pg.url, `http://127.0.0.1:${portA}/webhooks/payments`, {
-      PAYMENT_DECLINE_RATE: '0.2',
-      WEBHOOK_DUPLICATE_RATE: '0.5',
-    });
-    const env = bookingEnv({ pg, redis, es }, { PAYMENT_PROVIDER_URL: provider.url, PG_POOL_MAX: '10' });
-    const setup = await buildApp(env);
-    const { event, seatIds } = await createEvent(setup.app, {
+    const options = {
       sections: [
         { name: 'Floor', rows: 4, seatsPerRow: 10 },
         { name: 'Balcony', rows: 2, seatsPerRow: 10 },
       ],
-    });
-    await setup.app.close();
-    const instances = await Promise.all([spawnBooking(env, portA), spawnBooking(env, portB)]);
-    try {
+      provider: { PAYMENT_DECLINE_RATE: '0.2', WEBHOOK_DUPLICATE_RATE: '0.5' },
+      booking: { PG_POOL_MAX: '10' },
+    };
+    await withTwoInstances({ pg, redis, es }, options, async ({ urls, event, seatIds }) => {
       const answers = await Promise.all(
         Array.from({ length: 100 }, (_, i) =>
-          post(`${instances[i % 2]!.url}/events/${event.id}/holds/best-available`, `fan-${i}`, {
+          post(`${urls[i % 2]}/events/${event.id}/holds/best-available`, `fan-${i}`, {
             quantity: 1,
           }),
         ),
@@ -95,7 +88,7 @@ describe('best-available holds', () => {
       const buying = held.filter((_, i) => i % 3 === 0);
       const bought = await Promise.all(
         buying.map(async (a, i) => {
-          const res = await fetch(`${instances[(i + 1) % 2]!.url}/holds/${a.body.hold.id}/purchase`, {
+          const res = await fetch(`${urls[(i + 1) % 2]}/holds/${a.body.hold.id}/purchase`, {
             method: 'POST',
             headers: {
               ...(await user(a.body.hold.userId)),
@@ -108,12 +101,7 @@ describe('best-available holds', () => {
         }),
       );
       for (const b of bought) expect([201, 402]).toContain(b.status);
-      await waitFor('every purchase to be settled', async () => {
-        const { rows } = await pg.pool.query(
-          `SELECT count(*)::int AS n FROM booking.purchases WHERE status = 'PENDING'`,
-        );
-        return rows[0].n === 0;
-      });
+      await waitAllSettled(pg.pool);
       const state = await checkInvariants(pg.pool, event.id, seatIds.length, {
         counts: {},
         confirmed: new Set(bought.filter((b) => b.status === 201).map((b) => b.body.id)),
@@ -125,10 +113,7 @@ describe('best-available holds', () => {
       );
       expect(state.sold).toBe(bought.filter((b) => b.status === 201).length);
       expect(state.sold + state.held).toBe(60 - bought.filter((b) => b.status === 402).length);
-    } finally {
-      await Promise.all(instances.map((i) => i.stop()));
-      await provider.app.close();
-    }
+    });
   });
 
   // One batch statement with seat holds and best-available holds, called directly so the batch
@@ -337,18 +322,13 @@ describe('best-available holds', () => {
       expect(balcony.json().hold.seatIds).toEqual(seatIds.slice(10, 12));
 
       // Bought like any hold.
-      const bought = await purchase(app, first.json().hold.id, 'ann', randomUUID(), 'pm_card_approved');
+      const holdId = first.json().hold.id;
+      const bought = await purchase(app, holdId, 'ann', randomUUID(), 'pm_card_approved');
       expect(bought.statusCode).toBe(201);
-      expect(bought.json()).toMatchObject({
-        status: 'CONFIRMED',
+      await expectBought({ pool: pg.pool, providerUrl: stack.provider.url }, holdId, bought.json(), {
         amountCents: 9000,
         seatIds: seatIds.slice(1, 4),
       });
-      const { rows } = await pg.pool.query('SELECT status FROM booking.seats WHERE id = ANY($1)', [
-        seatIds.slice(1, 4),
-      ]);
-      expect(rows.map((r) => r.status)).toEqual(['SOLD', 'SOLD', 'SOLD']);
-      expect(await charges(stack.provider.url, first.json().hold.id)).toHaveLength(1);
 
       // 8 Balcony seats left: 9 is sold out, 8 is not.
       const tooMany = await best('cid', { quantity: 9, section: 'Balcony' });

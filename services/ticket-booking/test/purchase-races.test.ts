@@ -4,13 +4,7 @@ import { charges, hold, purchase } from './support/api.ts';
 import { answerLost, withBookingStack } from './support/app.ts';
 import { admin, user } from './support/auth.ts';
 import { createEvent } from './support/events.ts';
-
-async function seatStatuses(pool: import('pg').Pool, seatIds: number[]) {
-  const { rows } = await pool.query('SELECT status FROM booking.seats WHERE id = ANY($1) ORDER BY id', [
-    seatIds,
-  ]);
-  return rows.map((r) => r.status as string);
-}
+import { seatStatuses } from './support/seats.ts';
 
 describe('purchase races', () => {
   test('a retry under the same key with another card is refused before the provider; the first charge stands', async ({

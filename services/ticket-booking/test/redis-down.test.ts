@@ -1,11 +1,11 @@
-import { freePort, startPrivateRedis, test, waitFor } from '@sdlab/testkit';
+import { freePort, startPrivateRedis, test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { buildApp } from '../src/main.ts';
 import { startProvider } from './support/app.ts';
 import { user } from './support/auth.ts';
 import { bookingEnv } from './support/env.ts';
 import { createEvent } from './support/events.ts';
-import { checkInvariants, conflictLayers, runBuyers } from './support/invariants.ts';
+import { checkInvariants, conflictLayers, runBuyers, waitAllSettled } from './support/invariants.ts';
 
 describe('Redis stopped mid-run', () => {
   test('no double sale: the database alone decides, and every refusal is a clear coded error', async ({
@@ -44,12 +44,7 @@ describe('Redis stopped mid-run', () => {
         },
       });
       expect(killed).toBe(true);
-      await waitFor('every purchase to be settled', async () => {
-        const { rows } = await pg.pool.query(
-          `SELECT count(*)::int AS n FROM booking.purchases WHERE status = 'PENDING'`,
-        );
-        return rows[0].n === 0;
-      });
+      await waitAllSettled(pg.pool);
       const state = await checkInvariants(pg.pool, event.id, seatIds.length, report);
       const layers = await conflictLayers(urls);
       console.log('redis-down:', JSON.stringify({ ...report.counts, ...state, conflicts: layers }));

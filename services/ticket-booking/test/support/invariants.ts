@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { waitFor } from '@sdlab/testkit';
 import type pg from 'pg';
 import { expect } from 'vitest';
 import { user } from './auth.ts';
@@ -225,4 +226,14 @@ export async function conflictLayers(urls: string[]): Promise<Record<string, num
     }
   }
   return totals;
+}
+
+/** Waits until no purchase is PENDING: every charge answered or settled by its webhook. */
+export async function waitAllSettled(pool: pg.Pool): Promise<void> {
+  await waitFor('every purchase to be settled', async () => {
+    const { rows } = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM booking.purchases WHERE status = 'PENDING'`,
+    );
+    return rows[0]!.n === 0;
+  });
 }
