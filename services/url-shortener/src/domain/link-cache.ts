@@ -75,16 +75,32 @@ export class LinkCache {
       ttl: options.settings.LRU_TTL_MS,
       // Expiry is checked on read; no timers per entry.
       ttlAutopurge: false,
+      // lru-cache's default (1 ms) caches its clock and arms a 1 ms setTimeout to clear it on a
+      // read after the last one fired: at 2,000 redirects/s that is a timer, and often an event-loop
+      // wake-up of its own, every other redirect (perf: 2.9 us of timer work per redirect against
+      // 0.1 for a bare handler). 0 reads performance.now() per expiry check instead, no timer.
+      ttlResolution: 0,
     });
   }
 
-  async lookup(code: string): Promise<Lookup> {
+  /**
+   * The hot path, synchronous: this instance's LRU alone. A link, `null` for a cached "no such
+   * code", `undefined` when the LRU does not know the code (then `lookup` goes to Redis/Postgres).
+   * No promise and no await, so a cached redirect answers in the turn that parsed it.
+   */
+  local(code: string): CachedLink | null | undefined {
     const local = this.#lru.get(code);
+    if (local === undefined) return undefined;
+    // A tally, no labelled metric call and no timing (an in-process map read).
+    this.#metrics.lruLookups[local === MISSING ? 'negative' : 'hit']++;
+    return local === MISSING ? null : local;
+  }
+
+  async lookup(code: string): Promise<Lookup> {
+    const local = this.local(code);
     if (local !== undefined) {
-      // The hot path: a tally, no labelled metric call and no timing (an in-process map read).
-      this.#metrics.lruLookups[local === MISSING ? 'negative' : 'hit']++;
       trace.getActiveSpan()?.setAttribute(Attr.cacheLayer, 'lru');
-      return local === MISSING ? NEGATIVE_LRU : { link: local, layer: 'lru' };
+      return local === null ? NEGATIVE_LRU : { link: local, layer: 'lru' };
     }
     this.#metrics.lruLookups.miss++;
     const started = performance.now();
