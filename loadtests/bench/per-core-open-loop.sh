@@ -17,7 +17,8 @@ label=$1; dir=$(cd "$2" && pwd); kind=$3; shift 3
 here=$(cd "$(dirname "$0")" && pwd)
 source "$dir/scripts/toolchain.sh" >/dev/null
 source "$here/start-server.sh"
-k6=${K6:-$HOME/.cache/sdlab/infra/k6-v1.8.1/k6}
+# k6 as side-by-side.sh and the testkit find it: K6_BIN, else the native install's endpoints.json, else PATH.
+k6=${K6_BIN:-$(node -p "require('${XDG_CACHE_HOME:-$HOME/.cache}/sdlab/run/endpoints.json').k6" 2>/dev/null || command -v k6)}
 port=$((28000 + RANDOM % 1000))
 SERVER_CORE=0 SERVER_NODE_FLAGS="--max-semi-space-size=8 ${NODEFLAGS:-}" start_kind "$dir" "$kind" "$port" "$@"
 pid=$server_pid
