@@ -75,6 +75,8 @@ export class RateLimiter {
   #queued: QueuedCheck[] = [];
   /** Coalesced script runs sent and not yet answered. */
   #inFlight = 0;
+  /** Checks in the last coalesced run: 1 while checks arrive alone, more under a burst. */
+  #lastRun = 1;
 
   constructor(options: RateLimiterOptions) {
     this.#redis = options.redis;
@@ -114,10 +116,10 @@ export class RateLimiter {
   }
 
   /**
-   * One decision. An exact-mode check goes to Redis at once when no coalesced call is in flight
-   * (at a low rate a check arrives alone, and waiting for the turn's end would only add a loop
-   * phase to it); while one is in flight, the checks made meanwhile are gathered and sent together
-   * at the end of the event-loop turn (setImmediate) as one batch script run (scripts/batch.ts):
+   * One decision. An exact-mode check goes to Redis at once when it arrives alone: no coalesced
+   * call in flight and the last one a lone check too (at a low rate waiting for the turn's end would
+   * only add a loop phase to it); otherwise the checks made during this turn are gathered and sent
+   * together at its end (setImmediate) as one batch script run (scripts/batch.ts):
    * one command, one breaker call and one timer for all of them instead of one each. Each is still
    * decided by its algorithm's own script code, in order, atomically, on Redis's clock, so a
    * coalesced decision is exactly what a lone one would have been.
@@ -159,7 +161,9 @@ export class RateLimiter {
       done,
     };
     const waiting = this.#queued.push(queued);
-    if (this.#inFlight === 0) this.#flushQueued();
+    // Alone (nothing in flight, and the last run was a lone check too): no reason to wait. Under a
+    // burst the first check of a turn would otherwise go alone and the rest in a second command.
+    if (this.#inFlight === 0 && this.#lastRun === 1) this.#flushQueued();
     else if (waiting === 1) setImmediate(this.#flushQueued);
   }
 
@@ -177,6 +181,7 @@ export class RateLimiter {
 
   #decideQueued(queued: QueuedCheck[]): void {
     this.#inFlight++;
+    this.#lastRun = queued.length;
     this.#breaker.call(
       () => runBatch(this.#redis, queued),
       (error, reply) => {
