@@ -1,12 +1,18 @@
 // A service's processes as `pnpm load` starts them lean, for the bench helpers that stand a real
 // service up for start-server.sh (adclick-ingest.ts, shortener-redirect.ts): a fresh database,
-// topics and consumer groups of this run alone, LOG_LEVEL=warn, no tracing, the kit's instrument
+// topics, consumer groups and Redis keys of this run alone, LOG_LEVEL=warn, no tracing, the kit's instrument
 // entry loaded, each process ready (/readyz) before the next starts. BENCH_CPUS pins them
 // (`taskset -c`, as the runner pins a service); unset, they run unpinned.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestDatabase, dropTestDatabase, resolveEndpoints, uniqueId } from '@sdlab/testkit/infra';
+import {
+  createTestDatabase,
+  deleteRedisKeys,
+  dropTestDatabase,
+  resolveEndpoints,
+  uniqueId,
+} from '@sdlab/testkit/infra';
 import { type Running, startNode, waitReady } from '../src/processes.ts';
 
 export interface LeanProcess {
@@ -21,7 +27,7 @@ export interface LeanProcess {
 export interface LeanService {
   processes: Running[];
   logDir: string;
-  /** Stops the processes (last started first) and drops the database; the logs stay. */
+  /** Stops the processes (last started first), drops the database and unlinks the run's Redis keys; the logs stay. */
   stop(): Promise<void>;
 }
 
@@ -58,6 +64,8 @@ export async function startLeanService(
     DEAD_LETTER_TOPIC: `${prefix}.clicks.dead-letter`,
     CONSUMER_GROUP: `${prefix}-aggregator`,
     STATS_GROUP_ID: `${prefix}-stats`,
+    // Redis keys of this run alone, unlinked at stop: a closed loop leaves ~400,000 dedup keys.
+    REDIS_KEY_PREFIX: `${prefix}:`,
     ...env,
   };
   const dir = join(process.cwd(), 'services', service);
@@ -66,6 +74,7 @@ export async function startLeanService(
   const stop = async () => {
     for (const proc of [...running].reverse()) await proc.stop();
     await dropTestDatabase(endpoints.postgres, database).catch(() => undefined);
+    await deleteRedisKeys(endpoints.redis, `${prefix}:`).catch(() => undefined);
   };
   try {
     for (const p of processes) {

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   createTestDatabase,
+  deleteRedisKeys,
   dropTestDatabase,
   type Endpoints,
   resolveEndpoints,
@@ -183,7 +184,14 @@ async function closedLoopRun(
   connections: number,
 ): Promise<number> {
   for (const p of service.processes) await assertPortFree(p.port);
-  const [api] = await startProcesses(service, { config: 'lean', cores: undefined }, undefined, endpoints);
+  const keyPrefix = `load-${uniqueId().slice(0, 8)}:`;
+  const [api] = await startProcesses(
+    service,
+    { config: 'lean', cores: undefined },
+    undefined,
+    endpoints,
+    keyPrefix,
+  );
   try {
     const seconds = durationSeconds(DURATION ?? '20s');
     if (!seconds) throw new Error(`load: --duration ${DURATION} is not a duration like 20s or 1m`);
@@ -208,6 +216,7 @@ async function closedLoopRun(
     return result.passed ? 0 : 1;
   } finally {
     await api!.stop();
+    await deleteRedisKeys(endpoints.redis, keyPrefix).catch(() => undefined);
   }
 }
 
@@ -225,6 +234,8 @@ function configEnv(config: Config, endpoints: Endpoints): Record<string, string 
 async function runService(service: ServiceUnderTest, endpoints: Endpoints): Promise<RunRecord> {
   const database = service.postgres ? `load_${service.name.replaceAll('-', '_')}_${uniqueId()}` : undefined;
   const databaseUrl = database ? await createTestDatabase(endpoints.postgres, database) : undefined;
+  // Redis keys of this run alone, unlinked when it ends (ad-click's dedup keys would live 7 days).
+  const keyPrefix = `load-${uniqueId().slice(0, 8)}:`;
   const bares = new Map<string, { running: Running; url: string }>();
   const scenario = scenarioPath(service);
   const runs: VariantRun[] = [];
@@ -239,7 +250,7 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
         bares.set(bareKey, { running, url: await listeningAddress(running) });
       }
       const { running: bare, url: bareUrl } = bares.get(bareKey)!;
-      const processes = await startProcesses(service, variant, databaseUrl, endpoints);
+      const processes = await startProcesses(service, variant, databaseUrl, endpoints, keyPrefix);
       try {
         const measured = processes.map((proc, i) => ({
           name: processLabel(service, service.processes[i]!),
@@ -294,6 +305,7 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
   } finally {
     for (const bare of bares.values()) await bare.running.stop();
     if (database) await dropTestDatabase(endpoints.postgres, database).catch(() => undefined);
+    await deleteRedisKeys(endpoints.redis, keyPrefix).catch(() => undefined);
   }
 }
 
@@ -302,6 +314,7 @@ async function startProcesses(
   variant: (typeof variants)[number],
   databaseUrl: string | undefined,
   endpoints: Endpoints,
+  keyPrefix: string,
 ): Promise<Running[]> {
   const env = {
     NODE_ENV: 'production',
@@ -314,6 +327,7 @@ async function startProcesses(
     // Topics and consumer groups of this run alone: a million benchmark clicks must not become the
     // backlog of the stack's own topics (`pnpm stack up` uses the default names).
     ...runTopics(`load-${uniqueId()}`),
+    REDIS_KEY_PREFIX: keyPrefix,
   };
   const running: Running[] = [];
   try {

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { test as base, inject } from 'vitest';
 import type { Endpoints } from './endpoints.ts';
 import { createTestDatabase, dropTestDatabase } from './postgres.ts';
+import { deleteRedisKeys } from './redis-keys.ts';
 import { uniqueId } from './unique-id.ts';
 
 declare module 'vitest' {
@@ -84,7 +85,7 @@ export const test = base.extend<Fixtures>({
     try {
       await use({ url: endpoints.redis, client, prefix, key: (name) => `${prefix}${name}` });
     } finally {
-      await deleteByPrefix(client, prefix);
+      await deleteRedisKeys(client, prefix);
       client.disconnect();
     }
   },
@@ -138,12 +139,3 @@ export const test = base.extend<Fixtures>({
     }
   },
 });
-
-async function deleteByPrefix(client: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    if (keys.length) await client.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}

@@ -13,4 +13,5 @@ export {
   startPrivatePostgres,
   startPrivateRedis,
 } from './private-servers.ts';
+export { deleteRedisKeys } from './redis-keys.ts';
 export { uniqueId } from './unique-id.ts';
