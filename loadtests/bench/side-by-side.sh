@@ -17,6 +17,7 @@ source "$here/../../scripts/toolchain.sh" >/dev/null
 k6=${K6_BIN:-$(node -p "require('${XDG_CACHE_HOME:-$HOME/.cache}/sdlab/run/endpoints.json').k6" 2>/dev/null || command -v k6)}
 source "$here/start-server.sh"
 out=$(mktemp -d)
+trap 'stop_servers; rm -rf "$out"' EXIT
 base=$((29000 + RANDOM % 300)); ports=(); pids=(); names=(); i=0
 for spec in "$@"; do
   IFS='|' read -r dir entry vars <<<"$spec"; port=$((base + 300 * i)); i=$((i + 1))

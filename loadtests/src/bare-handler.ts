@@ -7,15 +7,18 @@ import { achievedRate, type K6Result, measuredRate } from './k6.ts';
 import { type Running, startNode } from './processes.ts';
 import { type BareShape, REPO_ROOT, type ServiceUnderTest } from './services.ts';
 
+// As the service processes run (run.ts startProcesses), so only the work differs.
+const PRODUCTION = { NODE_ENV: 'production' };
+
 export function startBare(shape: BareShape, logDir: string, cpus?: string): Promise<Running> {
   if (shape.kind === 'ws') {
-    return startNode('bare-ws', REPO_ROOT, 'loadtests/limits/bare-ws.ts', {}, logDir, { cpus });
+    return startNode('bare-ws', REPO_ROOT, 'loadtests/limits/bare-ws.ts', PRODUCTION, logDir, { cpus });
   }
   return startNode(
     'bare-fastify',
     REPO_ROOT,
     'loadtests/limits/bare-fastify.ts',
-    { BARE_STATUS: String(shape.status), BARE_RESPONSE_BYTES: String(shape.responseBytes) },
+    { ...PRODUCTION, BARE_STATUS: String(shape.status), BARE_RESPONSE_BYTES: String(shape.responseBytes) },
     logDir,
     { cpus },
   );
