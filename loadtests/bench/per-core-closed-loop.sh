@@ -3,7 +3,7 @@
 # CONNS (50) connections, WARM s unmeasured then DUR s measured; CPU from /proc/<pid>/stat). Run the kinds
 # one after another in one sitting and compare ratios; absolute figures move with the machine's load.
 #   bash loadtests/bench/per-core-closed-loop.sh <label> <repo checkout> <kind> [VAR=value ...]
-# kind: bare-post | checks | bare-get | limited-get | kit-get | clicks | bare-302 | redirect, started
+# kind: bare-post | bare-redis-post | checks | bare-get | limited-get | kit-get | clicks | bare-302 | redirect, started
 # as start-server.sh describes (the same kinds as per-core-open-loop.sh), unpinned; bare-post and
 # checks are driven by post-checks.lua, clicks and bare-302 by click-ids.lua (each id once).
 # NODEFLAGS adds node flags (--cpu-prof; for clicks the ingest's only).

@@ -6,7 +6,7 @@
 # each pays a Redis round trip of its own (per-core-closed-loop.sh is the saturated case). Run the
 # kinds one after another in one sitting and compare ratios.
 #   bash loadtests/bench/per-core-open-loop.sh <label> <repo checkout> <kind> [VAR=value ...]
-# kind: bare-post | checks | bare-get | limited-get | kit-get | clicks | bare-302 | redirect, started
+# kind: bare-post | bare-redis-post | checks | bare-get | limited-get | kit-get | clicks | bare-302 | redirect, started
 # as start-server.sh describes (the same kinds as per-core-closed-loop.sh); k6 script:
 # per-core-open-loop.js. For clicks and redirect the figure is the API's CPU (their worker's is not
 # counted), e.g. redirect against bare-get, or clicks against bare-302.

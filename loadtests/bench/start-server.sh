@@ -12,6 +12,9 @@
 # Kinds (start_kind sets server_path, the path to drive; server_wrk, the wrk script arguments;
 # server_mode, what the k6 script sends: checks | get | ids; server_ids, the id files' folder):
 #   bare-post    limits/bare-fastify.ts, POST, 110-byte answer (a check's shape)
+#   bare-redis-post  bare-redis-post.ts: bare-post's handler plus one ioredis round trip (EVALSHA
+#                of a trivial script, sent as the limiter sends it) before the answer; the floor of
+#                a Redis-backed decision when requests arrive one per event-loop turn
 #   checks       the rate-limiter lean (LOG_LEVEL=warn, no tracing), POST /v1/checks
 #   bare-get     limits/bare-fastify.ts, GET /bare
 #   limited-get  limits/limited-get.ts (LIMITER=ours|fastify-rate-limit|rate-limiter-flexible)
@@ -86,6 +89,8 @@ start_kind() {
   case $kind in
     bare-post) start_entry "$dir" loadtests/limits/bare-fastify.ts "$port" BARE_STATUS=200 BARE_RESPONSE_BYTES=110 "$@"
       server_wrk=(-s "$bench_dir/post-checks.lua") server_mode=checks; await_server "$port" /bare;;
+    bare-redis-post) start_entry "$dir" loadtests/bench/bare-redis-post.ts "$port" "$@"
+      server_wrk=(-s "$bench_dir/post-checks.lua") server_mode=checks; await_server "$port" /bare;;
     checks) start_entry "$dir/services/rate-limiter" src/main.ts "$port" LOG_LEVEL=warn SDLAB_DEV_MODE=true OTEL_EXPORTER_OTLP_ENDPOINT= "$@"
       server_path=/v1/checks server_wrk=(-s "$bench_dir/post-checks.lua") server_mode=checks; await_server "$port" /readyz;;
     bare-get) start_entry "$dir" loadtests/limits/bare-fastify.ts "$port" "$@"; await_server "$port" /bare;;
@@ -102,7 +107,7 @@ start_kind() {
     redirect) start_helper "$dir" shortener-redirect.ts "$info" "$port" -- "$@"
       await_server "$port" "" "$info"
       server_path=/$(grep -o '"code":"[^"]*"' "$info" | cut -d'"' -f4);;
-    *) echo "kind must be bare-post, checks, bare-get, limited-get, kit-get, clicks, bare-302 or redirect" >&2; exit 2;;
+    *) echo "kind must be bare-post, bare-redis-post, checks, bare-get, limited-get, kit-get, clicks, bare-302 or redirect" >&2; exit 2;;
   esac
   server_pid=$(listener_pid "$port")
   server_info=$info
