@@ -75,35 +75,30 @@ describe('spool (the ingest write-ahead log)', () => {
     await reopened.close();
   });
 
-  it('hands a caught-up reader the durable records from memory, and the file to a reader behind it', async () => {
+  it('reads the same records again from an older position (a retried send), and all of them after a restart', async () => {
     const dir = tempDir();
     const spool = await Spool.open(dir, options);
-    const appended = Array.from({ length: 30 }, (_, i) => record(i));
+    const appended = Array.from({ length: 21 }, (_, i) => record(i));
     const ids = (rs: SpoolRecord[]) => rs.map((r) => r.impressionId);
     await Promise.all(appended.slice(0, 10).map((r) => spool.append(r)));
-    const start = spool.checkpoint;
-    const first = await spool.read(start, 1000);
+    const first = await spool.read(spool.checkpoint, 1000);
     expect(ids(first.records)).toEqual(ids(appended.slice(0, 10)));
-    expect(first.records[0]).not.toBe(appended[0]); // parsed from the file
 
-    // Caught up: what is appended next comes from memory (the same objects), across segments.
+    // Caught up, then more appends, across segments, in batches of a bounded size.
     for (const r of appended.slice(10, 20)) await spool.append(r);
     const second = await spool.read(first.next, 4);
     expect(second.records).toEqual(appended.slice(10, 14));
-    expect(second.records[0]).toBe(appended[10]);
     const third = await spool.read(second.next, 1000);
-    expect(third.records.every((r, i) => r === appended[14 + i])).toBe(true);
-    expect(third.records).toHaveLength(6);
+    expect(third.records).toEqual(appended.slice(14, 20));
 
-    // A retry from an older position reads the file up to where memory starts, then memory.
+    // A retry from an older position reads the same records again, and the newer ones after them.
     await spool.append(appended[20]!);
     const again = await spool.read(first.next, 1000);
     expect(ids(again.records)).toEqual(ids(appended.slice(10, 21)));
-    expect(again.records.at(-1)).toBe(appended[20]);
     expect(await spool.read(again.next, 1000)).toEqual({ records: [], next: again.next });
     await spool.close();
 
-    // After a restart everything unshipped is read back from the file.
+    // After a restart everything unshipped is read back.
     const reopened = await Spool.open(dir, options);
     const all = await reopened.read(reopened.checkpoint, 1000);
     expect(ids(all.records)).toEqual(ids(appended.slice(0, 21)));
