@@ -121,6 +121,20 @@ describe('spool (the ingest write-ahead log)', () => {
     await reopened.close();
   });
 
+  it('counts its backlog in bytes, not characters', async () => {
+    const spool = await Spool.open(tempDir(), options);
+    const wide = { ...record(1), campaignId: 'été-€' };
+    const line = Buffer.byteLength(`${JSON.stringify(wide)}\n`);
+    const appended = spool.append(wide);
+    expect(spool.backlogBytes).toBe(line); // queued
+    await appended;
+    expect(spool.backlogBytes).toBe(line); // on disk
+    const { next } = await spool.read(spool.checkpoint, 10);
+    await spool.commit(next);
+    expect(spool.backlogBytes).toBe(0);
+    await spool.close();
+  });
+
   it('refuses appends beyond its byte limit and a second writer on the same directory', async () => {
     const dir = tempDir();
     const spool = await Spool.open(dir, { ...options, maxBytes: 500 });
