@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Span, trace } from '@opentelemetry/api';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { type BreakerOptions, type BreakerState, failureReason, RedisBreaker } from './breaker.ts';
 import type { Decision, DecisionSource, Outcome } from './decision.ts';
@@ -11,7 +11,7 @@ import { LocalFallback } from './local-fallback.ts';
 import { quotaOf, type Rule } from './rules.ts';
 import { type BatchCheck, runBatch } from './scripts/batch.ts';
 import { scriptError } from './scripts/error-codes.ts';
-import { defineScripts, type ScriptName, type ScriptReply } from './scripts/loader.ts';
+import { runScript, type ScriptName, type ScriptReply } from './scripts/loader.ts';
 import { RateLimitAttributes, type RateLimitMetrics, rateLimitMetrics } from './telemetry.ts';
 
 export interface RateLimiterOptions {
@@ -80,7 +80,6 @@ export class RateLimiter {
 
   constructor(options: RateLimiterOptions) {
     this.#redis = options.redis;
-    defineScripts(this.#redis);
     this.#keys = typeof options.keys === 'object' ? options.keys : limiterKeys(options.keys ?? 'rl:');
     this.#metrics = options.registry ? rateLimitMetrics(options.registry) : undefined;
     this.#logger = options.logger;
@@ -327,19 +326,26 @@ export class RateLimiter {
   }
 
   async #redisOutcome(rule: Rule, key: string, cost: number, force: boolean): Promise<Outcome> {
-    const reply = await this.#breaker.execute(
-      () => this.#queueScript(this.#redis, rule, key, cost, force) as Promise<ScriptReply>,
-    );
+    const reply = await this.#breaker.execute(() => this.#sendScript(rule, key, cost, force));
     return toOutcome(reply, rule, cost);
   }
 
-  #queueScript(target: Redis | ChainableCommander, rule: Rule, key: string, cost: number, force: boolean) {
+  #sendScript(rule: Rule, key: string, cost: number, force: boolean): Promise<ScriptReply> {
     const redisKey = this.#keys.key(rule, key);
     const [limit, rateOrWindow] =
       rule.algorithm === 'token-bucket' ? [rule.capacity, rule.refillPerSec] : [rule.limit, rule.windowMs];
     // Only the log needs a unique id (its members); the others ignore it, so don't pay for randomness.
     const id = rule.algorithm === 'sliding-window-log' ? randomBytes(9).toString('base64url') : '-';
-    return target[SCRIPT[rule.algorithm]](redisKey, limit, rateOrWindow, cost, force ? 1 : 0, id);
+    return runScript(
+      this.#redis,
+      SCRIPT[rule.algorithm],
+      redisKey,
+      limit,
+      rateOrWindow,
+      cost,
+      force ? 1 : 0,
+      id,
+    );
   }
 
   #onRedisFailure(

@@ -2,7 +2,7 @@ import { startPrivateRedis, test } from '@sdlab/testkit';
 import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import { ScriptCode } from '../src/scripts/error-codes.ts';
-import { defineScripts, readScripts, SCRIPT_NAMES, type ScriptReply } from '../src/scripts/loader.ts';
+import { readScripts, runScript, SCRIPT_NAMES, type ScriptReply } from '../src/scripts/loader.ts';
 
 // Every Lua script, run on a real Redis through the loader the limiter uses.
 const ARGS = {
@@ -26,10 +26,11 @@ describe('Lua scripts', () => {
 
   for (const name of SCRIPT_NAMES) {
     test(`${name}: 15 concurrent calls against a limit of 10 admit exactly 10`, async ({ redis }) => {
-      defineScripts(redis.client);
       const [limit, rate] = ARGS[name];
       const replies = (await Promise.all(
-        Array.from({ length: 15 }, (_, i) => redis.client[name](redis.key(name), limit, rate, 1, 0, `r${i}`)),
+        Array.from({ length: 15 }, (_, i) =>
+          runScript(redis.client, name, redis.key(name), limit, rate, 1, 0, `r${i}`),
+        ),
       )) as ScriptReply[];
       const allowed = replies.filter((r) => Array.isArray(r) && r[0] === 1);
       expect(allowed).toHaveLength(10);
@@ -40,21 +41,30 @@ describe('Lua scripts', () => {
     });
 
     test(`${name}: returns small negative codes for impossible requests`, async ({ redis }) => {
-      defineScripts(redis.client);
       const [limit, rate] = ARGS[name];
-      expect(await redis.client[name](redis.key(name), limit, rate, 11, 0, 'x')).toBe(
+      expect(await runScript(redis.client, name, redis.key(name), limit, rate, 11, 0, 'x')).toBe(
         ScriptCode.CostExceedsLimit,
       );
-      expect(await redis.client[name](redis.key(name), limit, rate, -1, 0, 'x')).toBe(ScriptCode.BadArgument);
+      expect(await runScript(redis.client, name, redis.key(name), limit, rate, -1, 0, 'x')).toBe(
+        ScriptCode.BadArgument,
+      );
       // force = 1 counts past the limit (local-cache commits): allowed, nothing left.
-      const forced = (await redis.client[name](redis.key(name), limit, rate, 11, 1, 'x')) as number[];
+      const forced = (await runScript(
+        redis.client,
+        name,
+        redis.key(name),
+        limit,
+        rate,
+        11,
+        1,
+        'x',
+      )) as number[];
       expect(forced.slice(0, 2)).toEqual([1, 0]);
     });
   }
 
   test('token bucket keeps Redis server time, not the caller clock', async ({ redis }) => {
-    defineScripts(redis.client);
-    await redis.client.tokenBucket(redis.key('tb'), 100, 10, 1, 0, '-');
+    await runScript(redis.client, 'tokenBucket', redis.key('tb'), 100, 10, 1, 0, '-');
     const [seconds, micros] = await redis.client.time();
     const serverMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     const stored = Number(await redis.client.hget(redis.key('tb'), 'ts'));
@@ -69,8 +79,7 @@ describe('Lua scripts', () => {
     const client = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
     client.on('error', () => undefined); // refused connections while it is down are the point
     try {
-      defineScripts(client);
-      await client.fixedWindow('k', 5, 60_000, 1, 0, '-');
+      await runScript(client, 'fixedWindow', 'k', 5, 60_000, 1, 0, '-');
       const sha = (await client.script(
         'LOAD',
         readScripts().find((s) => s.name === 'fixedWindow')!.lua,
@@ -80,7 +89,7 @@ describe('Lua scripts', () => {
       await server.start();
       await expect.poll(() => client.ping().catch(() => 'down'), { timeout: 5000 }).toBe('PONG');
       expect(await client.script('EXISTS', sha)).toEqual([0]);
-      const reply = (await client.fixedWindow('k', 5, 60_000, 1, 0, '-')) as number[];
+      const reply = (await runScript(client, 'fixedWindow', 'k', 5, 60_000, 1, 0, '-')) as number[];
       expect(reply.slice(0, 2)).toEqual([1, 4]); // NOSCRIPT was answered by resending the source
     } finally {
       client.disconnect();

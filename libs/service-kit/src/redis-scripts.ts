@@ -26,14 +26,12 @@ export interface LuaScripts {
 const FILE = /^([a-z][A-Za-z]*)-(\d+|N)\.lua$/;
 
 /**
- * The one Lua script loader: reads every `<verbNoun>-<keyCount>.lua` in `dir` (a package's
- * `scripts/` folder, the same relative path from src/ and dist/) and checks that the files and the
- * declared `names` are the same set, so a script never ships uncallable or untyped. `define`
- * registers them through `defineCommand`: ioredis then runs each by its SHA (EVALSHA), sending the
- * source only the first time per connection or after a NOSCRIPT (a restarted Redis has an empty
- * script cache), in pipelines too.
+ * Reads every `<verbNoun>-<keyCount>.lua` in `dir` (a package's `scripts/` folder, the same
+ * relative path from src/ and dist/) and checks that the files and the declared `names` are the
+ * same set, so a script never ships unused or unnamed. For a package that sends its scripts itself
+ * (EVALSHA as a plain command); loadLuaScripts registers them on the client.
  */
-export function loadLuaScripts(dir: URL, names: readonly ScriptCommandName[]): LuaScripts {
+export function readLuaScripts(dir: URL, names: readonly string[]): LuaScript[] {
   const list: LuaScript[] = [];
   for (const file of readdirSync(dir).sort()) {
     if (!file.endsWith('.lua')) continue;
@@ -47,7 +45,7 @@ export function loadLuaScripts(dir: URL, names: readonly ScriptCommandName[]): L
     });
   }
   const missing = names.filter((name) => !list.some((s) => s.name === name));
-  const undeclared = list.filter((s) => !names.includes(s.name as ScriptCommandName)).map((s) => s.file);
+  const undeclared = list.filter((s) => !names.includes(s.name)).map((s) => s.file);
   if (missing.length || undeclared.length) {
     throw new Error(
       `Lua scripts in ${dir.pathname}: ${[
@@ -58,6 +56,17 @@ export function loadLuaScripts(dir: URL, names: readonly ScriptCommandName[]): L
         .join('; ')}`,
     );
   }
+  return list;
+}
+
+/**
+ * The one Lua script loader: readLuaScripts, with the names declared as commands on ioredis'
+ * `RedisCommander`. `define` registers them through `defineCommand`: ioredis then runs each by its
+ * SHA (EVALSHA), sending the source only the first time per connection or after a NOSCRIPT (a
+ * restarted Redis has an empty script cache), in pipelines too.
+ */
+export function loadLuaScripts(dir: URL, names: readonly ScriptCommandName[]): LuaScripts {
+  const list = readLuaScripts(dir, names);
   const registered = new WeakSet<Redis>();
   return {
     list,

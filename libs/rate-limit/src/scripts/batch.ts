@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { Command, type Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import type { Rule } from '../rules.ts';
 import { readScripts, SCRIPT_NAMES, type ScriptName } from './loader.ts';
+import { luaScript, sendScript } from './send-script.ts';
 
 const DECIDE = /^local function decide\((.*)\)\n([\s\S]*?)^end -- decide$/m;
 
@@ -106,8 +107,9 @@ const SCRIPT_OF: Record<Rule['algorithm'], ScriptName> = {
   'sliding-window-log': 'slidingLog',
 };
 
-const LUA = batchLua();
-const SHA = createHash('sha1').update(LUA).digest('hex');
+/** The batch script's source and SHA (a test loads or flushes it). */
+export const BATCH_SCRIPT = luaScript(batchLua());
+const SHA = BATCH_SCRIPT.sha;
 
 /**
  * Runs the batch script for `checks`; the reply holds 4 integers per check, in order (a negative
@@ -116,11 +118,11 @@ const SHA = createHash('sha1').update(LUA).digest('hex');
  * Sent as a plain EVALSHA command, not through a `defineCommand` script: at a low rate every check
  * is a call of its own, and ioredis's script wrapper (argument copies, a command class per script,
  * a closure per write, a second promise for its NOSCRIPT retry, the auto-pipelining lookup) cost
- * more per lone check than building the batch does. The NOSCRIPT fallback is kept here: a Redis
- * that lost its script cache (a restart) gets the source once by EVAL, which caches it again.
+ * more per lone check than building the batch does (send-script.ts keeps the NOSCRIPT fallback).
  */
 export function runBatch(redis: Redis, checks: readonly BatchCheck[]): Promise<number[]> {
   const n = checks.length;
+  if (n === 1) return runOne(redis, checks[0]!);
   // EVALSHA sha numkeys ...keys batchId R ...3R rule values ...3 values per run of checks.
   const args: (string | number)[] = [SHA, n];
   for (let i = 0; i < n; i++) args.push(checks[i]!.redisKey);
@@ -138,9 +140,7 @@ export function runBatch(redis: Redis, checks: readonly BatchCheck[]): Promise<n
       index = ruleIndex.size + 1;
       ruleIndex.set(rule, index);
       if (rule.algorithm === 'sliding-window-log') logs = true;
-      if (rule.algorithm === 'token-bucket')
-        ruleArgs.push(BATCH_INDEX.tokenBucket, rule.capacity, rule.refillPerSec);
-      else ruleArgs.push(BATCH_INDEX[SCRIPT_OF[rule.algorithm]], rule.limit, rule.windowMs);
+      ruleArgs.push(BATCH_INDEX[SCRIPT_OF[rule.algorithm]], ...ruleValues(rule));
     }
     if (index === runRule && cost === runCost) runArgs[runArgs.length - 3]!++;
     else {
@@ -151,20 +151,40 @@ export function runBatch(redis: Redis, checks: readonly BatchCheck[]): Promise<n
   }
   // The batch id makes each sliding-log member unique (the script appends the check's position);
   // the other algorithms ignore it, so don't pay for randomness (a getrandom call) without a log.
-  args.push(logs ? randomBytes(9).toString('base64url') : '-', ruleIndex.size);
+  args.push(logs ? batchId() : '-', ruleIndex.size);
   for (let i = 0; i < ruleArgs.length; i++) args.push(ruleArgs[i]!);
   for (let i = 0; i < runArgs.length; i++) args.push(runArgs[i]!);
-  const keyPrefix = redis.options.keyPrefix;
-  const options = keyPrefix ? { keyPrefix } : {};
-  return (redis.sendCommand(new Command('evalsha', args, options)) as Promise<number[]>).catch(
-    (error: unknown) => {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      // The script did not run: sending it again cannot charge a check twice.
-      args[0] = LUA;
-      return redis.sendCommand(new Command('eval', args, options)) as Promise<number[]>;
-    },
-  );
+  return sendScript(redis, BATCH_SCRIPT, args) as Promise<number[]>;
 }
 
-/** The batch script's source and SHA (a test loads or flushes it). */
-export const BATCH_SCRIPT = { lua: LUA, sha: SHA };
+/**
+ * A batch of one, the common case at a low rate (every check arrives alone): its arguments written
+ * out at once, without the rule table and runs a batch needs (a Map and two arrays per call).
+ */
+function runOne(redis: Redis, { redisKey, rule, cost }: BatchCheck): Promise<number[]> {
+  const [limit, span] = ruleValues(rule);
+  const log = rule.algorithm === 'sliding-window-log';
+  const args = [
+    SHA,
+    1,
+    redisKey,
+    log ? batchId() : '-',
+    1,
+    BATCH_INDEX[SCRIPT_OF[rule.algorithm]],
+    limit,
+    span,
+    1,
+    1,
+    cost,
+  ];
+  return sendScript(redis, BATCH_SCRIPT, args) as Promise<number[]>;
+}
+
+/** A rule's two values as the scripts take them: limit (or capacity) and window (or refill rate). */
+function ruleValues(rule: Rule): [number, number] {
+  return rule.algorithm === 'token-bucket' ? [rule.capacity, rule.refillPerSec] : [rule.limit, rule.windowMs];
+}
+
+function batchId(): string {
+  return randomBytes(9).toString('base64url');
+}
