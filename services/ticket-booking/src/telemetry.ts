@@ -61,7 +61,7 @@ export function createServiceMetrics(registry: Registry) {
     }),
     holdsReleased: new Counter({
       name: 'sdlab_booking_holds_released_total',
-      help: 'Holds ended without a sale, by reason: cancelled, declined, payment_lost, expired_while_paying',
+      help: 'Holds ended without a sale, by reason: cancelled, declined, payment_lost, expired_while_paying, event_cancelled',
       labelNames: ['reason'] as const,
       registers,
     }),

@@ -4,6 +4,7 @@ import { inTransaction } from '@sdlab/service-kit/postgres';
 import type pg from 'pg';
 import type { Queryable } from '../adapters/postgres.ts';
 import { BookingErrors } from '../errors.ts';
+import { releaseEventHolds } from './seat-states.ts';
 
 // Venues, events and seats: the source of truth. Every event change writes its search document
 // to the outbox in the same transaction (never "update Postgres, then Elasticsearch": a crash
@@ -283,9 +284,15 @@ export class CatalogueRepository {
     await this.#pool.query('ANALYZE booking.seats').catch(() => undefined);
   }
 
-  /** Applies a patch, bumps the version and writes the new search document to the outbox. */
-  async updateEvent(id: string, patch: EventPatch): Promise<EventDetails> {
+  /**
+   * Applies a patch, bumps the version and writes the new search document to the outbox. A
+   * cancellation also releases the event's ACTIVE holds in the same transaction, before the event
+   * row is touched (seat-states.ts `releaseEventHolds`): their users' cap of open holds frees at
+   * once, not when the holds expire. `releasedHolds` counts them.
+   */
+  async updateEvent(id: string, patch: EventPatch): Promise<{ event: EventDetails; releasedHolds: number }> {
     return inTransaction(this.#pool, async (client) => {
+      const releasedHolds = patch.status === 'CANCELLED' ? await releaseEventHolds(client, id) : 0;
       const { rowCount } = await client.query(
         `UPDATE booking.events SET
            name = coalesce($2, name), performer = coalesce($3, performer),
@@ -306,7 +313,7 @@ export class CatalogueRepository {
         ],
       );
       if (rowCount === 0) throw new BookingErrors.EventNotFound(id);
-      return this.#afterChange(client, id, 'event.updated');
+      return { event: await this.#afterChange(client, id, 'event.updated'), releasedHolds };
     });
   }
 

@@ -307,7 +307,7 @@ export class HoldService {
       if (row.status === 'CANCELLED' || row.status === 'EXPIRED' || row.status === 'RELEASED')
         return toHold(row);
       if (row.status !== 'ACTIVE') throw new BookingErrors.HoldNotActive(holdId, row.status.toLowerCase());
-      await release(client, holdId, 'CANCELLED');
+      await release(client, [holdId], 'CANCELLED');
       this.#metrics.holdsReleased.inc({ reason: 'cancelled' });
       return { ...toHold(row), status: 'CANCELLED' as const };
     });

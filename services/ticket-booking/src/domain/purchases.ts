@@ -422,7 +422,7 @@ export class PurchaseService {
     hold: Hold,
     failure: { reason: string; payment?: Payment; refund: boolean },
   ): Promise<Change> {
-    await release(client, hold.id, failure.reason === 'HOLD_EXPIRED' ? 'EXPIRED' : 'RELEASED');
+    await release(client, [hold.id], failure.reason === 'HOLD_EXPIRED' ? 'EXPIRED' : 'RELEASED');
     await markFailed(client, current.id, {
       reason: failure.reason,
       paymentId: failure.payment?.id ?? null,

@@ -349,20 +349,46 @@ export async function sell(
 }
 
 /**
- * HELD → AVAILABLE for the seats this hold still holds, and the hold (if still open) to
- * `status`. The one way seats of a known hold go back on sale: cancel, decline, lost payment,
- * expiry found while paying.
+ * HELD → AVAILABLE for the seats these holds still hold, and the holds (if still open) to
+ * `status`. The one way seats of known holds go back on sale: cancel, decline, lost payment,
+ * expiry found while paying, the event cancelled. Two statements whatever the number of holds.
  */
-export async function release(client: pg.PoolClient, holdId: string, status: ReleasedStatus): Promise<void> {
+export async function release(
+  client: pg.PoolClient,
+  holdIds: readonly string[],
+  status: ReleasedStatus,
+): Promise<void> {
   await client.query(
     `UPDATE booking.seats SET status = 'AVAILABLE', hold_id = NULL, held_until = NULL
-     WHERE hold_id = $1 AND status = 'HELD'`,
-    [holdId],
+     WHERE hold_id = ANY($1::uuid[]) AND status = 'HELD'`,
+    [holdIds],
   );
   await client.query(
-    `UPDATE booking.holds SET status = $2, updated_at = now() WHERE id = $1 AND status IN ('ACTIVE', 'CONFIRMING')`,
-    [holdId, status],
+    `UPDATE booking.holds SET status = $2, updated_at = now()
+     WHERE id = ANY($1::uuid[]) AND status IN ('ACTIVE', 'CONFIRMING')`,
+    [holdIds, status],
   );
+}
+
+/**
+ * An event cancelled: its ACTIVE holds RELEASED and their seats back to AVAILABLE, in the caller's
+ * transaction, which must call this before it changes the event row. The holds are locked first,
+ * in id order, as a purchase locks its hold before the event (`PurchaseService.#begin`): a purchase
+ * that got there first has made its hold CONFIRMING and is left to settle (confirmed or refunded);
+ * one that comes later finds the event cancelled and charges nothing. Returns how many holds.
+ */
+export async function releaseEventHolds(client: pg.PoolClient, eventId: string): Promise<number> {
+  const { rows } = await client.query<{ id: string }>(
+    `SELECT id FROM booking.holds WHERE event_id = $1 AND status = 'ACTIVE' ORDER BY id FOR UPDATE`,
+    [eventId],
+  );
+  if (rows.length === 0) return 0;
+  await release(
+    client,
+    rows.map((r) => r.id),
+    'RELEASED',
+  );
+  return rows.length;
 }
 
 /**

@@ -12,7 +12,7 @@ export const ADMIN_SCOPE = 'admin';
  * with the `admin` scope (401 without a valid token, 403 without the scope).
  */
 export async function adminRoutes(app: App): Promise<void> {
-  const { catalogue, cache, tokens } = app.booking;
+  const { catalogue, cache, tokens, metrics } = app.booking;
   app.addHook('onRequest', requireToken(tokens, { scope: ADMIN_SCOPE }));
   const tags = ['admin'];
   const description = 'Requires `Authorization: Bearer <JWT>` with the `admin` scope.';
@@ -74,14 +74,16 @@ export async function adminRoutes(app: App): Promise<void> {
         tags,
         description,
         security,
-        summary: 'Change an event (name, date, status, waiting room …); search follows through the outbox',
+        summary:
+          'Change an event (name, date, status, waiting room …); cancelling it releases its active holds; search follows through the outbox',
         params: EventIdParams,
         body: EventPatchBody,
         response: { 200: EventSchema, ...errors },
       },
     },
     async (request) => {
-      const event = await catalogue.updateEvent(request.params.eventId, request.body);
+      const { event, releasedHolds } = await catalogue.updateEvent(request.params.eventId, request.body);
+      if (releasedHolds > 0) metrics.holdsReleased.inc({ reason: 'event_cancelled' }, releasedHolds);
       await cache.invalidate(event.id);
       return event;
     },
