@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { inTransaction } from '@sdlab/service-kit/postgres';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
-import { holdSeatsBatch, lockUsers } from '../src/domain/seat-states.ts';
+import { holdSeatsBatch, lockBatch } from '../src/domain/seat-states.ts';
 import { hold, purchase } from './support/api.ts';
 import { startBooking, withBookingStack } from './support/app.ts';
 import { user } from './support/auth.ts';
@@ -147,10 +147,7 @@ describe('best-available holds', () => {
         { kind: 'best-available' as const, ...ask('b1'), quantity: 1 },
       ];
       const outcomes = await inTransaction(pg.pool, async (client) => {
-        await lockUsers(
-          client,
-          asks.map((a) => a.userId),
-        );
+        await lockBatch(client, asks);
         return holdSeatsBatch(client, asks, { ttlMs: 600_000, maxOpenHolds: 5 });
       });
       const seatsOf = (i: number) => outcomes[i]!.seats.map((x) => x.id);

@@ -6,7 +6,7 @@ import {
   type HoldAsk,
   type HoldOutcome,
   holdSeatsBatch,
-  lockUsers,
+  lockBatch,
 } from './seat-states.ts';
 
 interface Waiting {
@@ -125,9 +125,9 @@ export class HoldBatches {
     await context.with(batch[0]!.context, async () => {
       try {
         const outcomes = await inTransaction(this.#pool, async (client) => {
-          await lockUsers(
+          await lockBatch(
             client,
-            batch.map((w) => w.ask.userId),
+            batch.map((w) => w.ask),
           );
           return holdSeatsBatch(
             client,

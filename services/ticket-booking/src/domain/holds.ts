@@ -162,9 +162,10 @@ export class HoldService {
       if (isPostgresUnavailable(error)) throw new BookingErrors.StoreUnavailable({ cause: error });
       throw error;
     }
-    const { seats, hold, openHolds, batchSize } = outcome;
+    const { seats, hold, onSale, openHolds, batchSize } = outcome;
     trace.getActiveSpan()?.setAttribute(Attr.holdBatchSize, batchSize);
     this.#metrics.holdBatchSize.observe(batchSize);
+    if (!onSale) throw new BookingErrors.EventNotOnSale(eventId, 'cancelled');
     if (hold) {
       this.#metrics.holds.inc({ outcome: 'held' });
       this.#metrics.holdSeats.observe(quantity);
@@ -251,12 +252,14 @@ export class HoldService {
     seatIds: number[];
     holdId: string;
   }): Promise<{ hold: Hold; seats: HeldSeat[] }> {
-    const { seats, hold, openHolds, missing, batchSize } = await this.#batches.hold({
+    const { seats, hold, onSale, openHolds, missing, batchSize } = await this.#batches.hold({
       kind: 'seats',
       ...input,
     });
     trace.getActiveSpan()?.setAttribute(Attr.holdBatchSize, batchSize);
     this.#metrics.holdBatchSize.observe(batchSize);
+    // Cancelled after the hold was admitted (the event cache still said on sale).
+    if (!onSale) throw new BookingErrors.EventNotOnSale(input.eventId, 'cancelled');
     if (hold) return { hold: toHold(hold), seats };
     if (openHolds >= this.#maxActivePerUser) {
       this.#metrics.holds.inc({ outcome: 'user_cap' });

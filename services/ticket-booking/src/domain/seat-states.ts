@@ -77,6 +77,8 @@ function picksFrom(ask: BestAvailableAsk, scope: PickScope): boolean {
 export interface HoldOutcome {
   seats: HeldSeat[];
   hold?: HoldRow;
+  /** False when the event is no longer on sale (cancelled since the hold was admitted): no hold. */
+  onSale: boolean;
   /** The user's open holds before this batch. */
   openHolds: number;
   /** Requested seats that were not AVAILABLE in the event (taken, or no such seat); seat holds only. */
@@ -114,6 +116,8 @@ function holdStatement(bySection: boolean): { name: string; text: string } {
      want AS (
        SELECT w.pos, w.seat_id, r.hold_id, r.event_id
        FROM unnest($4::int[], $5::bigint[]) AS w(pos, seat_id) JOIN req r ON r.pos = w.pos),
+     on_sale AS (
+       SELECT r.pos FROM req r JOIN booking.events e ON e.id = r.event_id WHERE e.status = 'SCHEDULED'),
      open AS (
        SELECT r.pos, (SELECT count(*)::int FROM booking.holds h
                       WHERE h.user_id = r.user_id AND h.status IN ('ACTIVE', 'CONFIRMING')
@@ -125,12 +129,12 @@ function holdStatement(bySection: boolean): { name: string; text: string } {
        ORDER BY s.id FOR UPDATE OF s),
      winners AS (
        SELECT r.pos FROM req r JOIN open o ON o.pos = r.pos
-       WHERE r.quantity = 0 AND o.n < $7 AND NOT EXISTS (
+       WHERE r.quantity = 0 AND o.n < $7 AND r.pos IN (SELECT pos FROM on_sale) AND NOT EXISTS (
          SELECT 1 FROM want w WHERE w.pos = r.pos AND w.seat_id NOT IN (SELECT id FROM free))),
      ba AS (
        SELECT r.pos, r.quantity, row_number() OVER (ORDER BY r.pos) AS k
        FROM req r JOIN open o ON o.pos = r.pos
-       WHERE r.quantity > 0 AND o.n < $7),
+       WHERE r.quantity > 0 AND o.n < $7 AND r.pos IN (SELECT pos FROM on_sale)),
      picked AS MATERIALIZED (
        SELECT s.id FROM booking.seats s
        WHERE ${scope} >= ${key} AND ${scope} <= ${key}${bySection ? ` AND s.status = 'AVAILABLE'` : ''}
@@ -164,7 +168,7 @@ function holdStatement(bySection: boolean): { name: string; text: string } {
        HAVING count(*) = CASE WHEN r.quantity > 0 THEN r.quantity
                               ELSE (SELECT count(*) FROM want w WHERE w.pos = r.pos) END
        RETURNING id, amount_cents, expires_at, created_at)
-     SELECT r.pos, o.n AS open_holds, h.amount_cents, h.expires_at, h.created_at,
+     SELECT r.pos, o.n AS open_holds, r.pos IN (SELECT pos FROM on_sale) AS on_sale, h.amount_cents, h.expires_at, h.created_at,
             (SELECT json_agg(json_build_array(t.id, t.section, t.row_number, t.seat_number, t.price_cents))
              FROM taken t WHERE t.pos = r.pos) AS seats,
             (SELECT array_agg(w.seat_id) FROM want w
@@ -184,11 +188,12 @@ const HOLD_STATEMENTS = { anySection: holdStatement(false), bySection: holdState
  * A seat hold wins when every seat it names is still AVAILABLE in its event (each is locked
  * first, in id order, so overlapping batches queue instead of deadlocking); a best-available
  * hold wins when enough free seats are left in the batch's pick scope (`holdStatement`). Either
- * also needs its user under `maxOpenHolds` open holds; only winners' seats change and only
- * winners get a hold row. The holds of one batch must not share a seat or a user, and its
+ * also needs its user under `maxOpenHolds` open holds and its event still SCHEDULED (read after
+ * `lockBatch` took the event's shared lock, so never a hold an event cancel missed); only
+ * winners' seats change and only winners get a hold row. The holds of one batch must not share a seat or a user, and its
  * best-available holds must share one scope (the batcher keeps them apart); the caller must hold
- * every user's advisory lock (`lockUsers`) before this statement, whose snapshot then sees every
- * hold committed before it.
+ * the batch's advisory locks (`lockBatch`) before this statement, whose snapshot then sees every
+ * hold committed before it and every event cancel that could have missed this batch's holds.
  */
 export async function holdSeatsBatch(
   client: pg.PoolClient,
@@ -214,6 +219,7 @@ export async function holdSeatsBatch(
   const { rows } = await client.query<{
     pos: string;
     open_holds: number;
+    on_sale: boolean;
     amount_cents: string | null;
     expires_at: Date | null;
     created_at: Date | null;
@@ -249,6 +255,7 @@ export async function holdSeatsBatch(
       .sort((a, b) => a.id - b.id);
     const outcome: HoldOutcome = {
       seats,
+      onSale: row.on_sale,
       openHolds: row.open_holds,
       missing: (row.missing ?? []).map(Number).sort((a, b) => a - b),
     };
@@ -269,23 +276,34 @@ export async function holdSeatsBatch(
   });
 }
 
+/** An event's advisory lock key (its id as Postgres spells it): hold batches share it, its cancel not. */
+const eventLockKey = (param: string) => `hashtextextended('booking-event:' || (${param})::uuid::text, 0)`;
+
 /**
  * Takes the transaction-scoped advisory lock of every user of a batch, in one order (two batches
  * never wait on each other's users crosswise), so a user's concurrent holds cannot all read the
  * same count of open holds and pass the cap together: `holdSeatsBatch` counts in the next
- * statement, whose snapshot is taken after these locks are granted.
+ * statement, whose snapshot is taken after these locks are granted. Then, users first, a shared
+ * lock of each event of the batch: an event cancel takes it exclusively (`releaseEventHolds`), so
+ * it waits for the batches under way and sees their holds, and a batch that comes after it reads
+ * the event cancelled and holds nothing. Shared locks do not wait for each other: holds on one
+ * event never queue for this one.
  *
  * The same round trip makes the transaction use the generic plan of the batch statement: Postgres
  * otherwise re-plans it on every execution, and planning it costs more than running it. Its
  * generic plan reaches each requested seat through the primary key.
  */
-export async function lockUsers(client: pg.PoolClient, userIds: string[]): Promise<void> {
+export async function lockBatch(client: pg.PoolClient, asks: readonly AskOf[]): Promise<void> {
   await client.query({
-    name: 'SELECT hold user locks',
-    text: `SELECT count(pg_advisory_xact_lock(k)), set_config('plan_cache_mode', 'force_generic_plan', true)
-           FROM (SELECT DISTINCT hashtextextended('booking-user:' || u, 0) AS k
-                 FROM unnest($1::text[]) AS u ORDER BY 1) AS users`,
-    values: [userIds],
+    name: 'SELECT hold user and event locks',
+    text: `SELECT count(CASE WHEN l.shared THEN pg_advisory_xact_lock_shared(l.k) ELSE pg_advisory_xact_lock(l.k) END),
+                  set_config('plan_cache_mode', 'force_generic_plan', true)
+           FROM (SELECT DISTINCT hashtextextended('booking-user:' || u, 0) AS k, false AS shared
+                 FROM unnest($1::text[]) AS u
+                 UNION
+                 SELECT DISTINCT ${eventLockKey('e')}, true FROM unnest($2::text[]) AS e
+                 ORDER BY 2, 1) AS l`,
+    values: [asks.map((a) => a.userId), asks.map((a) => a.eventId)],
   });
 }
 
@@ -378,6 +396,8 @@ export async function release(
  * one that comes later finds the event cancelled and charges nothing. Returns how many holds.
  */
 export async function releaseEventHolds(client: pg.PoolClient, eventId: string): Promise<number> {
+  // Batches under way finish first, later ones wait for this transaction (`lockBatch`).
+  await client.query(`SELECT pg_advisory_xact_lock(${eventLockKey('$1')})`, [eventId]);
   const { rows } = await client.query<{ id: string }>(
     `SELECT id FROM booking.holds WHERE event_id = $1 AND status = 'ACTIVE' ORDER BY id FOR UPDATE`,
     [eventId],
