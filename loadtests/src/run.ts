@@ -85,7 +85,8 @@ const DURATION = values.duration ?? (profile === 'full' ? '60s' : undefined);
  * would flatter every service against it.
  */
 const BARE_DURATION = profile === 'full' ? '15s' : '5s';
-const BARE_WARM_UP = '5s';
+/** Unmeasured load before every measured run, the service's and each bare process's. */
+const WARM_UP = profile === 'full' ? '15s' : '5s';
 const BARE_PROCESSES = 2;
 /** Share of arrivals k6 may drop at a rate that still counts as offered. */
 const MAX_DROPPED_SHARE = 0.01;
@@ -262,8 +263,15 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
           service.processes.find((p) => !p.dir && p.entry === 'src/main.ts') ?? service.processes[0]!;
         const k6Env = { BASE_URL: `http://127.0.0.1:${api.port}`, ...service.k6Env };
         // Warm up first, as a deployment does before taking traffic [000:1212]: JIT, connection
-        // pools and caches reach steady state; this pass is not measured.
-        await runK6(k6Binary, scenario, { ...k6Env, PROFILE: 'smoke', DURATION: '5s' }, variant.cores?.k6);
+        // pools and caches reach steady state; this pass is not measured. At the measured profile's
+        // rate: 5 s at the smoke rate (1,000 checks) left V8 still optimising the check's path in
+        // the measured window (its compiler threads 17 us a request against ~1.5 after 15 s; issue 16).
+        await runK6(
+          k6Binary,
+          scenario,
+          { ...k6Env, PROFILE: profile, DURATION: WARM_UP, ...(values.rate ? { RATE: values.rate } : {}) },
+          variant.cores?.k6,
+        );
         // The capacity search runs once, on the first configuration; the others are measured at its rate.
         if (values.capacity && !capacity) {
           capacity = await capacitySearch(scenario, k6Env, bareUrl, service, variant.cores);
@@ -386,8 +394,8 @@ async function measureBare(
   cores: { service: string; k6: string } | undefined,
   n: number,
 ): Promise<BareRun> {
-  // Warmed as the service is (5 s of its smoke scenario before each measured run), unmeasured.
-  const warm = bareScript(service.shape, url, rate, BARE_WARM_UP, 'smoke');
+  // Warmed as the service is, at the measured rate, unmeasured.
+  const warm = bareScript(service.shape, url, rate, WARM_UP, profile);
   await runK6(k6Binary, warm.script, warm.env, cores?.k6);
   const { script, env } = bareScript(service.shape, url, rate, BARE_DURATION, profile);
   process.stdout.write(
