@@ -1,7 +1,8 @@
 #!/bin/bash
 # CPU per request at a fixed rate, as the runner measures it: the server on core 0 (with the runner's
-# --max-semi-space-size=8), k6 at a constant arrival rate (RATE, 2000/s) on core 1, WARM (5) s
-# unmeasured then DUR (10) s measured; CPU (user and system) of the server process from
+# --max-semi-space-size=8), k6 at a constant arrival rate (RATE, 2000/s) on core 1, WARM (15) s
+# unmeasured then DUR (10) s measured (after 5 s V8's compiler threads still took ~17 us a check in
+# the measured window, ~1.5 after 15 s); CPU (user and system) of the server process from
 # /proc/<pid>/stat. At such a rate the rate-limiter's checks mostly arrive one per event-loop turn, so
 # each pays a Redis round trip of its own (per-core-closed-loop.sh is the saturated case). Run the
 # kinds one after another in one sitting and compare ratios.
@@ -25,7 +26,7 @@ pid=$server_pid
 # drive <seconds> <ids file> [k6 flags]
 drive() { K6_NO_USAGE_REPORT=true URL=http://127.0.0.1:$port$server_path MODE=$server_mode IDS_FILE=$2 DUR=$1s \
   taskset -c 1 "$k6" run "${@:3}" "$here/per-core-open-loop.js" 2>&1; }
-drive "${WARM:-5}" "${server_ids:+$server_ids/warm.txt}" -q >/dev/null
+drive "${WARM:-15}" "${server_ids:+$server_ids/warm.txt}" -q >/dev/null
 stat() { awk "{print \$$1}" "/proc/$pid/stat"; }
 u0=$(stat 14); s0=$(stat 15)
 if [[ -n ${PERF:-} ]]; then perf record -e cpu-clock -F 1999 -g -p "$pid" -o "$PERF" -- sleep "${DUR:-10}" >/dev/null 2>&1 & fi
