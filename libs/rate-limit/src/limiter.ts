@@ -11,7 +11,7 @@ import { LocalFallback } from './local-fallback.ts';
 import { quotaOf, type Rule } from './rules.ts';
 import { type BatchCheck, runBatch } from './scripts/batch.ts';
 import { scriptError } from './scripts/error-codes.ts';
-import { runScript, type ScriptName, type ScriptReply } from './scripts/loader.ts';
+import { runScript, SCRIPT_FOR, type ScriptReply } from './scripts/loader.ts';
 import { RateLimitAttributes, type RateLimitMetrics, rateLimitMetrics } from './telemetry.ts';
 
 export interface RateLimiterOptions {
@@ -49,13 +49,6 @@ interface QueuedCheck extends BatchCheck {
 
 /** Checks per script run when single checks are coalesced (a batch call's own limit is the caller's). */
 const COALESCE_MAX = 1000;
-
-const SCRIPT: Record<Rule['algorithm'], ScriptName> = {
-  'token-bucket': 'tokenBucket',
-  'fixed-window': 'fixedWindow',
-  'sliding-window-counter': 'slidingCounter',
-  'sliding-window-log': 'slidingLog',
-};
 
 /**
  * Decides whether `cost` units of `key` fit a rule. Exact mode asks Redis every time (one EVALSHA);
@@ -338,7 +331,7 @@ export class RateLimiter {
     const id = rule.algorithm === 'sliding-window-log' ? randomBytes(9).toString('base64url') : '-';
     return runScript(
       this.#redis,
-      SCRIPT[rule.algorithm],
+      SCRIPT_FOR[rule.algorithm],
       redisKey,
       limit,
       rateOrWindow,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Rule } from '../rules.ts';
-import { readScripts, SCRIPT_NAMES, type ScriptName } from './loader.ts';
+import { readScripts, SCRIPT_FOR, SCRIPT_NAMES, type ScriptName } from './loader.ts';
 import { luaScript, sendScript } from './send-script.ts';
 
 const DECIDE = /^local function decide\((.*)\)\n([\s\S]*?)^end -- decide$/m;
@@ -100,13 +100,6 @@ export interface BatchCheck {
   cost: number;
 }
 
-const SCRIPT_OF: Record<Rule['algorithm'], ScriptName> = {
-  'token-bucket': 'tokenBucket',
-  'fixed-window': 'fixedWindow',
-  'sliding-window-counter': 'slidingCounter',
-  'sliding-window-log': 'slidingLog',
-};
-
 /** The batch script's source and SHA (a test loads or flushes it). */
 export const BATCH_SCRIPT = luaScript(batchLua());
 const SHA = BATCH_SCRIPT.sha;
@@ -140,7 +133,7 @@ export function runBatch(redis: Redis, checks: readonly BatchCheck[]): Promise<n
       index = ruleIndex.size + 1;
       ruleIndex.set(rule, index);
       if (rule.algorithm === 'sliding-window-log') logs = true;
-      ruleArgs.push(BATCH_INDEX[SCRIPT_OF[rule.algorithm]], ...ruleValues(rule));
+      ruleArgs.push(BATCH_INDEX[SCRIPT_FOR[rule.algorithm]], ...ruleValues(rule));
     }
     if (index === runRule && cost === runCost) runArgs[runArgs.length - 3]!++;
     else {
@@ -170,7 +163,7 @@ function runOne(redis: Redis, { redisKey, rule, cost }: BatchCheck): Promise<num
     redisKey,
     log ? batchId() : '-',
     1,
-    BATCH_INDEX[SCRIPT_OF[rule.algorithm]],
+    BATCH_INDEX[SCRIPT_FOR[rule.algorithm]],
     limit,
     span,
     1,

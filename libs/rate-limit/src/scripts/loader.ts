@@ -1,5 +1,6 @@
 import { readLuaScripts } from '@sdlab/service-kit/redis-scripts';
 import type { Redis } from 'ioredis';
+import type { Rule } from '../rules.ts';
 import { type LuaSource, luaScript, sendScript } from './send-script.ts';
 
 /** A script's reply: the algorithm's outcome as integers, or a negative code (error-codes.ts). */
@@ -7,6 +8,14 @@ export type ScriptReply = [allowed: 0 | 1, remaining: number, resetMs: number, r
 
 export const SCRIPT_NAMES = ['tokenBucket', 'fixedWindow', 'slidingCounter', 'slidingLog'] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
+
+/** Each rule algorithm's script. */
+export const SCRIPT_FOR: Record<Rule['algorithm'], ScriptName> = {
+  'token-bucket': 'tokenBucket',
+  'fixed-window': 'fixedWindow',
+  'sliding-window-counter': 'slidingCounter',
+  'sliding-window-log': 'slidingLog',
+};
 
 // Every `<algorithm>-1.lua` in this folder (dist/scripts after a build, which copies them),
 // through the kit's reader.
