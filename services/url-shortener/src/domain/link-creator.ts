@@ -63,10 +63,13 @@ export class LinkCreator {
     const expiresAt = input.expiresAt === undefined ? null : new Date(input.expiresAt);
     if (expiresAt !== null && expiresAt.getTime() <= Date.now()) throw new ShortenerErrors.ExpiryInPast();
     // The fingerprint is of the normalised request, so a retry that differs only in spelling the
-    // same URL still replays.
-    const requestHash = createHash('sha256')
-      .update(JSON.stringify([url, input.alias ?? null, expiresAt?.toISOString() ?? null]))
-      .digest('hex');
+    // same URL still replays. Only a create with an Idempotency-Key has a record to compare it with.
+    const requestHash =
+      idempotencyKey === undefined
+        ? undefined
+        : createHash('sha256')
+            .update(JSON.stringify([url, input.alias ?? null, expiresAt?.toISOString() ?? null]))
+            .digest('hex');
 
     for (let attempt = 1; attempt <= MAX_CODE_ATTEMPTS; attempt++) {
       const code = input.alias ?? this.#scrambler.codeFor(await this.#ids.next());
@@ -80,7 +83,7 @@ export class LinkCreator {
       };
       const outcome = await this.#links.insert(
         { code, url, isAlias: input.alias !== undefined, createdAt, expiresAt },
-        idempotencyKey === undefined
+        idempotencyKey === undefined || requestHash === undefined
           ? undefined
           : { key: idempotencyKey, requestHash, ttlSeconds: this.#idempotencyTtlS, response: link },
       );

@@ -8,6 +8,7 @@ import type { CachedLink } from '../../domain/links-repository.ts';
 import { ShortenerErrors } from '../../errors.ts';
 import { CodeParams, ProblemSchema } from '../../schemas/common.ts';
 import { Attr } from '../../telemetry.ts';
+import { tracerRegistered } from './tracer-registered.ts';
 
 /**
  * GET /:code → 302. A 302 rather than a 301: browsers and proxies cache a 301 for good, so repeat
@@ -17,6 +18,7 @@ import { Attr } from '../../telemetry.ts';
  */
 export const redirectRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { cache } = app.shortener;
+  const tracing = tracerRegistered();
 
   app.get(
     '/:code',
@@ -38,7 +40,8 @@ export const redirectRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { code } = request.params;
       // Only a traced request has a recording span; the others skip the attributes and the carrier
       // (a caller that chose not to sample still gives a span, not recording, that nothing links to).
-      const span = trace.getActiveSpan();
+      // Without a tracer provider there is no span to ask for.
+      const span = tracing ? trace.getActiveSpan() : undefined;
       const traced = span?.isRecording() === true;
       if (traced) span!.setAttribute(Attr.code, code);
       // A cached code answers synchronously: no promise, no await, the 302 is written in the turn
