@@ -39,8 +39,12 @@ const FIND_LINK = {
   name: 'shortener-find-link',
   text: 'SELECT long_url, expires_at FROM shortener.links WHERE code = $1',
 };
-const INSERT_LINK = `INSERT INTO shortener.links (code, long_url, is_alias, created_at, expires_at)
-  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (code) DO NOTHING RETURNING code`;
+// Named, as FIND_LINK: each pooled connection parses and plans it once, not on every create.
+const INSERT_LINK = {
+  name: 'shortener-insert-link',
+  text: `INSERT INTO shortener.links (code, long_url, is_alias, created_at, expires_at)
+  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (code) DO NOTHING RETURNING code`,
+};
 // Takes the key, or takes it over once its record has expired; a live record leaves no row
 // returned. A concurrent create with the same key waits here until the first commits or aborts.
 const CLAIM_IDEMPOTENCY_KEY = `INSERT INTO shortener.idempotency_keys (key, request_hash, response, expires_at)
@@ -95,7 +99,7 @@ export class LinksRepository {
     const values = [link.code, link.url, link.isAlias, link.createdAt, link.expiresAt];
     try {
       if (!idempotency) {
-        const { rowCount } = await this.#pool.query(INSERT_LINK, values);
+        const { rowCount } = await this.#pool.query({ ...INSERT_LINK, values });
         return rowCount === 1 ? { kind: 'created' } : { kind: 'code-taken' };
       }
       for (;;) {
@@ -130,7 +134,7 @@ export class LinksRepository {
           if (!first) return undefined;
           return { kind: 'replay', requestHash: first.request_hash, response: first.response };
         }
-        const inserted = await client.query(INSERT_LINK, values);
+        const inserted = await client.query({ ...INSERT_LINK, values });
         if (inserted.rowCount === 0) {
           await client.query('ROLLBACK');
           return { kind: 'code-taken' };
