@@ -21,4 +21,4 @@ export { PROBLEM_CONTENT_TYPE, type Problem, ProblemSchema, sendProblem } from '
 export { type CheckResult, Readiness, type ReadinessCheck } from './readiness.ts';
 export { Resources } from './resources.ts';
 export { DEV_MODE_VARIABLE, type RunMode, runMode } from './run-mode.ts';
-export { traceContextCarrier, untraced, withTraceContext } from './trace-context.ts';
+export { telemetryStarted, traceContextCarrier, untraced, withTraceContext } from './trace-context.ts';

@@ -1,5 +1,6 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import type { LoggerOptions } from 'pino';
+import { telemetryStarted } from './trace-context.ts';
 
 /**
  * pino options shared by services and workers: JSON to stdout, each line stamped with the
@@ -12,11 +13,15 @@ export function loggerOptions(name: string, level: string): LoggerOptions {
     messageKey: 'msg',
     timestamp: () => `,"time":"${new Date().toISOString()}"`,
     formatters: { level: (label) => ({ level: label }) },
-    mixin() {
-      const spanContext = trace.getActiveSpan()?.spanContext();
-      if (!spanContext || !isSpanContextValid(spanContext)) return {};
-      return { trace_id: spanContext.traceId, span_id: spanContext.spanId };
-    },
+    // Without the SDK (started by the `--import` entry before any service module loads) no span is
+    // ever active: no lookup per line.
+    ...(telemetryStarted() ? { mixin: traceIds } : {}),
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
   };
+}
+
+function traceIds(): object {
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  if (!spanContext || !isSpanContextValid(spanContext)) return {};
+  return { trace_id: spanContext.traceId, span_id: spanContext.spanId };
 }

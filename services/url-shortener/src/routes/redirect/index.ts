@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { trace } from '@opentelemetry/api';
-import { traceContextCarrier } from '@sdlab/service-kit';
+import { telemetryStarted, traceContextCarrier } from '@sdlab/service-kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { connectionVisitorId } from '../../domain/clicks.ts';
@@ -8,7 +8,6 @@ import type { CachedLink } from '../../domain/links-repository.ts';
 import { ShortenerErrors } from '../../errors.ts';
 import { CodeParams, ProblemSchema } from '../../schemas/common.ts';
 import { Attr } from '../../telemetry.ts';
-import { tracerRegistered } from './tracer-registered.ts';
 
 /**
  * GET /:code → 302. A 302 rather than a 301: browsers and proxies cache a 301 for good, so repeat
@@ -18,7 +17,7 @@ import { tracerRegistered } from './tracer-registered.ts';
  */
 export const redirectRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { cache } = app.shortener;
-  const tracing = tracerRegistered();
+  const tracing = telemetryStarted();
 
   app.get(
     '/:code',
