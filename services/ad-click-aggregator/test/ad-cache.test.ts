@@ -1,7 +1,7 @@
 import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
+import { createAd } from './support/ads.ts';
 import { startApi } from './support/app.ts';
-import { ADMIN } from './support/auth.ts';
 
 describe('ad cache', () => {
   test('serves a cached ad until AD_CACHE_TTL_MS has passed, then reads Postgres again', async ({
@@ -12,13 +12,11 @@ describe('ad cache', () => {
     const service = await startApi({ pg, redis, kafka }, 1, { AD_CACHE_TTL_MS: '300' });
     const { app } = service;
     try {
-      const created = await app.inject({
-        method: 'POST',
-        headers: ADMIN,
-        url: '/ads',
-        payload: { adId: 'ad-ttl', campaignId: 'spring', targetUrl: 'https://shop.example.com/old' },
+      await createAd(app, {
+        adId: 'ad-ttl',
+        campaignId: 'spring',
+        targetUrl: 'https://shop.example.com/old',
       });
-      expect(created.statusCode).toBe(201);
       expect((await app.adDirectory.get('ad-ttl'))?.targetUrl).toBe('https://shop.example.com/old');
       // Cached: answered without a promise.
       expect(app.adDirectory.cached('ad-ttl')?.targetUrl).toBe('https://shop.example.com/old');

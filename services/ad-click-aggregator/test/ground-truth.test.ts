@@ -4,6 +4,7 @@ import { DEV_IMPRESSION_KEY } from '../src/config.ts';
 import { signImpression } from '../src/domain/impression.ts';
 import { buildApp } from '../src/main.ts';
 import { buildWorker } from '../src/worker.ts';
+import { createAd } from './support/ads.ts';
 import { ADMIN } from './support/auth.ts';
 import { increment, rollUp, sorted, storedCounts } from './support/counts.ts';
 import { spooledEnv } from './support/env.ts';
@@ -56,13 +57,7 @@ describe('ground truth', () => {
 
     try {
       for (const adId of ADS) {
-        const r = await app.inject({
-          method: 'POST',
-          headers: ADMIN,
-          url: '/ads',
-          payload: { adId, campaignId: 'spring', targetUrl: `https://example.com/${adId}` },
-        });
-        expect(r.statusCode).toBe(201);
+        await createAd(app, { adId, campaignId: 'spring', targetUrl: `https://example.com/${adId}` });
       }
 
       // A: 1,000 clicks in event-time order over ten minutes, skewed towards the first ads; every

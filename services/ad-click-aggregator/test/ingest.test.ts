@@ -2,6 +2,7 @@ import { test, waitFor } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { DEV_IMPRESSION_KEY } from '../src/config.ts';
 import { signImpression } from '../src/domain/impression.ts';
+import { createAd } from './support/ads.ts';
 import { startApi } from './support/app.ts';
 import { ADMIN } from './support/auth.ts';
 import { metric } from './support/metrics.ts';
@@ -16,13 +17,7 @@ describe('click ingest', () => {
     const { topics } = service;
     const { app } = service;
     try {
-      const created = await app.inject({
-        method: 'POST',
-        headers: ADMIN,
-        url: '/ads',
-        payload: { adId: 'ad-1', campaignId: 'spring', targetUrl: 'https://shop.example.com/sale' },
-      });
-      expect(created.statusCode).toBe(201);
+      await createAd(app, { adId: 'ad-1', campaignId: 'spring', targetUrl: 'https://shop.example.com/sale' });
       const signed = await app.inject({
         method: 'POST',
         headers: ADMIN,
@@ -109,12 +104,7 @@ describe('click ingest', () => {
     const api = await startApi({ pg, redis, kafka }, 1, { IMPRESSION_KEY: 'a-real-secret-key-0123456789' });
     const { app } = api;
     try {
-      await app.inject({
-        method: 'POST',
-        headers: ADMIN,
-        url: '/ads',
-        payload: { adId: 'ad-1', campaignId: 'c', targetUrl: 'https://example.com/' },
-      });
+      await createAd(app, { adId: 'ad-1', campaignId: 'c', targetUrl: 'https://example.com/' });
       const response = await app.inject({
         method: 'POST',
         url: '/ads/ad-1/impressions',

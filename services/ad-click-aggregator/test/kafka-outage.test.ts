@@ -4,6 +4,7 @@ import { describe, expect } from 'vitest';
 import type { SocketFactory } from '../src/adapters/kafka.ts';
 import { buildApp } from '../src/main.ts';
 import { buildWorker } from '../src/worker.ts';
+import { createAd } from './support/ads.ts';
 import { ADMIN } from './support/auth.ts';
 import { storedCounts } from './support/counts.ts';
 import { spooledEnv } from './support/env.ts';
@@ -81,12 +82,7 @@ describe('Kafka outage at the ingest', () => {
     };
     const observed: Record<string, number> = {};
     try {
-      await app.inject({
-        method: 'POST',
-        headers: ADMIN,
-        url: '/ads',
-        payload: { adId: 'ad-1', campaignId: 'c', targetUrl: 'https://example.com/landing' },
-      });
+      await createAd(app, { adId: 'ad-1', campaignId: 'c', targetUrl: 'https://example.com/landing' });
       // Before: Kafka reachable.
       expect(new Set(await clicks(20))).toEqual(new Set([302]));
       await waitFor('the first clicks to be stored', async () => (await storedClicks()) === 20);

@@ -2,6 +2,7 @@ import { ConfigError } from '@sdlab/service-kit';
 import { test } from '@sdlab/testkit';
 import { describe, expect } from 'vitest';
 import { buildApp } from '../src/main.ts';
+import { createAd } from './support/ads.ts';
 import { startApi } from './support/app.ts';
 import { ADMIN, bearer } from './support/auth.ts';
 import { adClickEnv, createTopics, spooledEnv } from './support/env.ts';
@@ -164,7 +165,7 @@ describe('ad click aggregator: secure by default, nothing valid destroyed', () =
     const { app } = await buildApp(env);
     try {
       const ad = { adId: 'ad-1', campaignId: 'c', targetUrl: 'https://shop.example.com/' };
-      await app.inject({ method: 'POST', url: '/ads', headers: ADMIN, payload: ad });
+      await createAd(app, ad);
       const signed = await app.inject({
         method: 'POST',
         url: '/ads/ad-1/impressions',
