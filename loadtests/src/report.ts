@@ -65,7 +65,7 @@ export interface BareRun {
   p50: number;
   p95: number;
   p99: number;
-  /** The bare process's CPU per request (or per delivered message): the cheaper of the processes measured. */
+  /** The bare process's CPU per request (or per delivered message): the cheapest of the processes measured. */
   msPerRequest: number;
   /** Each bare process's CPU per request, in the order measured (absent in results from before 2026-12-06 20:40). */
   processesMsPerRequest?: number[];
@@ -263,7 +263,7 @@ export function markdown(r: RunRecord): string {
     `- commit \`${r.commit}\`; command \`${r.command}\``,
     `- machine: ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.cpuModel}; Node ${r.machine.node}; ${r.machine.k6}; Postgres commits durable (PGOPTIONS \`${process.env.PGOPTIONS ?? DURABLE_COMMITS}\` for the measured processes)`,
     `- hot path: ${r.hotPath}; throughput unit: ${r.unit ?? 'req/s'}${r.rateUnit ? `; an arrival is one of ${r.rateUnit}` : ''}`,
-    `- bare handler of the same shape: ${r.bare.map((b) => `${b.shape} at ${fmt(b.rate, 0)}/s (${b.cores ? `cores ${b.cores}` : 'unpinned'}): p50 ${ms(b.p50)}, p95 ${ms(b.p95)}, p99 ${ms(b.p99)}, ${cpuMs(b.msPerRequest)} CPU per request${b.processesMsPerRequest && b.processesMsPerRequest.length > 1 ? ` (the cheaper of ${b.processesMsPerRequest.length} fresh processes: ${b.processesMsPerRequest.map(cpuMs).join(', ')})` : ''}, machine ${pct(b.machineBusy)} busy`).join('; ')}`,
+    `- bare handler of the same shape: ${r.bare.map((b) => `${b.shape} at ${fmt(b.rate, 0)}/s (${b.cores ? `cores ${b.cores}` : 'unpinned'}): p50 ${ms(b.p50)}, p95 ${ms(b.p95)}, p99 ${ms(b.p99)}, ${cpuMs(b.msPerRequest)} CPU per request${b.processesMsPerRequest && b.processesMsPerRequest.length > 1 ? ` (the cheapest of ${b.processesMsPerRequest.length} fresh processes: ${b.processesMsPerRequest.map(cpuMs).join(', ')})` : ''}, machine ${pct(b.machineBusy)} busy`).join('; ')}`,
     ...(r.documentedThroughput
       ? [
           `- documented throughput ${fmt(r.documentedThroughput.value, 0)}/s (${r.documentedThroughput.text}, ${r.documentedThroughput.source}) is fleet-wide; "cores for" it is that figure over the service's ${r.unit ?? 'req/s'} per core of CPU`,
@@ -283,7 +283,7 @@ export function markdown(r: RunRecord): string {
     '',
     '## Efficiency: the capacity figure',
     '',
-    'CPU time per request of all the service\'s processes (from /proc) against the bare handler of the same shape at the same rate on the same cores (the cheaper of two fresh bare processes: about one Node process in three starts on a slower path for its whole life); "per core" is what one core could serve if CPU were the only limit. These ratios hold between runs; absolute figures on a shared 2-core machine move by ±40 %.',
+    'CPU time per request of all the service\'s processes (from /proc) against the bare handler of the same shape at the same rate on the same cores (the cheapest of three fresh bare processes: about one Node process in three starts on a slower path for its whole life); "per core" is what one core could serve if CPU were the only limit. These ratios hold between runs; absolute figures on a shared 2-core machine move by ±40 %.',
     '',
     ...efficiencyRows(r),
     '',
