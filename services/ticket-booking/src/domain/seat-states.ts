@@ -288,6 +288,9 @@ const eventLockKey = (param: string) => `hashtextextended('booking-event:' || ($
  * it waits for the batches under way and sees their holds, and a batch that comes after it reads
  * the event cancelled and holds nothing. Shared locks do not wait for each other: holds on one
  * event never queue for this one.
+ * The locks are taken in the subquery's order (user locks, then event locks, each by key): with
+ * no join or grouping between them, the aggregate reads the sorted subquery row by row, the idiom
+ * Postgres's advisory-lock docs give for locking a subquery's rows in order.
  *
  * The same round trip makes the transaction use the generic plan of the batch statement: Postgres
  * otherwise re-plans it on every execution, and planning it costs more than running it. Its

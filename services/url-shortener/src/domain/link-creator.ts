@@ -64,12 +64,15 @@ export class LinkCreator {
     if (expiresAt !== null && expiresAt.getTime() <= Date.now()) throw new ShortenerErrors.ExpiryInPast();
     // The fingerprint is of the normalised request, so a retry that differs only in spelling the
     // same URL still replays. Only a create with an Idempotency-Key has a record to compare it with.
-    const requestHash =
+    const idempotency =
       idempotencyKey === undefined
         ? undefined
-        : createHash('sha256')
-            .update(JSON.stringify([url, input.alias ?? null, expiresAt?.toISOString() ?? null]))
-            .digest('hex');
+        : {
+            key: idempotencyKey,
+            requestHash: createHash('sha256')
+              .update(JSON.stringify([url, input.alias ?? null, expiresAt?.toISOString() ?? null]))
+              .digest('hex'),
+          };
 
     for (let attempt = 1; attempt <= MAX_CODE_ATTEMPTS; attempt++) {
       const code = input.alias ?? this.#scrambler.codeFor(await this.#ids.next());
@@ -83,9 +86,7 @@ export class LinkCreator {
       };
       const outcome = await this.#links.insert(
         { code, url, isAlias: input.alias !== undefined, createdAt, expiresAt },
-        idempotencyKey === undefined || requestHash === undefined
-          ? undefined
-          : { key: idempotencyKey, requestHash, ttlSeconds: this.#idempotencyTtlS, response: link },
+        idempotency && { ...idempotency, ttlSeconds: this.#idempotencyTtlS, response: link },
       );
       switch (outcome.kind) {
         case 'created':
@@ -94,7 +95,8 @@ export class LinkCreator {
           await this.#cache.remember(code, { url, expiresAt: expiresAt?.getTime() ?? null });
           return { link, replayed: false };
         case 'replay':
-          if (outcome.requestHash !== requestHash) throw new ShortenerErrors.IdempotencyKeyReused();
+          if (outcome.requestHash !== idempotency?.requestHash)
+            throw new ShortenerErrors.IdempotencyKeyReused();
           this.#metrics.idempotentReplays.inc();
           return { link: outcome.response as LinkView, replayed: true };
         case 'code-taken':
