@@ -12,7 +12,10 @@
 # per-core-open-loop.js. For clicks and redirect the figure is the API's CPU (their worker's is not
 # counted), e.g. redirect against bare-get, or clicks against bare-302.
 # NODEFLAGS adds node flags; PERF=<file> also records `perf record -g` of the server for DUR s.
-# Prints: label, requests, CPU s, µs of CPU per request (user, system), failed share, p99.
+# Prints: label, requests, CPU s, µs of CPU per request (user, system), failed share, p99, then per
+# request the process's read and write system calls (/proc/<pid>/io: syscr, syscw; every socket read
+# and write, e.g. a Redis round trip adds one of each) and the main thread's voluntary context
+# switches (/proc/<pid>/status: the event loop blocking in epoll_wait, i.e. its wake-ups).
 set -euo pipefail
 label=$1; dir=$(cd "$2" && pwd); kind=$3; shift 3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,13 +31,16 @@ drive() { K6_NO_USAGE_REPORT=true URL=http://127.0.0.1:$port$server_path MODE=$s
   taskset -c 1 "$k6" run "${@:3}" "$here/per-core-open-loop.js" 2>&1; }
 drive "${WARM:-15}" "${server_ids:+$server_ids/warm.txt}" -q >/dev/null
 stat() { awk "{print \$$1}" "/proc/$pid/stat"; }
-u0=$(stat 14); s0=$(stat 15)
+io() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$pid/io"; }
+wakeups() { awk '/^voluntary_ctxt_switches/{print $2}' "/proc/$pid/status"; }
+u0=$(stat 14); s0=$(stat 15); r0=$(io syscr); w0=$(io syscw); v0=$(wakeups)
 if [[ -n ${PERF:-} ]]; then perf record -e cpu-clock -F 1999 -g -p "$pid" -o "$PERF" -- sleep "${DUR:-10}" >/dev/null 2>&1 & fi
 out=$(drive "${DUR:-10}" "${server_ids:+$server_ids/run.txt}" --summary-trend-stats "p(50),p(99)")
-u1=$(stat 14); s1=$(stat 15)
+u1=$(stat 14); s1=$(stat 15); r1=$(io syscr); w1=$(io syscw); v1=$(wakeups)
 stop_servers; wait || true
 n=$(echo "$out" | awk '/http_reqs/{print $2; exit}')
 fail=$(echo "$out" | awk '/http_req_failed/{print $2; exit}')
 p99=$(echo "$out" | awk '/http_req_duration/{print $0; exit}' | grep -o 'p(99)=[^ ]*')
 awk -v l="$label" -v n="$n" -v u="$(( u1 - u0 ))" -v s="$(( s1 - s0 ))" -v f="$fail" -v p="$p99" \
-  'BEGIN { printf "%s requests=%d cpu_s=%.2f us_per_req=%.1f (user %.1f, system %.1f) failed=%s %s\n", l, n, (u+s)/100, (u+s)*1e4/n, u*1e4/n, s*1e4/n, f, p }'
+  -v r="$(( r1 - r0 ))" -v w="$(( w1 - w0 ))" -v v="$(( v1 - v0 ))" \
+  'BEGIN { printf "%s requests=%d cpu_s=%.2f us_per_req=%.1f (user %.1f, system %.1f) failed=%s %s reads=%.2f writes=%.2f wakeups=%.2f a request\n", l, n, (u+s)/100, (u+s)*1e4/n, u*1e4/n, s*1e4/n, f, p, r/n, w/n, v/n }'
