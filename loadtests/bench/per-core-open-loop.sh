@@ -11,11 +11,14 @@
 # as start-server.sh describes (the same kinds as per-core-closed-loop.sh); k6 script:
 # per-core-open-loop.js. For clicks and redirect the figure is the API's CPU (their worker's is not
 # counted), e.g. redirect against bare-get, or clicks against bare-302.
-# NODEFLAGS adds node flags; PERF=<file> also records `perf record -g` of the server for DUR s.
-# Prints: label, requests, CPU s, µs of CPU per request (user, system), failed share, p99, then per
-# request the process's read and write system calls (/proc/<pid>/io: syscr, syscw; every socket read
-# and write, e.g. a Redis round trip adds one of each) and the main thread's voluntary context
-# switches (/proc/<pid>/status: the event loop blocking in epoll_wait, i.e. its wake-ups).
+# NODEFLAGS adds node flags; PERF=<file> also records `perf record -g` of the server for DUR s;
+# STRACE=<file> counts the server's system calls, all threads, over the measured DUR s (`strace -c
+# -f`; it slows the process, so read counts per request from it, not the CPU figure).
+# Prints: label, requests, CPU s, µs of CPU per request (user, system), failed share, p50 and p99,
+# then per request the process's read and write system calls (/proc/<pid>/io: syscr, syscw; every
+# socket read and write, e.g. a Redis round trip adds one of each) and the main thread's voluntary
+# context switches (/proc/<pid>/status: the event loop blocking in epoll_wait, i.e. its wake-ups);
+# for clicks also clicks per spool group commit over the measured run (the ingest's /metrics).
 set -euo pipefail
 label=$1; dir=$(cd "$2" && pwd); kind=$3; shift 3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,14 +36,25 @@ drive "${WARM:-15}" "${server_ids:+$server_ids/warm.txt}" -q >/dev/null
 stat() { awk "{print \$$1}" "/proc/$pid/stat"; }
 io() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$pid/io"; }
 wakeups() { awk '/^voluntary_ctxt_switches/{print $2}' "/proc/$pid/status"; }
+# Records and syncs of the spool's group commit so far (clicks only).
+commits() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^sdlab_adclick_spool_group_commit_records_sum/ {r=$2}
+  /^sdlab_adclick_spool_group_commit_records_count/ {s=$2} END {printf "%d %d", r, s}'; }
+[ "$kind" = clicks ] && g0=($(commits))
 u0=$(stat 14); s0=$(stat 15); r0=$(io syscr); w0=$(io syscw); v0=$(wakeups)
 if [[ -n ${PERF:-} ]]; then perf record -e cpu-clock -F 1999 -g -p "$pid" -o "$PERF" -- sleep "${DUR:-10}" >/dev/null 2>&1 & fi
+if [[ -n ${STRACE:-} ]]; then timeout -s INT "${DUR:-10}" strace -c -f -p "$pid" -o "$STRACE" >/dev/null 2>&1 & fi
 out=$(drive "${DUR:-10}" "${server_ids:+$server_ids/run.txt}" --summary-trend-stats "p(50),p(99)")
 u1=$(stat 14); s1=$(stat 15); r1=$(io syscr); w1=$(io syscw); v1=$(wakeups)
+[ "$kind" = clicks ] && g1=($(commits))
 stop_servers; wait || true
 n=$(echo "$out" | awk '/http_reqs/{print $2; exit}')
 fail=$(echo "$out" | awk '/http_req_failed/{print $2; exit}')
-p99=$(echo "$out" | awk '/http_req_duration/{print $0; exit}' | grep -o 'p(99)=[^ ]*')
+p99=$(echo "$out" | awk '/http_req_duration/{print $0; exit}' | grep -oE 'p\((50|99)\)=[^ ]*' | paste -sd' ')
 awk -v l="$label" -v n="$n" -v u="$(( u1 - u0 ))" -v s="$(( s1 - s0 ))" -v f="$fail" -v p="$p99" \
   -v r="$(( r1 - r0 ))" -v w="$(( w1 - w0 ))" -v v="$(( v1 - v0 ))" \
-  'BEGIN { printf "%s requests=%d cpu_s=%.2f us_per_req=%.1f (user %.1f, system %.1f) failed=%s %s reads=%.2f writes=%.2f wakeups=%.2f a request\n", l, n, (u+s)/100, (u+s)*1e4/n, u*1e4/n, s*1e4/n, f, p, r/n, w/n, v/n }'
+  'BEGIN { printf "%s requests=%d cpu_s=%.2f us_per_req=%.1f (user %.1f, system %.1f) failed=%s %s reads=%.2f writes=%.2f wakeups=%.2f a request", l, n, (u+s)/100, (u+s)*1e4/n, u*1e4/n, s*1e4/n, f, p, r/n, w/n, v/n }'
+if [ "$kind" = clicks ]; then
+  awk -v r="$(( g1[0] - g0[0] ))" -v s="$(( g1[1] - g0[1] ))" 'BEGIN { printf " clicks_per_sync=%.2f\n", s ? r/s : 0 }'
+else
+  echo
+fi
