@@ -11,7 +11,7 @@ import { LocalFallback } from './local-fallback.ts';
 import { quotaOf, type Rule } from './rules.ts';
 import { type BatchCheck, runBatch } from './scripts/batch.ts';
 import { scriptError } from './scripts/error-codes.ts';
-import { runScript, SCRIPT_FOR, type ScriptReply } from './scripts/loader.ts';
+import { ruleValues, runScript, SCRIPT_FOR, type ScriptReply } from './scripts/loader.ts';
 import { RateLimitAttributes, type RateLimitMetrics, rateLimitMetrics } from './telemetry.ts';
 
 export interface RateLimiterOptions {
@@ -325,8 +325,7 @@ export class RateLimiter {
 
   #sendScript(rule: Rule, key: string, cost: number, force: boolean): Promise<ScriptReply> {
     const redisKey = this.#keys.key(rule, key);
-    const [limit, rateOrWindow] =
-      rule.algorithm === 'token-bucket' ? [rule.capacity, rule.refillPerSec] : [rule.limit, rule.windowMs];
+    const [limit, rateOrWindow] = ruleValues(rule);
     // Only the log needs a unique id (its members); the others ignore it, so don't pay for randomness.
     const id = rule.algorithm === 'sliding-window-log' ? randomBytes(9).toString('base64url') : '-';
     return runScript(

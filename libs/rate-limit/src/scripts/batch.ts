@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Rule } from '../rules.ts';
-import { readScripts, SCRIPT_FOR, SCRIPT_NAMES, type ScriptName } from './loader.ts';
+import { readScripts, ruleValues, SCRIPT_FOR, SCRIPT_NAMES, type ScriptName } from './loader.ts';
 import { luaScript, sendScript } from './send-script.ts';
 
 const DECIDE = /^local function decide\((.*)\)\n([\s\S]*?)^end -- decide$/m;
@@ -171,11 +171,6 @@ function runOne(redis: Redis, { redisKey, rule, cost }: BatchCheck): Promise<num
     cost,
   ];
   return sendScript(redis, BATCH_SCRIPT, args) as Promise<number[]>;
-}
-
-/** A rule's two values as the scripts take them: limit (or capacity) and window (or refill rate). */
-function ruleValues(rule: Rule): [number, number] {
-  return rule.algorithm === 'token-bucket' ? [rule.capacity, rule.refillPerSec] : [rule.limit, rule.windowMs];
 }
 
 function batchId(): string {

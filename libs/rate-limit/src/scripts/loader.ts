@@ -17,6 +17,14 @@ export const SCRIPT_FOR: Record<Rule['algorithm'], ScriptName> = {
   'sliding-window-log': 'slidingLog',
 };
 
+/**
+ * A rule's two values as every script takes them (a single check's and the batch's): limit (or a
+ * bucket's capacity) and window (or its refill rate).
+ */
+export function ruleValues(rule: Rule): [limit: number, rateOrWindow: number] {
+  return rule.algorithm === 'token-bucket' ? [rule.capacity, rule.refillPerSec] : [rule.limit, rule.windowMs];
+}
+
 // Every `<algorithm>-1.lua` in this folder (dist/scripts after a build, which copies them),
 // through the kit's reader.
 const scripts = readLuaScripts(new URL('./', import.meta.url), SCRIPT_NAMES);
