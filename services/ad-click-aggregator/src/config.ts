@@ -69,6 +69,12 @@ export const Config = Type.Object({
   SPOOL_SEGMENT_BYTES: Type.Integer({ default: 16 * 1_048_576, minimum: 4096, maximum: 1_073_741_824 }),
   /** Backlog the spool may hold while Kafka is away; beyond it clicks are redirected but dropped (counted). */
   SPOOL_MAX_BYTES: Type.Integer({ default: 1_073_741_824, minimum: 65_536, maximum: 1_099_511_627_776 }),
+  /**
+   * A spool group commit of fewer than 8 clicks waits this long for more before its durable write:
+   * at ~1,200 clicks/s it cut the ingest's CPU a click by ~55 µs (−17 %) for ~1–2 ms more redirect
+   * latency (README, "The spool's sync at the runner's rate"). 0: write at once.
+   */
+  SPOOL_COMMIT_DELAY_MS: Type.Integer({ default: 1, minimum: 0, maximum: 100 }),
   /** Clicks per produce request from the spool to Kafka. */
   SHIP_BATCH_MAX: Type.Integer({ default: 2000, minimum: 1, maximum: 50_000 }),
   /**

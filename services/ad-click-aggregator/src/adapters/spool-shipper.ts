@@ -40,6 +40,7 @@ export const spoolAdapter = fp(
     spool = await Spool.open(config.SPOOL_DIR, {
       segmentBytes: config.SPOOL_SEGMENT_BYTES,
       maxBytes: config.SPOOL_MAX_BYTES,
+      commitDelayMs: config.SPOOL_COMMIT_DELAY_MS,
       onSync: (seconds, records) => {
         metrics.spoolSync.observe(seconds);
         metrics.spoolBatch.observe(records);

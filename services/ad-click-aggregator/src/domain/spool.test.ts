@@ -208,4 +208,24 @@ describe('spool (the ingest write-ahead log)', () => {
     for (const flags of writers) expect(flags & constants.O_DSYNC).toBe(constants.O_DSYNC);
     await spool.close();
   });
+
+  it('holds a small group for commitDelayMs, so that clicks arriving meanwhile share its write', async () => {
+    const syncs: number[] = [];
+    const spool = await Spool.open(tempDir(), {
+      ...options,
+      commitDelayMs: 1000,
+      onSync: (_s, n) => syncs.push(n),
+    });
+    const first = spool.append(record(1));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = spool.append(record(2));
+    await Promise.all([first, second]);
+    expect(syncs).toEqual([2]);
+    // A group of eight or more does not wait (with a minute's delay this would time out).
+    const slow = await Spool.open(tempDir(), { ...options, commitDelayMs: 60_000 });
+    await Promise.all(Array.from({ length: 8 }, (_, i) => slow.append(record(i))));
+    const { records } = await spool.read(spool.checkpoint, 10);
+    expect(records.map((r) => r.impressionId)).toEqual(['imp-1', 'imp-2']);
+    await Promise.all([spool.close(), slow.close()]);
+  });
 });

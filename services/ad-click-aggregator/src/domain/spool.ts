@@ -12,6 +12,8 @@ import { asClick, type SpoolRecord } from './click-event.ts';
 // (`checkpoint.json`: the first byte not yet acknowledged) and a lock file. Appends are group
 // committed: every click that arrives while one write runs shares the next one, so the cost
 // per click falls as the rate rises (measured here: ~0.3 ms p50, ~2 ms p95 per durable write).
+// At low rates a group of fewer than eight waits up to `commitDelayMs` (1 ms in the service) for
+// more before its write, as Postgres's commit_delay does: the durable write's kernel cost is per write.
 //
 // The active segment is open with O_DSYNC: a write returns once its data is on stable storage, as
 // write + fdatasync would leave it, in one trip to libuv's thread pool instead of two (at ~1,200
@@ -36,6 +38,8 @@ const SEGMENT = /^(\d{12})\.log$/;
 const CHECKPOINT = 'checkpoint.json';
 const LOCK = 'LOCK';
 const READ_CHUNK = 1 << 20;
+/** A group this large already spreads its write's cost; it does not wait for more. */
+const COMMIT_DELAY_BELOW = 8;
 
 export interface SpoolPosition {
   segment: number;
@@ -45,6 +49,12 @@ export interface SpoolPosition {
 export interface SpoolOptions {
   segmentBytes: number;
   maxBytes: number;
+  /**
+   * A group smaller than COMMIT_DELAY_BELOW waits up to this long for more clicks before its write (as
+   * Postgres's commit_delay): at ~1,200 clicks/s a group is otherwise one click and every click pays a
+   * durable write of its own (~100 µs of this machine's CPU). 0: no wait.
+   */
+  commitDelayMs?: number;
   /** Called after each group commit with its duration (seconds) and size (records). */
   onSync?: (seconds: number, records: number) => void;
   /** Called for a line that does not parse (a torn or corrupted write); it is skipped. */
@@ -79,6 +89,8 @@ export class Spool {
   #queue: Pending[] = [];
   #queuedBytes = 0;
   #writing: Promise<void> | undefined;
+  /** Ends a commit delay early, once the waiting group is large enough. */
+  #groupFull: (() => void) | undefined;
   #draining = false;
   #checkpoint: SpoolPosition;
   #waiters: (() => void)[] = [];
@@ -150,6 +162,7 @@ export class Spool {
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ data, resolve, reject });
       this.#queuedBytes += bytes;
+      if (this.#queue.length >= COMMIT_DELAY_BELOW) this.#groupFull?.();
       if (!this.#draining) {
         this.#draining = true;
         this.#writing = this.#drain();
@@ -164,6 +177,18 @@ export class Spool {
       if (this.#queue.length === 0) {
         this.#draining = false;
         return;
+      }
+      const delay = this.#options.commitDelayMs ?? 0;
+      if (delay > 0 && this.#queue.length < COMMIT_DELAY_BELOW) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            this.#groupFull = undefined;
+            resolve();
+          };
+          const timer = setTimeout(done, delay);
+          this.#groupFull = done;
+        });
       }
       const batch = this.#queue;
       this.#queue = [];
