@@ -6,6 +6,9 @@ import type { Queryable } from '../adapters/postgres.ts';
 import { BookingErrors } from '../errors.ts';
 import { releaseEventHolds } from './seat-states.ts';
 
+/** Time limit of an event's creation transaction (its seats are one bulk insert). */
+const EVENT_CREATE_TIMEOUT_MS = 120_000;
+
 // Venues, events and seats: the source of truth. Every event change writes its search document
 // to the outbox in the same transaction (never "update Postgres, then Elasticsearch": a crash
 // between the two would leave search wrong for good), and wakes the relay with NOTIFY, which
@@ -233,6 +236,12 @@ export class CatalogueRepository {
     const prices = priced.map((s) => s.price);
     const id = randomUUID();
     const event = await inTransaction(this.#pool, async (client) => {
+      // The seats are one bulk insert of up to the venue's capacity (500 x 1,000 seats a section):
+      // it gets its own time limit, not the request paths' PG_STATEMENT_TIMEOUT_MS. A stadium's
+      // seats took over the 5 s default while the compose stack was still starting on 2 cores.
+      await client.query(`SELECT set_config('statement_timeout', $1, true)`, [
+        String(EVENT_CREATE_TIMEOUT_MS),
+      ]);
       await client.query(
         `INSERT INTO booking.events (id, venue_id, name, performer, description, category, starts_at,
                                      waiting_room, min_price_cents, max_price_cents, seat_count)
