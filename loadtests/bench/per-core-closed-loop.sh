@@ -30,20 +30,16 @@ sample() { curl -s "http://127.0.0.1:$port/metrics" | awk '
   /^sdlab_adclick_ingest_clicks_total\{.*outcome="recorded"/ {rec=$2}
   END {printf "%d %d %d %d %d", r, s, d, w, rec}'; }
 [ "$kind" = clicks ] && { m0=($(sample)); wpid=$(grep -o '"workerPid":[0-9]*' "$info" | cut -d: -f2); w0=$(cpu "$wpid"); }
-writes() { awk '/^syscw/{print $2}' "/proc/$1/io"; }
-# Read-class system calls (syscr) and the main thread's voluntary context switches (its wake-ups).
-reads() { awk '/^syscr/{print $2}' "/proc/$1/io"; }
-wakeups() { awk '/^voluntary_ctxt_switches/{print $2}' "/proc/$1/status"; }
 # THREADS=1: the server's CPU per thread name too (main thread, libuv pool, V8 GC/compiler threads).
 threads() { for t in /proc/"$1"/task/*; do echo "$(tr ' ' _ <"$t/comm") $(awk '{print $14+$15}' "$t/stat")"; done |
   awk '{a[$1]+=$2} END {for (k in a) print k, a[k]}' | sort; }
 [ -n "${THREADS:-}" ] && threads "$pid" >"${TMPDIR:-/tmp}/per-core-threads.$$"
-c0=$(cpu "$pid"); s0=$(writes "$pid"); r0=$(reads "$pid"); v0=$(wakeups "$pid")
+c0=$(cpu "$pid"); s0=$(proc_io "$pid" syscw); r0=$(proc_io "$pid" syscr); v0=$(wakeups "$pid")
 # PERF=<file>: perf record of the server over the measured run (on-CPU only, kernel included; add
 # NODEFLAGS=--perf-basic-prof for JavaScript names), where the V8 profiler samples wall time.
 [ -n "${PERF:-}" ] && perf record -q -F 997 -g -p "$pid" -o "$PERF" -- sleep "${DUR:-10}" >/dev/null 2>&1 &
 out=$(IDS_FILE=${ids:+$ids/run.txt} wrk -t1 -c"${CONNS:-50}" -d"${DUR:-10}s" "${script[@]}" "http://127.0.0.1:$port$path")
-c1=$(cpu "$pid"); s1=$(writes "$pid"); r1=$(reads "$pid"); v1=$(wakeups "$pid")
+c1=$(cpu "$pid"); s1=$(proc_io "$pid" syscw); r1=$(proc_io "$pid" syscr); v1=$(wakeups "$pid")
 if [ -n "${THREADS:-}" ]; then
   threads "$pid" | join "${TMPDIR:-/tmp}/per-core-threads.$$" - | awk '{printf "  thread %s: %.2f s\n", $1, ($3-$2)/100}' >&2
   rm -f "${TMPDIR:-/tmp}/per-core-threads.$$"

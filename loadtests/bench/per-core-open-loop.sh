@@ -34,17 +34,15 @@ drive() { K6_NO_USAGE_REPORT=true URL=http://127.0.0.1:$port$server_path MODE=$s
   taskset -c 1 "$k6" run "${@:3}" "$here/per-core-open-loop.js" 2>&1; }
 drive "${WARM:-15}" "${server_ids:+$server_ids/warm.txt}" -q >/dev/null
 stat() { awk "{print \$$1}" "/proc/$pid/stat"; }
-io() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$pid/io"; }
-wakeups() { awk '/^voluntary_ctxt_switches/{print $2}' "/proc/$pid/status"; }
 # Records and syncs of the spool's group commit so far (clicks only).
 commits() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^sdlab_adclick_spool_group_commit_records_sum/ {r=$2}
   /^sdlab_adclick_spool_group_commit_records_count/ {s=$2} END {printf "%d %d", r, s}'; }
 [ "$kind" = clicks ] && g0=($(commits))
-u0=$(stat 14); s0=$(stat 15); r0=$(io syscr); w0=$(io syscw); v0=$(wakeups)
+u0=$(stat 14); s0=$(stat 15); r0=$(proc_io "$pid" syscr); w0=$(proc_io "$pid" syscw); v0=$(wakeups "$pid")
 if [[ -n ${PERF:-} ]]; then perf record -e cpu-clock -F 1999 -g -p "$pid" -o "$PERF" -- sleep "${DUR:-10}" >/dev/null 2>&1 & fi
 if [[ -n ${STRACE:-} ]]; then timeout -s INT "${DUR:-10}" strace -c -f -p "$pid" -o "$STRACE" >/dev/null 2>&1 & fi
 out=$(drive "${DUR:-10}" "${server_ids:+$server_ids/run.txt}" --summary-trend-stats "p(50),p(99)")
-u1=$(stat 14); s1=$(stat 15); r1=$(io syscr); w1=$(io syscw); v1=$(wakeups)
+u1=$(stat 14); s1=$(stat 15); r1=$(proc_io "$pid" syscr); w1=$(proc_io "$pid" syscw); v1=$(wakeups "$pid")
 [ "$kind" = clicks ] && g1=($(commits))
 stop_servers; wait || true
 n=$(echo "$out" | awk '/http_reqs/{print $2; exit}')

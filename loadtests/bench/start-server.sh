@@ -80,6 +80,11 @@ await_server() {
 
 # listener_pid <port>: the process listening there.
 listener_pid() { ss -ltnp "sport = :$1" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
+# The measured process's counters so far, read before and after a run: proc_io <pid> syscr|syscw
+# (read- and write-class system calls, /proc/<pid>/io) and wakeups <pid> (the main thread's
+# voluntary context switches: its event loop blocking in epoll_wait, i.e. its wake-ups).
+proc_io() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/io"; }
+wakeups() { awk '/^voluntary_ctxt_switches/{print $2}' "/proc/$1/status"; }
 
 # start_kind <checkout> <kind> <port> [VAR=value ...]: starts the kind, waits, sets server_pid too.
 start_kind() {
