@@ -24,12 +24,17 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     // A directory: each gateway writes a V8 CPU profile there when it stops (node --cpu-prof).
     'cpu-prof': { type: 'string' },
+    // lean: warn logs, no tracing (as `pnpm load` runs a service); stack: info logs and OTLP export
+    // to the native Jaeger, as `pnpm stack up` and compose run it.
+    config: { type: 'string', default: 'lean' },
   },
 });
 const PAIRS = Number(values.pairs);
 const IN_FLIGHT = Number(values['in-flight']);
 const SECONDS = Number(values.seconds);
 const CPU_PROF = values['cpu-prof'];
+const CONFIG = values.config;
+if (CONFIG !== 'lean' && CONFIG !== 'stack') throw new Error(`--config is lean or stack, got "${CONFIG}"`);
 const PORTS = [38083, 38093];
 
 type Frame = { type: string } & Record<string, unknown>;
@@ -52,6 +57,14 @@ function open(url: string): Promise<WebSocket> {
   });
 }
 
+function stackOtlp(otlp: string | undefined): string {
+  if (!otlp)
+    throw new Error(
+      '--config stack needs an OTLP endpoint (the native Jaeger: bash infra/native/infra.sh up jaeger)',
+    );
+  return otlp;
+}
+
 async function main(): Promise<void> {
   const { endpoints, stop } = await resolveEndpoints();
   const run = uniqueId().slice(0, 8);
@@ -69,7 +82,9 @@ async function main(): Promise<void> {
         {
           NODE_ENV: 'production',
           SDLAB_DEV_MODE: 'true',
-          LOG_LEVEL: 'warn',
+          ...(CONFIG === 'stack'
+            ? { LOG_LEVEL: 'info', OTEL_EXPORTER_OTLP_ENDPOINT: stackOtlp(endpoints.otlp) }
+            : { LOG_LEVEL: 'warn' }),
           PORT: String(port),
           INSTANCE_ID: `bench-${i + 1}`,
           DATABASE_URL: databaseUrl,
@@ -80,7 +95,14 @@ async function main(): Promise<void> {
           SEND_RATE_REFILL_PER_S: '100000',
         },
         join(REPO_ROOT, 'loadtests/results/logs'),
-        CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] } : {},
+        {
+          nodeArgs: [
+            // As the runner starts a service: the kit's instrumentation entry (a no-op without an endpoint).
+            '--import',
+            '@sdlab/service-kit/instrument',
+            ...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : []),
+          ],
+        },
       );
       gateways.push(gateway);
       await waitReady(`http://127.0.0.1:${port}/readyz`, gateway);
@@ -239,8 +261,8 @@ async function main(): Promise<void> {
     const text = [
       `# chat-gateway — closed-loop delivery, ${date}`,
       '',
-      `- commit \`${commit()}\`; command \`pnpm load:chat-throughput --pairs ${PAIRS} --in-flight ${IN_FLIGHT} --seconds ${SECONDS}\``,
-      `- two gateways (LOG_LEVEL=warn, no tracing, per-connection send limit raised), ${PAIRS} pairs across them, ${IN_FLIGHT} messages in flight per sender, ${SECONDS} s measured after 3 s of warm-up; the client is a Node closed loop on the same machine (not k6)`,
+      `- commit \`${commit()}\`; command \`pnpm load:chat-throughput --pairs ${PAIRS} --in-flight ${IN_FLIGHT} --seconds ${SECONDS} --config ${CONFIG}\``,
+      `- two gateways (${CONFIG === 'stack' ? "the stack's configuration: LOG_LEVEL=info, traces exported to Jaeger over OTLP with the kit's default sampler" : 'LOG_LEVEL=warn, no tracing'}, per-connection send limit raised), ${PAIRS} pairs across them, ${IN_FLIGHT} messages in flight per sender, ${SECONDS} s measured after 3 s of warm-up; the client is a Node closed loop on the same machine (not k6)`,
       `- **delivered ${Math.round(perS).toLocaleString('en-US')} messages/s**; delivery p50 ${percentile(delivery, 0.5)} ms, p95 ${percentile(delivery, 0.95)} ms, p99 ${percentile(delivery, 0.99)} ms; ack p95 ${percentile(acks, 0.95)} ms; ${errors} error frames`,
       `- stored before acked: ${stored.toLocaleString('en-US')} messages in Postgres ≥ ${acked.toLocaleString('en-US')} acked in the window: ${stored >= acked ? 'yes' : '**NO**'}; ${(commitMessages / Math.max(1, commitCount)).toFixed(1)} messages per group commit on average`,
       `- cores: gateways ${cores.gateways.toFixed(2)}, Postgres ${cores.postgres.toFixed(2)}, Redis ${cores.redis.toFixed(2)}, the client (generator) ${cores.client.toFixed(2)}; machine ${(cores.machine * 100).toFixed(0)} % busy (anything else on it takes the rest)`,

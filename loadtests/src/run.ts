@@ -1,4 +1,4 @@
-// `pnpm load <service|all> [--profile smoke|full] [--config lean|stack|both] [--rate N] [--capacity]`:
+// `pnpm load <service|all> [--profile smoke|full] [--config lean|stack|both] [--rate N] [--capacity] [--cpu-prof dir]`:
 // starts what a scenario needs on the real servers, runs k6 on cores of its own, runs a bare
 // handler of the same request shape at the same rate, and writes a result that says what the
 // service costs per request against that bare handler, and whether the rate was the generator's limit.
@@ -60,6 +60,8 @@ const { values, positionals } = parseArgs({
     drain: { type: 'string' },
     /** With --batch: this many connections, each with one call in flight, instead of k6 (the ceiling, not a rate). */
     'closed-loop': { type: 'string' },
+    /** A directory: each service process writes a V8 CPU profile under <dir>/<config>/ when it stops. */
+    'cpu-prof': { type: 'string' },
   },
 });
 
@@ -351,7 +353,10 @@ async function startProcesses(
         LOG_DIR,
         // Both configurations load the kit's instrumentation entry as the stack does; without an
         // OTLP endpoint it starts nothing, so the lean run pays nothing for it.
-        { cpus: variant.cores?.service, nodeArgs: ['--import', '@sdlab/service-kit/instrument'] },
+        {
+          cpus: variant.cores?.service,
+          nodeArgs: ['--import', '@sdlab/service-kit/instrument', ...cpuProfArgs(variant.config)],
+        },
       );
       running.push(proc);
       await waitReady(`http://127.0.0.1:${p.port}/readyz`, proc);
@@ -361,6 +366,12 @@ async function startProcesses(
     for (const proc of running.reverse()) await proc.stop();
     throw error;
   }
+}
+
+/** `--cpu-prof <dir>`: node's own profiler, one file per process under <dir>/<config>/. */
+function cpuProfArgs(config: Config): string[] {
+  const dir = values['cpu-prof'];
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, config)}`] : [];
 }
 
 /** The bare handler in BARE_PROCESSES fresh processes (the first one already running): the cheapest counts. */

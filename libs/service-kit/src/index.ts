@@ -19,6 +19,13 @@ export { AuthErrors, createUnavailableError, KitErrors, type RetryLater } from '
 export { LATENCY_BUCKETS } from './metrics.ts';
 export { PROBLEM_CONTENT_TYPE, type Problem, ProblemSchema, sendProblem } from './problem-details.ts';
 export { type CheckResult, Readiness, type ReadinessCheck } from './readiness.ts';
+export { execPipeline, type PipelineReplies, type QueuedPipeline } from './redis-pipeline-span.ts';
 export { Resources } from './resources.ts';
 export { DEV_MODE_VARIABLE, type RunMode, runMode } from './run-mode.ts';
-export { telemetryStarted, traceContextCarrier, untraced, withTraceContext } from './trace-context.ts';
+export {
+  startSpanIfSampled,
+  telemetryStarted,
+  traceContextCarrier,
+  untraced,
+  withTraceContext,
+} from './trace-context.ts';

@@ -3,7 +3,9 @@ import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import Type from 'typebox';
 import type { KitHost } from './create-service.ts';
+import { keepPostgresLeafSpans } from './postgres-span-context.ts';
 import { isPostgresUnavailable, retry } from './retry.ts';
+import { telemetryStarted } from './trace-context.ts';
 
 export { isPostgresUnavailable };
 
@@ -169,6 +171,7 @@ export async function connectPostgres(
       : { statement_timeout: config.PG_STATEMENT_TIMEOUT_MS }),
     application_name: kit.name,
   });
+  if (telemetryStarted()) keepPostgresLeafSpans(pool);
   // An idle client whose server went away emits 'error' on the pool; unhandled, that kills the
   // process. The next query gets a fresh connection (or fails within the connect timeout).
   pool.on('error', (err) => log.warn({ err }, 'idle postgres connection failed'));

@@ -1,5 +1,6 @@
 import { type Context, context } from '@opentelemetry/api';
 import { type Command, Pipeline, Redis } from 'ioredis';
+import { leafContext } from './trace-context.ts';
 
 const QUEUED_IN = Symbol('sdlab.redis.queuedIn');
 const PATCHED = Symbol.for('sdlab.redis.spanContextPatched');
@@ -8,32 +9,47 @@ type Queued = Command & { [QUEUED_IN]?: Context };
 type SendCommand = (this: Redis, command: Queued, ...rest: unknown[]) => unknown;
 
 /**
- * Keeps each Redis command's span in the trace of the request that issued it. ioredis'
- * auto-pipelining (and an explicit pipeline) queues a command and sends it later, from the turn
- * that flushes the pipeline; the ioredis instrumentation starts the span when the command is sent,
- * so every command of one flush landed in the trace of whichever request queued the first of them
- * (three concurrent GETs: three spans under the first request, none under the other two). The
- * context is recorded when a command is queued and restored around its send, underneath the
- * instrumentation. Patched once per process, and only where tracing runs (a no-op cost otherwise).
+ * Sends each of this client's commands in the context its span belongs in, outside the ioredis
+ * instrumentation (which reads the active context when a command is sent):
+ * - in the context it was queued in: auto-pipelining (and an explicit pipeline) queues a command
+ *   and sends it from the turn that flushes the pipeline, so every command of one flush landed
+ *   in the trace of whichever request queued the first of them (three concurrent GETs: three
+ *   spans under the first request, none under the other two);
+ * - without a parent span that is not recording (`leafContext`), so the instrumentation makes
+ *   no span for a command of an unsampled request.
+ * The wrapper is the client's own `sendCommand`, calling the prototype's at call time: every
+ * patch of the prototype (the instrumentation patches ioredis once per loader that loads it, ES
+ * module and CommonJS) stays inside it. It was a prototype patch before, which the second
+ * instrumentation patch wrapped again: each command got two spans, and the outer one ignored both
+ * rules. Only where tracing runs (a no-op cost otherwise).
  */
-export function keepRedisSpansInTheirTrace(): void {
-  const redisProto = Redis.prototype as unknown as Record<symbol, boolean> & { sendCommand: SendCommand };
-  if (redisProto[PATCHED]) return;
-  redisProto[PATCHED] = true;
+export function keepRedisSpansInTheirTrace(redis: Redis): void {
+  recordQueuedContext();
+  const proto = Redis.prototype as unknown as { sendCommand: SendCommand };
+  (redis as unknown as { sendCommand: SendCommand }).sendCommand = function (
+    this: Redis,
+    command: Queued,
+    ...rest: unknown[]
+  ) {
+    const active = context.active();
+    const sendIn = leafContext(command?.[QUEUED_IN] ?? active);
+    return sendIn === active
+      ? proto.sendCommand.call(this, command, ...rest)
+      : context.with(sendIn, () => proto.sendCommand.call(this, command, ...rest));
+  };
+}
 
-  const pipelineProto = Pipeline.prototype as unknown as { sendCommand: (command: Queued) => unknown };
+/** A pipeline records the context each command is queued in (the pipeline is not instrumented). */
+function recordQueuedContext(): void {
+  const pipelineProto = Pipeline.prototype as unknown as Record<symbol, boolean> & {
+    sendCommand: (command: Queued) => unknown;
+  };
+  if (pipelineProto[PATCHED]) return;
+  pipelineProto[PATCHED] = true;
   const queue = pipelineProto.sendCommand;
   pipelineProto.sendCommand = function (this: Pipeline, command: Queued) {
     // A command re-queued after a cluster redirection keeps the context it was first queued in.
     command[QUEUED_IN] ??= context.active();
     return queue.call(this, command);
-  };
-
-  const send = redisProto.sendCommand;
-  redisProto.sendCommand = function (this: Redis, command: Queued, ...rest: unknown[]) {
-    const queuedIn = command?.[QUEUED_IN];
-    return queuedIn
-      ? context.with(queuedIn, () => send.call(this, command, ...rest))
-      : send.call(this, command, ...rest);
   };
 }

@@ -5,9 +5,6 @@ import type { KitHost } from './create-service.ts';
 import { keepRedisSpansInTheirTrace } from './redis-span-context.ts';
 import { telemetryStarted } from './trace-context.ts';
 
-// The `--import` entry starts tracing before any service module loads, so this runs after it.
-if (telemetryStarted()) keepRedisSpansInTheirTrace();
-
 export interface RedisConnection {
   url: string;
   /**
@@ -55,6 +52,7 @@ export async function connectRedis(host: KitHost, connection: RedisConnection): 
     lazyConnect: true,
     connectionName: connection.connectionName ?? kit.name,
   });
+  if (telemetryStarted()) keepRedisSpansInTheirTrace(redis);
   redis.on('error', connection.onError ?? ((err: Error) => log.warn({ err }, `${name} connection error`)));
   if (connection.connect === 'background') redis.connect().catch(() => undefined);
   else {

@@ -1,4 +1,15 @@
-import { type Context, context, createContextKey, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
+import {
+  type Context,
+  context,
+  createContextKey,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanOptions,
+  TraceFlags,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
 
 // Kept apart from telemetry.ts so a service that runs without tracing never loads the SDK (its
 // exporters, gRPC and instrumentations are tens of MB of an idle process's memory).
@@ -66,4 +77,40 @@ const SUPPRESS_TRACING = createContextKey('OpenTelemetry SDK Context Key SUPPRES
  */
 export function untraced<T>(fn: () => T): T {
   return context.with(context.active().setValue(SUPPRESS_TRACING, true), fn);
+}
+
+/**
+ * The context one Redis command or SQL query runs in. Under a span that is not recording (work the
+ * sampler left out) or with tracing suppressed, the span is taken out of it, so the Redis and
+ * Postgres instrumentations (requireParentSpan) step aside at once: they would otherwise build the
+ * query text, attributes and ids of a span that is thrown away, for every call of every unsampled
+ * request. A command or a query is a leaf: it carries no trace context further, so no trace loses
+ * a span it would have had.
+ */
+export function leafContext(ctx: Context): Context {
+  if (ctx.getValue(SUPPRESS_TRACING) === true) return trace.deleteSpan(ctx);
+  const span = trace.getSpan(ctx);
+  return span !== undefined && !span.isRecording() ? trace.deleteSpan(ctx) : ctx;
+}
+
+/**
+ * Starts a span only where it will be recorded: under a sampled parent, or as a new trace's root
+ * when the rate-limiting root sampler has a token now (or another sampler decides). Otherwise it
+ * returns undefined and costs a token check: no ids, attributes or context for the work the
+ * sampler leaves out, and none of its Redis or Postgres calls start a span (they have no parent).
+ * What the kit does for a request (server-span.ts), for work that is not an HTTP request: a
+ * WebSocket frame, a pub/sub delivery.
+ */
+export function startSpanIfSampled(
+  tracer: Tracer,
+  name: string,
+  options: SpanOptions = {},
+  parent: Context = context.active(),
+): Span | undefined {
+  if (!telemetryStarted()) return undefined;
+  const parentSpan = trace.getSpan(parent);
+  const wanted = parentSpan
+    ? parentSpan.isRecording() || (parentSpan.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0
+    : rootWouldSample();
+  return wanted ? tracer.startSpan(name, options, parent) : undefined;
 }

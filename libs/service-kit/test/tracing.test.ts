@@ -90,4 +90,41 @@ describe('tracing', () => {
       expect(statement).toContain(`kit-example:${String(request!.attributes['url.path']).split('/').pop()}`);
     }
   });
+
+  test('sends an explicit pipeline as one span under a sampled request, and as none under an unsampled one', async ({
+    redis,
+  }) => {
+    const service = await startExample(
+      { EXAMPLE_REDIS_URL: redis.url, OTEL_TRACES_SAMPLER: 'parentbased_always_on' },
+      { spanLog: true },
+    );
+    const unsampledTrace = 'a1'.repeat(16);
+    try {
+      const sampled = await fetch(`${service.url}/redis-pipeline/20`);
+      expect(await sampled.json()).toEqual({ replies: 20 });
+      // A caller that did not sample: its trace stays unsampled, and nothing of it is exported.
+      const unsampled = await fetch(`${service.url}/redis-pipeline/5`, {
+        headers: { traceparent: `00-${unsampledTrace}-${'b2'.repeat(8)}-00` },
+      });
+      expect(await unsampled.json()).toEqual({ replies: 5 });
+    } finally {
+      service.child.kill('SIGTERM');
+    }
+    expect(await service.exited).toBe(0);
+
+    const spans = service.lines.filter(isSpan);
+    const request = spans.find((s) => s.span === 'GET /redis-pipeline/:count');
+    expect(request, `spans: ${spans.map((s) => s.span).join(', ')}`).toBeDefined();
+    const inTrace = spans.filter((s) => s.traceId === request!.traceId);
+    // One client span for the round trip, none per GET in it.
+    expect(inTrace.map((s) => s.span).sort()).toEqual(['GET /redis-pipeline/:count', 'redis read-keys']);
+    const pipeline = inTrace.find((s) => s.span === 'redis read-keys')!;
+    expect(pipeline.parentSpanId).toBe(request!.spanId);
+    expect(pipeline.attributes).toMatchObject({
+      'db.system.name': 'redis',
+      'db.operation.name': 'PIPELINE',
+      'db.operation.batch.size': 20,
+    });
+    expect(spans.filter((s) => s.traceId === unsampledTrace)).toEqual([]);
+  });
 });

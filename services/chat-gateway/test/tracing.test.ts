@@ -35,17 +35,62 @@ describe('tracing across the pub/sub hop', () => {
         .filter((s) => s.parentSpanId === send.spanId)
         .map((s) => s.span);
       // In order: the rate limit (EVALSHA), the one statement that allocates the seq and stores
-      // the message (chat.append_message), the registry lookup of both members (HGETALL), the
-      // PUBLISH to bob's instance.
+      // the message (chat.append_message), the registry lookup of both members (one pipeline of
+      // HGETALLs, one span), the PUBLISH to bob's instance (one pipeline, one span).
       expect(
-        children.filter((name) => !name.startsWith('pg-pool')).map((name) => name.split(' ')[0]),
-      ).toEqual(['evalsha', 'pg.query:SELECT', 'hgetall', 'hgetall', 'publish']);
+        children
+          .filter((name) => !name.startsWith('pg-pool'))
+          .map((name) => (name.startsWith('redis ') ? name : name.split(' ')[0])),
+      ).toEqual(['evalsha', 'pg.query:SELECT', 'redis locate', 'redis publish']);
+      const locate = a.spans().find((s) => s.parentSpanId === send.spanId && s.span === 'redis locate')!;
+      expect(locate.attributes).toMatchObject({ 'db.operation.batch.size': 2 });
+      // One span per Redis command: the kit's context wrapper used to be patched over by the
+      // instrumentation's second patch of ioredis, which traced every command twice.
+      expect(a.spans().filter((s) => s.traceId === send.traceId && s.span === 'evalsha')).toHaveLength(1);
+      // No span per command of a pipeline: a routing flush under load reads hundreds of users.
+      expect(
+        a.spans().filter((s) => s.traceId === send.traceId && /^(hgetall|publish)$/.test(s.span)),
+      ).toEqual([]);
 
       await expect.poll(() => b.spans().some((s) => s.span === 'chat.deliver')).toBe(true);
       const deliver = b.spans().find((s) => s.span === 'chat.deliver')!;
       expect(deliver.traceId).toBe(send.traceId);
       expect(deliver.parentSpanId).toBe(send.spanId);
       expect(deliver.attributes).toMatchObject({ 'sdlab.chat.sockets': 1 });
+      await alice.close();
+      await bob.close();
+    } finally {
+      await a.kill('SIGKILL');
+      await b.kill('SIGKILL');
+    }
+  });
+
+  test('a frame routed without a sampled trace (typing) starts no trace on the recipient instance', async ({
+    pg,
+    redis,
+  }) => {
+    const env = gatewayEnv(pg, redis, { LOG_LEVEL: 'warn' });
+    const a = await spawnGateway(env, { spanLog: true });
+    const b = await spawnGateway(env, { spanLog: true });
+    try {
+      const aliceToken = await tokenFor(a.url, 'alice');
+      const conversation = await openDirect(a.url, aliceToken, 'bob');
+      const alice = await ChatClient.connect(a.wsUrl, aliceToken);
+      const bob = await ChatClient.connect(b.wsUrl, await tokenFor(b.url, 'bob'));
+      for (const state of ['start', 'stop', 'start'] as const) {
+        alice.frame({ type: 'typing', conversationId: conversation, state });
+        expect(await bob.waitFor((f) => f.type === 'typing' && f.state === state)).toMatchObject({
+          conversationId: conversation,
+        });
+      }
+      // Then a traced send, so the recipient has exported what it was going to by the time we look.
+      expect(await alice.send(conversation, 'after typing')).toMatchObject({ type: 'ack' });
+      await expect.poll(() => b.spans().some((s) => s.span === 'chat.deliver')).toBe(true);
+      // The one delivery traced is the send's, in the sender's trace; typing made no root of its own.
+      const deliveries = b.spans().filter((s) => s.span === 'chat.deliver');
+      expect(deliveries).toHaveLength(1);
+      const send = a.spans().find((s) => s.span === 'chat.send')!;
+      expect(deliveries[0]!.traceId).toBe(send.traceId);
       await alice.close();
       await bob.close();
     } finally {

@@ -1,5 +1,6 @@
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type Context, context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Decision, RateLimiter } from '@sdlab/rate-limit';
+import { startSpanIfSampled } from '@sdlab/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type {
@@ -86,7 +87,9 @@ export class ChatService {
   async sendAll(conn: ConnectionContext, frames: readonly SendFrame[]): Promise<void> {
     const started = performance.now();
     const sends = frames.map((frame) => {
-      const span = tracer.startSpan(Span.send, {
+      // Only a send the sampler takes gets a span (and its Redis and Postgres calls theirs): the
+      // others cost a token check, not ids, attributes and contexts thrown away.
+      const span = startSpanIfSampled(tracer, Span.send, {
         kind: SpanKind.SERVER,
         attributes: {
           [Attr.connectionId]: conn.id,
@@ -94,13 +97,13 @@ export class ChatService {
           [Attr.conversationId]: frame.conversationId,
         },
       });
-      return { frame, span, context: trace.setSpan(context.active(), span) };
+      return { frame, span, context: span && trace.setSpan(context.active(), span) };
     });
     // Under the first send's span: the limiter's and the group commit's client spans (made when
     // their batches run) and the route's trace context are taken from the context they were asked in.
     const first = sends[0]!.context;
     const decisions = await Promise.allSettled(
-      sends.map((s) => context.with(s.context, () => this.#limiter.check(conn.id, SEND_RULE))),
+      sends.map((s) => inContext(s.context, () => this.#limiter.check(conn.id, SEND_RULE))),
     );
     const admitted = sends.filter(
       (_, i) =>
@@ -112,7 +115,7 @@ export class ChatService {
     if (admitted.length > 0) {
       try {
         // Settles after the transaction holding these messages committed (or failed: nothing acked).
-        results = await context.with(first, () =>
+        results = await inContext(first, () =>
           this.#commits.appendAll(
             admitted.map(({ frame }) => ({
               conversationId: frame.conversationId,
@@ -132,9 +135,9 @@ export class ChatService {
       const decision = decisions[i]!;
       if (decision.status === 'rejected' || (commitError !== undefined && decision.value.allowed)) {
         const err = decision.status === 'rejected' ? decision.reason : commitError;
-        span.recordException(err as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR });
-        span.end();
+        span?.recordException(err as Error);
+        span?.setStatus({ code: SpanStatusCode.ERROR });
+        span?.end();
         this.#unavailable(conn, 'send', err, frame.clientMsgId);
         continue;
       }
@@ -146,7 +149,7 @@ export class ChatService {
             retryAfterMs: decision.value.retryAfterMs,
           }),
         );
-        span.end();
+        span?.end();
         continue;
       }
       const result = results![next++]!;
@@ -161,7 +164,7 @@ export class ChatService {
             { ref: frame.clientMsgId },
           ),
         );
-        span.end();
+        span?.end();
         continue;
       }
       const { message } = result;
@@ -178,25 +181,23 @@ export class ChatService {
       this.#metrics.frames.inc({ type: 'send', outcome: 'ok' });
       this.#metrics.messages.inc({ result: duplicate ? 'duplicate' : 'new' });
       this.#metrics.ackDuration.observe((performance.now() - started) / 1000);
-      span.setAttributes({ [Attr.seq]: message.seq, [Attr.duplicate]: duplicate });
+      span?.setAttributes({ [Attr.seq]: message.seq, [Attr.duplicate]: duplicate });
       // A duplicate is routed again: the first try may have stored the message and died before
       // routing it. Recipients drop a seq they already have.
       // Routing does not hold up this connection's next frame: the router flushes routes in the
       // order they were asked for, so one sender's messages still go out in seq order, and a
       // routing failure costs only the fast path (recipients sync). The span ends when it is done.
-      void context
-        .with(spanContext, () =>
-          this.#route(result.members, encode({ v: 1, type: 'message', ...message }), {
-            kind: 'message',
-            exceptConnectionId: conn.id,
-            storedAtMs: Date.parse(message.createdAt),
-          }),
-        )
-        .then((routed) => {
-          if (routed)
-            span.setAttributes({ [Attr.recipients]: routed.online, [Attr.instances]: routed.instances });
-          span.end();
-        });
+      void inContext(spanContext, () =>
+        this.#route(result.members, encode({ v: 1, type: 'message', ...message }), {
+          kind: 'message',
+          exceptConnectionId: conn.id,
+          storedAtMs: Date.parse(message.createdAt),
+        }),
+      ).then((routed) => {
+        if (routed)
+          span?.setAttributes({ [Attr.recipients]: routed.online, [Attr.instances]: routed.instances });
+        span?.end();
+      });
     }
   }
 
@@ -394,4 +395,9 @@ function withinBytes(messages: Message[], maxBytes: number): Message[] {
     if (bytes > maxBytes && i > 0) return messages.slice(0, i);
   }
   return messages;
+}
+
+/** Runs `fn` in the span's context when there is one (a sampled message), as it is otherwise. */
+function inContext<T>(ctx: Context | undefined, fn: () => T): T {
+  return ctx ? context.with(ctx, fn) : fn();
 }

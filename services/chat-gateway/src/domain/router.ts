@@ -1,5 +1,5 @@
 import { SpanKind } from '@opentelemetry/api';
-import { traceContextCarrier, withTraceContext } from '@sdlab/service-kit';
+import { execPipeline, startSpanIfSampled, traceContextCarrier, withTraceContext } from '@sdlab/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.ts';
@@ -169,10 +169,12 @@ export class Router {
         };
       });
       if (remote.size) {
-        const pipeline = this.#redis.pipeline();
-        for (const [instanceId, records] of remote)
-          pipeline.publish(this.#keys.instanceChannel(instanceId), records.join('\n'));
-        const replies = (await pipeline.exec()) ?? [];
+        const replies = await execPipeline('publish', () => {
+          const pipeline = this.#redis.pipeline();
+          for (const [instanceId, records] of remote)
+            pipeline.publish(this.#keys.instanceChannel(instanceId), records.join('\n'));
+          return pipeline;
+        });
         for (const [error, receivers] of replies) {
           if (error) throw error;
           // Nobody listening: the registry still names an instance that died (its entries expire).
@@ -225,21 +227,31 @@ export class Router {
       if (header.c) local.kick(header.c);
       return;
     }
-    withTraceContext(header.tc, () =>
-      tracer.startActiveSpan(Span.deliver, { kind: SpanKind.CONSUMER }, (span) => {
-        const sockets = local.deliver(header.u ?? [], frame, {
-          kind: header.k as DeliveryKind,
-          path: 'pubsub',
-          exceptConnectionId: header.x,
-          storedAtMs: header.t,
-        });
-        span.setAttributes({
-          [Attr.instance]: this.#instanceId,
-          [Attr.recipients]: header.u?.length ?? 0,
-          [Attr.sockets]: sockets,
-        });
-        span.end();
-      }),
-    );
+    const deliver = () =>
+      local.deliver(header.u ?? [], frame, {
+        kind: header.k as DeliveryKind,
+        path: 'pubsub',
+        exceptConnectionId: header.x,
+        storedAtMs: header.t,
+      });
+    // Only the delivery of a sampled send is traced: a payload without trace context (an
+    // unsampled send, a typing frame) is not a new trace's root, which would spend the sampler's
+    // tokens on orphan deliveries.
+    const span = header.tc
+      ? withTraceContext(header.tc, () =>
+          startSpanIfSampled(tracer, Span.deliver, { kind: SpanKind.CONSUMER }),
+        )
+      : undefined;
+    if (!span) {
+      deliver();
+      return;
+    }
+    const sockets = deliver();
+    span.setAttributes({
+      [Attr.instance]: this.#instanceId,
+      [Attr.recipients]: header.u?.length ?? 0,
+      [Attr.sockets]: sockets,
+    });
+    span.end();
   }
 }

@@ -1,3 +1,4 @@
+import { execPipeline } from '@sdlab/service-kit';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.ts';
 
@@ -112,20 +113,22 @@ export class SessionRegistry {
   async refresh(refs: readonly SessionRef[]): Promise<boolean[]> {
     if (refs.length === 0) return [];
     const now = this.#now();
-    const pipeline = this.#redis.pipeline();
-    for (const ref of refs) {
-      pipeline.refreshSession(
-        this.#keys.sessions(ref.userId),
-        this.#keys.lastSeen(ref.userId),
-        ref.deviceId,
-        ref.connectionId,
-        this.#entry(ref.connectionId, now),
-        this.#ttlMs,
-        now,
-        this.#lastSeenTtlS,
-      );
-    }
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = await execPipeline('heartbeat', () => {
+      const pipeline = this.#redis.pipeline();
+      for (const ref of refs) {
+        pipeline.refreshSession(
+          this.#keys.sessions(ref.userId),
+          this.#keys.lastSeen(ref.userId),
+          ref.deviceId,
+          ref.connectionId,
+          this.#entry(ref.connectionId, now),
+          this.#ttlMs,
+          now,
+          this.#lastSeenTtlS,
+        );
+      }
+      return pipeline;
+    });
     // A failed reply (Redis hiccup) keeps the connection: the next heartbeat tries again, and the
     // entry has a TTL of more than two intervals for exactly this.
     return refs.map((_, i) => {
@@ -149,9 +152,11 @@ export class SessionRegistry {
   async locate(userIds: readonly string[]): Promise<Map<string, SessionEntry[]>> {
     const located = new Map<string, SessionEntry[]>();
     if (userIds.length === 0) return located;
-    const pipeline = this.#redis.pipeline();
-    for (const userId of userIds) pipeline.hgetall(this.#keys.sessions(userId));
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = await execPipeline('locate', () => {
+      const pipeline = this.#redis.pipeline();
+      for (const userId of userIds) pipeline.hgetall(this.#keys.sessions(userId));
+      return pipeline;
+    });
     const now = this.#now();
     userIds.forEach((userId, i) => {
       const [error, hash] = replies[i] ?? [null, {}];
@@ -163,12 +168,14 @@ export class SessionRegistry {
   }
 
   async presence(userIds: readonly string[]): Promise<Presence[]> {
-    const pipeline = this.#redis.pipeline();
-    for (const userId of userIds) {
-      pipeline.hgetall(this.#keys.sessions(userId));
-      pipeline.get(this.#keys.lastSeen(userId));
-    }
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = await execPipeline('presence', () => {
+      const pipeline = this.#redis.pipeline();
+      for (const userId of userIds) {
+        pipeline.hgetall(this.#keys.sessions(userId));
+        pipeline.get(this.#keys.lastSeen(userId));
+      }
+      return pipeline;
+    });
     const now = this.#now();
     return userIds.map((userId, i) => {
       const [hashError, hash] = replies[2 * i] ?? [null, {}];
