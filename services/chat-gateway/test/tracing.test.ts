@@ -5,20 +5,45 @@ import { ChatClient } from './support/chat-client.ts';
 import { gatewayEnv } from './support/env.ts';
 import { spawnGateway } from './support/processes.ts';
 
+type Gateway = Awaited<ReturnType<typeof spawnGateway>>;
+interface Pair {
+  a: Gateway;
+  b: Gateway;
+  alice: ChatClient;
+  bob: ChatClient;
+  conversation: string;
+}
+
+/** Two gateways logging their spans, alice on the first and bob on the second, in one direct conversation. */
+async function withTwoGateways(
+  pg: Parameters<typeof gatewayEnv>[0],
+  redis: Parameters<typeof gatewayEnv>[1],
+  fn: (pair: Pair) => Promise<void>,
+): Promise<void> {
+  const env = gatewayEnv(pg, redis, { LOG_LEVEL: 'warn' });
+  const a = await spawnGateway(env, { spanLog: true });
+  const b = await spawnGateway(env, { spanLog: true });
+  try {
+    const aliceToken = await tokenFor(a.url, 'alice');
+    const conversation = await openDirect(a.url, aliceToken, 'bob');
+    const alice = await ChatClient.connect(a.wsUrl, aliceToken);
+    const bob = await ChatClient.connect(b.wsUrl, await tokenFor(b.url, 'bob'));
+    await fn({ a, b, alice, bob, conversation });
+    await alice.close();
+    await bob.close();
+  } finally {
+    await a.kill('SIGKILL');
+    await b.kill('SIGKILL');
+  }
+}
+
 // Both gateways run as real processes with the real SDK; only the exporter writes to stdout.
 describe('tracing across the pub/sub hop', () => {
   test('chat.deliver on the recipient instance continues the sender trace of chat.send', async ({
     pg,
     redis,
   }) => {
-    const env = gatewayEnv(pg, redis, { LOG_LEVEL: 'warn' });
-    const a = await spawnGateway(env, { spanLog: true });
-    const b = await spawnGateway(env, { spanLog: true });
-    try {
-      const aliceToken = await tokenFor(a.url, 'alice');
-      const conversation = await openDirect(a.url, aliceToken, 'bob');
-      const alice = await ChatClient.connect(a.wsUrl, aliceToken);
-      const bob = await ChatClient.connect(b.wsUrl, await tokenFor(b.url, 'bob'));
+    await withTwoGateways(pg, redis, async ({ a, b, alice, bob, conversation }) => {
       expect(await alice.send(conversation, 'traced')).toMatchObject({ type: 'ack', seq: 1 });
       await bob.until(() => bob.messages(conversation).length === 1);
 
@@ -57,26 +82,14 @@ describe('tracing across the pub/sub hop', () => {
       expect(deliver.traceId).toBe(send.traceId);
       expect(deliver.parentSpanId).toBe(send.spanId);
       expect(deliver.attributes).toMatchObject({ 'sdlab.chat.sockets': 1 });
-      await alice.close();
-      await bob.close();
-    } finally {
-      await a.kill('SIGKILL');
-      await b.kill('SIGKILL');
-    }
+    });
   });
 
   test('a frame routed without a sampled trace (typing) starts no trace on the recipient instance', async ({
     pg,
     redis,
   }) => {
-    const env = gatewayEnv(pg, redis, { LOG_LEVEL: 'warn' });
-    const a = await spawnGateway(env, { spanLog: true });
-    const b = await spawnGateway(env, { spanLog: true });
-    try {
-      const aliceToken = await tokenFor(a.url, 'alice');
-      const conversation = await openDirect(a.url, aliceToken, 'bob');
-      const alice = await ChatClient.connect(a.wsUrl, aliceToken);
-      const bob = await ChatClient.connect(b.wsUrl, await tokenFor(b.url, 'bob'));
+    await withTwoGateways(pg, redis, async ({ a, b, alice, bob, conversation }) => {
       for (const state of ['start', 'stop', 'start'] as const) {
         alice.frame({ type: 'typing', conversationId: conversation, state });
         expect(await bob.waitFor((f) => f.type === 'typing' && f.state === state)).toMatchObject({
@@ -91,11 +104,6 @@ describe('tracing across the pub/sub hop', () => {
       expect(deliveries).toHaveLength(1);
       const send = a.spans().find((s) => s.span === 'chat.send')!;
       expect(deliveries[0]!.traceId).toBe(send.traceId);
-      await alice.close();
-      await bob.close();
-    } finally {
-      await a.kill('SIGKILL');
-      await b.kill('SIGKILL');
-    }
+    });
   });
 });
