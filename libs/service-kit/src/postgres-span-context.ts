@@ -1,6 +1,6 @@
 import { context } from '@opentelemetry/api';
 import pg from 'pg';
-import { leafContext } from './trace-context.ts';
+import { inLeafContext } from './trace-context.ts';
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -21,10 +21,6 @@ export function keepPostgresLeafSpans(pool: pg.Pool): void {
 function outside(target: object, proto: object, name: string): void {
   const method = () => (proto as Record<string, Method>)[name]!;
   (target as Record<string, Method>)[name] = function (this: unknown, ...args: unknown[]) {
-    const active = context.active();
-    const leaf = leafContext(active);
-    return leaf === active
-      ? method().apply(this, args)
-      : context.with(leaf, () => method().apply(this, args));
+    return inLeafContext(context.active(), () => method().apply(this, args));
   };
 }

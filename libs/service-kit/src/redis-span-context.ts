@@ -1,6 +1,6 @@
 import { type Context, context } from '@opentelemetry/api';
 import { type Command, Pipeline, Redis } from 'ioredis';
-import { leafContext } from './trace-context.ts';
+import { inLeafContext } from './trace-context.ts';
 
 const QUEUED_IN = Symbol('sdlab.redis.queuedIn');
 const PATCHED = Symbol.for('sdlab.redis.spanContextPatched');
@@ -31,11 +31,9 @@ export function keepRedisSpansInTheirTrace(redis: Redis): void {
     command: Queued,
     ...rest: unknown[]
   ) {
-    const active = context.active();
-    const sendIn = leafContext(command?.[QUEUED_IN] ?? active);
-    return sendIn === active
-      ? proto.sendCommand.call(this, command, ...rest)
-      : context.with(sendIn, () => proto.sendCommand.call(this, command, ...rest));
+    return inLeafContext(command?.[QUEUED_IN] ?? context.active(), () =>
+      proto.sendCommand.call(this, command, ...rest),
+    );
   };
 }
 

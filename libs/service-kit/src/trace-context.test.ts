@@ -1,8 +1,9 @@
-import { ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { suppressTracing } from '@opentelemetry/core';
 import { AlwaysOnSampler, TracerProvider } from '@opentelemetry/sdk-trace';
-import { describe, expect, it } from 'vitest';
-import { leafContext } from './trace-context.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inLeafContext, leafContext } from './trace-context.ts';
 
 describe('leafContext', () => {
   const recording = new TracerProvider({ sampler: new AlwaysOnSampler() })
@@ -35,5 +36,48 @@ describe('leafContext', () => {
 
   it('leaves a context without a span as it is', () => {
     expect(leafContext(ROOT_CONTEXT)).toBe(ROOT_CONTEXT);
+  });
+});
+
+describe('inLeafContext', () => {
+  const recording = new TracerProvider({ sampler: new AlwaysOnSampler() })
+    .getTracer('test')
+    .startSpan('request');
+  const unsampled = trace.wrapSpanContext({
+    traceId: 'c3'.repeat(16),
+    spanId: 'd4'.repeat(8),
+    traceFlags: TraceFlags.NONE,
+  });
+  const manager = new AsyncLocalStorageContextManager();
+  beforeAll(() => context.setGlobalContextManager(manager.enable()));
+  afterAll(() => {
+    context.disable();
+    manager.disable();
+  });
+
+  it('runs in the leaf of the context it is given, not the active one', () => {
+    const queuedIn = trace.setSpan(ROOT_CONTEXT, recording);
+    const spanSeen = context.with(trace.setSpan(ROOT_CONTEXT, unsampled), () =>
+      inLeafContext(queuedIn, () => trace.getSpan(context.active())),
+    );
+    expect(spanSeen).toBe(recording);
+  });
+
+  it('runs without a parent that is not recording', () => {
+    const ctx = trace.setSpan(ROOT_CONTEXT, unsampled);
+    const spanSeen = context.with(ctx, () =>
+      inLeafContext(context.active(), () => trace.getSpan(context.active())),
+    );
+    expect(spanSeen).toBeUndefined();
+  });
+
+  it('runs in the active context itself when that is already its leaf', () => {
+    const ctx = trace.setSpan(ROOT_CONTEXT, recording);
+    const contextSeen = context.with(ctx, () => inLeafContext(context.active(), () => context.active()));
+    expect(contextSeen).toBe(ctx);
+  });
+
+  it('returns what it runs', () => {
+    expect(inLeafContext(ROOT_CONTEXT, () => 42)).toBe(42);
   });
 });

@@ -94,6 +94,15 @@ export function leafContext(ctx: Context): Context {
 }
 
 /**
+ * Runs a Redis command or a pg call in `leafContext(from)`: directly when that is already the
+ * active context (the common case, no `context.with`), inside it otherwise.
+ */
+export function inLeafContext<T>(from: Context, run: () => T): T {
+  const leaf = leafContext(from);
+  return leaf === context.active() ? run() : context.with(leaf, run);
+}
+
+/**
  * Starts a span only where it will be recorded: under a sampled parent, or as a new trace's root
  * when the rate-limiting root sampler has a token now (or another sampler decides). Otherwise it
  * returns undefined and costs a token check: no ids, attributes or context for the work the
