@@ -18,6 +18,10 @@
 # then per request the process's read and write system calls (/proc/<pid>/io: syscr, syscw; every
 # socket read and write, e.g. a Redis round trip adds one of each) and the main thread's voluntary
 # context switches (/proc/<pid>/status: the event loop blocking in epoll_wait, i.e. its wake-ups);
+# then per request the CPU of the main thread and of the process's other threads (V8's compiler and
+# GC helpers, libuv's pool), the time the main thread waited runnable for the core (the run queue,
+# /proc/<pid>/task/<tid>/schedstat: what a request's latency pays when another thread holds the
+# core) and how often it was preempted (nonvoluntary context switches);
 # for clicks also clicks per spool group commit over the measured run (the ingest's /metrics).
 set -euo pipefail
 label=$1; dir=$(cd "$2" && pwd); kind=$3; shift 3
@@ -39,10 +43,12 @@ commits() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^sdlab_adclick_spoo
   /^sdlab_adclick_spool_group_commit_records_count/ {s=$2} END {printf "%d %d", r, s}'; }
 [ "$kind" = clicks ] && g0=($(commits))
 u0=$(stat 14); s0=$(stat 15); r0=$(proc_io "$pid" syscr); w0=$(proc_io "$pid" syscw); v0=$(wakeups "$pid")
+t0=$(thread_times "$pid")
 if [[ -n ${PERF:-} ]]; then perf record -e cpu-clock -F 1999 -g -p "$pid" -o "$PERF" -- sleep "${DUR:-10}" >/dev/null 2>&1 & fi
 if [[ -n ${STRACE:-} ]]; then timeout -s INT "${DUR:-10}" strace -c -f -p "$pid" -o "$STRACE" >/dev/null 2>&1 & fi
 out=$(drive "${DUR:-10}" "${server_ids:+$server_ids/run.txt}" --summary-trend-stats "p(50),p(99)")
 u1=$(stat 14); s1=$(stat 15); r1=$(proc_io "$pid" syscr); w1=$(proc_io "$pid" syscw); v1=$(wakeups "$pid")
+t1=$(thread_times "$pid")
 [ "$kind" = clicks ] && g1=($(commits))
 stop_servers; wait || true
 n=$(echo "$out" | awk '/http_reqs/{print $2; exit}')
@@ -51,6 +57,7 @@ p99=$(echo "$out" | awk '/http_req_duration/{print $0; exit}' | grep -oE 'p\((50
 awk -v l="$label" -v n="$n" -v u="$(( u1 - u0 ))" -v s="$(( s1 - s0 ))" -v f="$fail" -v p="$p99" \
   -v r="$(( r1 - r0 ))" -v w="$(( w1 - w0 ))" -v v="$(( v1 - v0 ))" \
   'BEGIN { printf "%s requests=%d cpu_s=%.2f us_per_req=%.1f (user %.1f, system %.1f) failed=%s %s reads=%.2f writes=%.2f wakeups=%.2f a request", l, n, (u+s)/100, (u+s)*1e4/n, u*1e4/n, s*1e4/n, f, p, r/n, w/n, v/n }'
+printf ' %s' "$(thread_split "$n" "$t0" "$t1")"
 if [ "$kind" = clicks ]; then
   awk -v r="$(( g1[0] - g0[0] ))" -v s="$(( g1[1] - g0[1] ))" 'BEGIN { printf " clicks_per_sync=%.2f\n", s ? r/s : 0 }'
 else

@@ -85,6 +85,22 @@ listener_pid() { ss -ltnp "sport = :$1" | grep -o 'pid=[0-9]*' | head -1 | cut -
 # voluntary context switches: its event loop blocking in epoll_wait, i.e. its wake-ups).
 proc_io() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/io"; }
 wakeups() { awk '/^voluntary_ctxt_switches/{print $2}' "/proc/$1/status"; }
+# thread_times <pid>: one line a thread: tid, CPU ns (schedstat run time), run-queue wait ns, preemptions.
+thread_times() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    [ -r "$t/schedstat" ] || continue
+    echo "${t##*/} $(cut -d' ' -f1,2 "$t/schedstat") $(awk '/^nonvoluntary_ctxt_switches/{print $2}' "$t/status")"
+  done
+}
+# thread_split <requests> <before> <after>: µs a request of main-thread CPU, other threads' CPU, the
+# main thread's run-queue wait, and its preemptions a request (pid = main thread's tid).
+thread_split() {
+  awk -v n="$1" -v main="$pid" 'NR == FNR { c[$1] = $2; q[$1] = $3; p[$1] = $4; next }
+    { d = $2 - c[$1]; if ($1 == main) { m = d; w = $3 - q[$1]; pre = $4 - p[$1] } else o += d }
+    END { printf "main_cpu=%.1f other_threads_cpu=%.1f main_runq_wait=%.1f us main_preempted=%.3f a request", m/n/1e3, o/n/1e3, w/n/1e3, pre/n }' \
+    <(echo "$2") <(echo "$3")
+}
 
 # start_kind <checkout> <kind> <port> [VAR=value ...]: starts the kind, waits, sets server_pid too.
 start_kind() {

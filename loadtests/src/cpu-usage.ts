@@ -34,6 +34,22 @@ export function processCpuMs(pid: number, options: { reapedChildren?: boolean } 
   }
 }
 
+/**
+ * How long a process's main thread has waited so far runnable but without a core, in ms (the run
+ * queue: the second field of /proc/<pid>/schedstat); undefined once it has gone or where the kernel
+ * keeps no scheduler statistics. Every such wait is latency a request pays that no CPU time shows:
+ * on a shared machine, another process (Redis woken by the service's own write, k6) holding the
+ * service's core.
+ */
+export function mainThreadWaitMs(pid: number): number | undefined {
+  try {
+    const waitNs = Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
+    return Number.isFinite(waitNs) ? waitNs / 1e6 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Busy and total CPU time of the whole machine so far (all cores), in ms. */
 export function machineCpuMs(): { busy: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
@@ -73,6 +89,8 @@ export interface CpuShare {
   /** Cores' worth of CPU used on average over the run (1 = one core fully busy). */
   cores: number;
   cpuMs: number;
+  /** The main thread's time runnable but waiting for a core over the run (`mainThreadWaitMs`). */
+  waitMs?: number;
 }
 
 export interface CpuAccount {
@@ -88,7 +106,11 @@ export interface CpuAccount {
 export function startCpuAccount(processes: { name: string; pid: number }[]) {
   const started = performance.now();
   const machine = machineCpuMs();
-  const before = processes.map((p) => ({ ...p, cpuMs: processCpuMs(p.pid) ?? 0 }));
+  const before = processes.map((p) => ({
+    ...p,
+    cpuMs: processCpuMs(p.pid) ?? 0,
+    waitMs: mainThreadWaitMs(p.pid),
+  }));
   return {
     finish(k6CpuMs?: number): CpuAccount {
       const wallMs = performance.now() - started;
@@ -100,10 +122,14 @@ export function startCpuAccount(processes: { name: string; pid: number }[]) {
         cores: availableParallelism(),
         machineBusy: total > 0 ? (now.busy - machine.busy) / total : 0,
         ...(k6CpuMs !== undefined ? { k6: share(k6CpuMs) } : {}),
-        processes: before.map((p) => ({
-          name: p.name,
-          ...share(Math.max(0, (processCpuMs(p.pid) ?? p.cpuMs) - p.cpuMs)),
-        })),
+        processes: before.map((p) => {
+          const waitedMs = p.waitMs === undefined ? undefined : mainThreadWaitMs(p.pid);
+          return {
+            name: p.name,
+            ...share(Math.max(0, (processCpuMs(p.pid) ?? p.cpuMs) - p.cpuMs)),
+            ...(waitedMs !== undefined ? { waitMs: Math.max(0, waitedMs - p.waitMs!) } : {}),
+          };
+        }),
       };
     },
   };

@@ -71,6 +71,8 @@ export interface BareRun {
   processesMsPerRequest?: number[];
   k6MsPerRequest: number;
   machineBusy: number;
+  /** The bare process's main thread, runnable but without a core, per request (absent before 2026-12-07 09:00). */
+  waitMsPerRequest?: number;
 }
 
 export interface CapacityStep {
@@ -211,6 +213,18 @@ const ms = (value: number | undefined) => (value === undefined ? '–' : `${valu
 const cpuMs = (value: number) => (value > 0 ? `${(value * 1000).toFixed(1)} µs` : '–');
 const pct = (share: number) => `${(share * 100).toFixed(0)}%`;
 
+/**
+ * Time each service process's main thread spent runnable without a core, per request of the run:
+ * latency no CPU figure shows (on a shared machine, Redis woken by the service's own writes lands on
+ * the service's core and takes it).
+ */
+function waitLine(run: VariantRun): string {
+  const waits = run.cpu.processes.filter((p) => p.waitMs !== undefined);
+  if (waits.length === 0 || run.cost.requests <= 0) return '';
+  const perRequest = waits.map((p) => `${p.name} ${cpuMs(p.waitMs! / run.cost.requests)}`);
+  return `; main thread waiting for its core, a request: ${perRequest.join(', ')}`;
+}
+
 function pinning(run: VariantRun): string {
   return run.cores ? `service ${run.cores.service} / k6 ${run.cores.k6}` : 'unpinned';
 }
@@ -263,7 +277,7 @@ export function markdown(r: RunRecord): string {
     `- commit \`${r.commit}\`; command \`${r.command}\``,
     `- machine: ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.cpuModel}; Node ${r.machine.node}; ${r.machine.k6}; Postgres commits durable (PGOPTIONS \`${process.env.PGOPTIONS ?? DURABLE_COMMITS}\` for the measured processes)`,
     `- hot path: ${r.hotPath}; throughput unit: ${r.unit ?? 'req/s'}${r.rateUnit ? `; an arrival is one of ${r.rateUnit}` : ''}`,
-    `- bare handler of the same shape: ${r.bare.map((b) => `${b.shape} at ${fmt(b.rate, 0)}/s (${b.cores ? `cores ${b.cores}` : 'unpinned'}): p50 ${ms(b.p50)}, p95 ${ms(b.p95)}, p99 ${ms(b.p99)}, ${cpuMs(b.msPerRequest)} CPU per request${b.processesMsPerRequest && b.processesMsPerRequest.length > 1 ? ` (the cheapest of ${b.processesMsPerRequest.length} fresh processes: ${b.processesMsPerRequest.map(cpuMs).join(', ')})` : ''}, machine ${pct(b.machineBusy)} busy`).join('; ')}`,
+    `- bare handler of the same shape: ${r.bare.map((b) => `${b.shape} at ${fmt(b.rate, 0)}/s (${b.cores ? `cores ${b.cores}` : 'unpinned'}): p50 ${ms(b.p50)}, p95 ${ms(b.p95)}, p99 ${ms(b.p99)}, ${cpuMs(b.msPerRequest)} CPU per request${b.processesMsPerRequest && b.processesMsPerRequest.length > 1 ? ` (the cheapest of ${b.processesMsPerRequest.length} fresh processes: ${b.processesMsPerRequest.map(cpuMs).join(', ')})` : ''}, machine ${pct(b.machineBusy)} busy${b.waitMsPerRequest !== undefined ? `; its main thread waiting for its core ${cpuMs(b.waitMsPerRequest)} a request` : ''}`).join('; ')}`,
     ...(r.documentedThroughput
       ? [
           `- documented throughput ${fmt(r.documentedThroughput.value, 0)}/s (${r.documentedThroughput.text}, ${r.documentedThroughput.source}) is fleet-wide; "cores for" it is that figure over the service's ${r.unit ?? 'req/s'} per core of CPU`,
@@ -297,7 +311,7 @@ export function markdown(r: RunRecord): string {
         ...run.cpu.processes.map((p) => `${p.name} ${p.cores.toFixed(2)}`),
       ].join(
         ', ',
-      )}; RSS idle → after the run: ${run.memory.map((m) => `${m.name} ${m.idleRssMb.toFixed(0)} → ${m.loadedRssMb.toFixed(0)} MB`).join(', ')}`,
+      )}${waitLine(run)}; RSS idle → after the run: ${run.memory.map((m) => `${m.name} ${m.idleRssMb.toFixed(0)} → ${m.loadedRssMb.toFixed(0)} MB`).join(', ')}`,
     ]),
     '',
     '## Thresholds',

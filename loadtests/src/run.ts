@@ -429,6 +429,9 @@ async function measureBare(
     msPerRequest: msPerUnit(cpu.processes[0]?.cpuMs ?? 0, counts.count) ?? 0,
     k6MsPerRequest: msPerUnit(result.cpuMs, counts.count) ?? 0,
     machineBusy: cpu.machineBusy,
+    ...(cpu.processes[0]?.waitMs !== undefined && counts.count > 0
+      ? { waitMsPerRequest: cpu.processes[0].waitMs / counts.count }
+      : {}),
   };
 }
 

@@ -1,7 +1,13 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { followCpu, machineCpuMs, processCpuMs, startCpuAccount } from '../src/cpu-usage.ts';
+import {
+  followCpu,
+  machineCpuMs,
+  mainThreadWaitMs,
+  processCpuMs,
+  startCpuAccount,
+} from '../src/cpu-usage.ts';
 
 /** A child that burns CPU for `ms`, then exits. */
 function burn(ms: number) {
@@ -69,5 +75,35 @@ describe("a server's CPU after its workers exit", () => {
     } finally {
       parent.kill('SIGKILL');
     }
+  });
+});
+
+describe('the main thread waiting for its core', () => {
+  it('counts the time three processes sharing one core each spend runnable without it', async () => {
+    // Each gets about a third of core 0 and waits for it the other two thirds: the wait is the
+    // run queue's, not the run time (which would come out at about the CPU time, not twice it).
+    const spinners = [0, 1, 2].map(() =>
+      spawn('taskset', [
+        '-c',
+        '0',
+        process.execPath,
+        '-e',
+        'const end = Date.now() + 2000; while (Date.now() < end) {}',
+      ]),
+    );
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const account = startCpuAccount(spinners.map((s, i) => ({ name: `spinner ${i}`, pid: s.pid! })));
+      await new Promise((resolve) => setTimeout(resolve, 900));
+      const cpu = account.finish(0);
+      for (const p of cpu.processes) {
+        expect(p.waitMs).toBeGreaterThan(200);
+        expect(p.waitMs!).toBeGreaterThan(p.cpuMs * 1.3);
+        expect(p.waitMs!).toBeLessThan(cpu.wallS * 1000 + 50);
+      }
+    } finally {
+      for (const s of spinners) s.kill();
+    }
+    expect(mainThreadWaitMs(2 ** 22 + 7)).toBeUndefined();
   });
 });
