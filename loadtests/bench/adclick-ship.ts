@@ -8,13 +8,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createKafkaClient } from '@sdlab/service-kit/kafka';
 import { resolveEndpoints, uniqueId } from '@sdlab/testkit/infra';
 import type { FastifyBaseLogger } from 'fastify';
 import { SHIPPER_PRODUCER } from '../../services/ad-click-aggregator/src/adapters/spool-shipper.ts';
 import { Shipper } from '../../services/ad-click-aggregator/src/domain/shipper.ts';
 import { Spool } from '../../services/ad-click-aggregator/src/domain/spool.ts';
 import { createIngestMetrics } from '../../services/ad-click-aggregator/src/telemetry.ts';
+import { benchKafka } from '../src/kafka-client.ts';
 
 // The service's own prom-client (the metrics are registered with its Registry class).
 const { Registry } = createRequire(
@@ -54,10 +54,7 @@ async function main(): Promise<void> {
   const run = uniqueId().slice(0, 8);
   const topic = `bench-${run}.clicks`;
   const dir = await mkdtemp(join(tmpdir(), 'adclick-ship-'));
-  // The kit's client, as the service creates it: a bare kafkajs client re-arms a 1 ms timer on
-  // every broker connection, forever (libs/service-kit/src/kafkajs-request-queue.ts), which this
-  // process's CPU figures would count and the service does not pay.
-  const kafka = createKafkaClient({ clientId: `ship-${run}`, brokers: endpoints.kafka, logger: silent });
+  const kafka = benchKafka(`ship-${run}`, endpoints.kafka);
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });

@@ -15,7 +15,7 @@ import {
   stringSerializers,
 } from '@platformatic/kafka';
 import { resolveEndpoints, uniqueId } from '@sdlab/testkit/infra';
-import { Kafka, logLevel } from 'kafkajs';
+import { benchKafka } from '../src/kafka-client.ts';
 
 const BATCH = 2_000;
 const PARTITIONS = 6;
@@ -67,7 +67,7 @@ async function measure(
 }
 
 async function kafkajs(brokers: string[], topic: string, n: number, run: string): Promise<PhaseResult[]> {
-  const kafka = new Kafka({ clientId: `kc-${run}`, brokers, logLevel: logLevel.NOTHING });
+  const kafka = benchKafka(`kc-${run}`, brokers);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const produce = await measure('kafkajs', 'produce', n, async () => {
@@ -147,11 +147,7 @@ async function child(client: Client, n: number): Promise<void> {
   const { endpoints, stop } = await resolveEndpoints();
   const run = uniqueId().slice(0, 8);
   const topic = `load-kc-${run}`;
-  const kafka = new Kafka({
-    clientId: `kc-admin-${run}`,
-    brokers: endpoints.kafka,
-    logLevel: logLevel.NOTHING,
-  });
+  const kafka = benchKafka(`kc-admin-${run}`, endpoints.kafka);
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });

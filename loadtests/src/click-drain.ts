@@ -6,9 +6,10 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, dropTestDatabase, type Endpoints, uniqueId } from '@sdlab/testkit/infra';
-import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
+import { CompressionTypes } from 'kafkajs';
 import pg from 'pg';
 import { machineCpuMs, processCpuMs, processRssMb, serverCpuMs } from './cpu-usage.ts';
+import { benchKafka } from './kafka-client.ts';
 import { commit, machineProfile } from './machine.ts';
 import { assertPortFree, startNode, waitReady } from './processes.ts';
 import { REPO_ROOT } from './services.ts';
@@ -40,7 +41,7 @@ const POLL_MS = 500;
 
 /** Preloads the topic: the events the ingest would have produced, keyed by ad id, in event-time order. */
 async function preload(brokers: string[], topic: string, clicks: number, run: string): Promise<number> {
-  const kafka = new Kafka({ clientId: `drain-${run}`, brokers, logLevel: logLevel.NOTHING });
+  const kafka = benchKafka(`drain-${run}`, brokers);
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
@@ -194,11 +195,7 @@ export async function runDrain(
     }
   } finally {
     await pool.end();
-    const kafka = new Kafka({
-      clientId: `drain-${run}-cleanup`,
-      brokers: endpoints.kafka,
-      logLevel: logLevel.NOTHING,
-    });
+    const kafka = benchKafka(`drain-${run}-cleanup`, endpoints.kafka);
     const admin = kafka.admin();
     await admin
       .connect()
