@@ -15,6 +15,7 @@ import { machineCpuMs, processCpuMs, serverCpuMs } from '../src/cpu-usage.ts';
 import { percentile } from '../src/efficiency.ts';
 import { commit } from '../src/machine.ts';
 import { assertPortFree, type Running, startNode, waitReady } from '../src/processes.ts';
+import { resultStamp } from '../src/report.ts';
 import { REPO_ROOT } from '../src/services.ts';
 
 const { values } = parseArgs({
@@ -271,11 +272,7 @@ async function main(): Promise<void> {
       '- no k6 runs here; the closed-loop client shares the machine and is part of its busy share',
       '',
     ].join('\n');
-    const file = join(
-      REPO_ROOT,
-      'loadtests/results',
-      `chat-gateway-closed-loop-${date.replace(/[-:]/g, '').slice(0, 13)}.md`,
-    );
+    const file = join(REPO_ROOT, 'loadtests/results', `chat-gateway-closed-loop-${resultStamp(date)}.md`);
     await writeFile(file, text);
     process.stdout.write(`${text}\nresult: ${file}\n`);
   } finally {

@@ -16,6 +16,7 @@ import {
 } from '@platformatic/kafka';
 import { resolveEndpoints, uniqueId } from '@sdlab/testkit/infra';
 import { benchKafka } from '../src/kafka-client.ts';
+import { resultStamp } from '../src/report.ts';
 
 const BATCH = 2_000;
 const PARTITIONS = 6;
@@ -200,9 +201,7 @@ async function main(): Promise<void> {
     'No load generator: each client runs alone against the broker on the same machine. @confluentinc/kafka-javascript is not in the table: its install compiles librdkafka, whose configure downloads zlib, OpenSSL, zstd and curl sources from their sites, which this machine cannot reach.',
     '',
   ].join('\n');
-  const file = fileURLToPath(
-    new URL(`../results/kafka-clients-${date.replace(/[-:]/g, '').slice(0, 13)}.md`, import.meta.url),
-  );
+  const file = fileURLToPath(new URL(`../results/kafka-clients-${resultStamp(date)}.md`, import.meta.url));
   await writeFile(file, text);
   process.stdout.write(`${text}\nresult: ${file}\n`);
 }

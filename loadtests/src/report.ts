@@ -197,13 +197,21 @@ export function summarise(result: K6Result, measureNames: string[] = []) {
   return { metrics, measures, errorRate: num(failed?.value) ?? num(failed?.rate) ?? 0 };
 }
 
+/**
+ * A result file's time stamp from its record's ISO date, to the second (`20261207T064341`): two
+ * runs in one minute (back-to-back closed loops) had the same name, and the second overwrote the
+ * first. Names sort in time order, minute-stamped ones from before too.
+ */
+export function resultStamp(isoDate: string): string {
+  return isoDate.replace(/[-:]/g, '').slice(0, 15);
+}
+
 export async function writeReport(
   dir: string,
   record: RunRecord,
 ): Promise<{ json: string; markdown: string }> {
   await mkdir(dir, { recursive: true });
-  const stamp = record.date.replace(/[-:]/g, '').slice(0, 13);
-  const base = join(dir, `${record.service}-${record.profile}-${stamp}`);
+  const base = join(dir, `${record.service}-${record.profile}-${resultStamp(record.date)}`);
   await writeFile(`${base}.json`, `${JSON.stringify(record, null, 2)}\n`);
   await writeFile(`${base}.md`, markdown(record));
   return { json: `${base}.json`, markdown: `${base}.md` };

@@ -31,6 +31,7 @@ import {
   type Config,
   markdown,
   type RunRecord,
+  resultStamp,
   summarise,
   type VariantRun,
   variantVerdict,
@@ -153,8 +154,11 @@ async function main(): Promise<number> {
         drain,
         `pnpm load ad-click-aggregator --drain ${drain}`,
       );
-      const stamp = result.date.replace(/[-:]/g, '').slice(0, 13);
-      const base = join(REPO_ROOT, 'loadtests/results', `ad-click-aggregator-drain-${stamp}`);
+      const base = join(
+        REPO_ROOT,
+        'loadtests/results',
+        `ad-click-aggregator-drain-${resultStamp(result.date)}`,
+      );
       await mkdir(dirname(base), { recursive: true });
       await writeFile(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
       await writeFile(`${base}.md`, drainMarkdown(result));
@@ -213,8 +217,7 @@ async function closedLoopRun(
       command: `pnpm load rate-limiter --batch ${size} --closed-loop ${connections}${DURATION ? ` --duration ${DURATION}` : ''}`,
       k6Binary,
     });
-    const stamp = result.date.replace(/[-:]/g, '').slice(0, 13);
-    const base = join(REPO_ROOT, 'loadtests/results', `rate-limiter-closed-loop-${stamp}`);
+    const base = join(REPO_ROOT, 'loadtests/results', `rate-limiter-closed-loop-${resultStamp(result.date)}`);
     await mkdir(dirname(base), { recursive: true });
     await writeFile(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
     await writeFile(`${base}.md`, closedLoopMarkdown(result));

@@ -4,6 +4,7 @@ import {
   type BareRun,
   markdown,
   type RunRecord,
+  resultStamp,
   summarise,
   thresholdObserved,
   type VariantRun,
@@ -232,5 +233,21 @@ describe('load-test report', () => {
     expect(text).toContain('**3375 req/s**');
     expect(text).toContain("The search stopped at the generator's limit");
     expect(text).toContain('| 5063 | 20s | 5063 | 8.00 ms | 6.50 ms | generator-bound |');
+  });
+});
+
+describe('result file names', () => {
+  it('tell two runs of one minute apart, and sort in time order with the minute-stamped names before them', () => {
+    const first = resultStamp('2026-12-07T06:43:05.120Z');
+    const second = resultStamp('2026-12-07T06:43:41.713Z');
+    expect(first).toBe('20261207T064305');
+    expect(second).not.toBe(first);
+    const names = [
+      `rate-limiter-full-${resultStamp('2026-12-07T06:44:00.000Z')}.json`,
+      `rate-limiter-full-${second}.json`,
+      'rate-limiter-full-20261207T0643.json',
+      `rate-limiter-full-${first}.json`,
+    ];
+    expect([...names].sort()).toEqual([names[2], names[3], names[1], names[0]]);
   });
 });
