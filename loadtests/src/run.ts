@@ -29,6 +29,7 @@ import {
   type BareRun,
   type CapacityStep,
   type Config,
+  cheapestStart,
   markdown,
   type RunRecord,
   resultStamp,
@@ -63,6 +64,8 @@ const { values, positionals } = parseArgs({
     'closed-loop': { type: 'string' },
     /** A directory: each service process writes a V8 CPU profile under <dir>/<config>/ when it stops. */
     'cpu-prof': { type: 'string' },
+    /** Fresh starts of the service per configuration (full: 3, smoke: 1); the cheapest counts, as for the bare handler. */
+    'service-processes': { type: 'string' },
   },
 });
 
@@ -93,6 +96,21 @@ const WARM_UP = profile === 'full' ? '15s' : '5s';
 // About one Node start in three stays on a slow V8 path for its life (libs/service-kit/README.md,
 // "Kit above bare"): with two processes both were slow in ~1 run in 9 (the kit's 1.23x at 6690fb4).
 const BARE_PROCESSES = 3;
+/**
+ * Fresh starts of the service's processes per configuration in a full run, each warmed and measured
+ * in turn: the same lottery holds for them, and a service measured once against the cheapest of
+ * three bare processes was compared at its average against the bare handler at its best. The
+ * cheapest start gives the efficiency; every start's thresholds count in the verdict, and the
+ * result lists each start's CPU and p99.
+ */
+const SERVICE_PROCESSES = (() => {
+  const n = Number(values['service-processes'] ?? (profile === 'full' ? 3 : 1));
+  if (!Number.isInteger(n) || n < 1 || n > 10) {
+    process.stderr.write('load: --service-processes is a whole number from 1 to 10\n');
+    process.exit(2);
+  }
+  return n;
+})();
 /** Share of arrivals k6 may drop at a rate that still counts as offered. */
 const MAX_DROPPED_SHARE = 0.01;
 
@@ -259,62 +277,78 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
         bares.set(bareKey, { running, url: await listeningAddress(running) });
       }
       const { running: bare, url: bareUrl } = bares.get(bareKey)!;
-      const processes = await startProcesses(service, variant, databaseUrl, endpoints, keyPrefix);
-      try {
-        const measured = processes.map((proc, i) => ({
-          name: processLabel(service, service.processes[i]!),
-          pid: proc.child.pid!,
-        }));
-        const idleRssMb = measured.map((p) => processRssMb(p.pid) ?? 0);
-        const api =
-          service.processes.find((p) => !p.dir && p.entry === 'src/main.ts') ?? service.processes[0]!;
-        const k6Env = { BASE_URL: `http://127.0.0.1:${api.port}`, ...service.k6Env };
-        // Warm up first, as a deployment does before taking traffic [000:1212]: JIT, connection
-        // pools and caches reach steady state; this pass is not measured. At the measured profile's
-        // rate: 5 s at the smoke rate (1,000 checks) left V8 still optimising the check's path in
-        // the measured window (its compiler threads 17 us a request against ~1.5 after 15 s; issue 16).
-        await runK6(
-          k6Binary,
-          scenario,
-          { ...k6Env, PROFILE: profile, DURATION: WARM_UP, ...(values.rate ? { RATE: values.rate } : {}) },
-          variant.cores?.k6,
-        );
-        // The capacity search runs once, on the first configuration; the others are measured at its rate.
-        if (values.capacity && !capacity) {
-          capacity = await capacitySearch(scenario, k6Env, bareUrl, service, variant.cores);
+      const starts: VariantRun[] = [];
+      for (let start = 1; start <= SERVICE_PROCESSES; start++) {
+        if (SERVICE_PROCESSES > 1) {
+          process.stdout.write(
+            `${describeVariant(variant)}: service start ${start} of ${SERVICE_PROCESSES} ...\n`,
+          );
         }
-        const rate = capacity?.highestHeldRps ? String(capacity.highestHeldRps) : values.rate;
-        process.stdout.write(`${describeVariant(variant)}: measured run${rate ? ` at ${rate}/s` : ''} ...\n`);
-        // The account starts again where the scenario's setup() ends: its requests (1,000 link
-        // creates, 50,000-seat events) are not the traffic the run measures (lib/measured.js).
-        let account = startCpuAccount(measured);
-        const result = await runK6(
-          k6Binary,
-          scenario,
-          { ...k6Env, PROFILE: profile, ...(rate ? { RATE: rate } : {}), ...(DURATION ? { DURATION } : {}) },
-          variant.cores?.k6,
-          () => {
-            account = startCpuAccount(measured);
-          },
-        );
-        const cpu = account.finish(result.cpuMs);
-        const loadedRssMb = measured.map((p) => processRssMb(p.pid) ?? 0);
-        // The bare handler of the same shape, at the arrival rate the service was offered.
-        let bareRun = bareRuns.find((b) => b.cores === variant.cores?.service);
-        if (!bareRun) {
-          bareRun = await measureBares(bare, bareUrl, service, offeredRate(service, result), variant.cores);
-          bareRuns.push(bareRun);
+        const processes = await startProcesses(service, variant, databaseUrl, endpoints, keyPrefix);
+        try {
+          const measured = processes.map((proc, i) => ({
+            name: processLabel(service, service.processes[i]!),
+            pid: proc.child.pid!,
+          }));
+          const idleRssMb = measured.map((p) => processRssMb(p.pid) ?? 0);
+          const api =
+            service.processes.find((p) => !p.dir && p.entry === 'src/main.ts') ?? service.processes[0]!;
+          const k6Env = { BASE_URL: `http://127.0.0.1:${api.port}`, ...service.k6Env };
+          // Warm up first, as a deployment does before taking traffic [000:1212]: JIT, connection
+          // pools and caches reach steady state; this pass is not measured. At the measured profile's
+          // rate: 5 s at the smoke rate (1,000 checks) left V8 still optimising the check's path in
+          // the measured window (its compiler threads 17 us a request against ~1.5 after 15 s; issue 16).
+          await runK6(
+            k6Binary,
+            scenario,
+            { ...k6Env, PROFILE: profile, DURATION: WARM_UP, ...(values.rate ? { RATE: values.rate } : {}) },
+            variant.cores?.k6,
+          );
+          // The capacity search runs once, on the first configuration; the others are measured at its rate.
+          if (values.capacity && !capacity) {
+            capacity = await capacitySearch(scenario, k6Env, bareUrl, service, variant.cores);
+          }
+          const rate = capacity?.highestHeldRps ? String(capacity.highestHeldRps) : values.rate;
+          process.stdout.write(
+            `${describeVariant(variant)}: measured run${rate ? ` at ${rate}/s` : ''} ...\n`,
+          );
+          // The account starts again where the scenario's setup() ends: its requests (1,000 link
+          // creates, 50,000-seat events) are not the traffic the run measures (lib/measured.js).
+          let account = startCpuAccount(measured);
+          const result = await runK6(
+            k6Binary,
+            scenario,
+            {
+              ...k6Env,
+              PROFILE: profile,
+              ...(rate ? { RATE: rate } : {}),
+              ...(DURATION ? { DURATION } : {}),
+            },
+            variant.cores?.k6,
+            () => {
+              account = startCpuAccount(measured);
+            },
+          );
+          const cpu = account.finish(result.cpuMs);
+          const loadedRssMb = measured.map((p) => processRssMb(p.pid) ?? 0);
+          // The bare handler of the same shape, at the arrival rate the service was offered.
+          let bareRun = bareRuns.find((b) => b.cores === variant.cores?.service);
+          if (!bareRun) {
+            bareRun = await measureBares(bare, bareUrl, service, offeredRate(service, result), variant.cores);
+            bareRuns.push(bareRun);
+          }
+          starts.push(
+            variantRun(service, variant, result, cpu, {
+              idle: idleRssMb,
+              loaded: loadedRssMb,
+              names: measured.map((m) => m.name),
+            }),
+          );
+        } finally {
+          for (const proc of processes.reverse()) await proc.stop();
         }
-        runs.push(
-          variantRun(service, variant, result, cpu, {
-            idle: idleRssMb,
-            loaded: loadedRssMb,
-            names: measured.map((m) => m.name),
-          }),
-        );
-      } finally {
-        for (const proc of processes.reverse()) await proc.stop();
       }
+      runs.push(cheapestStart(starts));
     }
     const redis = service.redisLimit ? await redisEvalshaRate(endpoints.redis) : undefined;
     return record(service, runs, bareRuns, capacity, redis);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { K6Result } from '../src/k6.ts';
 import {
   type BareRun,
+  cheapestStart,
   markdown,
   type RunRecord,
   resultStamp,
@@ -129,6 +130,33 @@ describe('load-test report', () => {
     verdicts: runs.map((r) => variantVerdict(r, bares, 100_000)),
     documentedThroughput: { value: 100_000, source: '[002:482]', text: '~100K checks/s' },
     passed: runs.every((r) => r.passed),
+  });
+
+  it('takes the cheapest fresh start of the service, lists every start, and fails the run when any start broke a threshold', () => {
+    // 12,000 / 9,000 / 10,500 ms over 120,000 checks; the second start broke p(99)<10.
+    const starts = [run('lean', 12_000, 4), run('lean', 9_000, 11.5), run('lean', 10_500, 3)];
+    const chosen = cheapestStart(starts);
+    expect(chosen.cost.serviceMsPerUnit).toBeCloseTo(0.075, 6);
+    expect(chosen.primary.p99).toBe(11.5);
+    expect(chosen.passed).toBe(false);
+    expect(chosen.starts?.map((s) => s.passed)).toEqual([true, false, true]);
+    expect(chosen.starts?.[1]?.broke).toEqual(['http_req_duration{scenario:checks} p(99)<10']);
+    const record = recordOf([chosen], [bare(2)]);
+    expect(record.passed).toBe(false);
+    const text = markdown(record);
+    expect(text).toContain('- lean: 3 fresh starts of the service');
+    expect(text).toContain('start 1: 100.0 µs a request, p99 4.00 ms, thresholds held');
+    expect(text).toContain(
+      'start 2: 75.0 µs a request, p99 11.50 ms, **broke http_req_duration{scenario:checks} p(99)<10**',
+    );
+    // One start: the run as it was, no list.
+    const single = cheapestStart([run('lean', 12_000, 4)]);
+    expect(single.starts).toBeUndefined();
+    expect(markdown(recordOf([single], [bare(2)]))).not.toContain('fresh starts of the service');
+    // All held: the run passes, on the cheapest start's figures.
+    const held = cheapestStart([run('lean', 12_000, 4), run('lean', 10_000, 5)]);
+    expect(held.passed).toBe(true);
+    expect(held.cost.serviceMsPerUnit).toBeCloseTo(10_000 / 120_000, 6);
   });
 
   it('reads each configuration against the bare run on the same cores: efficiency, per core, cores needed', () => {
