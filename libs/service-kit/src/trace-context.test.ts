@@ -5,16 +5,17 @@ import { AlwaysOnSampler, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inLeafContext, leafContext } from './trace-context.ts';
 
-describe('leafContext', () => {
-  const recording = new TracerProvider({ sampler: new AlwaysOnSampler() })
-    .getTracer('test')
-    .startSpan('request');
-  const unsampled = trace.wrapSpanContext({
-    traceId: 'a1'.repeat(16),
-    spanId: 'b2'.repeat(8),
-    traceFlags: TraceFlags.NONE,
-  });
+/** A span the SDK records (a sampled request's) and one from an unsampled caller. */
+const recording = new TracerProvider({ sampler: new AlwaysOnSampler() })
+  .getTracer('test')
+  .startSpan('request');
+const unsampled = trace.wrapSpanContext({
+  traceId: 'a1'.repeat(16),
+  spanId: 'b2'.repeat(8),
+  traceFlags: TraceFlags.NONE,
+});
 
+describe('leafContext', () => {
   it('keeps a recording parent, so the command gets its span', () => {
     const ctx = trace.setSpan(ROOT_CONTEXT, recording);
     expect(leafContext(ctx)).toBe(ctx);
@@ -40,14 +41,6 @@ describe('leafContext', () => {
 });
 
 describe('inLeafContext', () => {
-  const recording = new TracerProvider({ sampler: new AlwaysOnSampler() })
-    .getTracer('test')
-    .startSpan('request');
-  const unsampled = trace.wrapSpanContext({
-    traceId: 'c3'.repeat(16),
-    spanId: 'd4'.repeat(8),
-    traceFlags: TraceFlags.NONE,
-  });
   const manager = new AsyncLocalStorageContextManager();
   beforeAll(() => context.setGlobalContextManager(manager.enable()));
   afterAll(() => {
