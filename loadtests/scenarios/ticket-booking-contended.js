@@ -13,7 +13,7 @@ import { check } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
 import { Counter } from 'k6/metrics';
-import { as, createEvent } from '../lib/booking.js';
+import { as, createEvent, RUN } from '../lib/booking.js';
 import { setupDone, setupRequestCount } from '../lib/measured.js';
 import { duration, errorRate, profile, rate, target } from '../lib/targets.js';
 
@@ -71,7 +71,7 @@ function wanted(event) {
 }
 
 export function buyer(data) {
-  const user = `k6-rush-${exec.scenario.iterationInTest}`;
+  const user = `k6-rush-${RUN}-${exec.scenario.iterationInTest}`;
   const headers = { ...JSON_HEADERS, ...as(user) };
   let held;
   for (let attempt = 0; attempt < 3 && !held; attempt++) {

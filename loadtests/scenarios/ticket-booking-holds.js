@@ -10,7 +10,7 @@ import { check } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
 import { Counter } from 'k6/metrics';
-import { as, createEvent } from '../lib/booking.js';
+import { as, createEvent, RUN } from '../lib/booking.js';
 import { setupDone, setupRequestCount } from '../lib/measured.js';
 import { duration, errorRate, rate, target } from '../lib/targets.js';
 
@@ -76,7 +76,7 @@ export function hold(data) {
   const seatIds =
     n % 2 === 0 ? [event.firstSeat + offset] : [event.firstSeat + offset, event.firstSeat + offset + 1];
   const res = http.post(`${BASE}/events/${event.id}/holds`, JSON.stringify({ seatIds }), {
-    headers: { 'content-type': 'application/json', ...as(`k6-hold-${n}`) },
+    headers: { 'content-type': 'application/json', ...as(`k6-hold-${RUN}-${n}`) },
     tags: { name: 'hold' },
   });
   if (res.status === 201) holdsOk.add(1);

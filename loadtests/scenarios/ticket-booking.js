@@ -12,7 +12,7 @@ import { check, sleep } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
 import { Counter, Trend } from 'k6/metrics';
-import { ADMIN, as, createEvent } from '../lib/booking.js';
+import { ADMIN, as, createEvent, RUN } from '../lib/booking.js';
 import { setupDone, setupRequestCount } from '../lib/measured.js';
 import { duration, errorRate, profile, rate, target } from '../lib/targets.js';
 
@@ -133,7 +133,7 @@ const pickSeats = (event, n) => {
   const start = event.firstSeat + Math.floor(Math.random() * (event.seatCount - n));
   return Array.from({ length: n }, (_, i) => start + i);
 };
-const userId = () => `k6-${exec.scenario.name}-${exec.vu.idInTest}-${exec.scenario.iterationInTest}`;
+const userId = () => `k6-${RUN}-${exec.scenario.name}-${exec.vu.idInTest}-${exec.scenario.iterationInTest}`;
 
 function hold(event, user, extraHeaders = {}) {
   const res = http.post(

@@ -239,8 +239,10 @@ const pct = (share: number) => `${(share * 100).toFixed(0)}%`;
  * every start's CPU, p99 and verdict; it passes only if every start held every threshold.
  */
 export function cheapestStart(starts: VariantRun[]): VariantRun {
-  const cheapest = starts.reduce((best, run) =>
-    run.cost.serviceMsPerUnit > 0 && run.cost.serviceMsPerUnit < best.cost.serviceMsPerUnit ? run : best,
+  // A start that completed no unit has no cost to compare (0): it is taken only if every start is such.
+  const costed = starts.filter((run) => run.cost.serviceMsPerUnit > 0);
+  const cheapest = (costed.length ? costed : starts).reduce((best, run) =>
+    run.cost.serviceMsPerUnit < best.cost.serviceMsPerUnit ? run : best,
   );
   if (starts.length === 1) return cheapest;
   return {

@@ -153,6 +153,9 @@ describe('load-test report', () => {
     const single = cheapestStart([run('lean', 12_000, 4)]);
     expect(single.starts).toBeUndefined();
     expect(markdown(recordOf([single], [bare(2)]))).not.toContain('fresh starts of the service');
+    // A start that completed nothing (no cost per unit) is never the cheapest, even when first.
+    const none = run('lean', 0, 50);
+    expect(cheapestStart([none, run('lean', 12_000, 4)]).cost.serviceMsPerUnit).toBeCloseTo(0.1, 6);
     // All held: the run passes, on the cheapest start's figures.
     const held = cheapestStart([run('lean', 12_000, 4), run('lean', 10_000, 5)]);
     expect(held.passed).toBe(true);
