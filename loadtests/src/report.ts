@@ -235,15 +235,20 @@ const cpuMs = (value: number) => (value > 0 ? `${(value * 1000).toFixed(1)} µs`
 const pct = (share: number) => `${(share * 100).toFixed(0)}%`;
 
 /**
+ * The run of the least `cost` among fresh processes (the bare handler's, the service's starts). A
+ * run that counted nothing (cost 0) has no cost to compare and is taken only if every run is such.
+ */
+export function cheapestOf<T>(runs: readonly T[], cost: (run: T) => number): T {
+  const counted = runs.filter((run) => cost(run) > 0);
+  return (counted.length ? counted : runs).reduce((best, run) => (cost(run) < cost(best) ? run : best));
+}
+
+/**
  * The configuration's figure from its fresh starts: the cheapest in service CPU per unit, carrying
  * every start's CPU, p99 and verdict; it passes only if every start held every threshold.
  */
 export function cheapestStart(starts: VariantRun[]): VariantRun {
-  // A start that completed no unit has no cost to compare (0): it is taken only if every start is such.
-  const costed = starts.filter((run) => run.cost.serviceMsPerUnit > 0);
-  const cheapest = (costed.length ? costed : starts).reduce((best, run) =>
-    run.cost.serviceMsPerUnit < best.cost.serviceMsPerUnit ? run : best,
-  );
+  const cheapest = cheapestOf(starts, (run) => run.cost.serviceMsPerUnit);
   if (starts.length === 1) return cheapest;
   return {
     ...cheapest,

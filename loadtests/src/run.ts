@@ -29,6 +29,7 @@ import {
   type BareRun,
   type CapacityStep,
   type Config,
+  cheapestOf,
   cheapestStart,
   markdown,
   type RunRecord,
@@ -428,11 +429,7 @@ async function measureBares(
       await another.stop();
     }
   }
-  // A run that counted no request (0 ms a request) is not the cheapest, whichever comes first.
-  const counted = runs.filter((r) => r.msPerRequest > 0);
-  const cheapest = (counted.length ? counted : runs).reduce((a, b) =>
-    b.msPerRequest < a.msPerRequest ? b : a,
-  );
+  const cheapest = cheapestOf(runs, (r) => r.msPerRequest);
   return { ...cheapest, processesMsPerRequest: runs.map((r) => r.msPerRequest) };
 }
 
