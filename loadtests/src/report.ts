@@ -265,10 +265,19 @@ export function cheapestStart(starts: VariantRun[]): VariantRun {
   };
 }
 
+/** The throughput's unit without `/s`, as a column names it: `req`, `holds`, `msg`, `decisions`. */
+export function unitPlural(r: Pick<RunRecord, 'unit'>): string {
+  return (r.unit ?? 'req/s').replace('/s', '');
+}
+
+/** One of the throughput's units, in a sentence: `a hold`, `a message`, `a request`. */
+function unitWord(r: Pick<RunRecord, 'unit'>): string {
+  return { 'msg/s': 'message', 'holds/s': 'hold', 'decisions/s': 'decision' }[r.unit ?? ''] ?? 'request';
+}
+
 /** Each configuration's fresh starts of the service: what each cost, its p99, and its thresholds. */
 function startLines(r: RunRecord): string[] {
-  const unit =
-    { 'msg/s': 'message', 'holds/s': 'hold', 'decisions/s': 'decision' }[r.unit ?? ''] ?? 'request';
+  const unit = unitWord(r);
   const lines = r.runs
     .filter((run) => run.starts && run.starts.length > 1)
     .map((run) => {
@@ -290,11 +299,12 @@ function startLines(r: RunRecord): string[] {
  * latency no CPU figure shows (on a shared machine, Redis woken by the service's own writes lands on
  * the service's core and takes it).
  */
-function waitLine(run: VariantRun): string {
+function waitLine(r: RunRecord, run: VariantRun): string {
   const waits = run.cpu.processes.filter((p) => p.waitMs !== undefined);
   if (waits.length === 0 || run.cost.requests <= 0) return '';
   const perRequest = waits.map((p) => `${p.name} ${cpuMs(p.waitMs! / run.cost.requests)}`);
-  return `; main thread waiting for its core, a request: ${perRequest.join(', ')}`;
+  // cost.requests is in the bare handler's sense: delivered messages for the chat's ws shape.
+  return `; main thread waiting for its core, a ${r.unit === 'msg/s' ? 'delivered message' : 'request'}: ${perRequest.join(', ')}`;
 }
 
 function pinning(run: VariantRun): string {
@@ -316,7 +326,7 @@ export function generatorLines(r: RunRecord): string[] {
 }
 
 export function efficiencyRows(r: RunRecord): string[] {
-  const unit = (r.unit ?? 'req/s').replace('/s', '');
+  const unit = unitPlural(r);
   return [
     `| config | cores | completed /s | achieved (${r.unit ?? 'req/s'}) | p50 / p95 / p99 | bare p99 | generator-bound | service CPU per request | bare CPU per request | efficiency (bare ÷ service) | ${unit} per core | cores for ${r.documentedThroughput ? `${fmt(r.documentedThroughput.value, 0)}/s` : 'a documented figure'} | k6 CPU per request (bare run's) |`,
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -384,7 +394,7 @@ export function markdown(r: RunRecord): string {
         ...run.cpu.processes.map((p) => `${p.name} ${p.cores.toFixed(2)}`),
       ].join(
         ', ',
-      )}${waitLine(run)}; RSS idle → after the run: ${run.memory.map((m) => `${m.name} ${m.idleRssMb.toFixed(0)} → ${m.loadedRssMb.toFixed(0)} MB`).join(', ')}`,
+      )}${waitLine(r, run)}; RSS idle → after the run: ${run.memory.map((m) => `${m.name} ${m.idleRssMb.toFixed(0)} → ${m.loadedRssMb.toFixed(0)} MB`).join(', ')}`,
     ]),
     '',
     '## Thresholds',

@@ -162,6 +162,26 @@ describe('load-test report', () => {
     expect(held.cost.serviceMsPerUnit).toBeCloseTo(10_000 / 120_000, 6);
   });
 
+  it("names each start's cost and the run-queue wait in the service's own unit", () => {
+    // 120,000 delivered messages; the main thread waited 6,000 ms for its core in all.
+    const waited = (r: VariantRun): VariantRun => ({
+      ...r,
+      cpu: { ...r.cpu, processes: r.cpu.processes.map((p) => ({ ...p, waitMs: 6_000 })) },
+    });
+    const chat = {
+      ...recordOf([cheapestStart([run('lean', 12_000, 4), run('lean', 9_000, 5)].map(waited))], [bare(2)]),
+      unit: 'msg/s',
+    };
+    const text = markdown(chat);
+    expect(text).toContain('start 2: 75.0 µs a message,');
+    expect(text).toContain('main thread waiting for its core, a delivered message: rate-limiter 50.0 µs');
+    expect(text).toContain('| msg per core |');
+    // Holds: the starts count holds, the wait is per HTTP request.
+    const holds = markdown({ ...chat, unit: 'holds/s' });
+    expect(holds).toContain('start 2: 75.0 µs a hold,');
+    expect(holds).toContain('main thread waiting for its core, a request: rate-limiter 50.0 µs');
+  });
+
   it('reads each configuration against the bare run on the same cores: efficiency, per core, cores needed', () => {
     // lean: 12,000 ms over 120,000 checks = 0.1 ms per check, bare 0.05 -> 0.5x, 10,000 per core.
     // stack: 24,000 ms -> 0.2 ms per check -> 0.25x, 5,000 per core: the stack costs 50 %.
