@@ -92,6 +92,35 @@ describe('reconciliation', () => {
       expect(await metric(worker.app.kit.metrics, 'sdlab_adclick_reconcile_max_drift_ratio')).toBe(1);
       const runs = await pg.pool.query('SELECT windows_corrected FROM adclick.reconciliation_runs');
       expect(runs.rows).toEqual([{ windows_corrected: 2 }]);
+      // Polled hard while it finishes, a reconciliation never answers `completed` without its
+      // report: the route read the job before its state, so one finishing in between had none.
+      const pollers = 4;
+      for (let round = 0; round < 6; round++) {
+        const again = await app.inject({
+          method: 'POST',
+          headers: ADMIN,
+          url: '/reconciliations',
+          payload: { from: new Date(T0).toISOString(), to: new Date(T0 + 3_600_000).toISOString() },
+        });
+        expect(again.statusCode).toBe(202);
+        const url = `/reconciliations/${again.json().id}`;
+        const deadline = Date.now() + 30_000;
+        const answers = await Promise.all(
+          Array.from({ length: pollers }, async () => {
+            const seen: { state: string; report?: unknown }[] = [];
+            while (Date.now() < deadline) {
+              const status = (await app.inject({ url, headers: ADMIN })).json();
+              seen.push(status);
+              if (status.state === 'completed' || status.state === 'failed') break;
+            }
+            return seen;
+          }),
+        );
+        const finished = answers.map((seen) => seen.at(-1)!);
+        expect(finished.map((s) => s.state)).toEqual(Array(pollers).fill('completed'));
+        expect(finished.filter((s) => s.report === undefined)).toEqual([]);
+      }
+
       console.info('reconciliation observed', {
         clicks: plan.messages.length,
         minuteWindows: granularities.minute.windowsChecked,

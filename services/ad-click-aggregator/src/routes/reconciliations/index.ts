@@ -78,9 +78,14 @@ export default async function reconciliationRoutes(
       },
     },
     async (request) => {
-      const job = await app.reconcileQueue.getJob(request.params.id);
+      let job = await app.reconcileQueue.getJob(request.params.id);
       if (!job) throw new AdClickErrors.ReconciliationNotFound(request.params.id);
       const state = await job.getState();
+      // A job that finished between the two reads was read without its outcome (it answered
+      // `completed` with no report): read it again, now that it is done.
+      if ((state === 'completed' || state === 'failed') && job.finishedOn === undefined) {
+        job = (await app.reconcileQueue.getJob(request.params.id)) ?? job;
+      }
       return {
         id: String(job.id),
         state,
