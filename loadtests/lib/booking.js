@@ -11,7 +11,6 @@ const JWT = {
   audience: __ENV.JWT_AUDIENCE || 'ticket-booking',
 };
 
-/** An access token for `subject`, as the identity provider would sign it (scope: e.g. 'admin'). */
 /**
  * This k6 run's mark in user ids (read at each VU's start; an iteration number makes the id unique
  * within the run). Runs against one service share its database: the runner measures three fresh
@@ -20,6 +19,7 @@ const JWT = {
  */
 export const RUN = Date.now().toString(36);
 
+/** An access token for `subject`, as the identity provider would sign it (scope: e.g. 'admin'). */
 export function accessToken(subject, scope) {
   const part = (value) => encoding.b64encode(JSON.stringify(value), 'rawurl');
   const now = Math.floor(Date.now() / 1000);
