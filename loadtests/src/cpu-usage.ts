@@ -50,14 +50,19 @@ export function mainThreadWaitMs(pid: number): number | undefined {
   }
 }
 
-/** Busy and total CPU time of the whole machine so far (all cores), in ms. */
-export function machineCpuMs(): { busy: number; total: number } {
+/**
+ * Busy and total CPU time of the whole machine so far (all cores), in ms, and the part of it the
+ * hypervisor gave to other guests (steal): time this machine's runnable work waited for a CPU
+ * that none of its own processes held.
+ */
+export function machineCpuMs(): { busy: number; total: number; steal: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
   const ticks = line.trim().split(/\s+/).slice(1).map(Number);
   const total = ticks.reduce((sum, t) => sum + t, 0);
   // idle + iowait are the not-busy parts.
   const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
-  return { busy: ((total - idle) / TICKS_PER_S) * 1000, total: (total / TICKS_PER_S) * 1000 };
+  const ms = (t: number) => (t / TICKS_PER_S) * 1000;
+  return { busy: ms(total - idle), total: ms(total), steal: ms(ticks[7] ?? 0) };
 }
 
 /**

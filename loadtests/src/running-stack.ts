@@ -1,14 +1,18 @@
-// `node --conditions=@sdlab/source loadtests/src/running-stack.ts [service|all] [--profile smoke|full]`:
+// `node --conditions=@sdlab/source loadtests/src/running-stack.ts [service|all] [--profile smoke|full] [--duration 30s]`:
 // each k6 scenario against services that already run (CI's `docker compose up`), with their
 // thresholds enforced. Unlike run.ts it starts no service and measures no CPU: it answers "does the
 // running stack hold the scenario", not "what does one process hold". Like run.ts it then drives
 // the bare handler of the same shape at the same rate and says when the rate was the generator's
 // limit; as in run.ts, that explains a broken threshold but does not pass it.
 // Ports are the published ones (the SDLAB_*_PORT variables docker-compose.yml reads).
+// --duration sets each measured run's length (the scenario's own by default). A percentile needs
+// samples: the rate-limiter's 10 s smoke is 2,000 checks, so its p99 is the 20th slowest, and two
+// 40 ms stalls of a shared VM (each delays the ~8 checks that arrive during it) decide it.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bareCounts, bareScript, offeredRate, startBare } from './bare-handler.ts';
 import { runCli } from './cli.ts';
+import { machineCpuMs } from './cpu-usage.ts';
 import { generatorBound, parseLatencyThreshold } from './efficiency.ts';
 import { runK6 } from './k6.ts';
 import { listeningAddress, type Running } from './processes.ts';
@@ -17,9 +21,13 @@ import { availableServices, REPO_ROOT, scenarioPath } from './services.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { profile: { type: 'string', default: 'smoke' } },
+  options: { profile: { type: 'string', default: 'smoke' }, duration: { type: 'string' } },
 });
 const profile = values.profile === 'full' ? 'full' : 'smoke';
+if (values.duration !== undefined && !/^\d+(s|m)$/.test(values.duration)) {
+  throw new Error(`running-stack: --duration ${values.duration} is not a duration like 30s or 2m`);
+}
+const measured = values.duration ? { DURATION: values.duration } : {};
 const LOG_DIR = join(REPO_ROOT, 'loadtests/results/logs');
 
 /** A compose service's URL on the host: `SDLAB_<NAME>_PORT`, else its own port. */
@@ -41,6 +49,17 @@ const EXTRA: Record<string, Record<string, string>> = {
   'chat-gateway': { BASE_URL_2: published('chat-gateway-2', 8093) },
   'ad-click-aggregator': { WORKER_URL: published('ad-click-aggregator-worker', 9484) },
 };
+
+/** The whole machine over a run: how busy, and how much the hypervisor took (steal), as % of all cores. */
+function machineShare(
+  before: ReturnType<typeof machineCpuMs>,
+  after: ReturnType<typeof machineCpuMs>,
+): string {
+  const total = after.total - before.total;
+  if (total <= 0) return 'machine during the run: not measured';
+  const pct = (ms: number) => `${((ms / total) * 100).toFixed(1)} %`;
+  return `machine during the run: busy ${pct(after.busy - before.busy)} of all cores, of which steal ${pct(after.steal - before.steal)}`;
+}
 
 async function main(): Promise<number> {
   const wanted = positionals[0] ?? 'all';
@@ -67,7 +86,9 @@ async function main(): Promise<number> {
       // a fresh Elasticsearch container spent 23 ms of CPU per booking search after ~500 searches
       // and 8 ms only after ~1,200 (its JIT still compiling), and 5 s of smoke is ~150 searches.
       await runK6(k6, scenarioPath(service), { ...env, PROFILE: 'smoke', DURATION: '15s' });
-      const result = await runK6(k6, scenarioPath(service), env);
+      const before = machineCpuMs();
+      const result = await runK6(k6, scenarioPath(service), { ...env, ...measured });
+      const machine = machineShare(before, machineCpuMs());
       const { metrics, errorRate } = summarise(result, service.measures);
       for (const m of metrics) {
         for (const t of m.thresholds) {
@@ -77,6 +98,7 @@ async function main(): Promise<number> {
           );
         }
       }
+      process.stdout.write(`${machine}\n`);
       // The bare handler (a native process on the host, as k6 is) at the rate this run was offered.
       const shapeKey = JSON.stringify(service.shape);
       if (!bares.has(shapeKey)) {

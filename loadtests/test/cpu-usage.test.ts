@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   followCpu,
@@ -27,6 +28,13 @@ describe('CPU accounting from /proc', () => {
     expect(processCpuMs(2 ** 22 + 7)).toBeUndefined();
     const machine = machineCpuMs();
     expect(machine.total).toBeGreaterThan(machine.busy);
+    // Steal is the 8th field of /proc/stat's cpu line, in USER_HZ (100) ticks: part of busy.
+    const stealTicks = Number(readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/)[8]);
+    expect(machine.steal).toBeLessThanOrEqual(machine.busy);
+    expect(machine.steal).toBeGreaterThanOrEqual(0);
+    // Read a moment apart: steal may have grown by a few ticks in between, never shrunk.
+    expect(stealTicks * 10 - Math.round(machine.steal)).toBeGreaterThanOrEqual(0);
+    expect(stealTicks * 10 - machine.steal).toBeLessThan(100);
   });
 
   it('accounts a running process as a share of a core, and follows a child until it exits', async () => {
