@@ -4,6 +4,7 @@ import {
   type BareRun,
   cheapestStart,
   markdown,
+  middleRatio,
   type RunRecord,
   resultStamp,
   summarise,
@@ -160,6 +161,30 @@ describe('load-test report', () => {
     const held = cheapestStart([run('lean', 12_000, 4), run('lean', 10_000, 5)]);
     expect(held.passed).toBe(true);
     expect(held.cost.serviceMsPerUnit).toBeCloseTo(10_000 / 120_000, 6);
+  });
+
+  it("reads the middle start against the bare handler's middle process beside the cheapest of each", () => {
+    // Starts at 100, 75 and 87.5 µs a check; bare processes 50, 80 and 60 µs: cheapest 50/75 = 0.67×,
+    // middles 60/87.5 = 0.69×.
+    const starts = [run('lean', 12_000, 4), run('lean', 9_000, 5), run('lean', 10_500, 3)];
+    const bares = [{ ...bare(2), processesMsPerRequest: [0.05, 0.08, 0.06] }];
+    const record = recordOf([cheapestStart(starts)], bares);
+    expect(record.verdicts[0]!.efficiency!.ratio).toBeCloseTo(0.05 / 0.075, 6);
+    expect(middleRatio(record, record.runs[0]!)).toBeCloseTo(0.06 / 0.0875, 6);
+    expect(markdown(record)).toContain("The middle start against the bare handler's middle process: 0.69×");
+    // Per unit, as holds are counted: 2 requests a hold, so a start's per-unit cost is halved per request.
+    const perHold = (r: VariantRun): VariantRun => ({
+      ...r,
+      cost: { ...r.cost, units: 60_000, serviceMsPerUnit: r.cost.serviceMsPerRequest * 2 },
+    });
+    const holds = recordOf([cheapestStart(starts.map(perHold))], bares);
+    expect(middleRatio(holds, holds.runs[0]!)).toBeCloseTo(0.06 / 0.0875, 6);
+    // No middle to read: two starts, or bare processes not recorded (results before 2026-12-06 20:40).
+    const two = recordOf([cheapestStart(starts.slice(0, 2))], bares);
+    expect(middleRatio(two, two.runs[0]!)).toBeUndefined();
+    const old = recordOf([cheapestStart(starts)], [bare(2)]);
+    expect(middleRatio(old, old.runs[0]!)).toBeUndefined();
+    expect(markdown(old)).not.toContain('middle start');
   });
 
   it("names each start's cost and the run-queue wait in the service's own unit", () => {
