@@ -27,7 +27,7 @@ const profile = values.profile === 'full' ? 'full' : 'smoke';
 if (values.duration !== undefined && !/^\d+(s|m)$/.test(values.duration)) {
   throw new Error(`running-stack: --duration ${values.duration} is not a duration like 30s or 2m`);
 }
-const measured = values.duration ? { DURATION: values.duration } : {};
+const measured: Record<string, string> = values.duration ? { DURATION: values.duration } : {};
 const LOG_DIR = join(REPO_ROOT, 'loadtests/results/logs');
 
 /** A compose service's URL on the host: `SDLAB_<NAME>_PORT`, else its own port. */
