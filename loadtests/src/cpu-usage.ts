@@ -103,6 +103,8 @@ export interface CpuAccount {
   cores: number;
   /** Share of the whole machine that was busy (0–1). */
   machineBusy: number;
+  /** Share of the whole machine the hypervisor gave to other guests (0–1; absent in older results). */
+  machineSteal?: number;
   k6?: CpuShare;
   processes: (CpuShare & { name: string })[];
 }
@@ -126,6 +128,7 @@ export function startCpuAccount(processes: { name: string; pid: number }[]) {
         wallS: wallMs / 1000,
         cores: availableParallelism(),
         machineBusy: total > 0 ? (now.busy - machine.busy) / total : 0,
+        machineSteal: total > 0 ? (now.steal - machine.steal) / total : 0,
         ...(k6CpuMs !== undefined ? { k6: share(k6CpuMs) } : {}),
         processes: before.map((p) => {
           const waitedMs = p.waitMs === undefined ? undefined : mainThreadWaitMs(p.pid);

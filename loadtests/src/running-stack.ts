@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bareCounts, bareScript, offeredRate, startBare } from './bare-handler.ts';
 import { runCli } from './cli.ts';
-import { machineCpuMs } from './cpu-usage.ts';
+import { type CpuAccount, startCpuAccount } from './cpu-usage.ts';
 import { generatorBound, parseLatencyThreshold } from './efficiency.ts';
 import { runK6 } from './k6.ts';
 import { listeningAddress, type Running } from './processes.ts';
@@ -51,14 +51,9 @@ const EXTRA: Record<string, Record<string, string>> = {
 };
 
 /** The whole machine over a run: how busy, and how much the hypervisor took (steal), as % of all cores. */
-function machineShare(
-  before: ReturnType<typeof machineCpuMs>,
-  after: ReturnType<typeof machineCpuMs>,
-): string {
-  const total = after.total - before.total;
-  if (total <= 0) return 'machine during the run: not measured';
-  const pct = (ms: number) => `${((ms / total) * 100).toFixed(1)} %`;
-  return `machine during the run: busy ${pct(after.busy - before.busy)} of all cores, of which steal ${pct(after.steal - before.steal)}`;
+function machineShare(account: CpuAccount): string {
+  const pct = (share: number) => `${(share * 100).toFixed(1)} %`;
+  return `machine during the run: busy ${pct(account.machineBusy)} of all cores, of which steal ${pct(account.machineSteal ?? 0)}`;
 }
 
 async function main(): Promise<number> {
@@ -86,9 +81,9 @@ async function main(): Promise<number> {
       // a fresh Elasticsearch container spent 23 ms of CPU per booking search after ~500 searches
       // and 8 ms only after ~1,200 (its JIT still compiling), and 5 s of smoke is ~150 searches.
       await runK6(k6, scenarioPath(service), { ...env, PROFILE: 'smoke', DURATION: '15s' });
-      const before = machineCpuMs();
+      const account = startCpuAccount([]);
       const result = await runK6(k6, scenarioPath(service), { ...env, ...measured });
-      const machine = machineShare(before, machineCpuMs());
+      const machine = machineShare(account.finish());
       const { metrics, errorRate } = summarise(result, service.measures);
       for (const m of metrics) {
         for (const t of m.thresholds) {

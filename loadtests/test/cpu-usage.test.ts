@@ -55,6 +55,8 @@ describe('CPU accounting from /proc', () => {
     expect(burner.cores).toBeLessThanOrEqual(1.1);
     expect(cpu.machineBusy).toBeGreaterThan(0);
     expect(cpu.machineBusy).toBeLessThanOrEqual(1);
+    expect(cpu.machineSteal).toBeGreaterThanOrEqual(0);
+    expect(cpu.machineSteal).toBeLessThanOrEqual(cpu.machineBusy);
     await once(child, 'exit');
     // Read after exit: the last sample (at most 50 ms old) holds at least what was seen running.
     const total = followed.stop();
