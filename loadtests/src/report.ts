@@ -137,9 +137,14 @@ export interface RunRecord {
   passed: boolean;
 }
 
+/** The bare handler measured on the same cores as this configuration (the first one if none matches). */
+export function bareFor(bares: readonly BareRun[], run: Pick<VariantRun, 'cores'>): BareRun | undefined {
+  return bares.find((b) => b.cores === run.cores?.service) ?? bares[0];
+}
+
 /** Whose limit a run's rate was and what the service costs per request, against the bare run on the same cores. */
 export function variantVerdict(run: VariantRun, bares: BareRun[], documentedPerS: number): Verdict {
-  const bare = bares.find((b) => b.cores === run.cores?.service) ?? bares[0];
+  const bare = bareFor(bares, run);
   const bareP99 = bare?.p99 ?? 0;
   const bound = run.primary.threshold ? generatorBound(bareP99, run.primary.threshold) : false;
   const measurable =
@@ -289,7 +294,7 @@ function middleOf(values: readonly number[]): number | undefined {
  * into per request with the cheapest start's requests per unit (the scenario's fixed mix).
  */
 export function middleRatio(r: Pick<RunRecord, 'bare'>, run: VariantRun): number | undefined {
-  const bare = r.bare.find((b) => b.cores === run.cores?.service) ?? r.bare[0];
+  const bare = bareFor(r.bare, run);
   const bareMiddle = middleOf(bare?.processesMsPerRequest ?? []);
   const starts = (run.starts ?? []).map((s) => s.serviceMsPerUnit).filter((ms) => ms > 0);
   const startMiddle = starts.length >= 3 ? middleOf(starts) : undefined;
@@ -360,7 +365,7 @@ export function efficiencyRows(r: RunRecord): string[] {
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...r.runs.map((run, i) => {
       const v = r.verdicts[i]!;
-      const bare = r.bare.find((b) => b.cores === run.cores?.service) ?? r.bare[0];
+      const bare = bareFor(r.bare, run);
       const e = v.efficiency;
       return `| ${run.config} | ${pinning(run)} | ${fmt(run.offeredPerS, 0)} | ${fmt(run.achievedPerS, 0)} | ${run.primary.p50.toFixed(2)} / ${run.primary.p95.toFixed(2)} / ${run.primary.p99.toFixed(2)} ms | ${ms(v.bareP99)} | ${v.generatorBound ? '**yes**' : 'no'} | ${cpuMs(run.cost.serviceMsPerRequest)} | ${cpuMs(bare?.msPerRequest ?? 0)} | ${e ? `**${e.ratio.toFixed(2)}×**` : '–'} | ${e ? fmt(e.unitsPerCore, 0) : '–'} | ${e && r.documentedThroughput ? fmt(e.coresForDocumented, 1) : '–'} | ${cpuMs(run.cost.k6MsPerRequest)} (${cpuMs(bare?.k6MsPerRequest ?? 0)}) |`;
     }),

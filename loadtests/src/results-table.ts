@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { ClosedLoopRecord } from './batch-closed-loop.ts';
 import type { DrainRecord } from './click-drain.ts';
-import { type RunRecord, unitPlural } from './report.ts';
+import { bareFor, type RunRecord, unitPlural } from './report.ts';
 import { REPO_ROOT } from './services.ts';
 
 const RESULTS = join(REPO_ROOT, 'loadtests/results');
@@ -46,7 +46,7 @@ export function efficiencyTable(records: { file: string; record: RunRecord }[]):
     ...records.flatMap(({ file, record: r }) =>
       r.runs.map((run, i) => {
         const v = r.verdicts[i]!;
-        const bare = r.bare.find((b) => b.cores === run.cores?.service) ?? r.bare[0];
+        const bare = bareFor(r.bare, run);
         const e = v.efficiency;
         const unit = unitPlural(r);
         const memory = run.memory.map((m) => `${n(m.idleRssMb)} → ${n(m.loadedRssMb)} MB`).join(', ');

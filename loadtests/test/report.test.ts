@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { K6Result } from '../src/k6.ts';
 import {
   type BareRun,
+  bareFor,
   cheapestStart,
   markdown,
   middleRatio,
@@ -225,6 +226,20 @@ describe('load-test report', () => {
     );
     expect(text).toContain('**a threshold broke**');
     expect(text).toContain('rate-limiter 120 → 180 MB');
+  });
+
+  it('reads each configuration against the bare run on its own cores, and the first bare run when none matches', () => {
+    // The unpinned bare run (0.2 ms) comes first; the lean start on core 0 must be read against
+    // the bare run on core 0 (0.05 ms): 0.5x, not 2x.
+    const unpinned: BareRun = { ...bare(2), cores: undefined, msPerRequest: 0.2 };
+    const onCore0 = bare(2);
+    expect(bareFor([unpinned, onCore0], run('lean', 12_000, 3))).toBe(onCore0);
+    const record = recordOf([run('lean', 12_000, 3)], [unpinned, onCore0]);
+    expect(record.verdicts[0]?.efficiency?.ratio).toBe(0.5);
+    // A start on a core no bare run used falls back to the first bare run.
+    const elsewhere: VariantRun = { ...run('lean', 12_000, 3), cores: { service: '1', k6: '0' } };
+    expect(bareFor([unpinned, onCore0], elsewhere)).toBe(unpinned);
+    expect(bareFor([], elsewhere)).toBeUndefined();
   });
 
   it("reads the hot path's own process against the bare handler too, beside the all-process figure", () => {
