@@ -23,6 +23,7 @@ import { processRssMb, startCpuAccount } from './cpu-usage.ts';
 import { coreSplit, generatorBound, msPerUnit, parseLatencyThreshold } from './efficiency.ts';
 import { achievedRate, type K6Result, measuredRate, measuredRequests, runK6 } from './k6.ts';
 import { commit, machineProfile } from './machine.ts';
+import { measurementRounds } from './measurement-rounds.ts';
 import { assertPortFree, listeningAddress, type Running, startNode, waitReady } from './processes.ts';
 import { redisEvalshaRate } from './redis-limit.ts';
 import {
@@ -117,7 +118,8 @@ const MAX_DROPPED_SHARE = 0.01;
 
 /** Where k6 and the service run: on cores of their own where the machine has two or more. */
 const split = values.pin === 'off' ? undefined : coreSplit(availableParallelism());
-const variants: { config: Config; cores?: { service: string; k6: string } }[] = [
+type Variant = { config: Config; cores?: { service: string; k6: string } };
+const variants: Variant[] = [
   ...configs.map((config) => ({ config, cores: split })),
   ...(values.pin === 'compare' && split ? [{ config: configs[0]!, cores: undefined }] : []),
 ];
@@ -259,6 +261,11 @@ function configEnv(config: Config, endpoints: Endpoints): Record<string, string 
     : { LOG_LEVEL: 'warn', OTEL_EXPORTER_OTLP_ENDPOINT: undefined };
 }
 
+/** Which bare handler a configuration is read against: the one on its cores. */
+function coresKey(variant: Variant): string {
+  return variant.cores?.service ?? 'unpinned';
+}
+
 async function runService(service: ServiceUnderTest, endpoints: Endpoints): Promise<RunRecord> {
   const database = service.postgres ? `load_${service.name.replaceAll('-', '_')}_${uniqueId()}` : undefined;
   const databaseUrl = database ? await createTestDatabase(endpoints.postgres, database) : undefined;
@@ -266,91 +273,106 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
   const keyPrefix = `load-${uniqueId().slice(0, 8)}:`;
   const bares = new Map<string, { running: Running; url: string }>();
   const scenario = scenarioPath(service);
-  const runs: VariantRun[] = [];
-  const bareRuns: BareRun[] = [];
   let capacity: RunRecord['capacity'];
   try {
     for (const p of service.processes) await assertPortFree(p.port);
+    // The first bare process on each configuration's cores runs from the start: a capacity search
+    // reads the generator's limit against it.
     for (const variant of variants) {
-      const bareKey = variant.cores?.service ?? 'unpinned';
-      if (!bares.has(bareKey)) {
+      const key = coresKey(variant);
+      if (!bares.has(key)) {
         const running = await startBare(service.shape, LOG_DIR, variant.cores?.service);
-        bares.set(bareKey, { running, url: await listeningAddress(running) });
+        bares.set(key, { running, url: await listeningAddress(running) });
       }
-      const { running: bare, url: bareUrl } = bares.get(bareKey)!;
-      const starts: VariantRun[] = [];
-      for (let start = 1; start <= SERVICE_PROCESSES; start++) {
-        if (SERVICE_PROCESSES > 1) {
-          process.stdout.write(
-            `${describeVariant(variant)}: service start ${start} of ${SERVICE_PROCESSES} ...\n`,
-          );
-        }
-        const processes = await startProcesses(service, variant, databaseUrl, endpoints, keyPrefix);
-        try {
-          const measured = processes.map((proc, i) => ({
-            name: processLabel(service, service.processes[i]!),
-            pid: proc.child.pid!,
-          }));
-          const idleRssMb = measured.map((p) => processRssMb(p.pid) ?? 0);
-          const api =
-            service.processes.find((p) => !p.dir && p.entry === 'src/main.ts') ?? service.processes[0]!;
-          const k6Env = { BASE_URL: `http://127.0.0.1:${api.port}`, ...service.k6Env };
-          // Warm up first, as a deployment does before taking traffic [000:1212]: JIT, connection
-          // pools and caches reach steady state; this pass is not measured. At the measured profile's
-          // rate: 5 s at the smoke rate (1,000 checks) left V8 still optimising the check's path in
-          // the measured window (its compiler threads 17 us a request against ~1.5 after 15 s; issue 16).
-          await runK6(
-            k6Binary,
-            scenario,
-            { ...k6Env, PROFILE: profile, DURATION: WARM_UP, ...(values.rate ? { RATE: values.rate } : {}) },
-            variant.cores?.k6,
-          );
-          // The capacity search runs once, on the first configuration; the others are measured at its rate.
-          if (values.capacity && !capacity) {
-            capacity = await capacitySearch(scenario, k6Env, bareUrl, service, variant.cores);
-          }
-          const rate = capacity?.highestHeldRps ? String(capacity.highestHeldRps) : values.rate;
-          process.stdout.write(
-            `${describeVariant(variant)}: measured run${rate ? ` at ${rate}/s` : ''} ...\n`,
-          );
-          // The account starts again where the scenario's setup() ends: its requests (1,000 link
-          // creates, 50,000-seat events) are not the traffic the run measures (lib/measured.js).
-          let account = startCpuAccount(measured);
-          const result = await runK6(
-            k6Binary,
-            scenario,
-            {
-              ...k6Env,
-              PROFILE: profile,
-              ...(rate ? { RATE: rate } : {}),
-              ...(DURATION ? { DURATION } : {}),
-            },
-            variant.cores?.k6,
-            () => {
-              account = startCpuAccount(measured);
-            },
-          );
-          const cpu = account.finish(result.cpuMs);
-          const loadedRssMb = measured.map((p) => processRssMb(p.pid) ?? 0);
-          // The bare handler of the same shape, at the arrival rate the service was offered.
-          let bareRun = bareRuns.find((b) => b.cores === variant.cores?.service);
-          if (!bareRun) {
-            bareRun = await measureBares(bare, bareUrl, service, offeredRate(service, result), variant.cores);
-            bareRuns.push(bareRun);
-          }
-          starts.push(
-            variantRun(service, variant, result, cpu, {
-              idle: idleRssMb,
-              loaded: loadedRssMb,
-              names: measured.map((m) => m.name),
-            }),
-          );
-        } finally {
-          for (const proc of processes.reverse()) await proc.stop();
-        }
-      }
-      runs.push(cheapestStart(starts));
     }
+
+    /** One fresh start of the service in one configuration: started, warmed, measured, stopped. */
+    const measureStart = async (variant: Variant, start: number) => {
+      if (SERVICE_PROCESSES > 1) {
+        process.stdout.write(
+          `${describeVariant(variant)}: service start ${start} of ${SERVICE_PROCESSES} ...\n`,
+        );
+      }
+      const processes = await startProcesses(service, variant, databaseUrl, endpoints, keyPrefix);
+      try {
+        const measured = processes.map((proc, i) => ({
+          name: processLabel(service, service.processes[i]!),
+          pid: proc.child.pid!,
+        }));
+        const idleRssMb = measured.map((p) => processRssMb(p.pid) ?? 0);
+        const api =
+          service.processes.find((p) => !p.dir && p.entry === 'src/main.ts') ?? service.processes[0]!;
+        const k6Env = { BASE_URL: `http://127.0.0.1:${api.port}`, ...service.k6Env };
+        // Warm up first, as a deployment does before taking traffic [000:1212]: JIT, connection
+        // pools and caches reach steady state; this pass is not measured. At the measured profile's
+        // rate: 5 s at the smoke rate (1,000 checks) left V8 still optimising the check's path in
+        // the measured window (its compiler threads 17 us a request against ~1.5 after 15 s; issue 16).
+        await runK6(
+          k6Binary,
+          scenario,
+          { ...k6Env, PROFILE: profile, DURATION: WARM_UP, ...(values.rate ? { RATE: values.rate } : {}) },
+          variant.cores?.k6,
+        );
+        // The capacity search runs once, on the first configuration; the others are measured at its rate.
+        if (values.capacity && !capacity) {
+          capacity = await capacitySearch(
+            scenario,
+            k6Env,
+            bares.get(coresKey(variant))!.url,
+            service,
+            variant.cores,
+          );
+        }
+        const rate = capacity?.highestHeldRps ? String(capacity.highestHeldRps) : values.rate;
+        process.stdout.write(`${describeVariant(variant)}: measured run${rate ? ` at ${rate}/s` : ''} ...\n`);
+        // The account starts again where the scenario's setup() ends: its requests (1,000 link
+        // creates, 50,000-seat events) are not the traffic the run measures (lib/measured.js).
+        let account = startCpuAccount(measured);
+        const result = await runK6(
+          k6Binary,
+          scenario,
+          { ...k6Env, PROFILE: profile, ...(rate ? { RATE: rate } : {}), ...(DURATION ? { DURATION } : {}) },
+          variant.cores?.k6,
+          () => {
+            account = startCpuAccount(measured);
+          },
+        );
+        const cpu = account.finish(result.cpuMs);
+        const loadedRssMb = measured.map((p) => processRssMb(p.pid) ?? 0);
+        return {
+          offered: offeredRate(service, result),
+          run: variantRun(service, variant, result, cpu, {
+            idle: idleRssMb,
+            loaded: loadedRssMb,
+            names: measured.map((m) => m.name),
+          }),
+        };
+      } finally {
+        for (const proc of processes.reverse()) await proc.stop();
+      }
+    };
+
+    const starts: VariantRun[][] = variants.map(() => []);
+    /** Per set of cores: the rate its bare processes run at (the first configuration's offered rate there) and their results. */
+    const bareSeries = new Map<string, { rate: number; cores: Variant['cores']; runs: BareRun[] }>();
+    for (const step of measurementRounds(variants, coresKey, SERVICE_PROCESSES, BARE_PROCESSES)) {
+      if (step.kind === 'start') {
+        const { run, offered } = await measureStart(step.variant, step.start);
+        starts[variants.indexOf(step.variant)]!.push(run);
+        const key = coresKey(step.variant);
+        if (!bareSeries.has(key)) bareSeries.set(key, { rate: offered, cores: step.variant.cores, runs: [] });
+      } else {
+        const series = bareSeries.get(step.cores)!;
+        series.runs.push(
+          await measureBareProcess(bares.get(step.cores)!, step.process, service, series.rate, series.cores),
+        );
+      }
+    }
+    const runs = starts.map((s) => cheapestStart(s));
+    const bareRuns: BareRun[] = [...bareSeries.values()].map(({ runs: processes }) => ({
+      ...cheapestOf(processes, (r) => r.msPerRequest),
+      processesMsPerRequest: processes.map((r) => r.msPerRequest),
+    }));
     const redis = service.redisLimit ? await redisEvalshaRate(endpoints.redis) : undefined;
     return record(service, runs, bareRuns, capacity, redis);
   } finally {
@@ -412,25 +434,24 @@ function cpuProfArgs(config: Config): string[] {
   return dir ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, config)}`] : [];
 }
 
-/** The bare handler in BARE_PROCESSES fresh processes (the first one already running): the cheapest counts. */
-async function measureBares(
-  first: Running,
-  firstUrl: string,
+/**
+ * Bare process `n` of BARE_PROCESSES on these cores: the first is the one already running, each
+ * later one a fresh process, stopped after it is measured. The cheapest of them counts.
+ */
+async function measureBareProcess(
+  first: { running: Running; url: string },
+  n: number,
   service: ServiceUnderTest,
   rate: number,
-  cores: { service: string; k6: string } | undefined,
+  cores: Variant['cores'],
 ): Promise<BareRun> {
-  const runs = [await measureBare(first, firstUrl, service, rate, cores, 1)];
-  for (let n = 2; n <= BARE_PROCESSES; n++) {
-    const another = await startBare(service.shape, LOG_DIR, cores?.service);
-    try {
-      runs.push(await measureBare(another, await listeningAddress(another), service, rate, cores, n));
-    } finally {
-      await another.stop();
-    }
+  if (n === 1) return measureBare(first.running, first.url, service, rate, cores, n);
+  const another = await startBare(service.shape, LOG_DIR, cores?.service);
+  try {
+    return await measureBare(another, await listeningAddress(another), service, rate, cores, n);
+  } finally {
+    await another.stop();
   }
-  const cheapest = cheapestOf(runs, (r) => r.msPerRequest);
-  return { ...cheapest, processesMsPerRequest: runs.map((r) => r.msPerRequest) };
 }
 
 async function measureBare(
@@ -446,7 +467,7 @@ async function measureBare(
   await runK6(k6Binary, warm.script, warm.env, cores?.k6);
   const { script, env } = bareScript(service.shape, url, rate, BARE_DURATION, profile);
   process.stdout.write(
-    `bare handler (${shapeText(service.shape)}) at ${Math.round(rate)}/s, process ${n} of ${BARE_PROCESSES} ...\n`,
+    `bare handler (${shapeText(service.shape)}) at ${Math.round(rate)}/s, ${cores ? `on cores ${cores.service}` : 'unpinned'}, process ${n} of ${BARE_PROCESSES} ...\n`,
   );
   const account = startCpuAccount([{ name: 'bare', pid: bare.child.pid! }]);
   const result = await runK6(k6Binary, script, env, cores?.k6);
