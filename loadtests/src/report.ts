@@ -64,6 +64,8 @@ export interface ServiceStart {
   serviceMsPerUnit: number;
   hotProcessMsPerRequest?: number;
   p99: number;
+  /** Share of the machine the hypervisor gave other guests during its measured run (absent before 2026-12-07 19:00). */
+  machineSteal?: number;
   passed: boolean;
   /** The thresholds it broke (`metric expression`). */
   broke: string[];
@@ -84,6 +86,10 @@ export interface BareRun {
   processesMsPerRequest?: number[];
   k6MsPerRequest: number;
   machineBusy: number;
+  /** Share of the machine the hypervisor gave other guests while it was measured (absent before 2026-12-07 19:00). */
+  machineSteal?: number;
+  /** The same for each bare process, in the order measured. */
+  processesMachineSteal?: number[];
   /** The bare process's main thread, runnable but without a core, per request (absent before 2026-12-07 09:00). */
   waitMsPerRequest?: number;
 }
@@ -238,6 +244,9 @@ export async function writeReport(
 const ms = (value: number | undefined) => (value === undefined ? '–' : `${value.toFixed(2)} ms`);
 const cpuMs = (value: number) => (value > 0 ? `${(value * 1000).toFixed(1)} µs` : '–');
 const pct = (share: number) => `${(share * 100).toFixed(0)}%`;
+/** The hypervisor's share of the machine while a process was measured: CPU figures taken under it read high. */
+const steal = (share: number | undefined) =>
+  share === undefined ? '' : `, steal ${(share * 100).toFixed(1)}%`;
 
 /**
  * The run of the least `cost` among fresh processes (the bare handler's, the service's starts). A
@@ -261,6 +270,7 @@ export function cheapestStart(starts: VariantRun[]): VariantRun {
       serviceMsPerUnit: run.cost.serviceMsPerUnit,
       ...(run.cost.hotProcess ? { hotProcessMsPerRequest: run.cost.hotProcess.msPerRequest } : {}),
       p99: run.primary.p99,
+      ...(run.cpu.machineSteal !== undefined ? { machineSteal: run.cpu.machineSteal } : {}),
       passed: run.passed,
       broke: run.metrics.flatMap((m) =>
         m.thresholds.filter((t) => !t.ok).map((t) => `${m.metric} ${t.expression}`),
@@ -315,7 +325,7 @@ function startLines(r: RunRecord): string[] {
             ? ` (${run.cost.hotProcess.name} alone ${cpuMs(start.hotProcessMsPerRequest)})`
             : '';
         const verdict = start.passed ? 'thresholds held' : `**broke ${start.broke.join(', ') || 'k6 exit'}**`;
-        return `start ${i + 1}: ${cpuMs(start.serviceMsPerUnit)} a ${unit}${hot}, p99 ${ms(start.p99)}, ${verdict}`;
+        return `start ${i + 1}: ${cpuMs(start.serviceMsPerUnit)} a ${unit}${hot}, p99 ${ms(start.p99)}${steal(start.machineSteal)}, ${verdict}`;
       });
       const middle = middleRatio(r, run);
       return `- ${run.config}: ${run.starts!.length} fresh starts of the service, the cheapest in the table (as the bare handler's), every start's thresholds in the verdict: ${each.join('; ')}.${
@@ -392,7 +402,7 @@ export function markdown(r: RunRecord): string {
     `- commit \`${r.commit}\`; command \`${r.command}\``,
     `- machine: ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.cpuModel}; Node ${r.machine.node}; ${r.machine.k6}; Postgres commits durable (PGOPTIONS \`${process.env.PGOPTIONS ?? DURABLE_COMMITS}\` for the measured processes)`,
     `- hot path: ${r.hotPath}; throughput unit: ${r.unit ?? 'req/s'}${r.rateUnit ? `; an arrival is one of ${r.rateUnit}` : ''}`,
-    `- bare handler of the same shape: ${r.bare.map((b) => `${b.shape} at ${fmt(b.rate, 0)}/s (${b.cores ? `cores ${b.cores}` : 'unpinned'}): p50 ${ms(b.p50)}, p95 ${ms(b.p95)}, p99 ${ms(b.p99)}, ${cpuMs(b.msPerRequest)} CPU per request${b.processesMsPerRequest && b.processesMsPerRequest.length > 1 ? ` (the cheapest of ${b.processesMsPerRequest.length} fresh processes: ${b.processesMsPerRequest.map(cpuMs).join(', ')})` : ''}, machine ${pct(b.machineBusy)} busy${b.waitMsPerRequest !== undefined ? `; its main thread waiting for its core ${cpuMs(b.waitMsPerRequest)} a request` : ''}`).join('; ')}`,
+    `- bare handler of the same shape: ${r.bare.map((b) => `${b.shape} at ${fmt(b.rate, 0)}/s (${b.cores ? `cores ${b.cores}` : 'unpinned'}): p50 ${ms(b.p50)}, p95 ${ms(b.p95)}, p99 ${ms(b.p99)}, ${cpuMs(b.msPerRequest)} CPU per request${b.processesMsPerRequest && b.processesMsPerRequest.length > 1 ? ` (the cheapest of ${b.processesMsPerRequest.length} fresh processes: ${b.processesMsPerRequest.map((v, i) => `${cpuMs(v)}${b.processesMachineSteal ? ` (steal ${((b.processesMachineSteal[i] ?? 0) * 100).toFixed(1)}%)` : ''}`).join(', ')})` : ''}, machine ${pct(b.machineBusy)} busy${steal(b.machineSteal)}${b.waitMsPerRequest !== undefined ? `; its main thread waiting for its core ${cpuMs(b.waitMsPerRequest)} a request` : ''}`).join('; ')}`,
     ...(r.documentedThroughput
       ? [
           `- documented throughput ${fmt(r.documentedThroughput.value, 0)}/s (${r.documentedThroughput.text}, ${r.documentedThroughput.source}) is fleet-wide; "cores for" it is that figure over the service's ${r.unit ?? 'req/s'} per core of CPU`,
@@ -422,7 +432,7 @@ export function markdown(r: RunRecord): string {
     '## Where the CPU and memory went',
     '',
     ...r.runs.flatMap((run) => [
-      `- ${run.config} (${pinning(run)}), ${run.cpu.wallS.toFixed(0)} s: machine ${pct(run.cpu.machineBusy)} busy on ${run.cpu.cores} cores; cores used: ${[
+      `- ${run.config} (${pinning(run)}), ${run.cpu.wallS.toFixed(0)} s: machine ${pct(run.cpu.machineBusy)} busy${steal(run.cpu.machineSteal)} on ${run.cpu.cores} cores; cores used: ${[
         ...(run.cpu.k6 ? [`k6 ${run.cpu.k6.cores.toFixed(2)}`] : []),
         ...run.cpu.processes.map((p) => `${p.name} ${p.cores.toFixed(2)}`),
       ].join(

@@ -372,6 +372,7 @@ async function runService(service: ServiceUnderTest, endpoints: Endpoints): Prom
     const bareRuns: BareRun[] = [...bareSeries.values()].map(({ runs: processes }) => ({
       ...cheapestOf(processes, (r) => r.msPerRequest),
       processesMsPerRequest: processes.map((r) => r.msPerRequest),
+      processesMachineSteal: processes.map((r) => r.machineSteal ?? 0),
     }));
     const redis = service.redisLimit ? await redisEvalshaRate(endpoints.redis) : undefined;
     return record(service, runs, bareRuns, capacity, redis);
@@ -484,6 +485,7 @@ async function measureBare(
     msPerRequest: msPerUnit(cpu.processes[0]?.cpuMs ?? 0, counts.count) ?? 0,
     k6MsPerRequest: msPerUnit(result.cpuMs, counts.count) ?? 0,
     machineBusy: cpu.machineBusy,
+    ...(cpu.machineSteal !== undefined ? { machineSteal: cpu.machineSteal } : {}),
     ...(cpu.processes[0]?.waitMs !== undefined && counts.count > 0
       ? { waitMsPerRequest: cpu.processes[0].waitMs / counts.count }
       : {}),

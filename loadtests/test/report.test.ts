@@ -164,6 +164,37 @@ describe('load-test report', () => {
     expect(held.cost.serviceMsPerUnit).toBeCloseTo(10_000 / 120_000, 6);
   });
 
+  it("prints the hypervisor's share of the machine beside each start and each bare process, when recorded", () => {
+    const withSteal = (r: VariantRun, share: number): VariantRun => ({
+      ...r,
+      cpu: { ...r.cpu, machineSteal: share },
+    });
+    const chosen = cheapestStart([
+      withSteal(run('lean', 12_000, 4), 0),
+      withSteal(run('lean', 9_000, 5), 0.031),
+    ]);
+    expect(chosen.starts?.map((s) => s.machineSteal)).toEqual([0, 0.031]);
+    const bares: BareRun[] = [
+      {
+        ...bare(2),
+        machineSteal: 0.002,
+        processesMsPerRequest: [0.05, 0.07],
+        processesMachineSteal: [0.002, 0.12],
+      },
+    ];
+    const text = markdown(recordOf([chosen], bares));
+    expect(text).toContain('start 1: 100.0 µs a request, p99 4.00 ms, steal 0.0%, thresholds held');
+    expect(text).toContain('start 2: 75.0 µs a request, p99 5.00 ms, steal 3.1%, thresholds held');
+    expect(text).toContain(
+      '(the cheapest of 2 fresh processes: 50.0 µs (steal 0.2%), 70.0 µs (steal 12.0%)), machine 40% busy, steal 0.2%',
+    );
+    expect(text).toContain('machine 60% busy, steal 3.1% on 2 cores');
+    // Results from before steal was recorded print as they did.
+    expect(
+      markdown(recordOf([cheapestStart([run('lean', 12_000, 4), run('lean', 9_000, 5)])], [bare(2)])),
+    ).not.toContain('steal');
+  });
+
   it("reads the middle start against the bare handler's middle process beside the cheapest of each", () => {
     // Starts at 100, 75 and 87.5 µs a check; bare processes 50, 80 and 60 µs: cheapest 50/75 = 0.67×,
     // middles 60/87.5 = 0.69×.
