@@ -244,7 +244,7 @@ export async function writeReport(
 const ms = (value: number | undefined) => (value === undefined ? '–' : `${value.toFixed(2)} ms`);
 const cpuMs = (value: number) => (value > 0 ? `${(value * 1000).toFixed(1)} µs` : '–');
 const pct = (share: number) => `${(share * 100).toFixed(0)}%`;
-/** The hypervisor's share of the machine while a process was measured: CPU figures taken under it read high. */
+/** The hypervisor's share of the machine while a process was measured: a sign of a contended host (the guest does not charge stolen time to the process). */
 const steal = (share: number | undefined) =>
   share === undefined ? '' : `, steal ${(share * 100).toFixed(1)}%`;
 
